@@ -1,0 +1,90 @@
+#include "kern-ext/files.h"
+
+#include <fcntl.h>
+#include <ftw.h>
+#include <unistd.h>
+
+namespace ssi {
+
+Result<UniqueFd> open_file(const std::string& path, int flags, mode_t mode) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+    if (fd < 0) return sys_error("open", path);
+    return UniqueFd(fd);
+}
+
+Result<std::string> read_file(const std::string& path) {
+    UniqueFd fd = TRY(open_file(path, O_RDONLY));
+    std::string out;
+    char buf[65536];
+    for (;;) {
+        size_t n = TRY(read_some(fd.get(), buf));
+        if (n == 0) break;
+        out.append(buf, n);
+    }
+    return out;
+}
+
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+    std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+        UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
+        if (::fchmod(fd.get(), mode) < 0) return sys_error("fchmod", tmp);
+        if (auto r = write_all(fd.get(), data); !r) {
+            ::unlink(tmp.c_str());
+            return r.error();
+        }
+    }
+    if (::rename(tmp.c_str(), path.c_str()) < 0) {
+        Error e = sys_error("rename", tmp + " -> " + path);
+        ::unlink(tmp.c_str());
+        return e;
+    }
+    return ok();
+}
+
+Result<struct stat> stat_path(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) < 0) return sys_error("stat", path);
+    return st;
+}
+
+Result<void> make_dirs(const std::string& path, mode_t mode) {
+    if (path.empty()) return ok();
+    for (size_t pos = 1;; ++pos) {
+        pos = path.find('/', pos);
+        std::string prefix = path.substr(0, pos);
+        if (::mkdir(prefix.c_str(), mode) < 0 && errno != EEXIST) return sys_error("mkdir", prefix);
+        if (pos == std::string::npos) break;
+    }
+    return ok();
+}
+
+Result<void> remove_tree(const std::string& path) {
+    auto remove_one = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
+    if (::nftw(path.c_str(), remove_one, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT)
+        return sys_error("remove", path);
+    return ok();
+}
+
+Result<void> write_all(int fd, std::span<const char> data) {
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return sys_error("write", "fd " + std::to_string(fd));
+        }
+        data = data.subspan(size_t(n));
+    }
+    return ok();
+}
+
+Result<size_t> read_some(int fd, std::span<char> buffer) {
+    for (;;) {
+        ssize_t n = ::read(fd, buffer.data(), buffer.size());
+        if (n >= 0) return size_t(n);
+        if (errno == EINTR) continue;
+        return sys_error("read", "fd " + std::to_string(fd));
+    }
+}
+
+}  // namespace ssi

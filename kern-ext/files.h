@@ -1,0 +1,28 @@
+// Whole-file reads and writes, and the few file metadata calls the tools need.
+#pragma once
+
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <span>
+#include <string>
+
+namespace ssi {
+
+Result<UniqueFd> open_file(const std::string& path, int flags, mode_t mode = 0);
+Result<std::string> read_file(const std::string& path);
+// Writes to a temporary file beside `path` and renames it over, so readers never see half.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
+Result<struct stat> stat_path(const std::string& path);
+Result<void> make_dirs(const std::string& path, mode_t mode);
+Result<void> remove_tree(const std::string& path);
+
+// Loops over short writes; retries EINTR.
+Result<void> write_all(int fd, std::span<const char> data);
+// One read(); 0 means end of file.
+Result<size_t> read_some(int fd, std::span<char> buffer);
+
+}  // namespace ssi

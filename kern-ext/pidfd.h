@@ -1,0 +1,30 @@
+// Pidfd: a handle on one process that cannot be confused with a later process reusing
+// its PID. Signals go through it, so checking a process's owner and then signalling it
+// cannot race with the PID being recycled in between.
+#pragma once
+
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+
+#include <sys/types.h>
+
+namespace ssi {
+
+class Pidfd {
+public:
+    static Result<Pidfd> open(pid_t pid);
+
+    Result<void> send_signal(int signal) const;
+    pid_t pid() const { return pid_; }
+    int fd() const { return fd_.get(); }
+
+private:
+    Pidfd(UniqueFd fd, pid_t pid) : fd_(std::move(fd)), pid_(pid) {}
+    UniqueFd fd_;
+    pid_t pid_ = 0;
+};
+
+// Plain kill(2), for callers that own the process they signal (e.g. their own children).
+Result<void> send_signal(pid_t pid, int signal);
+
+}  // namespace ssi

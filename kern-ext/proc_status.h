@@ -1,0 +1,24 @@
+// What /proc/PID/status says about a process's identity: the uids that kill(2)'s
+// permission rule compares.
+#pragma once
+
+#include "kern-ext/result.h"
+
+#include <sys/types.h>
+
+namespace ssi {
+
+struct ProcessUids {
+    uid_t real = 0;
+    uid_t effective = 0;
+    uid_t saved = 0;
+};
+
+Result<ProcessUids> read_process_uids(pid_t pid);
+
+// kill(2)'s rule: root, or the sender's uid equals the target's real or saved uid.
+inline bool may_signal(uid_t caller, const ProcessUids& target) {
+    return caller == 0 || caller == target.real || caller == target.saved;
+}
+
+}  // namespace ssi

@@ -1,0 +1,29 @@
+// How tools talk to their node's agent: one request, one reply, over the Unix socket.
+#pragma once
+
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+#include "libssi/wire/messages.h"
+
+#include <string>
+
+namespace ssi {
+
+class AgentClient {
+public:
+    // path defaults to $SSI_SOCKET or /run/ssi/agent.sock. A missing agent is an error
+    // saying so ("is ssi-agent running?").
+    static Result<AgentClient> connect(const std::string& path = {});
+
+    // Sends `request`, waits up to timeout_ms for its reply. An ErrorReply comes back as
+    // an Error carrying its errno and message.
+    Result<wire::Message> call(const wire::Message& request, int timeout_ms = 5000);
+
+private:
+    AgentClient(UniqueFd fd, std::string path) : fd_(std::move(fd)), path_(std::move(path)) {}
+    UniqueFd fd_;
+    std::string path_;
+    uint64_t next_id_ = 1;
+};
+
+}  // namespace ssi

@@ -1,0 +1,158 @@
+// The typed messages agents exchange with each other (over ZeroMQ) and with local tools
+// (over the agent's Unix socket). One struct per message; wire/codec.h is the one place
+// that turns them into bytes and back. Adding a field: append it, bump kProtocolVersion.
+#pragma once
+
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace ssi::wire {
+
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// Biggest message anyone may send; bigger ones are refused before decoding.
+inline constexpr size_t kMaxMessageBytes = 64u << 20;
+
+// One process as `ps` would show it, wherever it runs.
+struct ProcessRecord {
+    int64_t gpid = 0;        // home node id * 10'000'000 + home pid
+    int32_t node = 0;        // node it runs on now
+    int32_t home = 0;        // its home node
+    int32_t pid = 0;         // its PID on the home node
+    int32_t ppid = 0;        // parent's PID on the home node
+    uint32_t uid = 0;        // real uid
+    std::string user;        // user name on its node (uid as text when unknown)
+    std::string state;       // ps STAT letter(s): R, S, D, Z, T, t, I ...
+    uint32_t pcpu_x10 = 0;   // %CPU * 10, as ps computes it (cpu time / elapsed)
+    uint64_t rss_kb = 0;
+    uint64_t vsz_kb = 0;
+    int64_t start_time = 0;  // seconds since the epoch
+    uint64_t cpu_ms = 0;     // user + system CPU time
+    std::string tty;         // controlling terminal name, "?" when none
+    std::string comm;        // executable name (ps -o comm)
+    std::string cmd;         // full command line (ps -o args); [comm] for kernel threads
+    MSGPACK_DEFINE_ARRAY(gpid, node, home, pid, ppid, uid, user, state, pcpu_x10, rss_kb, vsz_kb,
+                         start_time, cpu_ms, tty, comm, cmd)
+};
+
+// What a node says about itself in every heartbeat, and what ssi-nodes shows.
+struct NodeStatus {
+    int32_t id = 0;
+    std::string address;
+    std::string hostname;
+    uint32_t cpus = 0;
+    double load1 = 0, load5 = 0, load15 = 0;
+    uint64_t mem_total_kb = 0;
+    uint64_t mem_free_kb = 0;   // MemAvailable
+    uint32_t processes = 0;
+    int64_t started_at = 0;     // agent start, seconds since the epoch
+    MSGPACK_DEFINE_ARRAY(id, address, hostname, cpus, load1, load5, load15, mem_total_kb,
+                         mem_free_kb, processes, started_at)
+};
+
+// ---- agent <-> agent ----------------------------------------------------------------
+
+// Sent to every peer every heartbeat interval. (epoch, seq) names the sender's current
+// process-table share so a peer that missed a delta notices and asks for a snapshot.
+struct Heartbeat {
+    NodeStatus status;
+    uint64_t table_epoch = 0;
+    uint64_t table_seq = 0;
+    MSGPACK_DEFINE_ARRAY(status, table_epoch, table_seq)
+};
+
+// Changes to the sender's share of the process table since seq - 1. `full` replaces the
+// receiver's whole copy of the sender's share (a snapshot).
+struct TableDelta {
+    uint64_t epoch = 0;
+    uint64_t seq = 0;
+    bool full = false;
+    std::vector<ProcessRecord> upserts;
+    std::vector<int64_t> removed;  // gpids
+    MSGPACK_DEFINE_ARRAY(epoch, seq, full, upserts, removed)
+};
+
+struct SnapshotRequest {
+    MSGPACK_DEFINE_ARRAY()
+};
+
+// Deliver `signal` to gpid on behalf of caller_uid (authenticated by the node that sends
+// this; the receiving node checks kill(2)'s permission rule itself).
+struct KillRequest {
+    int64_t gpid = 0;
+    int32_t signal = 0;
+    uint32_t caller_uid = 0;
+    MSGPACK_DEFINE_ARRAY(gpid, signal, caller_uid)
+};
+
+struct KillReply {
+    int32_t err = 0;  // 0, or errno as kill(2) would set it
+    std::string message;
+    MSGPACK_DEFINE_ARRAY(err, message)
+};
+
+// The node's own processes, read now (ssi-ps --fresh).
+struct PsRequest {
+    MSGPACK_DEFINE_ARRAY()
+};
+
+struct PsReply {
+    int32_t node = 0;
+    std::vector<ProcessRecord> processes;
+    MSGPACK_DEFINE_ARRAY(node, processes)
+};
+
+// ---- tool <-> local agent -------------------------------------------------------------
+
+// Tool asks its agent for the whole cluster's processes, asked of every node now.
+struct ClusterPsRequest {
+    uint32_t timeout_ms = 1000;
+    MSGPACK_DEFINE_ARRAY(timeout_ms)
+};
+
+struct ClusterPsReply {
+    std::vector<ProcessRecord> processes;
+    std::vector<int32_t> unreachable;  // nodes that did not answer in time
+    MSGPACK_DEFINE_ARRAY(processes, unreachable)
+};
+
+struct NodesRequest {
+    MSGPACK_DEFINE_ARRAY()
+};
+
+struct NodeView {
+    NodeStatus status;
+    std::string state;          // "up", "suspect", "down"
+    int64_t last_heard_ms = -1; // ms since its last heartbeat; -1 never heard
+    bool self = false;
+    MSGPACK_DEFINE_ARRAY(status, state, last_heard_ms, self)
+};
+
+struct NodesReply {
+    int32_t self = 0;
+    std::vector<NodeView> nodes;
+    MSGPACK_DEFINE_ARRAY(self, nodes)
+};
+
+// Any request that could not be served: the reason, in words and errno.
+struct ErrorReply {
+    int32_t err = 0;
+    std::string message;
+    MSGPACK_DEFINE_ARRAY(err, message)
+};
+
+// Every message, by its wire type number (the variant index + 1; never reorder).
+using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest, KillReply,
+                             PsRequest, PsReply, ClusterPsRequest, ClusterPsReply, NodesRequest,
+                             NodesReply, ErrorReply>;
+
+struct Envelope {
+    uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages
+    Message body;
+};
+
+}  // namespace ssi::wire
