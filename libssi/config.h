@@ -39,9 +39,9 @@ struct ClusterConfig {
     std::string secret_key_file;
     std::string socket_path = kDefaultSocketPath;
     std::string table_name = kDefaultTableName;  // shared-memory object holding the process table
-    uint32_t heartbeat_ms = 500;
-    uint32_t suspect_after_ms = 1500;
-    uint32_t down_after_ms = 2500;
+    uint32_t heartbeat_ms = 250;
+    uint32_t suspect_after_ms = 1000;
+    uint32_t down_after_ms = 2000;
     uint32_t sample_ms = 200;  // how often the node's own processes are scanned
     std::vector<NodeConfig> nodes;
 

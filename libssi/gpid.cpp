@@ -13,7 +13,7 @@ bool parse_int(std::string_view s, int64_t& out) {
 }
 
 Error bad(std::string_view text, const char* why) {
-    return make_error("invalid gpid", std::string(text) + ": " + why, EINVAL);
+    return make_error(std::string(text) + ": not a gpid (" + why + ")");
 }
 
 }  // namespace

@@ -2,6 +2,21 @@
 // node so that ssi-ps reads it without asking anyone. The agent is the only writer; any
 // number of readers copy it lock-free (a seqlock over two slots), so a reader that dies
 // mid-read can never block the agent.
+//
+// Layout (/dev/shm/NAME, mode 0644, created by the writer; see proc_table.cpp):
+//   header (one page): magic, layout version, sizes, local node, the active slot index,
+//                      the generation and one seqlock counter per slot;
+//   slot 0, slot 1:    generation, publish time, row count, the down nodes, then
+//                      kProcTableCapacity fixed-size rows.
+// The writer fills the inactive slot (its counter odd while it does) and then flips the
+// active index; a reader copies the active slot and retries if that slot's counter moved.
+// Rows are fixed-size copies of wire::ProcessRecord; longer strings are cut (at a UTF-8
+// character boundary) to: user 63, state 15, tty 31, comm 63, cmd 1023 bytes.
+//
+// Capacity is fixed and generous (kProcTableCapacity rows, ~84 MB per slot of address
+// space) rather than grown: the object is sparse on tmpfs, so memory is only used for
+// rows ever written (~1.3 KB a row, twice), and readers never have to remap. Publishing
+// more rows than that is an error.
 #pragma once
 
 #include "kern-ext/result.h"
@@ -13,6 +28,9 @@
 #include <vector>
 
 namespace ssi {
+
+inline constexpr uint32_t kProcTableCapacity = 65536;  // rows per slot
+inline constexpr uint32_t kProcTableMaxDownNodes = 9999;
 
 struct ProcTableSnapshot {
     int32_t local_node = 0;

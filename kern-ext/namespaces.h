@@ -1,0 +1,42 @@
+// Namespaces and mounts: how one machine becomes several nodes. A node is a PID, mount
+// and UTS namespace with private tmpfs mounts over the directories an agent owns; these
+// are the calls that build one and that let a process step into it.
+#pragma once
+
+#include "kern-ext/pidfd.h"
+#include "kern-ext/result.h"
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace ssi {
+
+// unshare(2). With CLONE_NEWPID only the caller's next child enters the new namespace.
+Result<void> unshare_namespaces(int flags);
+
+// setns(2) with a pidfd: joins every namespace of `target` named in `flags` at once
+// (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS ...). A new mount namespace resets the
+// caller's root and working directory to the namespace's; CLONE_NEWPID applies to the
+// caller's children. The caller must be single-threaded to join a mount namespace.
+Result<void> enter_namespaces(const Pidfd& target, int flags);
+
+// mount(NULL, path, NULL, MS_REC | MS_PRIVATE): mounts made below `path` from now on are
+// not propagated to (and not received from) other mount namespaces.
+Result<void> make_mounts_private(const std::string& path = "/");
+
+// A fresh tmpfs over `target`; `options` as mount(8) takes them ("mode=1777,size=64m").
+Result<void> mount_tmpfs(const std::string& target, const std::string& options);
+// A procfs over `target` showing the caller's PID namespace.
+Result<void> mount_proc(const std::string& target);
+// umount2(2).
+Result<void> unmount(const std::string& target, int flags = 0);
+
+Result<void> set_hostname(const std::string& name);
+Result<std::string> get_hostname();
+
+// The identity of one of a process's namespaces ("pid", "mnt", "uts"): the inode number
+// of /proc/PID/ns/KIND. Two processes share the namespace iff the numbers are equal.
+Result<ino_t> namespace_id(pid_t pid, const std::string& kind);
+
+}  // namespace ssi

@@ -1,0 +1,200 @@
+#include "kern-ext/process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <climits>
+#include <cstring>
+
+namespace ssi {
+namespace {
+
+std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+    std::vector<char*> out;
+    out.reserve(argv.size() + 1);
+    for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
+    out.push_back(nullptr);
+    return out;
+}
+
+}  // namespace
+
+Result<pid_t> fork_process() {
+    pid_t pid = ::fork();
+    if (pid < 0) return sys_error("fork");
+    return pid;
+}
+
+Error exec_path(const std::vector<std::string>& argv) {
+    if (argv.empty()) return make_error("execvp", "empty command", EINVAL);
+    auto args = c_argv(argv);
+    ::execvp(args[0], args.data());
+    return sys_error("execvp", argv[0]);
+}
+
+Error exec_file(const std::string& path, const std::vector<std::string>& argv) {
+    auto args = c_argv(argv);
+    ::execv(path.c_str(), args.data());
+    return sys_error("execv", path);
+}
+
+void exit_child(int status) { ::_exit(status); }
+
+std::string ExitStatus::describe() const {
+    if (!signaled) return "exit status " + std::to_string(code);
+    const char* name = ::strsignal(signal);
+    return "killed by signal " + std::to_string(signal) + (name ? std::string(" (") + name + ")" : "");
+}
+
+ExitStatus decode_wait_status(int status) {
+    if (WIFSIGNALED(status)) return ExitStatus{true, 0, WTERMSIG(status)};
+    return ExitStatus{false, WEXITSTATUS(status), 0};
+}
+
+Result<ExitStatus> wait_process(pid_t pid) {
+    int status = 0;
+    for (;;) {
+        pid_t r = ::waitpid(pid, &status, 0);
+        if (r >= 0) break;
+        if (errno == EINTR) continue;
+        return sys_error("waitpid", "pid " + std::to_string(pid));
+    }
+    return decode_wait_status(status);
+}
+
+Result<Reaped> reap_one() {
+    int status = 0;
+    pid_t r = ::waitpid(-1, &status, WNOHANG);
+    if (r < 0) {
+        if (errno == ECHILD) return Reaped{Reaped::no_children};
+        return sys_error("waitpid", "any child");
+    }
+    if (r == 0) return Reaped{Reaped::none_exited};
+    return Reaped{Reaped::child, r, decode_wait_status(status)};
+}
+
+Result<pid_t> new_session() {
+    pid_t sid = ::setsid();
+    if (sid < 0) return sys_error("setsid");
+    return sid;
+}
+
+Result<void> duplicate_fd(int fd, int target) {
+    if (::dup2(fd, target) < 0) return sys_error("dup2", std::to_string(fd) + " -> " + std::to_string(target));
+    return ok();
+}
+
+Result<void> redirect_stdio(const std::string& stdin_path, const std::string& output_path) {
+    int in = ::open(stdin_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) return sys_error("open", stdin_path);
+    UniqueFd in_fd(in);
+    int out = ::open(output_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (out < 0) return sys_error("open", output_path);
+    UniqueFd out_fd(out);
+    TRY(duplicate_fd(in_fd.get(), STDIN_FILENO));
+    TRY(duplicate_fd(out_fd.get(), STDOUT_FILENO));
+    TRY(duplicate_fd(out_fd.get(), STDERR_FILENO));
+    return ok();
+}
+
+Result<std::pair<UniqueFd, UniqueFd>> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0) return sys_error("pipe2");
+    return std::pair<UniqueFd, UniqueFd>{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+Result<std::string> current_dir() {
+    char buf[PATH_MAX];
+    if (::getcwd(buf, sizeof(buf)) == nullptr) return sys_error("getcwd");
+    return std::string(buf);
+}
+
+Result<void> change_dir(const std::string& path) {
+    if (::chdir(path.c_str()) < 0) return sys_error("chdir", path);
+    return ok();
+}
+
+Result<std::string> self_executable() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    if (n < 0) return sys_error("readlink", "/proc/self/exe");
+    return std::string(buf, size_t(n));
+}
+
+Result<void> set_identity(uid_t uid, gid_t gid, const std::vector<gid_t>& groups) {
+    if (::setgroups(groups.size(), groups.data()) < 0) return sys_error("setgroups", "uid " + std::to_string(uid));
+    if (::setgid(gid) < 0) return sys_error("setgid", "gid " + std::to_string(gid));
+    if (::setuid(uid) < 0) return sys_error("setuid", "uid " + std::to_string(uid));
+    return ok();
+}
+
+sigset_t signal_set(std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : signals) sigaddset(&set, s);
+    return set;
+}
+
+Result<sigset_t> set_signal_mask(int how, const sigset_t& set) {
+    sigset_t old;
+    int rc = ::sigprocmask(how, &set, &old);
+    if (rc < 0) return sys_error("sigprocmask");
+    return old;
+}
+
+Result<UniqueFd> open_signalfd(const sigset_t& set) {
+    int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
+    if (fd < 0) return sys_error("signalfd");
+    return UniqueFd(fd);
+}
+
+Result<void> set_signal_handler(int signal, void (*handler)(int, siginfo_t*, void*)) {
+    struct sigaction sa {};
+    sa.sa_sigaction = handler;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (::sigaction(signal, &sa, nullptr) < 0) return sys_error("sigaction", "signal " + std::to_string(signal));
+    return ok();
+}
+
+Result<void> reset_signal_handler(int signal) {
+    struct sigaction sa {};
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    if (::sigaction(signal, &sa, nullptr) < 0) return sys_error("sigaction", "signal " + std::to_string(signal));
+    return ok();
+}
+
+Result<void> set_parent_death_signal(int signal) {
+    if (::prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0) < 0) return sys_error("prctl(PR_SET_PDEATHSIG)");
+    return ok();
+}
+
+Result<void> signal_all_others(int signal) {
+    if (::kill(-1, signal) < 0 && errno != ESRCH) return sys_error("kill", "-1");
+    return ok();
+}
+
+Result<int> parse_signal(const std::string& text) {
+    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+        char* end = nullptr;
+        long n = std::strtol(text.c_str(), &end, 10);
+        if (*end == '\0' && n >= 1 && n < NSIG) return int(n);
+        return make_error("bad signal", text, EINVAL);
+    }
+    std::string name;
+    for (char c : text) name += char(std::toupper(static_cast<unsigned char>(c)));
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    for (int s = 1; s < NSIG; ++s) {
+        const char* abbrev = ::sigabbrev_np(s);
+        if (abbrev && name == abbrev) return s;
+    }
+    return make_error("bad signal", text, EINVAL);
+}
+
+}  // namespace ssi

@@ -1,0 +1,105 @@
+// Process control: creating, replacing, waiting for and re-parenting processes, their
+// stdio, working directory, identity and signal dispositions. Each call is wrapped once;
+// errno is read on the line after the call, so the message names the call that failed.
+#pragma once
+
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ssi {
+
+// ---- creating and replacing ----------------------------------------------------------
+
+// fork(2): the child's pid in the parent, 0 in the child.
+Result<pid_t> fork_process();
+
+// execvp(3): searches PATH when argv[0] has no '/'. Returns only on failure.
+Error exec_path(const std::vector<std::string>& argv);
+// execv(2) of an explicit file. Returns only on failure.
+Error exec_file(const std::string& path, const std::vector<std::string>& argv);
+
+// A shell's exit status for a command that could not be executed: 127 when it does not
+// exist, 126 when it exists but cannot be run.
+inline int exec_failure_status(int err) { return err == ENOENT || err == ENOTDIR ? 127 : 126; }
+
+// _exit(2): leaves a forked child without running the parent's atexit handlers or
+// flushing its stdio buffers twice.
+[[noreturn]] void exit_child(int status);
+
+// ---- waiting ---------------------------------------------------------------------------
+
+struct ExitStatus {
+    bool signaled = false;
+    int code = 0;    // exit code when !signaled
+    int signal = 0;  // terminating signal when signaled
+
+    // What a shell reports: the exit code, or 128 + signal.
+    int shell_status() const { return signaled ? 128 + signal : code; }
+    // "exit status 3", "killed by signal 9 (Killed)"
+    std::string describe() const;
+};
+
+ExitStatus decode_wait_status(int status);
+
+// waitpid(pid, 0); retries EINTR.
+Result<ExitStatus> wait_process(pid_t pid);
+struct Reaped {
+    enum Kind { child, none_exited, no_children } kind = no_children;
+    pid_t pid = 0;  // when kind == child
+    ExitStatus status;
+};
+// waitpid(-1, WNOHANG): one exited child, if any.
+Result<Reaped> reap_one();
+
+// ---- session, stdio, cwd ---------------------------------------------------------------
+
+// setsid(2): a new session without a controlling terminal.
+Result<pid_t> new_session();
+// dup2(2): makes `target` a copy of `fd` (not close-on-exec).
+Result<void> duplicate_fd(int fd, int target);
+// Points stdin at `stdin_path` (read-only) and stdout and stderr at `output_path`
+// (appended, created 0640).
+Result<void> redirect_stdio(const std::string& stdin_path, const std::string& output_path);
+// pipe2(O_CLOEXEC): {read end, write end}.
+Result<std::pair<UniqueFd, UniqueFd>> make_pipe();
+
+Result<std::string> current_dir();
+Result<void> change_dir(const std::string& path);
+// readlink(/proc/self/exe): the absolute path of the running program.
+Result<std::string> self_executable();
+
+// ---- identity --------------------------------------------------------------------------
+
+// setgroups(2), setgid(2), setuid(2), in the order that leaves no privilege behind.
+Result<void> set_identity(uid_t uid, gid_t gid, const std::vector<gid_t>& groups);
+
+// ---- signals ---------------------------------------------------------------------------
+
+sigset_t signal_set(std::initializer_list<int> signals);
+// sigprocmask(2); returns the previous mask.
+Result<sigset_t> set_signal_mask(int how, const sigset_t& set);
+// signalfd(2), close-on-exec, blocking reads. Block `set` with set_signal_mask first.
+Result<UniqueFd> open_signalfd(const sigset_t& set);
+// sigaction(2) with SA_SIGINFO | SA_RESTART.
+Result<void> set_signal_handler(int signal, void (*handler)(int, siginfo_t*, void*));
+// sigaction(2) back to SIG_DFL.
+Result<void> reset_signal_handler(int signal);
+// prctl(PR_SET_PDEATHSIG): `signal` is sent to the caller when its parent dies.
+Result<void> set_parent_death_signal(int signal);
+
+// kill(-1, signal) from inside a PID namespace's init: every process of the namespace
+// but the caller.
+Result<void> signal_all_others(int signal);
+
+// "TERM", "SIGTERM", "term" or "15" -> 15.
+Result<int> parse_signal(const std::string& text);
+
+}  // namespace ssi

@@ -1,0 +1,306 @@
+#include "ssi-agent/agent.h"
+
+#include "kern-ext/files.h"
+#include "kern-ext/system_info.h"
+#include "libssi/gpid.h"
+#include "libssi/keys.h"
+#include "libssi/wire/codec.h"
+#include "ssi-agent/signal_service.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+
+namespace ssi::agent {
+namespace {
+
+constexpr uint32_t kMembershipTickMs = 100;
+constexpr uint32_t kPublishDelayMs = 10;       // coalesces bursts of changes into one publish
+constexpr uint32_t kFullRefreshMs = 2000;      // CPU, memory and state of every process
+constexpr uint32_t kSnapshotRetryMs = 500;
+constexpr uint32_t kKillTimeoutMs = 2000;
+
+int64_t epoch_seconds() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string dir_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+}  // namespace
+
+Agent::Agent(EventLoop& loop, ClusterConfig config, LocalShare share, ProcTableWriter table)
+    : loop_(loop),
+      config_(std::move(config)),
+      share_(std::move(share)),
+      shm_table_(std::move(table)),
+      membership_(config_, [this](int32_t n, NodeState b, NodeState a) { on_node_state(n, b, a); }) {}
+
+Agent::~Agent() {
+    local_.reset();
+    shm_table_.remove();
+    if (!pid_file_.empty()) ::unlink(pid_file_.c_str());
+}
+
+Result<std::unique_ptr<Agent>> Agent::create(EventLoop& loop, ClusterConfig config) {
+    std::string secret = TRY(read_secret_key_file(config.secret_key_file));
+    LocalShare share = TRY(LocalShare::create(config.self_id));
+    TRY(make_dirs(dir_of(config.socket_path), 0755));
+    ProcTableWriter table = TRY(ProcTableWriter::create(config.table_name, config.self_id));
+    std::unique_ptr<Agent> agent(new Agent(loop, std::move(config), std::move(share), std::move(table)));
+    TRY(agent->start(secret));
+    return agent;
+}
+
+Result<void> Agent::start(const std::string& secret_key) {
+    started_at_ = epoch_seconds();
+    mesh_ = TRY(PeerMesh::create(loop_, config_, secret_key, [this](PeerInbound&& in) { on_peer(std::move(in)); }));
+    calls_ = std::make_unique<PeerCalls>(loop_, *mesh_);
+    publish_timer_ = std::make_unique<Timer>(loop_, [this] { publish_table(); });
+
+    // Our own share first, so the table is whole before anyone can ask.
+    scan_local();
+    publish_table();
+
+    local_ = TRY(LocalServer::create(loop_, config_.socket_path, [this](LocalRequest&& r) { on_local(std::move(r)); }));
+    pid_file_ = dir_of(config_.socket_path) + "/agent.pid";
+    TRY(write_file_atomic(pid_file_, std::to_string(::getpid()) + "\n", 0644));
+
+    heartbeat_timer_ = std::make_unique<Timer>(loop_, [this] { send_heartbeats(); });
+    heartbeat_timer_->start(0, config_.heartbeat_ms);
+    membership_timer_ = std::make_unique<Timer>(loop_, [this] { membership_.tick(loop_.now_ms()); });
+    membership_timer_->start(kMembershipTickMs, kMembershipTickMs);
+    scan_timer_ = std::make_unique<Timer>(loop_, [this] { scan_local(); });
+    scan_timer_->start(config_.sample_ms, config_.sample_ms);
+    for (int sig : {SIGTERM, SIGINT}) {
+        stop_signals_.push_back(std::make_unique<SignalWatch>(loop_, sig, [this, sig] {
+            spdlog::info("agent: {} received, stopping", sigabbrev_np(sig));
+            loop_.stop();
+        }));
+    }
+    spdlog::info("agent: node {} up, {} local process(es), socket {}", config_.self_id, share_.rows().size(),
+                 config_.socket_path);
+    return ok();
+}
+
+void Agent::run() { loop_.run(); }
+
+// ---- this node's processes ------------------------------------------------------------
+
+void Agent::scan_local() {
+    uint64_t every = std::max<uint64_t>(1, kFullRefreshMs / config_.sample_ms);
+    bool full = scans_++ % every == 0;
+    auto delta = share_.scan(full);
+    if (!delta) {
+        spdlog::warn("agent: scanning processes: {}", delta.error().message());
+        return;
+    }
+    if (delta->upserts.empty() && delta->removed.empty()) return;
+    table_.apply(config_.self_id, *delta);
+    std::string bytes = wire::encode(*delta);
+    for (int32_t peer : membership_.peers())
+        if (membership_.state(peer) != NodeState::Down) mesh_->send(peer, bytes);
+    mark_table_dirty();
+}
+
+void Agent::mark_table_dirty() {
+    if (publish_pending_) return;
+    publish_pending_ = true;
+    publish_timer_->start(kPublishDelayMs);
+}
+
+void Agent::publish_table() {
+    publish_pending_ = false;
+    if (auto r = shm_table_.publish(table_.all(), membership_.down_nodes()); !r)
+        spdlog::error("agent: publishing the process table: {}", r.error().message());
+}
+
+wire::NodeStatus Agent::self_status() const {
+    wire::NodeStatus s;
+    s.id = config_.self_id;
+    s.address = config_.self().address;
+    s.processes = uint32_t(share_.rows().size());
+    s.started_at = started_at_;
+    if (auto info = read_system_info()) {
+        s.hostname = info->hostname;
+        s.cpus = info->cpus;
+        s.load1 = info->load1;
+        s.load5 = info->load5;
+        s.load15 = info->load15;
+        s.mem_total_kb = info->mem_total_kb;
+        s.mem_free_kb = info->mem_available_kb;
+    }
+    return s;
+}
+
+// ---- peers ----------------------------------------------------------------------------
+
+void Agent::send_heartbeats() {
+    std::string bytes = wire::encode(wire::Heartbeat{self_status(), share_.epoch(), share_.seq()});
+    for (int32_t peer : membership_.peers()) mesh_->send(peer, bytes);
+}
+
+void Agent::on_node_state(int32_t node, NodeState before, NodeState after) {
+    spdlog::info("agent: node {} is {} (was {})", node, to_string(after), to_string(before));
+    if (after == NodeState::Down) {
+        table_.drop(node);
+        snapshot_asked_at_.erase(node);
+        mark_table_dirty();
+    }
+}
+
+void Agent::request_snapshot(int32_t node) {
+    uint64_t now = loop_.now_ms();
+    auto it = snapshot_asked_at_.find(node);
+    if (it != snapshot_asked_at_.end() && now - it->second < kSnapshotRetryMs) return;
+    snapshot_asked_at_[node] = now;
+    mesh_->send(node, wire::encode(wire::SnapshotRequest{}));
+}
+
+void Agent::on_peer(PeerInbound&& in) {
+    auto envelope = wire::decode(in.payload);
+    if (!envelope) {
+        spdlog::warn("agent: dropped a message from node {}: {}", in.from_node, envelope.error().message());
+        return;
+    }
+    if (!membership_.is_member(in.from_node)) return;  // ourselves, or a node the config no longer lists
+    bool is_reply = in.routing_id.empty();
+    if (is_reply) {
+        if (!calls_->complete(in.from_node, envelope->request_id, std::move(envelope->body)))
+            spdlog::debug("agent: late or unexpected reply from node {}", in.from_node);
+        return;
+    }
+    std::visit(
+        [&](auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, wire::Heartbeat>) {
+                on_heartbeat(in, msg);
+            } else if constexpr (std::is_same_v<T, wire::TableDelta>) {
+                on_table_delta(in, msg);
+            } else if constexpr (std::is_same_v<T, wire::SnapshotRequest>) {
+                // On the same ordered channel as our deltas, so none can overtake it.
+                mesh_->send(in.from_node, wire::encode(share_.snapshot()));
+            } else if constexpr (std::is_same_v<T, wire::KillRequest>) {
+                Gpid target = Gpid::from_value(msg.gpid);
+                wire::KillReply reply = target.node == config_.self_id
+                                            ? deliver_signal(target, msg.signal, msg.caller_uid)
+                                            : wire::KillReply{EINVAL, "not this node's process"};
+                mesh_->reply(in, wire::encode(reply, envelope->request_id));
+            } else if constexpr (std::is_same_v<T, wire::PsRequest>) {
+                auto rows = share_.read_now();
+                wire::Message reply = rows ? wire::Message{wire::PsReply{config_.self_id, std::move(*rows)}}
+                                           : wire::Message{wire::ErrorReply{EIO, rows.error().message()}};
+                mesh_->reply(in, wire::encode(wire::Envelope{envelope->request_id, std::move(reply)}));
+            } else {
+                spdlog::warn("agent: node {} sent an unexpected {}", in.from_node, wire::type_name(envelope->body));
+            }
+        },
+        envelope->body);
+}
+
+void Agent::on_heartbeat(const PeerInbound& in, const wire::Heartbeat& hb) {
+    if (hb.status.id != in.from_node) {
+        spdlog::warn("agent: node {} sent a heartbeat claiming to be node {}; dropped", in.from_node, hb.status.id);
+        return;
+    }
+    membership_.heard_from(in.from_node, hb.status, loop_.now_ms());
+    if (!table_.in_sync(in.from_node, hb.table_epoch, hb.table_seq)) request_snapshot(in.from_node);
+}
+
+void Agent::on_table_delta(const PeerInbound& in, const wire::TableDelta& delta) {
+    for (const auto& r : delta.upserts) {
+        if (r.node != in.from_node) {
+            spdlog::warn("agent: node {} sent rows of node {}; dropped", in.from_node, r.node);
+            return;
+        }
+    }
+    if (membership_.state(in.from_node) == NodeState::Down) return;  // it will resend when it is heard again
+    if (table_.apply(in.from_node, delta) == ClusterTable::Applied::NeedSnapshot) {
+        request_snapshot(in.from_node);
+        return;
+    }
+    mark_table_dirty();
+}
+
+// ---- local callers ----------------------------------------------------------------------
+
+void Agent::on_local(LocalRequest&& request) {
+    std::visit(
+        [&](auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, wire::KillRequest>) {
+                handle_kill(request, msg);
+            } else if constexpr (std::is_same_v<T, wire::ClusterPsRequest>) {
+                handle_cluster_ps(request, msg);
+            } else if constexpr (std::is_same_v<T, wire::NodesRequest>) {
+                request.respond.send(wire::NodesReply{config_.self_id, membership_.view(self_status(), loop_.now_ms())});
+            } else {
+                request.respond.send(wire::ErrorReply{EPROTO, std::string("unexpected request ") + wire::type_name(request.body)});
+            }
+        },
+        request.body);
+}
+
+void Agent::handle_kill(const LocalRequest& request, const wire::KillRequest& kill) {
+    // The uid is the kernel's word for who is calling, never what the request says.
+    uid_t uid = request.caller.uid;
+    Gpid target = Gpid::from_value(kill.gpid);
+    if (target.node == config_.self_id) {
+        request.respond.send(deliver_signal(target, kill.signal, uid));
+        return;
+    }
+    std::string node = "node " + std::to_string(target.node);
+    if (!membership_.is_member(target.node)) {
+        request.respond.send(wire::KillReply{ESRCH, "No such process (" + node + " is not in the cluster)"});
+        return;
+    }
+    if (membership_.state(target.node) == NodeState::Down) {
+        request.respond.send(wire::KillReply{EHOSTDOWN, node + " is down"});
+        return;
+    }
+    Responder respond = request.respond;
+    calls_->call(target.node, wire::KillRequest{kill.gpid, kill.signal, uid}, kKillTimeoutMs,
+                 [respond, node](std::optional<wire::Message> reply) {
+                     if (!reply) return respond.send(wire::KillReply{ETIMEDOUT, node + " did not answer"});
+                     if (auto* k = std::get_if<wire::KillReply>(&*reply)) return respond.send(*k);
+                     respond.send(wire::KillReply{EPROTO, node + " sent an unexpected reply"});
+                 });
+}
+
+void Agent::handle_cluster_ps(const LocalRequest& request, const wire::ClusterPsRequest& ps) {
+    struct Gather {
+        Responder respond;
+        wire::ClusterPsReply reply;
+        size_t waiting = 0;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->respond = request.respond;
+    if (auto rows = share_.read_now()) gather->reply.processes = std::move(*rows);
+    uint32_t timeout = std::clamp<uint32_t>(ps.timeout_ms, 10, 30'000);
+    for (int32_t peer : membership_.peers()) {
+        if (membership_.state(peer) == NodeState::Down) {
+            gather->reply.unreachable.push_back(peer);
+            continue;
+        }
+        ++gather->waiting;
+        calls_->call(peer, wire::PsRequest{}, timeout, [gather, peer](std::optional<wire::Message> reply) {
+            auto* ps_reply = reply ? std::get_if<wire::PsReply>(&*reply) : nullptr;
+            if (ps_reply && ps_reply->node == peer) {
+                for (auto& r : ps_reply->processes)
+                    if (r.node == peer) gather->reply.processes.push_back(std::move(r));
+            } else {
+                gather->reply.unreachable.push_back(peer);
+            }
+            if (--gather->waiting == 0) gather->respond.send(std::move(gather->reply));
+        });
+    }
+    if (gather->waiting == 0) gather->respond.send(std::move(gather->reply));
+}
+
+}  // namespace ssi::agent

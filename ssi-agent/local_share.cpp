@@ -1,0 +1,95 @@
+#include "ssi-agent/local_share.h"
+
+#include "libssi/gpid.h"
+
+#include <chrono>
+#include <random>
+#include <set>
+
+namespace ssi::agent {
+
+bool same_row(const wire::ProcessRecord& a, const wire::ProcessRecord& b) {
+    return a.ppid == b.ppid && a.uid == b.uid && a.state == b.state && a.pcpu_x10 == b.pcpu_x10 &&
+           a.rss_kb == b.rss_kb && a.vsz_kb == b.vsz_kb && a.cpu_ms / 10 == b.cpu_ms / 10 && a.node == b.node &&
+           a.start_time == b.start_time && a.cmd == b.cmd && a.comm == b.comm && a.user == b.user && a.tty == b.tty;
+}
+
+Result<LocalShare> LocalShare::create(int32_t self_node) {
+    ProcessSampler sampler = TRY(ProcessSampler::create());
+    // A fresh epoch per agent start: peers holding rows from a previous run replace them.
+    uint64_t epoch = uint64_t(std::chrono::system_clock::now().time_since_epoch().count()) ^ std::random_device{}();
+    return LocalShare(self_node, std::move(sampler), epoch);
+}
+
+wire::ProcessRecord LocalShare::to_record(const ProcessSample& s) const {
+    wire::ProcessRecord r;
+    r.gpid = Gpid{self_, s.pid}.value();
+    r.node = self_;
+    r.home = self_;
+    r.pid = s.pid;
+    r.ppid = s.ppid;
+    r.uid = s.uid;
+    r.user = s.user;
+    r.state = s.state;
+    r.pcpu_x10 = s.pcpu_x10;
+    r.rss_kb = s.rss_kb;
+    r.vsz_kb = s.vsz_kb;
+    r.start_time = s.start_time;
+    r.cpu_ms = s.cpu_ms;
+    r.tty = s.tty;
+    r.comm = s.comm;
+    r.cmd = s.cmdline;
+    return r;
+}
+
+Result<wire::TableDelta> LocalShare::scan(bool full_refresh) {
+    wire::TableDelta delta;
+    delta.epoch = epoch_;
+    std::vector<pid_t> pids = TRY(sampler_.list_pids());
+    std::set<int64_t> present;
+    std::vector<pid_t> fresh;
+    for (pid_t pid : pids) {
+        int64_t gpid = Gpid{self_, pid}.value();
+        present.insert(gpid);
+        if (!rows_.count(gpid)) fresh.push_back(pid);
+    }
+    for (auto it = rows_.begin(); it != rows_.end();) {
+        if (!present.count(it->first)) {
+            delta.removed.push_back(it->first);
+            it = rows_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    std::vector<ProcessSample> samples = full_refresh ? TRY(sampler_.sample_all()) : TRY(sampler_.sample(fresh));
+    for (const ProcessSample& s : samples) {
+        wire::ProcessRecord r = to_record(s);
+        auto it = rows_.find(r.gpid);
+        if (it != rows_.end() && same_row(it->second, r)) continue;
+        rows_[r.gpid] = r;
+        delta.upserts.push_back(std::move(r));
+    }
+    if (!delta.upserts.empty() || !delta.removed.empty()) ++seq_;
+    delta.seq = seq_;
+    return delta;
+}
+
+wire::TableDelta LocalShare::snapshot() const {
+    wire::TableDelta d;
+    d.epoch = epoch_;
+    d.seq = seq_;
+    d.full = true;
+    d.upserts.reserve(rows_.size());
+    for (const auto& [gpid, r] : rows_) d.upserts.push_back(r);
+    return d;
+}
+
+Result<std::vector<wire::ProcessRecord>> LocalShare::read_now() {
+    std::vector<ProcessSample> samples = TRY(sampler_.sample_all());
+    std::vector<wire::ProcessRecord> out;
+    out.reserve(samples.size());
+    for (const auto& s : samples) out.push_back(to_record(s));
+    return out;
+}
+
+}  // namespace ssi::agent

@@ -1,0 +1,42 @@
+// PeerCalls: request/reply over the mesh. A call to a peer either gets its reply or,
+// after its timeout, nothing — never both, never neither, so callers can always answer
+// their own caller.
+#pragma once
+
+#include "libssi/wire/messages.h"
+#include "ssi-agent/event_loop.h"
+#include "ssi-agent/peer_mesh.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace ssi::agent {
+
+class PeerCalls {
+public:
+    using Done = std::function<void(std::optional<wire::Message>)>;
+
+    PeerCalls(EventLoop& loop, PeerMesh& mesh) : loop_(loop), mesh_(mesh) {}
+
+    void call(int32_t node, const wire::Message& request, uint32_t timeout_ms, Done done);
+    // A reply arrived from `node`; true if it answered a call of ours.
+    bool complete(int32_t node, uint64_t request_id, wire::Message&& reply);
+    size_t pending() const { return pending_.size(); }
+
+private:
+    struct Pending {
+        int32_t node;
+        Done done;
+        std::unique_ptr<Timer> timeout;
+    };
+    void finish(uint64_t id, std::optional<wire::Message> reply);
+
+    EventLoop& loop_;
+    PeerMesh& mesh_;
+    std::map<uint64_t, Pending> pending_;
+    uint64_t next_id_ = 1;
+};
+
+}  // namespace ssi::agent

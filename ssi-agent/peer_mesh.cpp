@@ -1,0 +1,196 @@
+#include "ssi-agent/peer_mesh.h"
+
+#include "libssi/wire/messages.h"
+
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <cstring>
+
+namespace ssi::agent {
+namespace {
+
+constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
+
+std::string decode_z85(const std::string& key) {
+    std::string raw(32, '\0');
+    zmq_z85_decode(reinterpret_cast<uint8_t*>(raw.data()), key.c_str());
+    return raw;
+}
+
+// ZeroMQ's edge-triggered ZMQ_FD: after any operation, readiness must be re-checked
+// through ZMQ_EVENTS, or a message that arrived meanwhile sits unnoticed.
+bool has_input(zmq::socket_t& s) { return s.get(zmq::sockopt::events) & ZMQ_POLLIN; }
+
+void common_options(zmq::socket_t& s) {
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::maxmsgsize, int64_t(wire::kMaxMessageBytes));
+    s.set(zmq::sockopt::sndhwm, 10000);
+    s.set(zmq::sockopt::rcvhwm, 10000);
+}
+
+}  // namespace
+
+PeerMesh::PeerMesh(EventLoop& loop, Receive receive) : loop_(loop), receive_(std::move(receive)) {}
+
+PeerMesh::~PeerMesh() {
+    watches_.clear();  // stop polling before the sockets close
+}
+
+Result<std::unique_ptr<PeerMesh>> PeerMesh::create(EventLoop& loop, const ClusterConfig& config,
+                                                   const std::string& secret_key, Receive receive) {
+    std::unique_ptr<PeerMesh> mesh(new PeerMesh(loop, std::move(receive)));
+    try {
+        TRY(mesh->start(config, secret_key));
+    } catch (const zmq::error_t& e) {
+        return Error{"zmq", e.num(), e.what()};
+    }
+    return mesh;
+}
+
+Result<void> PeerMesh::start(const ClusterConfig& config, const std::string& secret_key) {
+    const NodeConfig& self = config.self();
+    char public_key[41];
+    if (zmq_curve_public(public_key, secret_key.c_str()) != 0) return make_error("zmq_curve_public", "", EINVAL);
+    if (self.public_key != public_key)
+        return make_error("keys", "the secret key does not belong to node " + std::to_string(self.id) +
+                                      " (its public key differs from the config's)", EINVAL);
+    for (const auto& n : config.nodes) node_by_key_[decode_z85(n.public_key)] = n.id;
+
+    // The ZAP handler must exist before any CURVE handshake can reach the router.
+    zap_ = zmq::socket_t(context_, zmq::socket_type::rep);
+    zap_.set(zmq::sockopt::linger, 0);
+    zap_.bind(kZapEndpoint);
+
+    router_ = zmq::socket_t(context_, zmq::socket_type::router);
+    common_options(router_);
+    router_.set(zmq::sockopt::curve_server, true);
+    router_.set(zmq::sockopt::curve_secretkey, secret_key);
+    router_.set(zmq::sockopt::zap_domain, "ssi");
+    router_.set(zmq::sockopt::router_mandatory, true);
+    try {
+        router_.bind(self.endpoint());
+    } catch (const zmq::error_t& e) {
+        return Error{"bind", e.num(), self.endpoint()};
+    }
+
+    for (const auto& n : config.nodes) {
+        if (n.id == self.id) continue;
+        zmq::socket_t dealer(context_, zmq::socket_type::dealer);
+        common_options(dealer);
+        dealer.set(zmq::sockopt::immediate, true);  // don't queue for a peer that isn't there
+        dealer.set(zmq::sockopt::reconnect_ivl, 100);
+        dealer.set(zmq::sockopt::reconnect_ivl_max, 1000);
+        dealer.set(zmq::sockopt::curve_serverkey, n.public_key);
+        dealer.set(zmq::sockopt::curve_publickey, std::string(public_key));
+        dealer.set(zmq::sockopt::curve_secretkey, secret_key);
+        dealer.connect(n.endpoint());
+        dealers_.emplace(n.id, std::move(dealer));
+    }
+
+    drain_soon_ = std::make_unique<Deferred>(loop_, [this] { drain_all(); });
+    watches_.push_back(std::make_unique<FdWatch>(loop_, zap_.get(zmq::sockopt::fd), [this] { serve_zap(); }));
+    watches_.push_back(std::make_unique<FdWatch>(loop_, router_.get(zmq::sockopt::fd), [this] { drain_router(); }));
+    for (auto& [id, socket] : dealers_) {
+        int32_t node = id;
+        zmq::socket_t* s = &socket;
+        watches_.push_back(
+            std::make_unique<FdWatch>(loop_, s->get(zmq::sockopt::fd), [this, node, s] { drain_dealer(node, *s); }));
+    }
+    // Belt and braces against a lost edge: look at every socket a few times a second.
+    drain_timer_ = std::make_unique<Timer>(loop_, [this] { drain_all(); });
+    drain_timer_->start(250, 250);
+    spdlog::info("peers: listening on {} (CURVE), {} peer(s)", self.endpoint(), dealers_.size());
+    return ok();
+}
+
+void PeerMesh::serve_zap() {
+    while (has_input(zap_)) {
+        std::vector<zmq::message_t> frames;
+        if (!zmq::recv_multipart(zap_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+        if (frames.size() < 6) continue;  // not a ZAP request; libzmq never sends these
+        std::string request_id = frames[1].to_string();
+        std::string mechanism = frames[5].to_string();
+        std::string user_id;
+        if (mechanism == "CURVE" && frames.size() >= 7 && frames[6].size() == 32) {
+            if (auto it = node_by_key_.find(frames[6].to_string()); it != node_by_key_.end())
+                user_id = std::to_string(it->second);
+        }
+        bool admitted = !user_id.empty();
+        if (!admitted) {
+            ++rejected_handshakes_;
+            spdlog::warn("peers: refused a {} handshake from {}: key not in the cluster config", mechanism,
+                         frames[3].to_string());
+        }
+        std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id),
+                                                  admitted ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+                                                  admitted ? zmq::str_buffer("OK") : zmq::str_buffer("unknown key"),
+                                                  zmq::buffer(user_id), zmq::const_buffer()};
+        zmq::send_multipart(zap_, reply);
+    }
+}
+
+void PeerMesh::drain_router() {
+    while (has_input(router_)) {
+        std::vector<zmq::message_t> frames;
+        if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+        if (frames.size() != 2) {
+            spdlog::warn("peers: dropped a message of {} frames", frames.size());
+            continue;
+        }
+        const char* user = frames[1].gets("User-Id");
+        int32_t node = 0;
+        if (!user || std::from_chars(user, user + std::strlen(user), node).ec != std::errc()) {
+            spdlog::warn("peers: dropped a message without an authenticated sender");
+            continue;
+        }
+        receive_(PeerInbound{node, frames[0].to_string(), frames[1].to_string()});
+    }
+}
+
+void PeerMesh::drain_dealer(int32_t node, zmq::socket_t& socket) {
+    while (has_input(socket)) {
+        zmq::message_t msg;
+        if (!socket.recv(msg, zmq::recv_flags::dontwait)) break;
+        if (msg.more()) {  // a reply is one frame; discard the rest of anything else
+            while (msg.more() && socket.recv(msg, zmq::recv_flags::dontwait)) {
+            }
+            continue;
+        }
+        receive_(PeerInbound{node, {}, msg.to_string()});
+    }
+}
+
+void PeerMesh::drain_all() {
+    serve_zap();
+    drain_router();
+    for (auto& [node, socket] : dealers_) drain_dealer(node, socket);
+}
+
+bool PeerMesh::send(int32_t node, const std::string& payload) {
+    auto it = dealers_.find(node);
+    if (it == dealers_.end()) return false;
+    bool sent = false;
+    try {
+        sent = it->second.send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
+    } catch (const zmq::error_t&) {
+        sent = false;
+    }
+    drain_soon_->soon();
+    return sent;
+}
+
+bool PeerMesh::reply(const PeerInbound& to, const std::string& payload) {
+    bool sent = false;
+    try {
+        sent = router_.send(zmq::buffer(to.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
+               router_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+        spdlog::debug("peers: reply to node {} failed: {}", to.from_node, e.what());
+        sent = false;
+    }
+    drain_soon_->soon();
+    return sent;
+}
+
+}  // namespace ssi::agent
