@@ -64,7 +64,9 @@ Result<void> Agent::start(const std::string& secret_key) {
     calls_ = std::make_unique<PeerCalls>(loop_, *mesh_);
     publish_timer_ = std::make_unique<Timer>(loop_, [this] { publish_table(); });
 
-    // Our own share first, so the table is whole before anyone can ask.
+    // Our own share first, so the table is whole before anyone can ask. The empty
+    // snapshot gives our copy the epoch the scans' deltas are numbered in.
+    table_.apply(config_.self_id, share_.snapshot());
     scan_local();
     publish_table();
 
