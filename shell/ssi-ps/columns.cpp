@@ -59,7 +59,7 @@ Result<Col> column_by_name(std::string_view name) {
         if (name == c.name) return c.col;
     std::string known;
     for (const auto& c : kColumns) known += (known.empty() ? "" : ",") + std::string(c.name);
-    return make_error("unknown column '" + std::string(name) + "'", "known: " + known, 0);
+    return make_error("unknown column '" + std::string(name) + "' (known: " + known + ")");
 }
 
 std::string default_header(std::string_view name, Col col) {

@@ -24,7 +24,8 @@ std::vector<std::string_view> split_list(std::string_view s) {
 }
 
 Result<void> add_columns(Options& o, std::string_view spec) {
-    // "pid,user=OWNER" : after '=', the rest of the argument is the header (procps rule).
+    // "pid=,user=OWNER,comm": after '=', the header runs to the next comma or blank (what
+    // procps 4 does; older ps took the rest of the word).
     size_t i = 0;
     while (i < spec.size()) {
         size_t j = spec.find_first_of(", =", i);
@@ -38,8 +39,11 @@ Result<void> add_columns(Options& o, std::string_view spec) {
         auto col = column_by_name(name);
         if (!col) return usage(col.error().message());
         if (j < spec.size() && spec[j] == '=') {
-            o.columns.push_back({*col, std::string(spec.substr(j + 1))});
-            return ok();
+            size_t end = spec.find_first_of(", ", j + 1);
+            if (end == std::string_view::npos) end = spec.size();
+            o.columns.push_back({*col, std::string(spec.substr(j + 1, end - j - 1))});
+            i = end + 1;
+            continue;
         }
         o.columns.push_back({*col, default_header(name, *col)});
         i = j + 1;
@@ -210,7 +214,7 @@ Selection (additive, like ps: a process matching any of them is shown; none = al
   -u, -U, --user USER[,...]  by user name or numeric uid
   -n, --node NODE[,...] by the node a process runs on now
 Output:
-  -o, --format COL[,...]  columns; COL=HEADER renames (the rest of the word), COL= hides it
+  -o, --format COL[,...]  columns; COL=HEADER renames one (to the next comma), COL= blanks it
   -f                    full format: USER GPID NODE PPID %CPU STIME TTY TIME CMD
   u (BSD, as in aux)    USER GPID NODE %CPU VSZ RSS TTY STAT START TIME COMMAND
   --sort, -k [+|-]COL[,...]  sort (rows are in gpid order first)
@@ -218,7 +222,7 @@ Output:
   -w, --wide            do not cut lines at the terminal's width
   --json                JSON Lines: one object per process with gpid node home pid ppid
                         user uid state pcpu (number) rss_kb vsz_kb start (seconds since
-                        the epoch) cpu_ms time ("[DD-]HH:MM:SS") tty comm cmd
+                        the epoch) cpu_ms time ("[DD-]HH:MM:SS") tty comm cmd; -o is ignored
   --fresh               ask the agents now instead of reading the table
   --timeout MS          how long --fresh waits for other nodes (default 1000)
 Default columns: GPID NODE PID TTY STAT TIME COMMAND (PID is the pid on the home node).

@@ -128,7 +128,6 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 std::string render_json(const std::vector<const Record*>& rows, const TimeContext& tc) {
-    (void)tc;
     std::string out;
     out.reserve(rows.size() * 320);
     for (const Record* r : rows) {
