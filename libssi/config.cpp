@@ -136,14 +136,4 @@ std::string render_config(const ClusterConfig& c) {
     return o.str();
 }
 
-std::string config_path_from_env() {
-    const char* p = std::getenv("SSI_CONFIG");
-    return p && *p ? p : kDefaultConfigPath;
-}
-
-std::string socket_path_from_env() {
-    const char* p = std::getenv("SSI_SOCKET");
-    return p && *p ? p : kDefaultSocketPath;
-}
-
 }  // namespace ssi

@@ -26,12 +26,14 @@ std::optional<long> status_field(const std::string& text, const std::string& key
     return value;
 }
 
+// Names the logs by their place in the state dir: a failed `up` removes the dir.
 Error node_failure(const Cluster& c, int k, const std::string& what) {
     std::string msg = "node " + std::to_string(k) + ": " + what;
+    std::string node = "node" + std::to_string(k);
     std::string agent = log_tail(c.paths.agent_log(k));
     std::string init = log_tail(c.paths.init_log(k));
-    if (!agent.empty()) msg += "\n" + c.paths.agent_log(k) + " ends with:\n" + agent;
-    if (!init.empty()) msg += "\n" + c.paths.init_log(k) + " ends with:\n" + init;
+    if (!agent.empty()) msg += "\n" + node + "/agent.log ends with:\n" + agent;
+    if (!init.empty()) msg += "\n" + node + "/init.log ends with:\n" + init;
     if (agent.empty() && init.empty()) msg += " (its logs are empty)";
     while (!msg.empty() && msg.back() == '\n') msg.pop_back();
     return make_error(msg, {}, 0);
@@ -81,6 +83,7 @@ std::optional<pid_t> find_agent_host_pid(const ProcessId& init, pid_t ns_pid) {
         if (!status) continue;
         std::string text = "\n" + *status;
         if (status_field(text, "PPid:", false) != long(init.pid)) continue;
+        if (text.find("\nState:\tZ") != std::string::npos) continue;  // exited, not yet reaped
         if (status_field(text, "NSpid:", true) == long(ns_pid)) return pid_t(std::stol(name));
     }
     return std::nullopt;

@@ -93,16 +93,7 @@ Result<Cluster> load_cluster(const std::string& name) {
                           {}, 0);
     c.config = std::move(*config);
     for (const auto& nc : c.config.nodes) {
-        NodeRecord rec{nc, std::nullopt};
-        if (auto text = read_file(c.paths.init_pid(nc.id))) {
-            ProcessId id;
-            unsigned long long start = 0;
-            if (std::sscanf(text->c_str(), "%d %llu", &id.pid, &start) == 2) {
-                id.start_ticks = start;
-                rec.init = id;
-            }
-        }
-        c.nodes.push_back(std::move(rec));
+        c.nodes.push_back(NodeRecord{nc, read_init_record(c.paths.init_pid(nc.id))});
     }
     return c;
 }
@@ -116,6 +107,15 @@ bool any_init_running(const Cluster& cluster) {
 Result<void> write_init_record(const StatePaths& paths, int k, const ProcessId& init) {
     return write_file_atomic(paths.init_pid(k),
                              std::to_string(init.pid) + " " + std::to_string(init.start_ticks) + "\n", 0644);
+}
+
+std::optional<ProcessId> read_init_record(const std::string& file) {
+    auto text = read_file(file);
+    if (!text) return std::nullopt;
+    int pid = 0;
+    unsigned long long start = 0;
+    if (std::sscanf(text->c_str(), "%d %llu", &pid, &start) != 2) return std::nullopt;
+    return ProcessId{pid, start};
 }
 
 std::string log_tail(const std::string& path, size_t lines) {

@@ -82,6 +82,7 @@ Result<Cluster> load_cluster(const std::string& name);
 bool any_init_running(const Cluster& cluster);
 
 Result<void> write_init_record(const StatePaths& paths, int k, const ProcessId& init);
+std::optional<ProcessId> read_init_record(const std::string& file);
 
 // The last `lines` lines of a log file, each prefixed with "  | "; empty if unreadable.
 std::string log_tail(const std::string& path, size_t lines = 15);

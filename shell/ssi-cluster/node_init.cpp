@@ -82,7 +82,7 @@ public:
             int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count());
             if (left <= 0) break;
             signalfd_siginfo info;
-            if (TRY_OR(wait_readable(signal_fd, left))) (void)read_some(signal_fd, as_span(info));
+            if (readable(wait_readable(signal_fd, left))) (void)read_some(signal_fd, as_span(info));
         }
         return 0;
     }
@@ -116,7 +116,7 @@ private:
         return {reinterpret_cast<char*>(&info), sizeof(info)};
     }
 
-    static bool TRY_OR(const Result<bool>& r) { return r && *r; }
+    static bool readable(const Result<bool>& r) { return r && *r; }
 
     [[noreturn]] void exec_agent() {
         (void)set_signal_mask(SIG_UNBLOCK, kHandled);

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
 
-state=/run/ssi-cluster/$CLUSTER
+state=/run/ssi-cluster/$SSI_CLUSTER
 read -r port key2 < <(python3 - "$state/cluster.toml" <<'PY'
 import sys, tomllib
 c = tomllib.load(open(sys.argv[1], "rb"))

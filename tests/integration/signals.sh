@@ -4,7 +4,7 @@
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
 
-nobody_exec() { local k=$1; shift; ssi-cluster exec "$k" --user nobody -- "$@"; }
+nobody_exec() { local k=$1; shift; "$SSI_CLUSTER_BIN" exec "$k" --user nobody -- "$@"; }
 alive() { on_node "$1" kill -0 "$2" 2>/dev/null; }
 
 # Plain kill from another node.
@@ -21,7 +21,7 @@ wait_until 2 on_node 3 test -f /tmp/term-handled || fail "the TERM handler did n
 
 # A non-root user may not signal root's process, but may signal their own.
 rootpid=$(on_node 3 sh -c 'sleep 1001 >/dev/null 2>&1 & echo $!')
-out=$(nobody_exec 1 ssi-kill "3:$rootpid" 2>&1); rc=$?
+rc=0; out=$(nobody_exec 1 ssi-kill "3:$rootpid" 2>&1) || rc=$?
 [ "$rc" -eq 1 ] || fail "nobody signalling root's process: exit $rc, expected 1 ($out)"
 grep -q "Operation not permitted" <<<"$out" || fail "expected 'Operation not permitted', got: $out"
 on_node 3 kill -0 "$rootpid" || fail "root's process died from nobody's ssi-kill"
@@ -30,9 +30,9 @@ nobody_exec 1 ssi-kill -KILL "3:$ownpid" || fail "nobody could not signal their 
 wait_until 2 not alive 3 "$ownpid" || fail "nobody's own process survived"
 
 # Unknown gpid, unknown node, bad input.
-out=$(on_node 1 ssi-kill 2:4000000 2>&1); rc=$?
+rc=0; out=$(on_node 1 ssi-kill 2:4000000 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "No such process" <<<"$out" || fail "unknown gpid: exit $rc, '$out'"
-out=$(on_node 1 ssi-kill 9:1 2>&1); rc=$?
+rc=0; out=$(on_node 1 ssi-kill 9:1 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "node 9" <<<"$out" || fail "unknown node: exit $rc, '$out'"
 out=$(on_node 1 ssi-kill -s NOPE 3:1 2>&1) && fail "a bad signal name was accepted"
 grep -q "NOPE" <<<"$out" || fail "bad signal: unclear error '$out'"
