@@ -23,7 +23,7 @@ for _ in $(seq 100); do
   sleep 0.2
 done
 echo "ssi-ps rows: $rows; ps ax rows on node 1: $(ssi-cluster exec 1 -- ps ax --no-headers | wc -l)"
-out=$(mktemp)
+out=$(mktemp /var/tmp/ssi-ps-bench.XXXXXX.json)  # outside the nodes' private /tmp
 ssi-cluster exec 1 -- hyperfine -N --warmup 5 --runs 50 --export-json "$out" 'ssi-ps -e' 'ps ax' >/dev/null
 python3 - "$out" <<'PY'
 import json, sys
