@@ -6,15 +6,13 @@
 #include "kern-ext/result.h"
 
 #include <cstdint>
+#include <string>
 
 namespace ssi::cluster {
 
 inline constexpr uint16_t kFirstBasePort = 7100;
 
 inline uint16_t node_port(uint16_t base, int k) { return uint16_t(base + k - 1); }
-
-// True when a TCP socket can bind address:port now (SO_REUSEADDR, as ZeroMQ binds).
-Result<bool> tcp_port_free(const std::string& address, uint16_t port);
 
 // The first base port from kFirstBasePort up where all n nodes' ports are free.
 Result<uint16_t> pick_base_port(int n);

@@ -2,12 +2,12 @@
 #include "shell/ssi-ps/ps.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/terminal.h"
 #include "libssi/agent_client.h"
 #include "libssi/config.h"
 #include "libssi/proc_table.h"
 #include "libssi/tool_main.h"
 
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -49,15 +49,13 @@ Result<Listing> ask_agents(uint32_t timeout_ms) {
 
 // Like ps: lines are cut at the terminal's width unless -w or output is not a terminal.
 size_t line_width(bool wide) {
-    if (wide || !::isatty(STDOUT_FILENO)) return 0;
+    if (wide || !is_terminal(STDOUT_FILENO)) return 0;
     if (const char* cols = std::getenv("COLUMNS")) {
         size_t n = 0;
         auto [end, ec] = std::from_chars(cols, cols + std::strlen(cols), n);
         if (ec == std::errc() && *end == '\0' && n > 0) return n;
     }
-    winsize ws{};
-    if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
-    return 80;
+    return terminal_columns(STDOUT_FILENO).value_or(80);
 }
 
 Result<int> run(int argc, char** argv) {
