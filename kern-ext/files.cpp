@@ -88,3 +88,24 @@ Result<size_t> read_some(int fd, std::span<char> buffer) {
 }
 
 }  // namespace ssi
+
+namespace ssi {
+
+Result<void> set_nonblocking(int fd) {
+    int flags = ::fcntl(fd, F_GETFL);
+    if (flags < 0) return sys_error("fcntl(F_GETFL)", "fd " + std::to_string(fd));
+    if (::fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return sys_error("fcntl(F_SETFL)", "fd " + std::to_string(fd));
+    return ok();
+}
+
+Result<size_t> write_some(int fd, std::span<const char> data) {
+    for (;;) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n >= 0) return size_t(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return size_t(0);
+        return sys_error("write", "fd " + std::to_string(fd));
+    }
+}
+
+}  // namespace ssi

@@ -26,3 +26,11 @@ Result<void> write_all(int fd, std::span<const char> data);
 Result<size_t> read_some(int fd, std::span<char> buffer);
 
 }  // namespace ssi
+
+namespace ssi {
+
+Result<void> set_nonblocking(int fd);
+// One write(); 0 when a non-blocking fd is full.
+Result<size_t> write_some(int fd, std::span<const char> data);
+
+}  // namespace ssi

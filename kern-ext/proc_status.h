@@ -6,6 +6,8 @@
 
 #include <sys/types.h>
 
+#include <vector>
+
 namespace ssi {
 
 struct ProcessUids {
@@ -20,5 +22,19 @@ Result<ProcessUids> read_process_uids(pid_t pid);
 inline bool may_signal(uid_t caller, const ProcessUids& target) {
     return caller == 0 || caller == target.real || caller == target.saved;
 }
+
+}  // namespace ssi
+
+namespace ssi {
+
+// Who a process is, as remote execution must reproduce it elsewhere.
+struct ProcessIdentity {
+    pid_t ppid = 0;
+    uid_t uid = 0;  // real
+    gid_t gid = 0;  // real
+    std::vector<gid_t> groups;
+};
+
+Result<ProcessIdentity> read_process_identity(pid_t pid);
 
 }  // namespace ssi

@@ -56,6 +56,7 @@ public:
     const T* operator->() const { return &value(); }
 
     const Error& error() const { return std::get<1>(v_); }
+    T value_or(T fallback) const& { return ok() ? value() : std::move(fallback); }
 
 private:
     std::variant<T, Error> v_;

@@ -40,7 +40,8 @@ Agent::Agent(EventLoop& loop, ClusterConfig config, LocalShare share, ProcTableW
       config_(std::move(config)),
       share_(std::move(share)),
       shm_table_(std::move(table)),
-      membership_(config_, [this](int32_t n, NodeState b, NodeState a) { on_node_state(n, b, a); }) {}
+      membership_(config_, [this](int32_t n, NodeState b, NodeState a) { on_node_state(n, b, a); }),
+      runs_(config_) {}
 
 Agent::~Agent() {
     local_.reset();
@@ -80,6 +81,7 @@ Result<void> Agent::start(const std::string& secret_key) {
     membership_timer_->start(kMembershipTickMs, kMembershipTickMs);
     scan_timer_ = std::make_unique<Timer>(loop_, [this] { scan_local(); });
     scan_timer_->start(config_.sample_ms, config_.sample_ms);
+    child_signal_ = std::make_unique<SignalWatch>(loop_, SIGCHLD, [this] { runs_.reap(); });
     for (int sig : {SIGTERM, SIGINT}) {
         stop_signals_.push_back(std::make_unique<SignalWatch>(loop_, sig, [this, sig] {
             spdlog::info("agent: {} received, stopping", sigabbrev_np(sig));
@@ -194,6 +196,14 @@ void Agent::on_peer(PeerInbound&& in) {
                                             ? deliver_signal(target, msg.signal, msg.caller_uid)
                                             : wire::KillReply{EINVAL, "not this node's process"};
                 mesh_->reply(in, wire::encode(reply, envelope->request_id));
+            } else if constexpr (std::is_same_v<T, wire::RunRequest>) {
+                wire::Message reply = wire::RunReply{config_.self_id};
+                if (msg.home != in.from_node) {
+                    reply = wire::ErrorReply{EPERM, "a run request must come from the program's home"};
+                } else if (auto r = runs_.start(msg); !r) {
+                    reply = wire::ErrorReply{r.error().err, r.error().message()};
+                }
+                mesh_->reply(in, wire::encode(wire::Envelope{envelope->request_id, std::move(reply)}));
             } else if constexpr (std::is_same_v<T, wire::PsRequest>) {
                 auto rows = share_.read_now();
                 wire::Message reply = rows ? wire::Message{wire::PsReply{config_.self_id, std::move(*rows)}}
@@ -212,6 +222,7 @@ void Agent::on_heartbeat(const PeerInbound& in, const wire::Heartbeat& hb) {
         return;
     }
     membership_.heard_from(in.from_node, hb.status, loop_.now_ms());
+    peer_status_[in.from_node] = hb.status;
     if (!table_.in_sync(in.from_node, hb.table_epoch, hb.table_seq)) request_snapshot(in.from_node);
 }
 
@@ -240,6 +251,8 @@ void Agent::on_local(LocalRequest&& request) {
                 handle_kill(request, msg);
             } else if constexpr (std::is_same_v<T, wire::ClusterPsRequest>) {
                 handle_cluster_ps(request, msg);
+            } else if constexpr (std::is_same_v<T, wire::RunRequest>) {
+                handle_run(request, msg);
             } else if constexpr (std::is_same_v<T, wire::NodesRequest>) {
                 request.respond.send(wire::NodesReply{config_.self_id, membership_.view(self_status(), loop_.now_ms())});
             } else {
@@ -273,6 +286,45 @@ void Agent::handle_kill(const LocalRequest& request, const wire::KillRequest& ki
                      if (auto* k = std::get_if<wire::KillReply>(&*reply)) return respond.send(*k);
                      respond.send(wire::KillReply{EPROTO, node + " sent an unexpected reply"});
                  });
+}
+
+int32_t Agent::least_loaded_peer() const {
+    int32_t best = 0;
+    double best_load = 0;
+    for (int32_t peer : membership_.peers()) {
+        if (membership_.state(peer) != NodeState::Up) continue;
+        auto it = peer_status_.find(peer);
+        if (it == peer_status_.end()) continue;
+        double load = it->second.load1 / std::max<uint32_t>(1, it->second.cpus);
+        if (best == 0 || load < best_load) best = peer, best_load = load;
+    }
+    return best;
+}
+
+void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run) {
+    auto vouched = runs_.vouch(request.caller, run);
+    if (!vouched) return request.respond.send(wire::ErrorReply{vouched.error().err, vouched.error().message()});
+    int32_t target = run.target != 0 ? run.target : least_loaded_peer();
+    if (target == 0) return request.respond.send(wire::ErrorReply{EHOSTDOWN, "no other node is up"});
+    vouched->target = target;
+    std::string node = "node " + std::to_string(target);
+    if (target == config_.self_id) {
+        // Running "remotely" on the home node itself: same path, no network.
+        auto r = runs_.start(*vouched);
+        if (!r) return request.respond.send(wire::ErrorReply{r.error().err, r.error().message()});
+        return request.respond.send(wire::RunReply{target});
+    }
+    if (!membership_.is_member(target))
+        return request.respond.send(wire::ErrorReply{ENOENT, node + " is not in the cluster"});
+    if (membership_.state(target) == NodeState::Down)
+        return request.respond.send(wire::ErrorReply{EHOSTDOWN, node + " is down"});
+    Responder respond = request.respond;
+    calls_->call(target, *vouched, 5000, [respond, node](std::optional<wire::Message> reply) {
+        if (!reply) return respond.send(wire::ErrorReply{ETIMEDOUT, node + " did not answer"});
+        if (std::holds_alternative<wire::RunReply>(*reply) || std::holds_alternative<wire::ErrorReply>(*reply))
+            return respond.send(std::move(*reply));
+        respond.send(wire::ErrorReply{EPROTO, node + " sent an unexpected reply"});
+    });
 }
 
 void Agent::handle_cluster_ps(const LocalRequest& request, const wire::ClusterPsRequest& ps) {

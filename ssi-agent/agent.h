@@ -14,6 +14,7 @@
 #include "ssi-agent/membership.h"
 #include "ssi-agent/peer_calls.h"
 #include "ssi-agent/peer_mesh.h"
+#include "ssi-agent/remote_runs.h"
 
 #include <map>
 #include <memory>
@@ -44,6 +45,8 @@ private:
     void on_local(LocalRequest&& request);
     void handle_kill(const LocalRequest& request, const wire::KillRequest& kill);
     void handle_cluster_ps(const LocalRequest& request, const wire::ClusterPsRequest& ps);
+    void handle_run(const LocalRequest& request, const wire::RunRequest& run);
+    int32_t least_loaded_peer() const;
 
     // This node's processes
     void scan_local();
@@ -60,8 +63,11 @@ private:
     std::unique_ptr<PeerMesh> mesh_;
     std::unique_ptr<PeerCalls> calls_;
     std::unique_ptr<LocalServer> local_;
+    RemoteRuns runs_;
+    std::map<int32_t, wire::NodeStatus> peer_status_;
     std::unique_ptr<Timer> heartbeat_timer_, membership_timer_, scan_timer_, publish_timer_;
     std::vector<std::unique_ptr<SignalWatch>> stop_signals_;
+    std::unique_ptr<SignalWatch> child_signal_;
     std::map<int32_t, uint64_t> snapshot_asked_at_;
     uint64_t scans_ = 0;
     bool publish_pending_ = false;

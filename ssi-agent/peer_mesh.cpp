@@ -1,6 +1,7 @@
 #include "ssi-agent/peer_mesh.h"
 
 #include "libssi/wire/messages.h"
+#include "libssi/zap.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,13 +11,6 @@
 namespace ssi::agent {
 namespace {
 
-constexpr const char* kZapEndpoint = "inproc://zeromq.zap.01";
-
-std::string decode_z85(const std::string& key) {
-    std::string raw(32, '\0');
-    zmq_z85_decode(reinterpret_cast<uint8_t*>(raw.data()), key.c_str());
-    return raw;
-}
 
 // ZeroMQ's edge-triggered ZMQ_FD: after any operation, readiness must be re-checked
 // through ZMQ_EVENTS, or a message that arrived meanwhile sits unnoticed.
@@ -55,7 +49,7 @@ Result<void> PeerMesh::start(const ClusterConfig& config, const std::string& sec
     if (self.public_key != public_key)
         return make_error("keys", "the secret key does not belong to node " + std::to_string(self.id) +
                                       " (its public key differs from the config's)", EINVAL);
-    for (const auto& n : config.nodes) node_by_key_[decode_z85(n.public_key)] = n.id;
+    for (const auto& n : config.nodes) node_by_key_[z85_to_raw(n.public_key)] = n.id;
 
     // The ZAP handler must exist before any CURVE handshake can reach the router.
     zap_ = zmq::socket_t(context_, zmq::socket_type::rep);
@@ -105,28 +99,14 @@ Result<void> PeerMesh::start(const ClusterConfig& config, const std::string& sec
 }
 
 void PeerMesh::serve_zap() {
-    while (has_input(zap_)) {
-        std::vector<zmq::message_t> frames;
-        if (!zmq::recv_multipart(zap_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-        if (frames.size() < 6) continue;  // not a ZAP request; libzmq never sends these
-        std::string request_id = frames[1].to_string();
-        std::string mechanism = frames[5].to_string();
-        std::string user_id;
-        if (mechanism == "CURVE" && frames.size() >= 7 && frames[6].size() == 32) {
-            if (auto it = node_by_key_.find(frames[6].to_string()); it != node_by_key_.end())
-                user_id = std::to_string(it->second);
-        }
-        bool admitted = !user_id.empty();
-        if (!admitted) {
-            ++rejected_handshakes_;
-            spdlog::warn("peers: refused a {} handshake from {}: key not in the cluster config", mechanism,
-                         frames[3].to_string());
-        }
-        std::array<zmq::const_buffer, 6> reply = {zmq::str_buffer("1.0"), zmq::buffer(request_id),
-                                                  admitted ? zmq::str_buffer("200") : zmq::str_buffer("400"),
-                                                  admitted ? zmq::str_buffer("OK") : zmq::str_buffer("unknown key"),
-                                                  zmq::buffer(user_id), zmq::const_buffer()};
-        zmq::send_multipart(zap_, reply);
+    size_t refused = serve_zap_requests(zap_, [this](const std::string& key) -> std::optional<std::string> {
+        auto it = node_by_key_.find(key);
+        if (it == node_by_key_.end()) return std::nullopt;
+        return std::to_string(it->second);
+    });
+    if (refused) {
+        rejected_handshakes_ += refused;
+        spdlog::warn("peers: refused a CURVE handshake: key not in the cluster config ({} so far)", rejected_handshakes_);
     }
 }
 

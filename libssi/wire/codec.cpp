@@ -9,11 +9,14 @@ namespace {
 constexpr const char* kTypeNames[] = {"Heartbeat", "TableDelta",      "SnapshotRequest",
                                       "KillRequest", "KillReply",     "PsRequest",
                                       "PsReply",     "ClusterPsRequest", "ClusterPsReply",
-                                      "NodesRequest", "NodesReply",   "ErrorReply"};
+                                      "NodesRequest", "NodesReply",   "ErrorReply",
+                                      "RunRequest",  "RunReply",      "SessionHello",
+                                      "StdinData",   "OutputData",    "ForwardSignal",
+                                      "ProgramExited", "Keepalive"};
 static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.
-const msgpack::unpack_limit kLimits(/*array=*/1'000'000, /*map=*/1024, /*str=*/1 << 20,
+const msgpack::unpack_limit kLimits(/*array=*/1'000'000, /*map=*/1024, /*str=*/kMaxMessageBytes,
                                     /*bin=*/kMaxMessageBytes, /*ext=*/0, /*depth=*/16);
 
 template <size_t I = 0>

@@ -145,10 +145,79 @@ struct ErrorReply {
     MSGPACK_DEFINE_ARRAY(err, message)
 };
 
+// ---- remote execution (ssi-run) ------------------------------------------------------
+// The deputy (ssi-run at home) asks its agent to start a program on another node; the
+// agent fills in who is asking from SO_PEERCRED and passes it to the target's agent, which
+// starts an ssi-remote supervisor. The supervisor then talks to the deputy directly over
+// ZeroMQ with keys only these three parties ever saw (docs/remote-exec.md).
+
+struct RunRequest {
+    int32_t target = 0;             // node; 0 = the least loaded
+    std::vector<std::string> argv;  // argv[0] is the program, resolved at home
+    std::vector<std::string> env;
+    std::string cwd;
+    uint32_t umask = 022;
+    std::vector<std::pair<int32_t, std::pair<uint64_t, uint64_t>>> rlimits;  // resource -> (cur, max)
+    std::string deputy_endpoint;    // tcp://home-address:port the deputy listens on
+    std::string deputy_public_key;  // the deputy's CURVE server key (Z85)
+    std::string session_secret_key; // the supervisor's CURVE client secret (Z85), made by the deputy
+    std::string hostname;           // home's hostname (uname -n stays home's)
+    // Filled in by the home agent from SO_PEERCRED and /proc; ignored from the tool.
+    int32_t home = 0;
+    int32_t pid = 0;                // the deputy's PID: the program wears it
+    int32_t ppid = 0;               // the deputy's parent
+    uint32_t uid = 0, gid = 0;
+    std::vector<uint32_t> groups;
+    MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
+                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups)
+};
+
+struct RunReply {
+    int32_t node = 0;  // where it runs
+    MSGPACK_DEFINE_ARRAY(node)
+};
+
+// Supervisor <-> deputy. Output and input are raw bytes; signals travel by number.
+struct SessionHello {
+    int32_t node = 0;
+    MSGPACK_DEFINE_ARRAY(node)
+};
+
+struct StdinData {
+    std::string bytes;  // empty = end of input
+    MSGPACK_DEFINE_ARRAY(bytes)
+};
+
+struct OutputData {
+    int32_t fd = 1;  // 1 or 2
+    std::string bytes;
+    MSGPACK_DEFINE_ARRAY(fd, bytes)
+};
+
+struct ForwardSignal {
+    int32_t signal = 0;
+    MSGPACK_DEFINE_ARRAY(signal)
+};
+
+// The program ended (exit code, or the signal that killed it), or never started
+// (exit_code 126/127 and `error` says why).
+struct ProgramExited {
+    int32_t exit_code = -1;
+    int32_t signal = 0;
+    bool core_dumped = false;
+    std::string error;
+    MSGPACK_DEFINE_ARRAY(exit_code, signal, core_dumped, error)
+};
+
+struct Keepalive {
+    MSGPACK_DEFINE_ARRAY()
+};
+
 // Every message, by its wire type number (the variant index + 1; never reorder).
 using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest, KillReply,
                              PsRequest, PsReply, ClusterPsRequest, ClusterPsReply, NodesRequest,
-                             NodesReply, ErrorReply>;
+                             NodesReply, ErrorReply, RunRequest, RunReply, SessionHello, StdinData,
+                             OutputData, ForwardSignal, ProgramExited, Keepalive>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

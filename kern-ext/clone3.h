@@ -1,0 +1,39 @@
+// Creating processes in ways fork() alone cannot express: clone3(2) with a chosen PID in
+// the caller's PID namespace for children (set_tid) and a pidfd from the same call, and a
+// fork into a fresh PID namespace.
+//
+// clone_process's child is created by a raw system call, so glibc's fork handlers do not run: call
+// this only from a single-threaded process (another thread may hold the malloc lock),
+// and in the child avoid pthread calls (glibc's cached thread id is the parent's).
+#pragma once
+
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+
+#include <sys/types.h>
+
+namespace ssi {
+
+struct CloneOptions {
+    pid_t set_tid = 0;     // the PID to take in the innermost PID namespace; 0 = any
+    bool want_pidfd = false;
+    unsigned long long flags = 0;  // extra CLONE_* namespace flags
+};
+
+struct Cloned {
+    pid_t pid = 0;   // 0 in the child
+    UniqueFd pidfd;  // in the parent, when asked for
+};
+
+// Taking a chosen PID needs CAP_SYS_ADMIN over the owning user namespace of the PID
+// namespace; a PID in use gives EEXIST.
+Result<Cloned> clone_process(const CloneOptions& options);
+
+// fork(2) (glibc's, so safe in a multi-threaded caller) of a child that is PID 1 of a new
+// PID namespace. The calling thread's namespace for children is switched for the one
+// fork and switched back (unshare, then setns to /proc/thread-self/ns/pid); other
+// threads are not affected. Returns 0 in the child, its PID (in the caller's namespace)
+// in the parent. Needs CAP_SYS_ADMIN.
+Result<pid_t> fork_in_new_pid_namespace();
+
+}  // namespace ssi

@@ -1,0 +1,100 @@
+#include "kern-ext/launch_root.h"
+
+#include "kern-ext/namespaces.h"
+#include "kern-ext/process.h"
+#include "kern-ext/unique_fd.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace ssi {
+namespace {
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+Result<UniqueFd> open_directory(const std::string& path) {
+    int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return sys_error("open", path);
+    return UniqueFd(fd);
+}
+
+// openat2(RESOLVE_IN_ROOT): `path` as if `root` were "/", symlinks included.
+Result<UniqueFd> open_in_root(const std::string& root, const std::string& path) {
+    UniqueFd dir = TRY(open_directory(root.empty() ? "/" : root));
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    std::string relative = path.empty() ? "/" : path;
+    int fd = int(::syscall(SYS_openat2, dir.get(), relative.c_str(), &how, sizeof(how)));
+    if (fd < 0) return sys_error("openat2(RESOLVE_IN_ROOT)", root + relative);
+    return UniqueFd(fd);
+}
+
+// The mount wrappers name "/proc/self/fd/N"; say which path that was.
+Error naming(Error e, const std::string& what) {
+    e.context = what;
+    return e;
+}
+
+Result<void> bind_mount(const std::string& source, const std::string& target) {
+    if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+        return sys_error("mount(MS_BIND|MS_REC)", source + " -> " + target);
+    return ok();
+}
+
+Result<void> pivot_root_here() {
+    if (::syscall(SYS_pivot_root, ".", ".") < 0) return sys_error("pivot_root", ".");
+    return ok();
+}
+
+Result<void> change_root_here() {
+    if (::chroot(".") < 0) return sys_error("chroot", ".");
+    return ok();
+}
+
+// pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the
+// new tree reachable. A caller whose own root is not a mount point (itself chroot'ed)
+// cannot pivot: chroot is the fallback.
+Result<void> switch_root(const std::string& root) {
+    TRY(change_dir(root));
+    auto pivoted = pivot_root_here();
+    if (pivoted) {
+        TRY(unmount(".", MNT_DETACH));
+    } else {
+        if (pivoted.error().err != EINVAL) return pivoted.error();
+        TRY(change_root_here());
+    }
+    return change_dir("/");
+}
+
+}  // namespace
+
+Result<void> enter_root(const std::string& root, const RootBinds& binds) {
+    TRY(make_mounts_private("/"));
+    // pivot_root wants the new root to be a mount point.
+    if (!root.empty()) TRY(bind_mount(root, root));
+
+    std::vector<std::string> proc_targets{"/proc"};
+    for (const auto& [host, target] : binds) {
+        if (host == "/proc") {
+            if (std::find(proc_targets.begin(), proc_targets.end(), target) == proc_targets.end())
+                proc_targets.push_back(target);
+            continue;
+        }
+        UniqueFd at = TRY(open_in_root(root, target));
+        if (auto r = bind_mount(host, fd_path(at.get())); !r) return naming(r.error(), host + " -> " + root + target);
+    }
+    for (const auto& target : proc_targets) {
+        UniqueFd at = TRY(open_in_root(root, target));
+        if (auto r = mount_proc(fd_path(at.get())); !r) return naming(r.error(), root + target);
+    }
+    if (!root.empty()) TRY(switch_root(root));
+    return ok();
+}
+
+}  // namespace ssi

@@ -1,0 +1,327 @@
+#include "kern-ext/remote_launch.h"
+
+#include "kern-ext/clone3.h"
+#include "kern-ext/fd_passing.h"
+#include "kern-ext/files.h"
+#include "kern-ext/launch_root.h"
+#include "kern-ext/namespaces.h"
+#include "kern-ext/program_setup.h"
+#include "kern-ext/unix_socket.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstring>
+
+#ifndef P_PIDFD
+#define P_PIDFD idtype_t(3)
+#endif
+
+namespace ssi {
+namespace {
+
+// What the processes inside tell the launcher. Fixed size and under PIPE_BUF, so one
+// write() is one report, never interleaved.
+enum class ReportKind : int32_t { failed = 1, started = 2, exited = 3 };
+struct Report {
+    ReportKind kind{};
+    int32_t err = 0;
+    int32_t wait_status = 0;  // exited: the program's raw wait status
+    char call[64] = {};
+    char context[512] = {};
+};
+static_assert(sizeof(Report) <= PIPE_BUF);
+
+std::span<const char> bytes_of(const Report& r) { return {reinterpret_cast<const char*>(&r), sizeof r}; }
+std::span<char> bytes_of(Report& r) { return {reinterpret_cast<char*>(&r), sizeof r}; }
+
+Report failure_report(const Error& e) {
+    Report r;
+    r.kind = ReportKind::failed;
+    r.err = e.err;
+    std::strncpy(r.call, e.call.c_str(), sizeof r.call - 1);
+    std::strncpy(r.context, e.context.c_str(), sizeof r.context - 1);
+    return r;
+}
+
+Error error_of(const Report& r) {
+    return Error{std::string(r.call, strnlen(r.call, sizeof r.call)), r.err,
+                 std::string(r.context, strnlen(r.context, sizeof r.context))};
+}
+
+// The descriptors the processes inside report through.
+struct Channels {
+    int exec_report;  // pipe, close-on-exec: one failure Report, or EOF once the program exec'd
+    int control;      // socket: Report{started} with the program's pidfd, then Report{exited}
+};
+
+// Exit status of the reaper or stub when they fail; the Report says why.
+constexpr int kLaunchFailed = 125;
+
+[[noreturn]] void fail_child(const Channels& ch, const Error& e, int status) {
+    (void)write_all(ch.exec_report, bytes_of(failure_report(e)));
+    exit_child(status);
+}
+
+void must(const Channels& ch, const Result<void>& r) {
+    if (!r) fail_child(ch, r.error(), kLaunchFailed);
+}
+
+void close_stdio_sources(const LaunchSpec& spec) {
+    for (int fd : {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd})
+        if (fd >= 0) ::close(fd);
+}
+
+// waitpid(-1) until `pid` is reaped, reaping whatever else ends meanwhile (the reaper
+// inherits the program's orphans). The raw status keeps the core-dump bit.
+Result<int> reap_until(pid_t pid) {
+    for (;;) {
+        int status = 0;
+        pid_t r = ::waitpid(-1, &status, 0);
+        if (r == pid) return status;
+        if (r < 0 && errno != EINTR) return sys_error("waitpid", "pid " + std::to_string(pid));
+    }
+}
+
+Result<void> wait_pidfd(int pidfd, pid_t pid) {
+    siginfo_t info{};
+    for (;;) {
+        if (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) == 0) return ok();
+        if (errno == EINTR) continue;
+        if (errno == ECHILD) return ok();  // someone else reaped it: it ended all the same
+        return sys_error("waitid(P_PIDFD)", "pid " + std::to_string(pid));
+    }
+}
+
+Result<void> signal_through_pidfd(int pidfd, int sig, pid_t pid) {
+    if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0)
+        return sys_error("pidfd_send_signal", "pid " + std::to_string(pid));
+    return ok();
+}
+
+Result<void> check_open(int fd, const char* what) {
+    if (fd < 0) return ok();
+    if (::fcntl(fd, F_GETFD) < 0) return sys_error("fcntl(F_GETFD)", std::string(what) + " fd " + std::to_string(fd));
+    return ok();
+}
+
+// The PID a pidfd refers to, in our namespace: the "Pid:" line of its fdinfo.
+pid_t pid_of_pidfd(int pidfd) {
+    auto info = read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
+    if (!info) return 0;
+    auto at = info->find("\nPid:");
+    return at == std::string::npos ? 0 : pid_t(std::atoi(info->c_str() + at + 5));
+}
+
+// ---- inside: the program, its stub parent, the namespace's reaper ----------------------
+
+[[noreturn]] void run_program(const LaunchSpec& spec, const Channels& ch) {
+    must(ch, reset_signals());
+    must(ch, install_stdio(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd));
+    must(ch, close_on_exec_from(3));
+    for (const auto& [resource, limit] : spec.rlimits) must(ch, set_resource_limit(resource, limit));
+    set_umask(spec.umask);
+    // Credentials before chdir and exec: the home filesystem checks them, not root's.
+    must(ch, set_identity(spec.uid, spec.gid, spec.groups));
+    must(ch, change_dir(spec.cwd.empty() ? "/" : spec.cwd));
+    Error e = exec_program(spec.program, spec.argv, spec.env);
+    fail_child(ch, e, exec_failure_status(e.err));
+}
+
+// The program's parent, wearing the home parent's PID: starts it, hands its pidfd out,
+// waits for it and reports how it ended.
+[[noreturn]] void run_stub(const LaunchSpec& spec, const Channels& ch) {
+    auto program = clone_process({.set_tid = spec.pid, .want_pidfd = true});
+    if (!program) fail_child(ch, program.error(), kLaunchFailed);
+    if (program->pid == 0) run_program(spec, ch);
+
+    Report started;
+    started.kind = ReportKind::started;
+    if (auto sent = send_message(ch.control, bytes_of(started), program->pidfd.get()); !sent) {
+        ::kill(program->pid, SIGKILL);
+        fail_child(ch, sent.error(), kLaunchFailed);
+    }
+    program->pidfd.reset();
+    // Only the program holds the exec pipe and its stdio now: EOF means exec'd, and the
+    // program's readers see EOF when it (and what it started) closes them.
+    ::close(ch.exec_report);
+    close_stdio_sources(spec);
+
+    auto status = reap_until(program->pid);
+    if (!status) exit_child(kLaunchFailed);
+    Report exited;
+    exited.kind = ReportKind::exited;
+    exited.wait_status = *status;
+    exit_child(send_message(ch.control, bytes_of(exited)) ? 0 : kLaunchFailed);
+}
+
+// PID 1 of the new namespace: builds the program's world, starts the stub and lives as
+// long as it does. When it exits the kernel kills everything left in the namespace.
+[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch, int launcher_pidfd) {
+    must(ch, set_parent_death_signal(SIGKILL));
+    // The launcher may have died before the line above: then nobody would kill us.
+    if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
+    // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
+    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control}));
+    for (int* fd : {&ch.exec_report, &ch.control}) {
+        auto moved = move_above_stdio(*fd);
+        if (!moved) fail_child(ch, moved.error(), kLaunchFailed);
+        if (*moved != *fd) ::close(std::exchange(*fd, *moved));
+    }
+    // Default dispositions first: a launcher ignoring SIGCHLD would have the stub and the
+    // program auto-reaped, their statuses lost.
+    must(ch, reset_signals());
+    // Out of the launcher's session, so its terminal's signals do not reach the program;
+    // every signal blocked here and in the stub (pid 1 ignores most anyway, and a
+    // program signalling its "parent" must not kill the stub).
+    auto session = new_session();
+    if (!session) fail_child(ch, session.error(), kLaunchFailed);
+    sigset_t all;
+    sigfillset(&all);
+    auto mask = set_signal_mask(SIG_BLOCK, all);
+    if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
+
+    must(ch, unshare_namespaces(CLONE_NEWNS | (spec.hostname.empty() ? 0 : CLONE_NEWUTS)));
+    if (!spec.hostname.empty()) must(ch, set_hostname(spec.hostname));
+    must(ch, enter_root(spec.root, spec.binds));
+
+    // The home parent is init: the reaper is the parent itself.
+    if (spec.ppid == 1) run_stub(spec, ch);
+    auto stub = clone_process({.set_tid = spec.ppid});
+    if (!stub) fail_child(ch, stub.error(), kLaunchFailed);
+    if (stub->pid == 0) run_stub(spec, ch);
+    ::close(ch.exec_report);
+    ::close(ch.control);
+    close_stdio_sources(spec);
+    exit_child(reap_until(stub->pid) ? 0 : kLaunchFailed);
+}
+
+Result<void> check_spec(const LaunchSpec& spec) {
+    auto refuse = [&](const std::string& why) { return make_error("launch", why, EINVAL); };
+    if (spec.argv.empty()) return refuse("empty argv");
+    if (spec.program.empty()) return refuse("empty program");
+    if (spec.pid == 1) return refuse("home PID 1: PID 1 of the namespace is its reaper, it cannot be worn");
+    if (spec.pid < 1 || spec.ppid < 1)
+        return refuse("home PID " + std::to_string(spec.pid) + ", parent " + std::to_string(spec.ppid) + ": must be positive");
+    if (spec.pid == spec.ppid) return refuse("home PID and parent PID are both " + std::to_string(spec.pid));
+    TRY(check_open(spec.stdin_fd, "stdin"));
+    TRY(check_open(spec.stdout_fd, "stdout"));
+    TRY(check_open(spec.stderr_fd, "stderr"));
+    return ok();
+}
+
+}  // namespace
+
+std::optional<int> exec_failure_shell_status(const Error& error) {
+    if (error.call != "execve") return std::nullopt;
+    return exec_failure_status(error.err);
+}
+
+Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
+    TRY(check_spec(spec));
+    Pidfd launcher = TRY(Pidfd::open(::getpid()));
+    auto [exec_read, exec_write] = TRY(make_pipe());
+    auto [control_here, control_there] = TRY(make_message_pair());
+
+    pid_t reaper = TRY(fork_in_new_pid_namespace());
+    if (reaper == 0) run_reaper(spec, Channels{exec_write.get(), control_there.get()}, launcher.fd());
+    exec_write.reset();
+    control_there.reset();
+    auto reaper_fd = Pidfd::open(reaper);
+    if (!reaper_fd) {
+        (void)send_signal(reaper, SIGKILL);
+        (void)wait_process(reaper);
+        return reaper_fd.error();
+    }
+    // From here on, an early return kills and reaps the whole namespace.
+    RemoteProcess process(std::move(*reaper_fd), std::move(control_here));
+
+    // Either one failure report, or EOF when the program's exec closed the pipe.
+    Report failure;
+    size_t got = 0;
+    for (;;) {
+        size_t n = TRY(read_some(exec_read.get(), bytes_of(failure).subspan(got)));
+        if (n == 0) break;
+        got += n;
+        if (got == sizeof failure) return error_of(failure);
+    }
+    if (got != 0) return make_error("launch", "truncated report from the namespace", EPROTO);
+
+    Report started;
+    auto message = TRY(receive_message(process.control_.get(), bytes_of(started)));
+    if (message.size != sizeof started || started.kind != ReportKind::started || !message.fd)
+        return make_error("launch", "the namespace ended before the program started");
+    process.program_pidfd_ = std::move(message.fd);
+    process.program_pid_ = pid_of_pidfd(process.program_pidfd_.get());
+    return process;
+}
+
+RemoteProcess::RemoteProcess(RemoteProcess&& o) noexcept
+    : reaper_(std::exchange(o.reaper_, std::nullopt)),
+      control_(std::move(o.control_)),
+      program_pidfd_(std::move(o.program_pidfd_)),
+      program_pid_(o.program_pid_),
+      result_(o.result_),
+      reaped_(o.reaped_),
+      released_(o.released_) {}
+
+RemoteProcess& RemoteProcess::operator=(RemoteProcess&& o) noexcept {
+    if (this != &o) {
+        kill_and_reap();
+        reaper_ = std::exchange(o.reaper_, std::nullopt);
+        control_ = std::move(o.control_);
+        program_pidfd_ = std::move(o.program_pidfd_);
+        program_pid_ = o.program_pid_;
+        result_ = o.result_;
+        reaped_ = o.reaped_;
+        released_ = o.released_;
+    }
+    return *this;
+}
+
+RemoteProcess::~RemoteProcess() { kill_and_reap(); }
+
+void RemoteProcess::kill_and_reap() {
+    if (!reaper_ || reaped_ || released_) return;
+    // SIGKILL to a namespace's pid 1 kills every process in it.
+    (void)reaper_->send_signal(SIGKILL);
+    (void)wait_pidfd(reaper_->fd(), reaper_->pid());
+    reaped_ = true;
+}
+
+Result<void> RemoteProcess::signal(int sig) const {
+    if (!program_pidfd_) return make_error("signal", "no program", ESRCH);
+    return signal_through_pidfd(program_pidfd_.get(), sig, program_pid_);
+}
+
+int RemoteProcess::pidfd() const { return reaper_ ? reaper_->fd() : -1; }
+
+pid_t RemoteProcess::reaper_pid() const { return reaper_ ? reaper_->pid() : 0; }
+
+Result<ProgramExit> RemoteProcess::wait() {
+    if (result_) return *result_;
+    if (!reaper_) return make_error("wait", "no process", ECHILD);
+    if (!reaped_) {
+        while (!TRY(wait_readable(reaper_->fd(), -1))) {
+        }
+        TRY(wait_pidfd(reaper_->fd(), reaper_->pid()));
+        reaped_ = true;
+    }
+    Report exited;
+    auto message = TRY(receive_message(control_.get(), bytes_of(exited)));
+    if (message.size != sizeof exited || exited.kind != ReportKind::exited)
+        return make_error("wait", "the stub ended without the program's status (killed from outside?)");
+    ProgramExit out;
+    static_cast<ExitStatus&>(out) = decode_wait_status(exited.wait_status);
+    out.core_dumped = WIFSIGNALED(exited.wait_status) && WCOREDUMP(exited.wait_status);
+    result_ = out;
+    return out;
+}
+
+}  // namespace ssi

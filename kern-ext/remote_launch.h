@@ -1,0 +1,100 @@
+// Running a program on this node as though it were still at home ("transparent remote
+// execution"). The program wears its home identity: getpid() is the home deputy's PID,
+// getppid() the home parent's, with the caller's credentials, umask, limits, environment
+// and cwd, in the home filesystem (a FUSE root) with this node's /proc, /dev and /sys.
+//
+//   launcher ── fork into a new PID namespace ──▶ reaper  (pid 1; mount + UTS namespace)
+//                                                   └─ clone3(set_tid = ppid) ─▶ stub
+//                                                        └─ clone3(set_tid = pid) ─▶ program
+//
+// The reaper dies with the launcher (PR_SET_PDEATHSIG) and takes the namespace with it;
+// the stub is the program's parent, waits for it and reports its status to the launcher.
+// See docs/remote-exec.md, "Identity and launching".
+#pragma once
+
+#include "kern-ext/pidfd.h"
+#include "kern-ext/process.h"
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ssi {
+
+struct LaunchSpec {
+    std::string root;  // dir to pivot into; "" keeps "/"
+    // host path -> path under root ("/dev" -> "/dev"); "/proc" is mounted fresh, not bound.
+    std::vector<std::pair<std::string, std::string>> binds;
+    std::string cwd;  // inside root; "" = "/"
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "NAME=value"
+    std::string program;           // resolved inside root; without '/', searched in env's PATH
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+    mode_t umask = 022;
+    std::vector<std::pair<int, rlimit>> rlimits;
+    pid_t pid = 0;   // home PID to wear; not 1
+    pid_t ppid = 0;  // home parent's PID; 1 makes the reaper the parent
+    int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // become 0, 1, 2; -1 = /dev/null
+    std::string hostname;  // optional: a UTS namespace with this name
+};
+
+// How the program ended. Derives from ExitStatus so shell_status()/describe() apply.
+struct ProgramExit : ExitStatus {
+    bool core_dumped = false;
+};
+
+// For a launch() error: the shell's status when the program could not be executed (127 not
+// found, 126 found but not runnable), nullopt when the failure was elsewhere (a mount, a
+// PID already taken ...).
+std::optional<int> exec_failure_shell_status(const Error& error);
+
+class RemoteProcess {
+public:
+    // Returns once the program has been exec'd, or with the first error on the way:
+    // "execve" errors carry the errno and path (see exec_failure_shell_status); others the
+    // step that failed. The PIDs are checked first: pid 1 and pid == ppid are refused.
+    static Result<RemoteProcess> launch(const LaunchSpec& spec);
+
+    RemoteProcess(RemoteProcess&& other) noexcept;
+    RemoteProcess& operator=(RemoteProcess&& other) noexcept;
+    RemoteProcess(const RemoteProcess&) = delete;
+    RemoteProcess& operator=(const RemoteProcess&) = delete;
+    // Kills the whole namespace (SIGKILL to its pid 1) and reaps it, unless it already
+    // ended or was released.
+    ~RemoteProcess();
+
+    // To the program itself, through its pidfd (it sees the signal as sent by PID 0).
+    Result<void> signal(int sig) const;
+    // Readable when everything has ended: the program, the stub, and whatever the program
+    // left running (the namespace ends with the program).
+    int pidfd() const;
+    // The reaper's PID and the program's, in the launcher's PID namespace.
+    pid_t reaper_pid() const;
+    pid_t program_pid() const { return program_pid_; }
+    // Blocks until everything ended; the program's exit code or signal. Repeatable.
+    Result<ProgramExit> wait();
+    // Leaves it running after this object is gone; the caller then reaps reaper_pid().
+    void release() { released_ = true; }
+
+private:
+    RemoteProcess(Pidfd reaper, UniqueFd control) : reaper_(std::move(reaper)), control_(std::move(control)) {}
+    void kill_and_reap();
+
+    std::optional<Pidfd> reaper_;
+    UniqueFd control_;        // the stub's reports
+    UniqueFd program_pidfd_;  // received from the stub
+    pid_t program_pid_ = 0;
+    std::optional<ProgramExit> result_;
+    bool reaped_ = false;
+    bool released_ = false;
+};
+
+}  // namespace ssi

@@ -1,0 +1,164 @@
+// The file protocol of remote execution: what the FUSE filesystem on a target node asks
+// the home file server (in the program's deputy, at home), and what it answers. One struct
+// per operation; fs_protocol.cpp is the one place that turns them into bytes and back.
+//
+// Objects are named by ids the home side chooses: a *node* id for each inode the target's
+// kernel knows (the FUSE nodeid; kRootNode is the root), a *handle* id for each open file
+// or directory. Failures travel as errno. Adding a field: append it, bump kFsProtocolVersion.
+//
+// Wire form: request  [version, op type, body]
+//            reply    [version, reply type, errno, body]   (body is nil when errno != 0)
+#pragma once
+
+#include "kern-ext/result.h"
+
+#include <msgpack.hpp>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace ssi::remote {
+
+inline constexpr uint32_t kFsProtocolVersion = 1;
+inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
+// Biggest read or write one request carries; bigger messages are refused before decoding.
+inline constexpr uint32_t kMaxIo = 1u << 20;
+inline constexpr size_t kMaxFsMessageBytes = kMaxIo + 4096;
+
+using Bytes = std::vector<char>;  // packed as MessagePack bin
+
+// struct stat as the target should see it.
+struct Attr {
+    uint64_t ino = 0;
+    uint32_t mode = 0;
+    uint64_t nlink = 0;
+    uint32_t uid = 0, gid = 0;
+    uint64_t rdev = 0;
+    int64_t size = 0;
+    int64_t blksize = 0, blocks = 0;
+    int64_t atime_sec = 0, atime_nsec = 0;
+    int64_t mtime_sec = 0, mtime_nsec = 0;
+    int64_t ctime_sec = 0, ctime_nsec = 0;
+    MSGPACK_DEFINE_ARRAY(ino, mode, nlink, uid, gid, rdev, size, blksize, blocks, atime_sec,
+                         atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec)
+};
+
+// A byte-range lock as fcntl(2) describes it (type F_RDLCK/F_WRLCK/F_UNLCK; len 0 = to EOF).
+struct Lock {
+    int32_t type = 0;
+    int64_t start = 0;
+    int64_t len = 0;
+    int32_t pid = 0;
+    MSGPACK_DEFINE_ARRAY(type, start, len, pid)
+};
+
+// ---- requests --------------------------------------------------------------------------
+
+struct LookupRequest { uint64_t parent = 0; std::string name; MSGPACK_DEFINE_ARRAY(parent, name) };
+// The target's kernel dropped `count` lookups of each node.
+struct ForgetRequest { std::vector<std::pair<uint64_t, uint64_t>> nodes; MSGPACK_DEFINE_ARRAY(nodes) };
+struct GetattrRequest { uint64_t node = 0; uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(node, handle) };
+
+enum SetattrField : uint32_t {
+    kSetMode = 1, kSetUid = 2, kSetGid = 4, kSetSize = 8,
+    kSetAtime = 16, kSetMtime = 32, kSetAtimeNow = 64, kSetMtimeNow = 128,
+};
+struct SetattrRequest {
+    uint64_t node = 0;
+    uint64_t handle = 0;  // 0: by node
+    uint32_t fields = 0;  // SetattrField bits
+    uint32_t mode = 0, uid = 0, gid = 0;
+    int64_t size = 0;
+    int64_t atime_sec = 0, atime_nsec = 0, mtime_sec = 0, mtime_nsec = 0;
+    MSGPACK_DEFINE_ARRAY(node, handle, fields, mode, uid, gid, size, atime_sec, atime_nsec,
+                         mtime_sec, mtime_nsec)
+};
+struct ReadlinkRequest { uint64_t node = 0; MSGPACK_DEFINE_ARRAY(node) };
+struct MknodRequest { uint64_t parent = 0; std::string name; uint32_t mode = 0; uint64_t rdev = 0; MSGPACK_DEFINE_ARRAY(parent, name, mode, rdev) };
+struct MkdirRequest { uint64_t parent = 0; std::string name; uint32_t mode = 0; MSGPACK_DEFINE_ARRAY(parent, name, mode) };
+struct UnlinkRequest { uint64_t parent = 0; std::string name; MSGPACK_DEFINE_ARRAY(parent, name) };
+struct RmdirRequest { uint64_t parent = 0; std::string name; MSGPACK_DEFINE_ARRAY(parent, name) };
+struct SymlinkRequest { std::string target; uint64_t parent = 0; std::string name; MSGPACK_DEFINE_ARRAY(target, parent, name) };
+struct RenameRequest {
+    uint64_t parent = 0; std::string name; uint64_t new_parent = 0; std::string new_name;
+    uint32_t flags = 0;  // RENAME_NOREPLACE, RENAME_EXCHANGE
+    MSGPACK_DEFINE_ARRAY(parent, name, new_parent, new_name, flags)
+};
+struct LinkRequest { uint64_t node = 0; uint64_t new_parent = 0; std::string new_name; MSGPACK_DEFINE_ARRAY(node, new_parent, new_name) };
+struct OpenRequest { uint64_t node = 0; int32_t flags = 0; MSGPACK_DEFINE_ARRAY(node, flags) };
+struct CreateRequest { uint64_t parent = 0; std::string name; uint32_t mode = 0; int32_t flags = 0; MSGPACK_DEFINE_ARRAY(parent, name, mode, flags) };
+struct ReadRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t size = 0; MSGPACK_DEFINE_ARRAY(handle, offset, size) };
+struct WriteRequest { uint64_t handle = 0; int64_t offset = 0; Bytes data; MSGPACK_DEFINE_ARRAY(handle, offset, data) };
+// A close(2) of one of the target's descriptors: drops the POSIX locks of `owner` on node.
+struct FlushRequest { uint64_t node = 0; uint64_t handle = 0; uint64_t owner = 0; MSGPACK_DEFINE_ARRAY(node, handle, owner) };
+struct ReleaseRequest { uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(handle) };
+struct FsyncRequest { uint64_t handle = 0; bool datasync = false; MSGPACK_DEFINE_ARRAY(handle, datasync) };
+struct OpendirRequest { uint64_t node = 0; MSGPACK_DEFINE_ARRAY(node) };
+struct ReaddirRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t max_bytes = 0; MSGPACK_DEFINE_ARRAY(handle, offset, max_bytes) };
+struct ReleasedirRequest { uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(handle) };
+struct StatfsRequest { uint64_t node = 0; MSGPACK_DEFINE_ARRAY(node) };
+struct AccessRequest { uint64_t node = 0; int32_t mask = 0; MSGPACK_DEFINE_ARRAY(node, mask) };
+// POSIX locks of one lock owner (a process on the target). Never waits at home: the
+// target retries a blocking request itself, so a waiting lock never ties up the deputy.
+struct GetlkRequest { uint64_t node = 0; uint64_t handle = 0; uint64_t owner = 0; Lock lock; MSGPACK_DEFINE_ARRAY(node, handle, owner, lock) };
+struct SetlkRequest { uint64_t node = 0; uint64_t handle = 0; uint64_t owner = 0; Lock lock; MSGPACK_DEFINE_ARRAY(node, handle, owner, lock) };
+// flock(2) on the open file `handle`; op is LOCK_SH/LOCK_EX/LOCK_UN, LOCK_NB is implied.
+struct FlockRequest { uint64_t handle = 0; int32_t op = 0; MSGPACK_DEFINE_ARRAY(handle, op) };
+struct FallocateRequest { uint64_t handle = 0; int32_t mode = 0; int64_t offset = 0; int64_t length = 0; MSGPACK_DEFINE_ARRAY(handle, mode, offset, length) };
+
+// Every request, by its wire type number (variant index + 1; never reorder, only append).
+using FsRequest = std::variant<LookupRequest, ForgetRequest, GetattrRequest, SetattrRequest,
+                               ReadlinkRequest, MknodRequest, MkdirRequest, UnlinkRequest,
+                               RmdirRequest, SymlinkRequest, RenameRequest, LinkRequest,
+                               OpenRequest, CreateRequest, ReadRequest, WriteRequest,
+                               FlushRequest, ReleaseRequest, FsyncRequest, OpendirRequest,
+                               ReaddirRequest, ReleasedirRequest, StatfsRequest, AccessRequest,
+                               GetlkRequest, SetlkRequest, FlockRequest, FallocateRequest>;
+
+// ---- replies ---------------------------------------------------------------------------
+
+struct EmptyReply { MSGPACK_DEFINE_ARRAY() };
+struct EntryReply { uint64_t node = 0; Attr attr; MSGPACK_DEFINE_ARRAY(node, attr) };
+struct AttrReply { Attr attr; MSGPACK_DEFINE_ARRAY(attr) };
+struct ReadlinkReply { std::string target; MSGPACK_DEFINE_ARRAY(target) };
+// Opened: the handle, and the file's attributes as of the open (what the target checks its
+// page cache against).
+struct OpenReply { uint64_t handle = 0; Attr attr; MSGPACK_DEFINE_ARRAY(handle, attr) };
+struct CreateReply { EntryReply entry; uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(entry, handle) };
+struct DataReply { Bytes data; MSGPACK_DEFINE_ARRAY(data) };
+struct WriteReply { uint32_t size = 0; MSGPACK_DEFINE_ARRAY(size) };
+struct DirEntryWire { uint64_t ino = 0; uint32_t type = 0; int64_t next = 0; std::string name; MSGPACK_DEFINE_ARRAY(ino, type, next, name) };
+struct DirReply { std::vector<DirEntryWire> entries; MSGPACK_DEFINE_ARRAY(entries) };
+struct StatfsReply {
+    uint64_t bsize = 0, frsize = 0, blocks = 0, bfree = 0, bavail = 0, files = 0, ffree = 0,
+             favail = 0, fsid = 0, flag = 0, namemax = 0;
+    MSGPACK_DEFINE_ARRAY(bsize, frsize, blocks, bfree, bavail, files, ffree, favail, fsid, flag, namemax)
+};
+struct LockReply { Lock lock; MSGPACK_DEFINE_ARRAY(lock) };
+
+using FsReplyBody = std::variant<EmptyReply, EntryReply, AttrReply, ReadlinkReply, OpenReply,
+                                 CreateReply, DataReply, WriteReply, DirReply, StatfsReply,
+                                 LockReply>;
+
+struct FsReply {
+    int32_t err = 0;   // errno at home; 0 on success
+    FsReplyBody body;  // meaningful only when err == 0
+};
+
+std::string encode_request(const FsRequest& request);
+std::string encode_reply(const FsReply& reply);
+inline std::string encode_error_reply(int err) { return encode_reply(FsReply{err, EmptyReply{}}); }
+
+// Never throw: malformed, truncated, oversized, wrong-version or unknown messages come
+// back as an Error saying which.
+Result<FsRequest> decode_request(std::span<const char> bytes);
+Result<FsReply> decode_reply(std::span<const char> bytes);
+
+// The operation's name, for logs and errors ("LookupRequest").
+const char* request_name(const FsRequest& request);
+
+}  // namespace ssi::remote

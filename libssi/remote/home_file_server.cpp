@@ -1,0 +1,460 @@
+#include "libssi/remote/home_file_server.h"
+
+#include "kern-ext/file_ops.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace ssi::remote {
+
+struct HomeFileServer::Node {
+    UniqueFd fd;  // O_PATH | O_NOFOLLOW
+    dev_t dev = 0;
+    ino_t ino = 0;
+    uint64_t lookups = 0;  // guarded by the server's mutex
+    std::mutex lock_mu;    // guards owners, and each lock call made on them
+    std::map<uint64_t, UniqueFd> owners;  // one open file description per POSIX lock owner
+};
+
+struct HomeFileServer::Handle {
+    UniqueFd fd;
+    std::shared_ptr<Node> node;
+    std::mutex dir_mu;       // directories: guards the position below
+    int64_t dir_next = 0;    // where the directory fd is positioned now
+};
+
+namespace {
+
+constexpr int kPathFlags = O_PATH | O_NOFOLLOW;
+constexpr int kSelf = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+
+Result<void> check_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+        return make_error("check name", name, EINVAL);
+    return ok();
+}
+
+int errno_of(const Error& e) { return e.err != 0 ? e.err : EIO; }
+
+uint64_t mix_dev(dev_t dev) {
+    uint64_t x = static_cast<uint64_t>(dev) * 0x9E3779B97F4A7C15ull;
+    return x ^ (x >> 29);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<HomeFileServer>> HomeFileServer::create(const std::string& root) {
+    UniqueFd fd = TRY(open_at(AT_FDCWD, root, O_PATH | O_DIRECTORY));
+    struct stat st = TRY(stat_at(fd.get(), "", kSelf));
+    std::unique_ptr<HomeFileServer> s(new HomeFileServer());
+    s->root_dev_ = st.st_dev;
+    auto node = std::make_shared<Node>();
+    node->fd = std::move(fd);
+    node->dev = st.st_dev;
+    node->ino = st.st_ino;
+    node->lookups = 1;
+    s->node_by_inode_[{st.st_dev, st.st_ino}] = kRootNode;
+    s->nodes_[kRootNode] = std::move(node);
+    return s;
+}
+
+size_t HomeFileServer::node_count() const {
+    std::lock_guard lock(mu_);
+    return nodes_.size();
+}
+
+size_t HomeFileServer::handle_count() const {
+    std::lock_guard lock(mu_);
+    return handles_.size();
+}
+
+std::string HomeFileServer::handle(std::string_view request_bytes) {
+    try {
+        auto request = decode_request(std::span<const char>(request_bytes.data(), request_bytes.size()));
+        if (!request) return encode_error_reply(errno_of(request.error()));
+        return encode_reply(execute(*request));
+    } catch (...) {  // bad_alloc while building a reply: the peer gets an error, we go on
+        return encode_error_reply(ENOMEM);
+    }
+}
+
+FsReply HomeFileServer::execute(const FsRequest& request) {
+    return std::visit(
+        [this](const auto& r) -> FsReply {
+            auto result = op(r);
+            if (!result) return FsReply{errno_of(result.error()), EmptyReply{}};
+            return FsReply{0, std::move(result).value()};
+        },
+        request);
+}
+
+// ---- tables ----------------------------------------------------------------------------
+
+Result<std::shared_ptr<HomeFileServer::Node>> HomeFileServer::node(uint64_t id) const {
+    std::lock_guard lock(mu_);
+    auto it = nodes_.find(id);
+    if (it == nodes_.end()) return make_error("find node", std::to_string(id), ESTALE);
+    return it->second;
+}
+
+Result<std::shared_ptr<HomeFileServer::Handle>> HomeFileServer::open_handle(uint64_t id) const {
+    std::lock_guard lock(mu_);
+    auto it = handles_.find(id);
+    if (it == handles_.end()) return make_error("find handle", std::to_string(id), EBADF);
+    return it->second;
+}
+
+Attr HomeFileServer::attr_of(const struct stat& st) const {
+    Attr a;
+    // The target sees one device; inode numbers from other home filesystems are mixed with
+    // their device so that (st_dev, st_ino) stays unique for tar, find and du.
+    a.ino = st.st_dev == root_dev_ ? st.st_ino : (st.st_ino ^ (mix_dev(st.st_dev) << 40));
+    a.mode = st.st_mode;
+    a.nlink = st.st_nlink;
+    a.uid = st.st_uid;
+    a.gid = st.st_gid;
+    a.rdev = st.st_rdev;
+    a.size = st.st_size;
+    a.blksize = st.st_blksize;
+    a.blocks = st.st_blocks;
+    a.atime_sec = st.st_atim.tv_sec;
+    a.atime_nsec = st.st_atim.tv_nsec;
+    a.mtime_sec = st.st_mtim.tv_sec;
+    a.mtime_nsec = st.st_mtim.tv_nsec;
+    a.ctime_sec = st.st_ctim.tv_sec;
+    a.ctime_nsec = st.st_ctim.tv_nsec;
+    return a;
+}
+
+Result<EntryReply> HomeFileServer::enter(UniqueFd path_fd) {
+    struct stat st = TRY(stat_at(path_fd.get(), "", kSelf));
+    std::lock_guard lock(mu_);
+    auto key = std::make_pair(st.st_dev, st.st_ino);
+    if (auto it = node_by_inode_.find(key); it != node_by_inode_.end()) {
+        nodes_.at(it->second)->lookups++;
+        return EntryReply{it->second, attr_of(st)};
+    }
+    auto n = std::make_shared<Node>();
+    n->fd = std::move(path_fd);
+    n->dev = st.st_dev;
+    n->ino = st.st_ino;
+    n->lookups = 1;
+    uint64_t id = next_node_++;
+    nodes_[id] = std::move(n);
+    node_by_inode_[key] = id;
+    return EntryReply{id, attr_of(st)};
+}
+
+uint64_t HomeFileServer::add_handle(std::shared_ptr<Handle> h) {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_handle_++;
+    handles_[id] = std::move(h);
+    return id;
+}
+
+std::shared_ptr<HomeFileServer::Handle> HomeFileServer::remove_handle(uint64_t id) {
+    std::lock_guard lock(mu_);
+    auto it = handles_.find(id);
+    if (it == handles_.end()) return nullptr;
+    auto h = std::move(it->second);
+    handles_.erase(it);
+    return h;
+}
+
+// The lock owner's own open file description of n (the caller holds n.lock_mu). Opened
+// read-write when the user may, so one description serves read and write locks alike.
+Result<int> HomeFileServer::owner_fd(Node& n, const Handle* via, uint64_t owner) {
+    if (auto it = n.owners.find(owner); it != n.owners.end()) return it->second.get();
+    int source = via ? via->fd.get() : n.fd.get();
+    auto fd = reopen_fd(source, O_RDWR);
+    if (!fd) fd = reopen_fd(source, O_RDONLY);
+    if (!fd) fd = reopen_fd(source, O_WRONLY);
+    if (!fd) return fd.error();
+    int raw = fd->get();
+    n.owners[owner] = std::move(fd).value();
+    return raw;
+}
+
+// ---- names -----------------------------------------------------------------------------
+
+Result<EntryReply> HomeFileServer::op(const LookupRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+}
+
+Result<EmptyReply> HomeFileServer::op(const ForgetRequest& r) {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, count] : r.nodes) {
+        if (id == kRootNode) continue;
+        auto it = nodes_.find(id);
+        if (it == nodes_.end()) continue;
+        Node& n = *it->second;
+        n.lookups -= std::min(n.lookups, count);
+        if (n.lookups == 0) {
+            node_by_inode_.erase({n.dev, n.ino});
+            nodes_.erase(it);
+        }
+    }
+    return EmptyReply{};
+}
+
+Result<EntryReply> HomeFileServer::op(const MknodRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    TRY(mknod_at(parent->fd.get(), r.name, r.mode, r.rdev));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+}
+
+Result<EntryReply> HomeFileServer::op(const MkdirRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    TRY(mkdir_at(parent->fd.get(), r.name, r.mode));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+}
+
+Result<EmptyReply> HomeFileServer::op(const UnlinkRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    TRY(unlink_at(parent->fd.get(), r.name, 0));
+    return EmptyReply{};
+}
+
+Result<EmptyReply> HomeFileServer::op(const RmdirRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    TRY(unlink_at(parent->fd.get(), r.name, AT_REMOVEDIR));
+    return EmptyReply{};
+}
+
+Result<EntryReply> HomeFileServer::op(const SymlinkRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    TRY(symlink_at(r.target, parent->fd.get(), r.name));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+}
+
+Result<EmptyReply> HomeFileServer::op(const RenameRequest& r) {
+    TRY(check_name(r.name));
+    TRY(check_name(r.new_name));
+    auto parent = TRY(node(r.parent));
+    auto new_parent = TRY(node(r.new_parent));
+    TRY(rename_at(parent->fd.get(), r.name, new_parent->fd.get(), r.new_name, r.flags));
+    return EmptyReply{};
+}
+
+Result<EntryReply> HomeFileServer::op(const LinkRequest& r) {
+    TRY(check_name(r.new_name));
+    auto n = TRY(node(r.node));
+    auto new_parent = TRY(node(r.new_parent));
+    // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
+    TRY(link_at(AT_FDCWD, proc_fd_path(n->fd.get()), new_parent->fd.get(), r.new_name, AT_SYMLINK_FOLLOW));
+    return enter(TRY(open_at(new_parent->fd.get(), r.new_name, kPathFlags)));
+}
+
+// ---- attributes ------------------------------------------------------------------------
+
+Result<AttrReply> HomeFileServer::op(const GetattrRequest& r) {
+    if (r.handle != 0) {
+        if (auto h = open_handle(r.handle)) return AttrReply{attr_of(TRY(stat_at((*h)->fd.get(), "", kSelf)))};
+    }
+    auto n = TRY(node(r.node));
+    return AttrReply{attr_of(TRY(stat_at(n->fd.get(), "", kSelf)))};
+}
+
+Result<AttrReply> HomeFileServer::op(const SetattrRequest& r) {
+    auto n = TRY(node(r.node));
+    std::shared_ptr<Handle> h;
+    if (r.handle != 0) h = TRY(open_handle(r.handle));
+    int fd = n->fd.get();
+    if (r.fields & kSetMode) TRY(chmod_fd_path(fd, r.mode & 07777));
+    if (r.fields & (kSetUid | kSetGid)) {
+        uid_t uid = (r.fields & kSetUid) ? r.uid : static_cast<uid_t>(-1);
+        gid_t gid = (r.fields & kSetGid) ? r.gid : static_cast<gid_t>(-1);
+        TRY(chown_at(fd, "", uid, gid, kSelf));
+    }
+    if (r.fields & kSetSize) {
+        if (h) TRY(truncate_fd(h->fd.get(), r.size));
+        else TRY(truncate_fd_path(fd, r.size));
+    }
+    if (r.fields & (kSetAtime | kSetMtime | kSetAtimeNow | kSetMtimeNow)) {
+        struct timespec ts[2] = {{0, UTIME_OMIT}, {0, UTIME_OMIT}};
+        if (r.fields & kSetAtimeNow) ts[0].tv_nsec = UTIME_NOW;
+        else if (r.fields & kSetAtime) ts[0] = {r.atime_sec, r.atime_nsec};
+        if (r.fields & kSetMtimeNow) ts[1].tv_nsec = UTIME_NOW;
+        else if (r.fields & kSetMtime) ts[1] = {r.mtime_sec, r.mtime_nsec};
+        TRY(utimens_at(fd, "", ts, kSelf));
+    }
+    return AttrReply{attr_of(TRY(stat_at(h ? h->fd.get() : fd, "", kSelf)))};
+}
+
+Result<ReadlinkReply> HomeFileServer::op(const ReadlinkRequest& r) {
+    auto n = TRY(node(r.node));
+    return ReadlinkReply{TRY(readlink_at(n->fd.get(), ""))};
+}
+
+Result<StatfsReply> HomeFileServer::op(const StatfsRequest& r) {
+    auto n = TRY(node(r.node));
+    struct statvfs s = TRY(stat_fs(n->fd.get()));
+    return StatfsReply{s.f_bsize, s.f_frsize, s.f_blocks, s.f_bfree, s.f_bavail, s.f_files,
+                       s.f_ffree, s.f_favail, s.f_fsid, s.f_flag, s.f_namemax};
+}
+
+Result<EmptyReply> HomeFileServer::op(const AccessRequest& r) {
+    auto n = TRY(node(r.node));
+    TRY(access_fd_path(n->fd.get(), r.mask));
+    return EmptyReply{};
+}
+
+// ---- open files ------------------------------------------------------------------------
+
+Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
+    auto n = TRY(node(r.node));
+    auto h = std::make_shared<Handle>();
+    h->fd = TRY(reopen_fd(n->fd.get(), r.flags & ~O_NOCTTY));
+    h->node = n;
+    Attr attr = attr_of(TRY(stat_at(h->fd.get(), "", kSelf)));
+    return OpenReply{add_handle(std::move(h)), attr};
+}
+
+Result<CreateReply> HomeFileServer::op(const CreateRequest& r) {
+    TRY(check_name(r.name));
+    auto parent = TRY(node(r.parent));
+    auto h = std::make_shared<Handle>();
+    h->fd = TRY(open_at(parent->fd.get(), r.name, (r.flags | O_CREAT) & ~O_NOCTTY, r.mode));
+    EntryReply entry = TRY(enter(TRY(reopen_fd(h->fd.get(), O_PATH))));
+    h->node = TRY(node(entry.node));
+    return CreateReply{entry, add_handle(std::move(h))};
+}
+
+Result<DataReply> HomeFileServer::op(const ReadRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    DataReply reply;
+    reply.data.resize(std::min(r.size, kMaxIo));
+    size_t done = 0;
+    while (done < reply.data.size()) {  // a short read means end of file to the target
+        size_t n = TRY(pread_some(h->fd.get(), std::span(reply.data).subspan(done), r.offset + done));
+        if (n == 0) break;
+        done += n;
+    }
+    reply.data.resize(done);
+    return reply;
+}
+
+Result<WriteReply> HomeFileServer::op(const WriteRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    size_t done = 0;
+    while (done < r.data.size()) {
+        auto n = pwrite_some(h->fd.get(), std::span(r.data).subspan(done), r.offset + done);
+        if (!n) {
+            if (done > 0) break;  // report what was written; the next write gets the error
+            return n.error();
+        }
+        done += *n;
+    }
+    return WriteReply{static_cast<uint32_t>(done)};
+}
+
+Result<EmptyReply> HomeFileServer::op(const FlushRequest& r) {
+    auto n = TRY(node(r.node));
+    std::lock_guard lock(n->lock_mu);
+    n->owners.erase(r.owner);  // closing the owner's description drops its locks
+    return EmptyReply{};
+}
+
+Result<EmptyReply> HomeFileServer::op(const ReleaseRequest& r) {
+    if (!remove_handle(r.handle)) return make_error("release", std::to_string(r.handle), EBADF);
+    return EmptyReply{};
+}
+
+Result<EmptyReply> HomeFileServer::op(const FsyncRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    TRY(sync_fd(h->fd.get(), r.datasync));
+    return EmptyReply{};
+}
+
+Result<EmptyReply> HomeFileServer::op(const FallocateRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    TRY(allocate(h->fd.get(), r.mode, r.offset, r.length));
+    return EmptyReply{};
+}
+
+// ---- directories -----------------------------------------------------------------------
+
+Result<OpenReply> HomeFileServer::op(const OpendirRequest& r) {
+    auto n = TRY(node(r.node));
+    auto h = std::make_shared<Handle>();
+    h->fd = TRY(open_at(n->fd.get(), ".", O_RDONLY | O_DIRECTORY));
+    h->node = n;
+    Attr attr = attr_of(TRY(stat_at(h->fd.get(), "", kSelf)));
+    return OpenReply{add_handle(std::move(h)), attr};
+}
+
+Result<DirReply> HomeFileServer::op(const ReaddirRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    std::lock_guard lock(h->dir_mu);
+    if (r.offset != h->dir_next) {
+        TRY(seek_dir(h->fd.get(), r.offset));
+        h->dir_next = r.offset;
+    }
+    auto entries = TRY(read_dir_entries(h->fd.get(), std::min<uint32_t>(std::max<uint32_t>(r.max_bytes, 4096), 1 << 16)));
+    DirReply reply;
+    reply.entries.reserve(entries.size());
+    for (auto& e : entries) {
+        h->dir_next = e.next;
+        reply.entries.push_back(DirEntryWire{e.ino, e.type, e.next, std::move(e.name)});
+    }
+    return reply;
+}
+
+Result<EmptyReply> HomeFileServer::op(const ReleasedirRequest& r) {
+    if (!remove_handle(r.handle)) return make_error("releasedir", std::to_string(r.handle), EBADF);
+    return EmptyReply{};
+}
+
+// ---- locks -----------------------------------------------------------------------------
+
+namespace {
+struct flock to_flock(const Lock& l) {
+    struct flock f {};
+    f.l_type = static_cast<short>(l.type);
+    f.l_whence = SEEK_SET;
+    f.l_start = l.start;
+    f.l_len = l.len;
+    return f;
+}
+}  // namespace
+
+Result<LockReply> HomeFileServer::op(const GetlkRequest& r) {
+    auto n = TRY(node(r.node));
+    std::shared_ptr<Handle> h;
+    if (r.handle != 0) h = TRY(open_handle(r.handle));
+    std::lock_guard lock(n->lock_mu);
+    int fd = TRY(owner_fd(*n, h.get(), r.owner));
+    struct flock f = TRY(ofd_getlk(fd, to_flock(r.lock)));
+    // An OFD lock has no pid (-1); a lock of a process at home has its pid, meaningless here.
+    return LockReply{Lock{f.l_type, f.l_start, f.l_len, 0}};
+}
+
+Result<EmptyReply> HomeFileServer::op(const SetlkRequest& r) {
+    auto n = TRY(node(r.node));
+    std::shared_ptr<Handle> h;
+    if (r.handle != 0) h = TRY(open_handle(r.handle));
+    std::lock_guard lock(n->lock_mu);
+    if (r.lock.type == F_UNLCK && !n->owners.contains(r.owner)) return EmptyReply{};
+    int fd = TRY(owner_fd(*n, h.get(), r.owner));
+    TRY(ofd_setlk(fd, to_flock(r.lock)));
+    return EmptyReply{};
+}
+
+Result<EmptyReply> HomeFileServer::op(const FlockRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    TRY(flock_fd(h->fd.get(), (r.op & (LOCK_SH | LOCK_EX | LOCK_UN)) | LOCK_NB));
+    return EmptyReply{};
+}
+
+}  // namespace ssi::remote

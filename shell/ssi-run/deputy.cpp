@@ -1,0 +1,209 @@
+#include "shell/ssi-run/deputy.h"
+
+#include "kern-ext/files.h"
+#include "kern-ext/process.h"
+#include "kern-ext/process_state.h"
+#include "libssi/keys.h"
+#include "libssi/remote/session.h"
+#include "libssi/wire/codec.h"
+#include "libssi/zap.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <zmq_addon.hpp>
+
+#include <cstdio>
+#include <cstring>
+
+extern char** environ;
+
+namespace ssi::run {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// Everything a terminal or a user can send that the program should get instead of us.
+const std::initializer_list<int> kForwarded = {SIGHUP, SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM,
+                                               SIGTERM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, SIGURG,
+                                               SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGPWR, SIGSYS};
+
+int ms_since(clock::time_point t) {
+    return int(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address) {
+    std::unique_ptr<Deputy> d(new Deputy());
+    KeyPair server = TRY(generate_keypair());
+    KeyPair client = TRY(generate_keypair());
+    d->server_public_ = server.public_key;
+    d->client_public_ = client.public_key;
+    d->client_secret_ = client.secret_key;
+    d->files_ = TRY(remote::HomeFileServer::create("/"));
+    // The target's kernel applies the program's umask; ours would apply it twice.
+    d->umask_ = exchange_umask(0);
+    try {
+        d->zap_ = zmq::socket_t(d->context_, zmq::socket_type::rep);
+        d->zap_.bind(kZapEndpoint);
+        d->router_ = zmq::socket_t(d->context_, zmq::socket_type::router);
+        d->router_.set(zmq::sockopt::linger, 1000);
+        d->router_.set(zmq::sockopt::curve_server, true);
+        d->router_.set(zmq::sockopt::curve_secretkey, server.secret_key);
+        d->router_.set(zmq::sockopt::zap_domain, "ssi-run");
+        d->router_.set(zmq::sockopt::maxmsgsize, int64_t(wire::kMaxMessageBytes));
+        d->router_.set(zmq::sockopt::sndhwm, 0);
+        d->router_.set(zmq::sockopt::rcvhwm, 0);
+        d->router_.bind("tcp://" + address + ":*");
+        d->endpoint_ = d->router_.get(zmq::sockopt::last_endpoint);
+    } catch (const zmq::error_t& e) {
+        return Error{"zmq", e.num(), e.what()};
+    }
+    sigset_t set = signal_set(kForwarded);
+    TRY(set_signal_mask(SIG_BLOCK, set));
+    d->signals_ = TRY(open_signalfd(set));
+    return d;
+}
+
+wire::RunRequest Deputy::request(const RunOptions& options) const {
+    wire::RunRequest r;
+    r.target = options.node;
+    r.argv = options.argv;
+    for (char** e = environ; *e; ++e) r.env.emplace_back(*e);
+    r.cwd = current_dir().value_or("/");
+    r.umask = umask_;
+    for (auto& [resource, limit] : current_rlimits())
+        r.rlimits.push_back({resource, {uint64_t(limit.rlim_cur), uint64_t(limit.rlim_max)}});
+    r.deputy_endpoint = endpoint_;
+    r.deputy_public_key = server_public_;
+    r.session_secret_key = client_secret_;
+    r.hostname = host_name().value_or("");
+    return r;
+}
+
+void Deputy::send_control(const wire::Message& message) {
+    if (control_id_.empty()) return;
+    std::string bytes = wire::encode(wire::Envelope{0, message});
+    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(control_id_), zmq::buffer(&remote::kControlKind, 1),
+                                               zmq::buffer(bytes)};
+    try {
+        zmq::send_multipart(router_, frames);
+    } catch (const zmq::error_t&) {
+        // The supervisor is gone; the silence limit will say so.
+    }
+}
+
+void Deputy::on_router() {
+    for (;;) {
+        std::vector<zmq::message_t> frames;
+        if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+        if (frames.size() != 3 || frames[1].size() != 1) continue;  // not ours: ignore
+        last_heard_ = clock::now();
+        char kind = *frames[1].data<char>();
+        if (kind == remote::kFsKind) {
+            std::string reply = files_->handle(std::string_view(frames[2].data<char>(), frames[2].size()));
+            std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
+                                                    zmq::buffer(&remote::kFsKind, 1), zmq::buffer(reply)};
+            zmq::send_multipart(router_, out);
+        } else if (kind == remote::kControlKind) {
+            on_control(frames[0].to_string(), frames[2].to_string());
+        }
+    }
+}
+
+void Deputy::on_control(const std::string& routing_id, const std::string& payload) {
+    auto envelope = wire::decode(payload);
+    if (!envelope) return;
+    std::visit(
+        [&](auto& msg) {
+            using T = std::decay_t<decltype(msg)>;
+            if constexpr (std::is_same_v<T, wire::SessionHello>) {
+                control_id_ = routing_id;
+                for (int sig : early_signals_) send_control(wire::ForwardSignal{sig});
+                early_signals_.clear();
+            } else if constexpr (std::is_same_v<T, wire::OutputData>) {
+                int fd = msg.fd == 2 ? STDERR_FILENO : STDOUT_FILENO;
+                (void)write_all(fd, msg.bytes);  // a closed stdout is the reader's choice, as at home
+            } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
+                exited_ = msg;
+            }
+        },
+        envelope->body);
+}
+
+void Deputy::on_stdin() {
+    char buf[remote::kChunkBytes];
+    auto n = read_some(STDIN_FILENO, std::span<char>(buf, sizeof buf));
+    if (!n || *n == 0) {
+        stdin_open_ = false;
+        send_control(wire::StdinData{});
+        return;
+    }
+    send_control(wire::StdinData{std::string(buf, *n)});
+}
+
+void Deputy::on_signals() {
+    signalfd_siginfo info;
+    auto n = read_some(signals_.get(), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
+    if (!n || *n != sizeof info) return;
+    int sig = int(info.ssi_signo);
+    if (control_id_.empty()) {
+        early_signals_.push_back(sig);
+        return;
+    }
+    send_control(wire::ForwardSignal{sig});
+}
+
+Result<int> Deputy::serve(int32_t node) {
+    node_ = node;
+    auto started = clock::now();
+    auto last_keepalive = clock::now();
+    last_heard_ = clock::now();
+    while (!exited_) {
+        std::vector<zmq::pollitem_t> items = {
+            {zap_.handle(), 0, ZMQ_POLLIN, 0},
+            {router_.handle(), 0, ZMQ_POLLIN, 0},
+            {nullptr, signals_.get(), ZMQ_POLLIN, 0},
+        };
+        // Input is read only once someone is there to take it.
+        bool watch_stdin = stdin_open_ && !control_id_.empty();
+        if (watch_stdin) items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
+        try {
+            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(remote::kKeepaliveMs));
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) return Error{"zmq_poll", e.num(), {}};
+        }
+        std::string expected = z85_to_raw(client_public_);
+        serve_zap_requests(zap_, [&](const std::string& key) -> std::optional<std::string> {
+            if (key == expected) return std::string("supervisor");
+            return std::nullopt;
+        });
+        on_router();
+        if (items[2].revents & ZMQ_POLLIN) on_signals();
+        if (watch_stdin && (items[3].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
+        if (exited_) break;
+        if (control_id_.empty()) {
+            if (ms_since(started) > remote::kHelloTimeoutMs)
+                return make_error("node " + std::to_string(node) + " never started the program");
+            continue;
+        }
+        if (ms_since(last_keepalive) >= remote::kKeepaliveMs) {
+            send_control(wire::Keepalive{});
+            last_keepalive = clock::now();
+        }
+        if (ms_since(last_heard_) > remote::kSilenceLimitMs)
+            return make_error("lost contact with node " + std::to_string(node) + "; the program's fate is unknown");
+    }
+    const wire::ProgramExited& e = *exited_;
+    if (!e.error.empty()) std::fprintf(stderr, "ssi-run: %s\n", e.error.c_str());
+    if (e.signal > 0) {
+        std::fflush(stdout);
+        die_of_signal(e.signal);
+        return 128 + e.signal;
+    }
+    return e.exit_code;
+}
+
+}  // namespace ssi::run

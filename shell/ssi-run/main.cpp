@@ -1,0 +1,80 @@
+// ssi-run: runs a program on another node as if it ran here.
+//   ssi-run [-n NODE | --auto] [--] PROGRAM [ARGS...]
+// This process stays home as the program's deputy: the program wears its PID, uses its
+// stdin/stdout/stderr, its cwd and the home files, gets the signals sent to it, and ssi-run
+// exits with the program's status (or dies of its signal). ssi-run's own failures exit 255.
+#include "libssi/agent_client.h"
+#include "libssi/remote/session.h"
+#include "libssi/tool_main.h"
+#include "shell/ssi-run/deputy.h"
+
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+constexpr const char* kUsage = "usage: ssi-run [-n NODE | --auto] [--] PROGRAM [ARGS...]\n";
+
+ssi::Result<ssi::run::RunOptions> parse(int argc, char** argv) {
+    ssi::run::RunOptions o;
+    int i = 1;
+    for (; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--") {
+            ++i;
+            break;
+        }
+        if (a.empty() || a[0] != '-') break;
+        if (a == "--auto") {
+            o.node = 0;
+        } else if (a == "-n" || a == "--node") {
+            if (i + 1 >= argc) return ssi::make_error(std::string("option ") + a + " needs a node\n" + kUsage);
+            std::string v = argv[++i];
+            auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), o.node);
+            if (ec != std::errc() || end != v.data() + v.size() || o.node < 1 || o.node > 9999)
+                return ssi::make_error(v + ": not a node id (1..9999)\n" + kUsage);
+        } else if (a == "-h" || a == "--help") {
+            std::fputs(kUsage, stdout);
+            std::exit(0);
+        } else {
+            return ssi::make_error("unknown option " + a + "\n" + kUsage);
+        }
+    }
+    for (; i < argc; ++i) o.argv.emplace_back(argv[i]);
+    if (o.argv.empty()) return ssi::make_error(std::string("no program given\n") + kUsage);
+    return o;
+}
+
+ssi::Result<int> start_and_serve(int argc, char** argv) {
+    auto options = parse(argc, argv);
+    if (!options) {
+        std::fprintf(stderr, "ssi-run: %s", options.error().message().c_str());
+        return 2;
+    }
+    ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
+    ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}));
+    auto* view = std::get_if<ssi::wire::NodesReply>(&nodes);
+    if (!view) return ssi::make_error("the local ssi-agent sent an unexpected reply");
+    std::string address;
+    for (const auto& n : view->nodes)
+        if (n.self) address = n.status.address;
+
+    auto deputy = TRY(ssi::run::Deputy::create(address));
+    ssi::wire::Message reply = TRY(agent.call(deputy->request(*options), 10000));
+    auto* started = std::get_if<ssi::wire::RunReply>(&reply);
+    if (!started) return ssi::make_error("the local ssi-agent sent an unexpected reply");
+    return deputy->serve(started->node);
+}
+
+// The program's statuses are all its own: ssi-run's failures exit 255, never 1.
+ssi::Result<int> run(int argc, char** argv) {
+    auto status = start_and_serve(argc, argv);
+    if (status) return status;
+    std::fprintf(stderr, "ssi-run: %s\n", status.error().message().c_str());
+    return ssi::remote::kDeputyFailureStatus;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return ssi::run_tool("ssi-run", argc, argv, run); }

@@ -1,0 +1,56 @@
+#include "ssi-remote/fs_transport.h"
+
+#include "libssi/remote/session.h"
+#include "libssi/wire/messages.h"
+
+#include <zmq_addon.hpp>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+namespace ssi::remote {
+namespace {
+
+// Long enough for a slow disk at home; short enough that a vanished deputy turns into
+// EIO rather than a hang (the supervisor's silence limit ends the program meanwhile).
+constexpr int kFsReplyTimeoutMs = 30000;
+
+}  // namespace
+
+zmq::socket_t connect_to_deputy(zmq::context_t& context, const SessionKeys& keys) {
+    zmq::socket_t s(context, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    s.set(zmq::sockopt::curve_serverkey, keys.server_public);
+    s.set(zmq::sockopt::curve_publickey, keys.client_public);
+    s.set(zmq::sockopt::curve_secretkey, keys.client_secret);
+    s.set(zmq::sockopt::maxmsgsize, int64_t(wire::kMaxMessageBytes));
+    s.set(zmq::sockopt::sndhwm, 0);
+    s.set(zmq::sockopt::rcvhwm, 0);
+    s.connect(keys.endpoint);
+    return s;
+}
+
+Result<std::string> FsTransport::call(const std::string& request) {
+    thread_local std::unique_ptr<zmq::socket_t> socket;
+    try {
+        if (!socket) {
+            socket = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
+            socket->set(zmq::sockopt::rcvtimeo, kFsReplyTimeoutMs);
+        }
+        std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kFsKind, 1), zmq::buffer(request)};
+        zmq::send_multipart(*socket, out);
+        std::vector<zmq::message_t> in;
+        if (!zmq::recv_multipart(*socket, std::back_inserter(in))) {
+            socket.reset();  // a late reply must not answer the next request
+            return make_error("the home node's file server did not answer", {}, EIO);
+        }
+        if (in.size() != 2) return make_error("malformed reply from the home file server", {}, EIO);
+        return in[1].to_string();
+    } catch (const zmq::error_t& e) {
+        socket.reset();  // start afresh next time
+        return Error{"zmq", e.num(), "file request to the deputy"};
+    }
+}
+
+}  // namespace ssi::remote

@@ -1,0 +1,463 @@
+#define FUSE_USE_VERSION 312
+#include "ssi-remote/home_fs.h"
+
+#include "libssi/remote/fs_protocol.h"
+
+#include <fuse_lowlevel.h>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+namespace ssi::remote {
+
+// The fuse_lowlevel_ops callbacks: each builds one request, makes one round trip (a
+// blocking lock: several) and replies to the kernel.
+struct HomeFsOps {
+    static HomeFs& fs(fuse_req_t req) { return *static_cast<HomeFs*>(fuse_req_userdata(req)); }
+
+    // One round trip. Home's errno comes back as the Error's err; a transport or decoding
+    // failure becomes EIO, so no program retries on an errno home never sent.
+    template <class Reply>
+    static Result<Reply> call(HomeFs& self, FsRequest request) {
+        self.round_trips_++;
+        auto bytes = self.transport_(encode_request(request));
+        if (!bytes) return make_error(request_name(request), bytes.error().message(), EIO);
+        auto reply = decode_reply(*bytes);
+        if (!reply) return make_error(request_name(request), reply.error().message(), EIO);
+        if (reply->err != 0) return make_error(request_name(request), {}, reply->err);
+        if (auto* r = std::get_if<Reply>(&reply->body)) return std::move(*r);
+        return make_error(request_name(request), "unexpected reply type", EIO);
+    }
+
+    static void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.err != 0 ? e.err : EIO); }
+
+    static struct stat to_stat(const Attr& a) {
+        struct stat st {};
+        st.st_ino = a.ino;
+        st.st_mode = a.mode;
+        st.st_nlink = a.nlink;
+        st.st_uid = a.uid;
+        st.st_gid = a.gid;
+        st.st_rdev = a.rdev;
+        st.st_size = a.size;
+        st.st_blksize = a.blksize;
+        st.st_blocks = a.blocks;
+        st.st_atim = {a.atime_sec, a.atime_nsec};
+        st.st_mtim = {a.mtime_sec, a.mtime_nsec};
+        st.st_ctim = {a.ctime_sec, a.ctime_nsec};
+        return st;
+    }
+
+    static HomeFs::Stamp stamp_of(const Attr& a) {
+        return HomeFs::Stamp{a.ino, a.size, a.mtime_sec, a.mtime_nsec, a.ctime_sec, a.ctime_nsec};
+    }
+
+    static void reply_entry(fuse_req_t req, const EntryReply& e) {
+        HomeFs& self = fs(req);
+        fuse_entry_param p {};
+        p.ino = e.node;
+        p.generation = 0;  // home never reuses a node id
+        p.attr = to_stat(e.attr);
+        p.attr_timeout = self.options_.attr_timeout;
+        p.entry_timeout = self.options_.entry_timeout;
+        fuse_reply_entry(req, &p);
+    }
+
+    static void reply_entry_result(fuse_req_t req, Result<EntryReply> r) {
+        if (!r) return reply_error(req, r.error());
+        reply_entry(req, *r);
+    }
+
+    static void reply_empty(fuse_req_t req, const Result<EmptyReply>& r) {
+        fuse_reply_err(req, r ? 0 : (r.error().err != 0 ? r.error().err : EIO));
+    }
+
+    // ---- setup ----
+
+    static void init(void*, fuse_conn_info* conn) {
+        conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // write-through: writes are at home on return
+        conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;  // the page cache is checked at open instead
+        conn->want &= ~FUSE_CAP_READDIRPLUS;
+        if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+    }
+
+    // ---- names ----
+
+    static void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+        reply_entry_result(req, call<EntryReply>(fs(req), LookupRequest{parent, name}));
+    }
+
+    static void drop(HomeFs& self, const std::vector<std::pair<uint64_t, uint64_t>>& nodes) {
+        {
+            std::lock_guard lock(self.mu_);
+            for (const auto& n : nodes) {  // the kernel forgets an inode only when done with it
+                self.stamps_.erase(n.first);
+                self.locked_nodes_.erase(n.first);
+            }
+        }
+        (void)call<EmptyReply>(self, ForgetRequest{nodes});  // nothing to tell the kernel if it fails
+    }
+
+    static void forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+        drop(fs(req), {{ino, nlookup}});
+        fuse_reply_none(req);
+    }
+
+    static void forget_multi(fuse_req_t req, size_t count, fuse_forget_data* forgets) {
+        std::vector<std::pair<uint64_t, uint64_t>> nodes;
+        nodes.reserve(count);
+        for (size_t i = 0; i < count; ++i) nodes.emplace_back(forgets[i].ino, forgets[i].nlookup);
+        drop(fs(req), nodes);
+        fuse_reply_none(req);
+    }
+
+    static void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+        reply_entry_result(req, call<EntryReply>(fs(req), MknodRequest{parent, name, mode, rdev}));
+    }
+
+    static void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+        reply_entry_result(req, call<EntryReply>(fs(req), MkdirRequest{parent, name, mode}));
+    }
+
+    static void symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+        reply_entry_result(req, call<EntryReply>(fs(req), SymlinkRequest{target, parent, name}));
+    }
+
+    static void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t new_parent, const char* new_name) {
+        reply_entry_result(req, call<EntryReply>(fs(req), LinkRequest{ino, new_parent, new_name}));
+    }
+
+    static void unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+        reply_empty(req, call<EmptyReply>(fs(req), UnlinkRequest{parent, name}));
+    }
+
+    static void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+        reply_empty(req, call<EmptyReply>(fs(req), RmdirRequest{parent, name}));
+    }
+
+    static void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
+                       const char* new_name, unsigned int flags) {
+        reply_empty(req, call<EmptyReply>(fs(req), RenameRequest{parent, name, new_parent, new_name, flags}));
+    }
+
+    static void readlink(fuse_req_t req, fuse_ino_t ino) {
+        auto r = call<ReadlinkReply>(fs(req), ReadlinkRequest{ino});
+        if (!r) return reply_error(req, r.error());
+        fuse_reply_readlink(req, r->target.c_str());
+    }
+
+    // ---- attributes ----
+
+    static void reply_attr(fuse_req_t req, const Result<AttrReply>& r) {
+        if (!r) return reply_error(req, r.error());
+        struct stat st = to_stat(r->attr);
+        fuse_reply_attr(req, &st, fs(req).options_.attr_timeout);
+    }
+
+    static void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+        reply_attr(req, call<AttrReply>(fs(req), GetattrRequest{ino, fi ? fi->fh : 0}));
+    }
+
+    static void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+        SetattrRequest r;
+        r.node = ino;
+        r.handle = fi ? fi->fh : 0;
+        if (to_set & FUSE_SET_ATTR_MODE) r.fields |= kSetMode, r.mode = attr->st_mode;
+        if (to_set & FUSE_SET_ATTR_UID) r.fields |= kSetUid, r.uid = attr->st_uid;
+        if (to_set & FUSE_SET_ATTR_GID) r.fields |= kSetGid, r.gid = attr->st_gid;
+        if (to_set & FUSE_SET_ATTR_SIZE) r.fields |= kSetSize, r.size = attr->st_size;
+        if (to_set & FUSE_SET_ATTR_ATIME_NOW) r.fields |= kSetAtimeNow;
+        else if (to_set & FUSE_SET_ATTR_ATIME)
+            r.fields |= kSetAtime, r.atime_sec = attr->st_atim.tv_sec, r.atime_nsec = attr->st_atim.tv_nsec;
+        if (to_set & FUSE_SET_ATTR_MTIME_NOW) r.fields |= kSetMtimeNow;
+        else if (to_set & FUSE_SET_ATTR_MTIME)
+            r.fields |= kSetMtime, r.mtime_sec = attr->st_mtim.tv_sec, r.mtime_nsec = attr->st_mtim.tv_nsec;
+        reply_attr(req, call<AttrReply>(fs(req), r));
+    }
+
+    static void access(fuse_req_t req, fuse_ino_t ino, int mask) {
+        reply_empty(req, call<EmptyReply>(fs(req), AccessRequest{ino, mask}));
+    }
+
+    static void statfs(fuse_req_t req, fuse_ino_t ino) {
+        auto r = call<StatfsReply>(fs(req), StatfsRequest{ino});
+        if (!r) return reply_error(req, r.error());
+        struct statvfs s {};
+        s.f_bsize = r->bsize;
+        s.f_frsize = r->frsize;
+        s.f_blocks = r->blocks;
+        s.f_bfree = r->bfree;
+        s.f_bavail = r->bavail;
+        s.f_files = r->files;
+        s.f_ffree = r->ffree;
+        s.f_favail = r->favail;
+        s.f_fsid = r->fsid;
+        s.f_flag = r->flag;
+        s.f_namemax = r->namemax;
+        fuse_reply_statfs(req, &s);
+    }
+
+    // ---- files ----
+
+    static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+        HomeFs& self = fs(req);
+        auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags});
+        if (!r) return reply_error(req, r.error());
+        HomeFs::Stamp now = stamp_of(r->attr);
+        bool unchanged;
+        {
+            std::lock_guard lock(self.mu_);
+            auto it = self.stamps_.find(ino);
+            unchanged = it != self.stamps_.end() && it->second == now;
+            self.stamps_[ino] = now;
+        }
+        // Keep cached pages only of a file nobody changed since our last open and that
+        // this open will not change either (its writes would change mtime anyway).
+        fi->keep_cache = unchanged && (fi->flags & O_ACCMODE) == O_RDONLY;
+        fi->direct_io = 0;
+        fi->fh = r->handle;
+        // Changed at home: the kernel's size and times are stale too. Invalidating only the
+        // attributes (offset < 0) takes no lock the opener holds, so it is safe from here;
+        // the pages go when the open completes without keep_cache.
+        if (!unchanged) fuse_lowlevel_notify_inval_inode(self.session_, ino, -1, 0);
+        if (fuse_reply_open(req, fi) == -ENOENT)  // interrupted: the kernel will not release it
+            (void)call<EmptyReply>(self, ReleaseRequest{r->handle});
+    }
+
+    static void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
+        HomeFs& self = fs(req);
+        auto r = call<CreateReply>(self, CreateRequest{parent, name, mode, fi->flags});
+        if (!r) return reply_error(req, r.error());
+        {
+            std::lock_guard lock(self.mu_);
+            self.stamps_.erase(r->entry.node);
+        }
+        fi->fh = r->handle;
+        fi->keep_cache = 0;
+        fi->direct_io = 0;
+        fuse_entry_param p {};
+        p.ino = r->entry.node;
+        p.attr = to_stat(r->entry.attr);
+        p.attr_timeout = self.options_.attr_timeout;
+        p.entry_timeout = self.options_.entry_timeout;
+        if (fuse_reply_create(req, &p, fi) == -ENOENT) (void)call<EmptyReply>(self, ReleaseRequest{r->handle});
+    }
+
+    static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+        auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(std::min<size_t>(size, kMaxIo))});
+        if (!r) return reply_error(req, r.error());
+        fuse_reply_buf(req, r->data.data(), r->data.size());
+    }
+
+    static void write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+        size = std::min<size_t>(size, kMaxIo);
+        auto r = call<WriteReply>(fs(req), WriteRequest{fi->fh, off, Bytes(buf, buf + size)});
+        if (!r) return reply_error(req, r.error());
+        fuse_reply_write(req, r->size);
+    }
+
+    // Each close(2): drops the closer's POSIX locks at home. Only nodes that were ever
+    // locked through this mount can have any, so other closes cost no round trip.
+    static void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+        HomeFs& self = fs(req);
+        bool locked;
+        {
+            std::lock_guard lock(self.mu_);
+            locked = self.locked_nodes_.contains(ino);
+        }
+        if (!locked) {
+            fuse_reply_err(req, 0);
+            return;
+        }
+        reply_empty(req, call<EmptyReply>(self, FlushRequest{ino, fi->fh, fi->lock_owner}));
+    }
+
+    static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+        reply_empty(req, call<EmptyReply>(fs(req), ReleaseRequest{fi->fh}));
+    }
+
+    static void fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+        reply_empty(req, call<EmptyReply>(fs(req), FsyncRequest{fi->fh, datasync != 0}));
+    }
+
+    static void fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+        reply_empty(req, call<EmptyReply>(fs(req), FallocateRequest{fi->fh, mode, offset, length}));
+    }
+
+    // ---- directories ----
+
+    static void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+        HomeFs& self = fs(req);
+        auto r = call<OpenReply>(self, OpendirRequest{ino});
+        if (!r) return reply_error(req, r.error());
+        fi->fh = r->handle;
+        if (fuse_reply_open(req, fi) == -ENOENT) (void)call<EmptyReply>(self, ReleasedirRequest{r->handle});
+    }
+
+    static void readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+        auto r = call<DirReply>(fs(req), ReaddirRequest{fi->fh, off, static_cast<uint32_t>(size)});
+        if (!r) return reply_error(req, r.error());
+        std::vector<char> buf(size);
+        size_t used = 0;
+        for (const auto& e : r->entries) {
+            struct stat st {};
+            st.st_ino = e.ino;
+            st.st_mode = e.type << 12;
+            size_t n = fuse_add_direntry(req, buf.data() + used, size - used, e.name.c_str(), &st, e.next);
+            if (n > size - used) break;  // the next readdir starts from here (home seeks back)
+            used += n;
+        }
+        fuse_reply_buf(req, buf.data(), used);
+    }
+
+    static void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+        reply_empty(req, call<EmptyReply>(fs(req), ReleasedirRequest{fi->fh}));
+    }
+
+    static void fsyncdir(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+        reply_empty(req, call<EmptyReply>(fs(req), FsyncRequest{fi->fh, datasync != 0}));
+    }
+
+    // ---- locks ----
+
+    static void getlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock) {
+        Lock l{lock->l_type, lock->l_start, lock->l_len, 0};
+        auto r = call<LockReply>(fs(req), GetlkRequest{ino, fi->fh, fi->lock_owner, l});
+        if (!r) return reply_error(req, r.error());
+        struct flock out {};
+        out.l_type = static_cast<short>(r->lock.type);
+        out.l_whence = SEEK_SET;
+        out.l_start = r->lock.start;
+        out.l_len = r->lock.len;
+        out.l_pid = r->lock.pid;
+        fuse_reply_lock(req, &out);
+    }
+
+    // Retries a request that found the lock taken until it is granted, the waiter is
+    // interrupted by a signal (EINTR, as the kernel would), or the mount goes away.
+    template <class MakeCall>
+    static Result<EmptyReply> wait_for_lock(fuse_req_t req, bool wait, MakeCall&& attempt) {
+        auto delay = std::chrono::microseconds(500);
+        for (;;) {
+            auto r = attempt();
+            bool busy = !r && (r.error().err == EAGAIN || r.error().err == EACCES);
+            if (!busy || !wait) return r;
+            if (fuse_req_interrupted(req) || fs(req).stopping_) return make_error("lock wait", {}, EINTR);
+            std::this_thread::sleep_for(delay);
+            delay = std::min(delay * 2, std::chrono::microseconds(50'000));
+        }
+    }
+
+    static void setlk(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, struct flock* lock, int sleep) {
+        HomeFs& self = fs(req);
+        if (lock->l_type != F_UNLCK) {  // before asking: a close racing the grant must flush
+            std::lock_guard guard(self.mu_);
+            self.locked_nodes_.insert(ino);
+        }
+        Lock l{lock->l_type, lock->l_start, lock->l_len, 0};
+        SetlkRequest request{ino, fi->fh, fi->lock_owner, l};
+        auto r = wait_for_lock(req, sleep != 0, [&] { return call<EmptyReply>(self, request); });
+        reply_empty(req, r);
+    }
+
+    static void flock(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, int op) {
+        HomeFs& self = fs(req);
+        FlockRequest request{fi->fh, op & ~LOCK_NB};
+        auto r = wait_for_lock(req, (op & LOCK_NB) == 0, [&] { return call<EmptyReply>(self, request); });
+        if (!r && r.error().err == EACCES) {
+            fuse_reply_err(req, EWOULDBLOCK);
+            return;
+        }
+        reply_empty(req, r);
+    }
+
+    static fuse_lowlevel_ops table() {
+        fuse_lowlevel_ops o {};
+        o.init = init;
+        o.lookup = lookup;
+        o.forget = forget;
+        o.forget_multi = forget_multi;
+        o.getattr = getattr;
+        o.setattr = setattr;
+        o.readlink = readlink;
+        o.mknod = mknod;
+        o.mkdir = mkdir;
+        o.unlink = unlink;
+        o.rmdir = rmdir;
+        o.symlink = symlink;
+        o.rename = rename;
+        o.link = link;
+        o.open = open;
+        o.read = read;
+        o.write = write;
+        o.flush = flush;
+        o.release = release;
+        o.fsync = fsync;
+        o.opendir = opendir;
+        o.readdir = readdir;
+        o.releasedir = releasedir;
+        o.fsyncdir = fsyncdir;
+        o.statfs = statfs;
+        o.access = access;
+        o.create = create;
+        o.getlk = getlk;
+        o.setlk = setlk;
+        o.flock = flock;
+        o.fallocate = fallocate;
+        return o;
+    }
+};
+
+Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Transport transport,
+                                              HomeFsOptions options) {
+    std::unique_ptr<HomeFs> self(new HomeFs());
+    self->transport_ = std::move(transport);
+    self->options_ = options;
+    self->mountpoint_ = mountpoint;
+
+    // No default_permissions: home decides. allow_other: the program is not the mounter.
+    std::vector<std::string> argv_text = {"ssi-remote", "-o", "allow_other,fsname=ssi-home,subtype=ssi"};
+    if (options.debug) argv_text.push_back("-d");
+    std::vector<char*> argv;
+    for (auto& a : argv_text) argv.push_back(a.data());
+    fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+    static const fuse_lowlevel_ops ops = HomeFsOps::table();
+    self->session_ = fuse_session_new(&args, &ops, sizeof(ops), self.get());
+    fuse_opt_free_args(&args);
+    if (self->session_ == nullptr) return make_error("fuse_session_new", mountpoint);
+    if (fuse_session_mount(self->session_, mountpoint.c_str()) != 0) {
+        fuse_session_destroy(self->session_);
+        self->session_ = nullptr;
+        return make_error("fuse_session_mount", mountpoint, EIO);
+    }
+    self->loop_ = std::thread([s = self.get()] {
+        fuse_loop_config* config = fuse_loop_cfg_create();
+        fuse_loop_cfg_set_max_threads(config, s->options_.max_threads);
+        fuse_loop_cfg_set_clone_fd(config, 0);
+        fuse_session_loop_mt(s->session_, config);
+        fuse_loop_cfg_destroy(config);
+    });
+    return self;
+}
+
+void HomeFs::unmount() {
+    if (session_ == nullptr) return;
+    stopping_ = true;
+    fuse_session_exit(session_);
+    fuse_session_unmount(session_);  // lazy: the loop ends when the last user lets go
+    if (loop_.joinable()) loop_.join();
+    fuse_session_destroy(session_);
+    session_ = nullptr;
+}
+
+HomeFs::~HomeFs() { unmount(); }
+
+}  // namespace ssi::remote

@@ -1,0 +1,88 @@
+// HomeFs: the target-node half of remote execution's file system. A FUSE filesystem (libfuse3
+// low-level API) whose every operation is a request to the program's home file server
+// (libssi/remote/home_file_server.h), sent through a transport and answered before the
+// kernel is. The program, chrooted into the mount, sees its home node's files.
+//
+// Consistency, in the order the issue asks for it:
+//  - writes are write-through: each write is at home before write(2) returns (no writeback
+//    cache); nothing is buffered here.
+//  - reads use the page cache (so mmap and exec work). At every open the file's attributes
+//    at home (ino, size, mtime, ctime) are compared with those of the previous open through
+//    this mount: unchanged and read-only, the cached pages are kept; otherwise they are
+//    dropped and the kernel's cached attributes invalidated. So a file changed at home
+//    before an open is never read stale (close-to-open consistency, as NFS gives).
+//  - names are revalidated at home on every path walk by default (entry_timeout 0), so a
+//    file replaced or removed at home is seen at the next open; attributes are cached for
+//    attr_timeout (1 s) between opens, as stat(2) results.
+//  - permissions are decided at home (no default_permissions); allow_other lets the
+//    program's user in while the supervisor that mounts is root.
+//  - fcntl and flock locks are held at home, so they exclude processes at home too. A
+//    blocking lock request is retried here, never waited for at home.
+#pragma once
+
+#include "kern-ext/result.h"
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+
+struct fuse_session;
+
+namespace ssi::remote {
+
+struct HomeFsOptions {
+    double entry_timeout = 0.0;  // seconds the kernel trusts a name -> node lookup
+    double attr_timeout = 1.0;   // seconds the kernel trusts attributes (stat)
+    unsigned max_threads = 16;   // FUSE worker threads
+    bool debug = false;          // libfuse's request log on stderr
+};
+
+class HomeFs {
+public:
+    // One synchronous round trip to the home file server; called from several threads at
+    // once. An Error means the request may not have reached home (the program sees EIO).
+    using Transport = std::function<Result<std::string>(const std::string& request_bytes)>;
+
+    // Mounts at `mountpoint` (an existing directory) and serves it on threads of its own.
+    static Result<std::unique_ptr<HomeFs>> mount(const std::string& mountpoint, Transport transport,
+                                                 HomeFsOptions options = {});
+    ~HomeFs();
+    HomeFs(const HomeFs&) = delete;
+    HomeFs& operator=(const HomeFs&) = delete;
+
+    // Detaches the mount and stops serving; waits for programs still using it to let go.
+    void unmount();
+
+    const std::string& mountpoint() const { return mountpoint_; }
+    uint64_t round_trips() const { return round_trips_.load(); }
+
+private:
+    friend struct HomeFsOps;
+    struct Stamp {
+        uint64_t ino = 0;
+        int64_t size = 0, mtime_sec = 0, mtime_nsec = 0, ctime_sec = 0, ctime_nsec = 0;
+        bool operator==(const Stamp&) const = default;
+    };
+
+    HomeFs() = default;
+
+    Transport transport_;
+    HomeFsOptions options_;
+    std::string mountpoint_;
+    fuse_session* session_ = nullptr;
+    std::thread loop_;
+    std::atomic<bool> stopping_{false};
+    std::atomic<uint64_t> round_trips_{0};
+
+    std::mutex mu_;
+    std::unordered_map<uint64_t, Stamp> stamps_;  // node -> attributes at its last open
+    std::set<uint64_t> locked_nodes_;             // nodes a POSIX lock was ever taken on
+};
+
+}  // namespace ssi::remote

@@ -1,0 +1,34 @@
+// ssi-remote: the supervisor of one remotely run program, started by the target node's
+// agent with the run's spec (a wire::RunRequest) on stdin. Not for users to call.
+#include "kern-ext/files.h"
+#include "libssi/config.h"
+#include "libssi/wire/codec.h"
+#include "ssi-remote/supervisor.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+int main() {
+    ::signal(SIGPIPE, SIG_IGN);
+    std::string bytes;
+    char buf[65536];
+    for (;;) {
+        auto n = ssi::read_some(STDIN_FILENO, buf);
+        if (!n) return std::fprintf(stderr, "ssi-remote: reading the spec: %s\n", n.error().message().c_str()), 1;
+        if (*n == 0) break;
+        bytes.append(buf, *n);
+    }
+    auto envelope = ssi::wire::decode(bytes);
+    auto* spec = envelope ? std::get_if<ssi::wire::RunRequest>(&envelope->body) : nullptr;
+    if (!spec) {
+        std::fprintf(stderr, "ssi-remote: no run spec on stdin (this program is started by ssi-agent)\n");
+        return 2;
+    }
+    // The agent's own node id travels as the spec's target (it names where we run).
+    int32_t node = spec->target;
+    ssi::remote::Supervisor supervisor(std::move(*spec), node);
+    supervisor.run();
+    return 0;
+}

@@ -1,0 +1,202 @@
+#include "ssi-remote/supervisor.h"
+
+#include "kern-ext/files.h"
+#include "kern-ext/namespaces.h"
+#include "kern-ext/process.h"
+#include "libssi/keys.h"
+#include "libssi/remote/session.h"
+#include "libssi/wire/codec.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <zmq_addon.hpp>
+
+#include <chrono>
+#include <cstdio>
+
+namespace ssi::remote {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+int ms_since(clock::time_point t) {
+    return int(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
+}
+
+}  // namespace
+
+Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node) : spec_(std::move(spec)), self_node_(self_node) {
+    keys_.endpoint = spec_.deputy_endpoint;
+    keys_.server_public = spec_.deputy_public_key;
+    keys_.client_secret = spec_.session_secret_key;
+    keys_.client_public = public_key_of(spec_.session_secret_key).value_or("");
+}
+
+Supervisor::~Supervisor() {
+    program_.reset();  // kills whatever is left of it
+    if (fs_) fs_->unmount();
+    if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
+}
+
+void Supervisor::send_control(const wire::Message& message) {
+    std::string bytes = wire::encode(wire::Envelope{0, message});
+    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
+    try {
+        zmq::send_multipart(control_, frames);
+    } catch (const zmq::error_t&) {
+    }
+}
+
+Result<void> Supervisor::start_program() {
+    // The home files are mounted in a mount namespace of our own: nobody else on this
+    // node sees them, and they vanish with us.
+    TRY(unshare_namespaces(CLONE_NEWNS));
+    TRY(make_mounts_private("/"));
+    mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
+    TRY(make_dirs(mountpoint_, 0755));
+    auto transport = std::make_shared<FsTransport>(context_, keys_);
+    fs_ = TRY(HomeFs::mount(mountpoint_, [transport](const std::string& req) { return transport->call(req); }));
+
+    auto [in_read, in_write] = TRY(make_pipe());
+    auto [out_read, out_write] = TRY(make_pipe());
+    auto [err_read, err_write] = TRY(make_pipe());
+    LaunchSpec launch;
+    launch.root = mountpoint_;
+    launch.binds = {{"/dev", "/dev"}, {"/sys", "/sys"}};
+    launch.cwd = spec_.cwd;
+    launch.argv = spec_.argv;
+    launch.env = spec_.env;
+    launch.program = spec_.argv[0];
+    launch.uid = spec_.uid;
+    launch.gid = spec_.gid;
+    launch.groups.assign(spec_.groups.begin(), spec_.groups.end());
+    launch.umask = mode_t(spec_.umask);
+    for (const auto& [resource, limit] : spec_.rlimits)
+        launch.rlimits.push_back({resource, rlimit{rlim_t(limit.first), rlim_t(limit.second)}});
+    launch.pid = spec_.pid;
+    launch.ppid = spec_.ppid;
+    launch.stdin_fd = in_read.get();
+    launch.stdout_fd = out_write.get();
+    launch.stderr_fd = err_write.get();
+    launch.hostname = spec_.hostname;
+    program_ = TRY(RemoteProcess::launch(launch));
+    stdin_ = std::move(in_write);
+    stdout_ = std::move(out_read);
+    stderr_ = std::move(err_read);
+    TRY(set_nonblocking(stdin_.get()));
+    return ok();
+}
+
+void Supervisor::on_control() {
+    for (;;) {
+        std::vector<zmq::message_t> frames;
+        if (!zmq::recv_multipart(control_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+        if (frames.size() != 2 || frames[0].size() != 1 || *frames[0].data<char>() != kControlKind) continue;
+        auto envelope = wire::decode(std::span<const char>(frames[1].data<char>(), frames[1].size()));
+        if (!envelope) continue;
+        if (auto* in = std::get_if<wire::StdinData>(&envelope->body)) {
+            if (in->bytes.empty()) stdin_eof_ = true;
+            else stdin_pending_ += in->bytes;
+        } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
+            if (program_) (void)program_->signal(sig->signal);
+        }
+    }
+}
+
+void Supervisor::relay() {
+    auto last_heard = clock::now();
+    auto last_keepalive = clock::now();
+    bool out_open = true, err_open = true;
+    for (;;) {
+        std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
+                                              {nullptr, program_->pidfd(), ZMQ_POLLIN, 0}};
+        size_t out_at = 0, err_at = 0, in_at = 0;
+        if (out_open) out_at = items.size(), items.push_back({nullptr, stdout_.get(), ZMQ_POLLIN, 0});
+        if (err_open) err_at = items.size(), items.push_back({nullptr, stderr_.get(), ZMQ_POLLIN, 0});
+        if (stdin_ && !stdin_pending_.empty()) in_at = items.size(), items.push_back({nullptr, stdin_.get(), ZMQ_POLLOUT, 0});
+        try {
+            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(kKeepaliveMs));
+        } catch (const zmq::error_t&) {
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            last_heard = clock::now();
+            on_control();
+        }
+        char buf[kChunkBytes];
+        for (auto [at, fd, open, num] : {std::tuple{out_at, stdout_.get(), &out_open, 1},
+                                         std::tuple{err_at, stderr_.get(), &err_open, 2}}) {
+            if (!at || !(items[at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) continue;
+            auto n = read_some(fd, std::span<char>(buf, sizeof buf));
+            if (!n || *n == 0) *open = false;
+            else send_control(wire::OutputData{num, std::string(buf, *n)});
+        }
+        if (in_at && (items[in_at].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))) {
+            auto n = write_some(stdin_.get(), stdin_pending_);
+            if (!n) stdin_.reset(), stdin_pending_.clear();  // the program closed its stdin
+            else stdin_pending_.erase(0, *n);
+        }
+        if (stdin_ && stdin_eof_ && stdin_pending_.empty()) stdin_.reset();
+        // The program has ended once its namespace has, and its output is drained.
+        bool ended = (items[1].revents & ZMQ_POLLIN) != 0;
+        if (ended && !out_open && !err_open) return;
+        if (ended) {
+            // Drain what is left without waiting on the deputy.
+            continue;
+        }
+        if (ms_since(last_keepalive) >= kKeepaliveMs) {
+            send_control(wire::Keepalive{});
+            last_keepalive = clock::now();
+        }
+        if (ms_since(last_heard) > kSilenceLimitMs) {
+            std::fprintf(stderr, "ssi-remote: lost the deputy at %s; ending the program\n", keys_.endpoint.c_str());
+            program_.reset();
+            return;
+        }
+    }
+}
+
+void Supervisor::finish(const wire::ProgramExited& how) {
+    send_control(how);
+    // Let the last messages leave before the context closes.
+    control_.set(zmq::sockopt::linger, 5000);
+}
+
+void Supervisor::run() {
+    try {
+        control_ = connect_to_deputy(context_, keys_);
+    } catch (const zmq::error_t& e) {
+        std::fprintf(stderr, "ssi-remote: cannot reach the deputy: %s\n", e.what());
+        return;
+    }
+    send_control(wire::SessionHello{self_node_});
+    if (auto started = start_program(); !started) {
+        wire::ProgramExited failed;
+        failed.exit_code = exec_failure_shell_status(started.error()).value_or(kDeputyFailureStatus);
+        std::string program = spec_.argv.empty() ? "" : spec_.argv[0];
+        failed.error = program + ": " + (started.error().err ? std::strerror(started.error().err) : started.error().message());
+        if (!exec_failure_shell_status(started.error())) failed.error = "on node " + std::to_string(self_node_) + ": " + started.error().message();
+        finish(failed);
+        return;
+    }
+    relay();
+    wire::ProgramExited how;
+    if (program_) {
+        auto status = program_->wait();
+        if (status) {
+            how.exit_code = status->signaled ? -1 : status->code;
+            how.signal = status->signaled ? status->signal : 0;
+            how.core_dumped = status->core_dumped;
+        } else {
+            how.exit_code = kDeputyFailureStatus;
+            how.error = "on node " + std::to_string(self_node_) + ": " + status.error().message();
+        }
+    } else {
+        how.exit_code = kDeputyFailureStatus;
+        how.error = "the program was ended on node " + std::to_string(self_node_) + " after its deputy went silent";
+    }
+    finish(how);
+}
+
+}  // namespace ssi::remote

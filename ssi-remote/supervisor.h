@@ -1,0 +1,50 @@
+// Supervisor: ssi-remote's whole job, for one program started by `ssi-run` at its home.
+// It mounts the home files (HomeFs, served by the deputy), launches the program wearing
+// its home identity (kern-ext/remote_launch.h), relays its stdin/stdout/stderr and signals
+// to and from the deputy, and tells the deputy how it ended.
+#pragma once
+
+#include "kern-ext/remote_launch.h"
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+#include "libssi/wire/messages.h"
+#include "ssi-remote/fs_transport.h"
+#include "ssi-remote/home_fs.h"
+
+#include <zmq.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace ssi::remote {
+
+class Supervisor {
+public:
+    Supervisor(wire::RunRequest spec, int32_t self_node);
+    ~Supervisor();
+
+    // Runs the program to its end; the deputy learns the outcome either way.
+    void run();
+
+private:
+    Result<void> start_program();
+    void relay();
+    void send_control(const wire::Message& message);
+    void on_control();
+    void finish(const wire::ProgramExited& how);
+
+    wire::RunRequest spec_;
+    int32_t self_node_;
+    SessionKeys keys_;
+    zmq::context_t context_{1};
+    zmq::socket_t control_;
+    std::string mountpoint_;
+    std::unique_ptr<HomeFs> fs_;
+    std::optional<RemoteProcess> program_;
+    UniqueFd stdin_, stdout_, stderr_;
+    std::string stdin_pending_;
+    bool stdin_eof_ = false;
+};
+
+}  // namespace ssi::remote
