@@ -24,7 +24,9 @@ Result<wire::RunRequest> RemoteRuns::vouch(const PeerCredentials& caller, wire::
     ProcessIdentity id = TRY(read_process_identity(caller.pid));
     request.home = config_.self_id;
     request.pid = caller.pid;
-    request.ppid = id.ppid;
+    // A parent outside this PID namespace shows as 0; the program then sees init as its
+    // parent, as an orphan would.
+    request.ppid = id.ppid > 0 ? id.ppid : 1;
     request.uid = caller.uid;
     request.gid = caller.gid;
     request.groups.assign(id.groups.begin(), id.groups.end());

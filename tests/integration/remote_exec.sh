@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Transparent remote execution: real programs run with `ssi-run -n 2` from node 1 produce
+# byte for byte what they produce run locally, on files that exist only in node 1's
+# private /tmp; identity, exit statuses and signals behave as at home.
+source "$(dirname "$0")/../support/cluster.sh"
+cluster_up 3
+
+# Everything below runs logged into node 1 (the home node); $W is in its private /tmp.
+home() { on_node 1 bash -c "cd /tmp/w || exit 99; $1"; }
+on_node 1 bash -c 'mkdir -p /tmp/w/tree/sub && cd /tmp/w && seq 1 50000 | shuf --random-source=<(yes) > data.txt &&
+  printf "apple\nbanana x\ncherry x\napple x\n" > words.txt && cp words.txt tree/ && seq 1 300 > tree/sub/n.txt &&
+  ln -s ../words.txt tree/sub/link && touch -d 2020-01-01 tree tree/sub tree/* tree/sub/*'
+on_node 2 test -e /tmp/w/data.txt && fail "node 2 can see node 1's /tmp: the test would prove nothing"
+
+same() {  # same NAME CMD: CMD's stdout run locally and with ssi-run -n 2 must be identical
+  local name=$1 cmd=$2 local_out remote_out
+  local_out=$(home "$cmd" | sha256sum) || fail "$name: local run failed"
+  remote_out=$(home "ssi-run -n 2 $cmd" | sha256sum) || fail "$name: remote run failed"
+  [ "$local_out" = "$remote_out" ] || fail "$name: remote output differs from local"
+  ok "$name"
+}
+same "sha256sum of a home-only file" "sha256sum data.txt"
+same "wc of a home-only file" "wc data.txt"
+same "gzip -c of a home-only file" "gzip -c data.txt"
+same "a sh -c pipeline" "sh -c 'grep x words.txt | sort | uniq -c'"
+
+# Redirections are the deputy's: sort reads the home file through stdin, writes through stdout.
+home "sort -n < data.txt > sorted.local && ssi-run -n 2 sort -n < data.txt > sorted.remote && cmp sorted.local sorted.remote" \
+  || fail "sort with < and > differs"
+ok "sort < in > out"
+
+# tar writes an archive of a home-only directory into a home file.
+home "tar cf local.tar tree && ssi-run -n 2 tar cf remote.tar tree && cmp local.tar remote.tar" || fail "tar archives differ"
+ok "tar cf of a home-only directory"
+
+# python3 reads, writes and renames home files.
+cat > /var/tmp/ssi-rexec-$$.py <<'PY'
+import os, sys
+tag = sys.argv[1]
+with open("data.txt") as f: total = sum(int(l) for l in f)
+with open(f"py.{tag}.tmp", "w") as f: f.write(f"{total}\n")
+os.rename(f"py.{tag}.tmp", f"py.{tag}")
+print(open(f"py.{tag}").read().strip(), os.path.exists(f"py.{tag}.tmp"))
+PY
+home "cp /var/tmp/ssi-rexec-$$.py script.py"; rm -f /var/tmp/ssi-rexec-$$.py
+home "python3 script.py local > py.out.local && ssi-run -n 2 python3 script.py remote > py.out.remote && cmp py.out.local py.out.remote && cmp py.local py.remote" \
+  || fail "python3 read/write/rename differs"
+ok "python3 reads, writes and renames home files"
+
+# sqlite3 creates, fills and queries a database in home /tmp.
+sql="create table t(k integer primary key, v text); with recursive c(x) as (select 1 union all select x+1 from c where x<2000) insert into t select x, hex(randomblob(8)) from c; select count(*), sum(k) from t;"
+home "sqlite3 db.local '$sql' > sq.local && ssi-run -n 2 sqlite3 db.remote '$sql' > sq.remote && cmp sq.local sq.remote && sqlite3 db.remote 'pragma integrity_check' | grep -qx ok" \
+  || fail "sqlite3 in home /tmp failed"
+ok "sqlite3 database in home /tmp"
+on_node 2 test -e /tmp/w/db.remote && fail "the remote sqlite3 wrote to node 2's /tmp instead of home's"
+
+# It really ran on node 2: its root is the FUSE view of home, its /proc is node 2's own.
+home "ssi-run -n 2 cat /proc/self/mountinfo" | grep -q " / .* fuse" || fail "the program did not run under the home file view"
+
+# Exit statuses: 0, 3, and death by a signal, exactly as the shell sees a local run.
+expect_status 0 home "ssi-run -n 2 true"
+expect_status 3 home "ssi-run -n 2 sh -c 'exit 3'"
+expect_status 137 home "ssi-run -n 2 sh -c 'kill -9 \$\$'"
+expect_status 143 home "ssi-run -n 2 sh -c 'kill -TERM \$\$'"
+expect_status 127 home "ssi-run -n 2 no-such-program-here"
+expect_status 126 home "ssi-run -n 2 ./words.txt"
+ok "exit statuses 0, 3, 137, 143, 127, 126"
+
+# Identity: $! at home is what getpid() returns remotely; getppid() is the home shell.
+home 'ssi-run -n 2 sh -c "echo \$\$ \$PPID" > ids & echo $! $$ > bang; wait; read rp rpp < ids; read b s < bang; [ "$rp" = "$b" ] && [ "$rpp" = "$s" ]' \
+  || fail "getpid()/getppid() remotely differ from \$!/\$\$ at home: $(home 'cat ids bang')"
+ok "\$! equals getpid() remotely, getppid() is the home parent"
+
+# A program that traps SIGTERM, sent `kill $!` at home, runs its handler remotely.
+home 'ssi-run -n 2 sh -c "trap \"echo handled > term.out; exit 0\" TERM; echo ready > term.ready; while :; do sleep 0.05; done" & p=$!
+  for i in $(seq 100); do [ -e term.ready ] && break; sleep 0.05; done
+  kill $p; wait $p; echo "status $?" > term.status' || fail "the TERM run failed"
+[ "$(home 'cat term.out term.status')" = "$(printf 'handled\nstatus 0')" ] || fail "SIGTERM handler did not run remotely: $(home 'cat term.out term.status')"
+ok "kill \$! at home runs the remote SIGTERM handler"
+
+# Bad input: unknown node, no program.
+expect_status 255 home "ssi-run -n 9 true"
+expect_status 2 home "ssi-run -n 2"
+pass
