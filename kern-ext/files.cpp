@@ -28,7 +28,11 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
     {
         UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, mode));
-        if (::fchmod(fd.get(), mode) < 0) return sys_error("fchmod", tmp);
+        if (::fchmod(fd.get(), mode) < 0) {
+            Error e = sys_error("fchmod", tmp);
+            ::unlink(tmp.c_str());
+            return e;
+        }
         if (auto r = write_all(fd.get(), data); !r) {
             ::unlink(tmp.c_str());
             return r.error();

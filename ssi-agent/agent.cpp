@@ -100,7 +100,7 @@ void Agent::run() { loop_.run(); }
 void Agent::scan_local() {
     uint64_t every = std::max<uint64_t>(1, kFullRefreshMs / config_.sample_ms);
     bool full = scans_++ % every == 0;
-    auto delta = share_.scan(full);
+    auto delta = share_.scan(full, runs_.visibility());
     if (!delta) {
         spdlog::warn("agent: scanning processes: {}", delta.error().message());
         return;
@@ -205,7 +205,7 @@ void Agent::on_peer(PeerInbound&& in) {
                 }
                 mesh_->reply(in, wire::encode(wire::Envelope{envelope->request_id, std::move(reply)}));
             } else if constexpr (std::is_same_v<T, wire::PsRequest>) {
-                auto rows = share_.read_now();
+                auto rows = share_.read_now(runs_.visibility());
                 wire::Message reply = rows ? wire::Message{wire::PsReply{config_.self_id, std::move(*rows)}}
                                            : wire::Message{wire::ErrorReply{EIO, rows.error().message()}};
                 mesh_->reply(in, wire::encode(wire::Envelope{envelope->request_id, std::move(reply)}));
@@ -312,6 +312,7 @@ void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run)
         // Running "remotely" on the home node itself: same path, no network.
         auto r = runs_.start(*vouched);
         if (!r) return request.respond.send(wire::ErrorReply{r.error().err, r.error().message()});
+        runs_.add_deputy(vouched->pid);
         return request.respond.send(wire::RunReply{target});
     }
     if (!membership_.is_member(target))
@@ -319,8 +320,10 @@ void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run)
     if (membership_.state(target) == NodeState::Down)
         return request.respond.send(wire::ErrorReply{EHOSTDOWN, node + " is down"});
     Responder respond = request.respond;
-    calls_->call(target, *vouched, 5000, [respond, node](std::optional<wire::Message> reply) {
+    pid_t deputy = vouched->pid;
+    calls_->call(target, *vouched, 5000, [this, respond, node, deputy](std::optional<wire::Message> reply) {
         if (!reply) return respond.send(wire::ErrorReply{ETIMEDOUT, node + " did not answer"});
+        if (std::holds_alternative<wire::RunReply>(*reply)) runs_.add_deputy(deputy);
         if (std::holds_alternative<wire::RunReply>(*reply) || std::holds_alternative<wire::ErrorReply>(*reply))
             return respond.send(std::move(*reply));
         respond.send(wire::ErrorReply{EPROTO, node + " sent an unexpected reply"});
@@ -335,7 +338,7 @@ void Agent::handle_cluster_ps(const LocalRequest& request, const wire::ClusterPs
     };
     auto gather = std::make_shared<Gather>();
     gather->respond = request.respond;
-    if (auto rows = share_.read_now()) gather->reply.processes = std::move(*rows);
+    if (auto rows = share_.read_now(runs_.visibility())) gather->reply.processes = std::move(*rows);
     uint32_t timeout = std::clamp<uint32_t>(ps.timeout_ms, 10, 30'000);
     for (int32_t peer : membership_.peers()) {
         if (membership_.state(peer) == NodeState::Down) {

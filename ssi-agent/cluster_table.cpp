@@ -3,12 +3,12 @@
 namespace ssi::agent {
 
 ClusterTable::Applied ClusterTable::apply(int32_t node, const wire::TableDelta& delta) {
-    Share& share = shares_[node];
-    if (delta.full) {
-        share.rows.clear();
-    } else if (share.epoch != delta.epoch || delta.seq != share.seq + 1) {
+    auto it = shares_.find(node);
+    // Only a snapshot starts a share; a delta applies only as the next of a known epoch.
+    if (!delta.full && (it == shares_.end() || it->second.epoch != delta.epoch || delta.seq != it->second.seq + 1))
         return Applied::NeedSnapshot;
-    }
+    Share& share = shares_[node];
+    if (delta.full) share.rows.clear();
     share.epoch = delta.epoch;
     share.seq = delta.seq;
     for (int64_t gpid : delta.removed) share.rows.erase(gpid);

@@ -21,13 +21,23 @@ Result<LocalShare> LocalShare::create(int32_t self_node) {
     return LocalShare(self_node, std::move(sampler), epoch);
 }
 
-wire::ProcessRecord LocalShare::to_record(const ProcessSample& s) const {
+int64_t LocalShare::gpid_of(pid_t pid, const Visibility& visibility) const {
+    auto it = visibility.worn.find(pid);
+    return it == visibility.worn.end() ? Gpid{self_, pid}.value() : Gpid{it->second.home, it->second.pid}.value();
+}
+
+wire::ProcessRecord LocalShare::to_record(const ProcessSample& s, const Visibility& visibility) const {
     wire::ProcessRecord r;
-    r.gpid = Gpid{self_, s.pid}.value();
+    r.gpid = gpid_of(s.pid, visibility);
     r.node = self_;
     r.home = self_;
     r.pid = s.pid;
     r.ppid = s.ppid;
+    if (auto it = visibility.worn.find(s.pid); it != visibility.worn.end()) {
+        r.home = it->second.home;
+        r.pid = it->second.pid;
+        r.ppid = it->second.ppid;
+    }
     r.uid = s.uid;
     r.user = s.user;
     r.state = s.state;
@@ -42,14 +52,15 @@ wire::ProcessRecord LocalShare::to_record(const ProcessSample& s) const {
     return r;
 }
 
-Result<wire::TableDelta> LocalShare::scan(bool full_refresh) {
+Result<wire::TableDelta> LocalShare::scan(bool full_refresh, const Visibility& visibility) {
     wire::TableDelta delta;
     delta.epoch = epoch_;
     std::vector<pid_t> pids = TRY(sampler_.list_pids());
     std::set<int64_t> present;
     std::vector<pid_t> fresh;
     for (pid_t pid : pids) {
-        int64_t gpid = Gpid{self_, pid}.value();
+        if (visibility.hidden.count(pid)) continue;
+        int64_t gpid = gpid_of(pid, visibility);
         present.insert(gpid);
         if (!rows_.count(gpid)) fresh.push_back(pid);
     }
@@ -63,7 +74,9 @@ Result<wire::TableDelta> LocalShare::scan(bool full_refresh) {
     }
     std::vector<ProcessSample> samples = full_refresh ? TRY(sampler_.sample_all()) : TRY(sampler_.sample(fresh));
     for (const ProcessSample& s : samples) {
-        wire::ProcessRecord r = to_record(s);
+        if (visibility.hidden.count(s.pid)) continue;
+        wire::ProcessRecord r = to_record(s, visibility);
+        if (!present.count(r.gpid)) continue;  // appeared after the listing: next scan
         auto it = rows_.find(r.gpid);
         if (it != rows_.end() && same_row(it->second, r)) continue;
         rows_[r.gpid] = r;
@@ -84,11 +97,12 @@ wire::TableDelta LocalShare::snapshot() const {
     return d;
 }
 
-Result<std::vector<wire::ProcessRecord>> LocalShare::read_now() {
+Result<std::vector<wire::ProcessRecord>> LocalShare::read_now(const Visibility& visibility) {
     std::vector<ProcessSample> samples = TRY(sampler_.sample_all());
     std::vector<wire::ProcessRecord> out;
     out.reserve(samples.size());
-    for (const auto& s : samples) out.push_back(to_record(s));
+    for (const auto& s : samples)
+        if (!visibility.hidden.count(s.pid)) out.push_back(to_record(s, visibility));
     return out;
 }
 

@@ -10,9 +10,24 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
 namespace ssi::agent {
+
+// A process here that runs for another node (ssi-run): it is listed under its home
+// identity, not under this node's PID for it.
+struct WornIdentity {
+    int32_t home = 0;
+    int32_t pid = 0;   // its PID at home
+    int32_t ppid = 0;  // its parent's PID at home
+};
+
+// Which of this node's processes the table shows, and as whom.
+struct Visibility {
+    std::set<pid_t> hidden;                 // deputies, supervisors and their helpers
+    std::map<pid_t, WornIdentity> worn;     // remote programs, by their PID here
+};
 
 class LocalShare {
 public:
@@ -20,11 +35,11 @@ public:
 
     // Scans and returns what changed since the last scan (no upserts and no removals when
     // nothing did; seq is only advanced for a non-empty delta).
-    Result<wire::TableDelta> scan(bool full_refresh);
+    Result<wire::TableDelta> scan(bool full_refresh, const Visibility& visibility = {});
     // The whole share, as a snapshot delta carrying the current (epoch, seq).
     wire::TableDelta snapshot() const;
     // Reads every process now (for ssi-ps --fresh).
-    Result<std::vector<wire::ProcessRecord>> read_now();
+    Result<std::vector<wire::ProcessRecord>> read_now(const Visibility& visibility = {});
 
     const std::map<int64_t, wire::ProcessRecord>& rows() const { return rows_; }
     uint64_t epoch() const { return epoch_; }
@@ -33,7 +48,8 @@ public:
 private:
     LocalShare(int32_t self, ProcessSampler sampler, uint64_t epoch)
         : self_(self), sampler_(std::move(sampler)), epoch_(epoch) {}
-    wire::ProcessRecord to_record(const ProcessSample& s) const;
+    wire::ProcessRecord to_record(const ProcessSample& s, const Visibility& visibility) const;
+    int64_t gpid_of(pid_t pid, const Visibility& visibility) const;
 
     int32_t self_;
     ProcessSampler sampler_;

@@ -42,6 +42,7 @@ void Membership::heard_from(int32_t node, const wire::NodeStatus& status, uint64
 void Membership::tick(uint64_t now_ms) {
     for (auto& [id, p] : peers_) {
         if (p.last_heard_ms < 0) continue;  // never heard: stays down
+        if (now_ms <= uint64_t(p.last_heard_ms)) continue;
         uint64_t silent = now_ms - uint64_t(p.last_heard_ms);
         if (silent >= down_after_ms_)
             set_state(id, p, NodeState::Down);

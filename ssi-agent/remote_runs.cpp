@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 namespace ssi::agent {
@@ -18,6 +19,11 @@ std::string supervisor_path() {
     auto self = self_executable();
     std::string dir = self ? self->substr(0, self->rfind('/')) : ".";
     return dir + "/ssi-remote";
+}
+
+RemoteRuns::RemoteRuns(const ClusterConfig& config) : config_(config) {
+    std::string sock = config.socket_path;
+    runs_dir_ = sock.substr(0, sock.rfind('/')) + "/runs";
 }
 
 Result<wire::RunRequest> RemoteRuns::vouch(const PeerCredentials& caller, wire::RunRequest request) const {
@@ -40,6 +46,7 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
         return make_error("user " + std::to_string(request.uid) + " has no account on node " +
                           std::to_string(config_.self_id));
     std::string path = supervisor_path();
+    TRY(make_dirs(runs_dir_, 0755));
     auto [read_end, write_end] = TRY(make_pipe());
     pid_t child = TRY(fork_process());
     if (child == 0) {
@@ -47,12 +54,12 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
         (void)new_session();
         write_end.reset();
         if (!duplicate_fd(read_end.get(), STDIN_FILENO)) exit_child(125);
-        Error e = exec_file(path, {path});
+        Error e = exec_file(path, {path, runs_dir_});
         std::fprintf(stderr, "ssi-agent: cannot start %s: %s\n", path.c_str(), e.message().c_str());
         exit_child(125);
     }
     read_end.reset();
-    ++running_;
+    supervisors_[child].identity = WornIdentity{request.home, request.pid, request.ppid};
     // A spec is a few KiB at most: the pipe holds it without blocking the loop.
     if (auto w = write_all(write_end.get(), wire::encode(request)); !w)
         spdlog::warn("runs: handing the spec to the supervisor: {}", w.error().message());
@@ -65,9 +72,35 @@ void RemoteRuns::reap() {
     for (;;) {
         auto r = reap_one();
         if (!r || r->kind != Reaped::child) return;
-        if (running_) --running_;
+        supervisors_.erase(r->pid);
+        ::unlink((runs_dir_ + "/" + std::to_string(r->pid)).c_str());
         spdlog::info("runs: supervisor {} ended, {}", r->pid, r->status.describe());
     }
+}
+
+}  // namespace ssi::agent
+
+namespace ssi::agent {
+
+Visibility RemoteRuns::visibility() {
+    Visibility v;
+    // A deputy that exited is forgotten, so that its PID, once reused, is listed again.
+    std::erase_if(deputies_, [](pid_t p) { return !stat_path("/proc/" + std::to_string(p)); });
+    v.hidden = deputies_;
+    for (auto& [supervisor, run] : supervisors_) {
+        v.hidden.insert(supervisor);
+        if (!run.known) {
+            // Written by the supervisor once the program runs: "reaper stub program".
+            auto text = read_file(runs_dir_ + "/" + std::to_string(supervisor));
+            if (text && std::sscanf(text->c_str(), "%d %d %d", &run.reaper, &run.stub, &run.program) == 3)
+                run.known = true;
+        }
+        if (!run.known) continue;
+        v.hidden.insert(run.reaper);
+        v.hidden.insert(run.stub);
+        v.worn[run.program] = run.identity;
+    }
+    return v;
 }
 
 }  // namespace ssi::agent

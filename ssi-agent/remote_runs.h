@@ -8,6 +8,10 @@
 #include "kern-ext/unix_socket.h"
 #include "libssi/config.h"
 #include "libssi/wire/messages.h"
+#include "ssi-agent/local_share.h"
+
+#include <map>
+#include <set>
 
 #include <string>
 
@@ -15,7 +19,7 @@ namespace ssi::agent {
 
 class RemoteRuns {
 public:
-    explicit RemoteRuns(const ClusterConfig& config) : config_(config) {}
+    explicit RemoteRuns(const ClusterConfig& config);
 
     // Home side: the request with home, pid, ppid, uid, gid and groups filled in from the
     // caller's credentials.
@@ -26,11 +30,26 @@ public:
 
     // Reaps supervisors that ended (call on SIGCHLD).
     void reap();
-    size_t running() const { return running_; }
+    size_t running() const { return supervisors_.size(); }
+
+    // Home side: this deputy's program runs elsewhere; the table lists it there, once.
+    void add_deputy(pid_t pid) { deputies_.insert(pid); }
+    // What the process table must hide or relabel on this node now.
+    Visibility visibility();
+
+    // Where supervisors tell the agent which PIDs their programs got here.
+    const std::string& runs_dir() const { return runs_dir_; }
 
 private:
+    struct Supervised {
+        WornIdentity identity;
+        bool known = false;  // its pids file was read
+        pid_t reaper = 0, stub = 0, program = 0;
+    };
     const ClusterConfig& config_;
-    size_t running_ = 0;
+    std::string runs_dir_;
+    std::map<pid_t, Supervised> supervisors_;
+    std::set<pid_t> deputies_;
 };
 
 // Path of the ssi-remote supervisor: $SSI_REMOTE_BIN, or beside this executable.

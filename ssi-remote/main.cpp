@@ -10,7 +10,7 @@
 
 #include <cstdio>
 
-int main() {
+int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     std::string bytes;
     char buf[65536];
@@ -28,7 +28,7 @@ int main() {
     }
     // The agent's own node id travels as the spec's target (it names where we run).
     int32_t node = spec->target;
-    ssi::remote::Supervisor supervisor(std::move(*spec), node);
+    ssi::remote::Supervisor supervisor(std::move(*spec), node, argc > 1 ? argv[1] : "");
     supervisor.run();
     return 0;
 }

@@ -2,6 +2,7 @@
 
 #include "kern-ext/files.h"
 #include "kern-ext/namespaces.h"
+#include "kern-ext/proc_status.h"
 #include "kern-ext/process.h"
 #include "libssi/keys.h"
 #include "libssi/remote/session.h"
@@ -27,7 +28,8 @@ int ms_since(clock::time_point t) {
 
 }  // namespace
 
-Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node) : spec_(std::move(spec)), self_node_(self_node) {
+Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node, std::string runs_dir)
+    : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)) {
     keys_.endpoint = spec_.deputy_endpoint;
     keys_.server_public = spec_.deputy_public_key;
     keys_.client_secret = spec_.session_secret_key;
@@ -86,6 +88,14 @@ Result<void> Supervisor::start_program() {
     stdout_ = std::move(out_read);
     stderr_ = std::move(err_read);
     TRY(set_nonblocking(stdin_.get()));
+    // The agent lists the program under its home identity, and hides its helpers.
+    if (!runs_dir_.empty()) {
+        pid_t program = program_->program_pid();
+        pid_t stub = read_process_identity(program).value_or(ProcessIdentity{}).ppid;
+        std::string pids = std::to_string(program_->reaper_pid()) + " " + std::to_string(stub) + " " +
+                           std::to_string(program) + "\n";
+        (void)write_file_atomic(runs_dir_ + "/" + std::to_string(::getpid()), pids, 0644);
+    }
     return ok();
 }
 

@@ -21,7 +21,8 @@ namespace ssi::remote {
 
 class Supervisor {
 public:
-    Supervisor(wire::RunRequest spec, int32_t self_node);
+    // runs_dir: where to tell the agent our program's PIDs (see ssi-agent/remote_runs.h).
+    Supervisor(wire::RunRequest spec, int32_t self_node, std::string runs_dir);
     ~Supervisor();
 
     // Runs the program to its end; the deputy learns the outcome either way.
@@ -36,6 +37,7 @@ private:
 
     wire::RunRequest spec_;
     int32_t self_node_;
+    std::string runs_dir_;
     SessionKeys keys_;
     zmq::context_t context_{1};
     zmq::socket_t control_;

@@ -19,6 +19,17 @@ static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 const msgpack::unpack_limit kLimits(/*array=*/1'000'000, /*map=*/1024, /*str=*/kMaxMessageBytes,
                                     /*bin=*/kMaxMessageBytes, /*ext=*/0, /*depth=*/16);
 
+// How many fields T has on the wire: what a default T packs to.
+template <class T>
+uint32_t field_count() {
+    static const uint32_t count = [] {
+        msgpack::sbuffer b;
+        msgpack::pack(b, T{});
+        return msgpack::unpack(b.data(), b.size()).get().via.array.size;
+    }();
+    return count;
+}
+
 template <size_t I = 0>
 Result<Message> convert_body(size_t type, const msgpack::object& body) {
     if constexpr (I == std::variant_size_v<Message>) {
@@ -26,6 +37,10 @@ Result<Message> convert_body(size_t type, const msgpack::object& body) {
     } else {
         if (type != I) return convert_body<I + 1>(type, body);
         using T = std::variant_alternative_t<I, Message>;
+        // Exactly the fields this version defines: msgpack would quietly default missing
+        // ones (a KillRequest without its uid would read as root's).
+        if (body.type != msgpack::type::ARRAY || body.via.array.size != field_count<T>())
+            return make_error("decode", std::string(kTypeNames[I]) + " with the wrong number of fields", EPROTO);
         T value;
         body.convert(value);  // throws msgpack::type_error on a shape mismatch
         return Message{std::in_place_index<I>, std::move(value)};

@@ -1,0 +1,322 @@
+// kern-ext/remote_launch: a program started in its own PID namespace wearing home PIDs.
+// Needs root (PID/mount namespaces, set_tid); without it the tests say so and pass
+// vacuously. Each identity test runs twice: with the host's "/" kept, and pivoted into a
+// small root built from binds of the host's /usr and /etc (what a FUSE home root with the
+// node's /dev, /sys and a fresh /proc looks like to the program).
+#include "kern-ext/files.h"
+#include "kern-ext/process.h"
+#include "kern-ext/remote_launch.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+using namespace ssi;
+
+namespace {
+
+bool have_root() {
+    if (::geteuid() == 0) return true;
+    WARN("not root: remote launch tests skipped");
+    return false;
+}
+
+// A root directory: the host's /usr and /etc bound in, merged-/usr symlinks, this node's
+// /dev and /sys, a fresh /proc, and a marker file the host's "/" does not have.
+struct SmallRoot {
+    std::string dir;
+    SmallRoot() {
+        char tmpl[] = "/tmp/ssi-launch-root.XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        dir = tmpl;
+        REQUIRE(::chmod(dir.c_str(), 0755) == 0);
+        for (const char* d : {"usr", "etc", "dev", "sys", "proc", "tmp"}) REQUIRE(make_dirs(dir + "/" + d, 0755).ok());
+        REQUIRE(::chmod((dir + "/tmp").c_str(), 01777) == 0);
+        for (const char* l : {"bin", "lib", "lib64", "sbin"})
+            REQUIRE(::symlink((std::string("usr/") + l).c_str(), (dir + "/" + l).c_str()) == 0);
+        REQUIRE(write_file_atomic(dir + "/ssi-root-marker", "small root\n", 0644).ok());
+    }
+    ~SmallRoot() { (void)remove_tree(dir); }
+    decltype(LaunchSpec::binds) binds() const { return {{"/usr", "/usr"}, {"/etc", "/etc"}, {"/dev", "/dev"}, {"/sys", "/sys"}, {"/proc", "/proc"}}; }
+};
+
+LaunchSpec shell_spec(const std::string& script) {
+    LaunchSpec spec;
+    spec.program = "sh";
+    spec.argv = {"sh", "-c", script};
+    spec.env = {"PATH=/usr/bin:/bin", "HOME=/"};
+    spec.cwd = "/";
+    spec.umask = 022;
+    spec.pid = 4711;
+    spec.ppid = 4700;
+    return spec;
+}
+
+std::string read_to_end(int fd) {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        auto n = read_some(fd, buf);
+        REQUIRE(n.ok());
+        if (*n == 0) return out;
+        out.append(buf, *n);
+    }
+}
+
+std::string read_line(int fd) {
+    std::string out;
+    char c;
+    for (;;) {
+        auto n = read_some(fd, {&c, 1});
+        REQUIRE(n.ok());
+        if (*n == 0 || c == '\n') return out;
+        out += c;
+    }
+}
+
+struct Run {
+    ProgramExit exit;
+    std::string out, err;
+};
+
+// Launches with stdout and stderr on pipes, reads both to EOF, waits.
+Run run(LaunchSpec spec, const std::string& input = {}) {
+    auto in = make_pipe(), out = make_pipe(), err = make_pipe();
+    REQUIRE((in.ok() && out.ok() && err.ok()));
+    spec.stdin_fd = in->first.get();
+    spec.stdout_fd = out->second.get();
+    spec.stderr_fd = err->second.get();
+    auto process = RemoteProcess::launch(spec);
+    if (!process) FAIL(process.error().message());
+    in->first.reset();
+    out->second.reset();
+    err->second.reset();
+    REQUIRE(write_all(in->second.get(), input).ok());
+    in->second.reset();
+    Run r;
+    r.out = read_to_end(out->first.get());  // small outputs: the pipes do not fill
+    r.err = read_to_end(err->first.get());
+    auto exit = process->wait();
+    if (!exit) FAIL(exit.error().message());
+    r.exit = *exit;
+    return r;
+}
+
+bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+pid_t parent_of(pid_t pid) {
+    auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+    REQUIRE(status.ok());
+    auto at = status->find("\nPPid:");
+    REQUIRE(at != std::string::npos);
+    return pid_t(std::atoi(status->c_str() + at + 6));
+}
+
+}  // namespace
+
+TEST_CASE("remote launch: the program wears its home identity", "[launch][root]") {
+    if (!have_root()) return;
+    bool chroot = GENERATE(false, true);
+    CAPTURE(chroot);
+    SmallRoot small;
+    auto spec_for = [&](const std::string& script) {
+        LaunchSpec spec = shell_spec(script);
+        if (chroot) {
+            spec.root = small.dir;
+            spec.binds = small.binds();
+        }
+        return spec;
+    };
+
+    SECTION("the root is the one asked for") {
+        auto r = run(spec_for("test -e /ssi-root-marker && echo small || echo host"));
+        CHECK(r.out == (chroot ? "small\n" : "host\n"));
+    }
+    SECTION("getpid and getppid are the home PIDs") {
+        auto r = run(spec_for("echo $$ $PPID"));
+        CHECK(r.out == "4711 4700\n");
+        CHECK(r.exit.shell_status() == 0);
+    }
+    SECTION("/proc is the namespace's own: /proc/self is the program") {
+        // `read` is a builtin: the shell itself opens /proc/self/stat.
+        auto r = run(spec_for("read pid rest < /proc/self/stat; echo $pid; test -d /proc/4700 && echo parent"));
+        CHECK(r.out == "4711\nparent\n");
+    }
+    SECTION("the exit code propagates") {
+        auto r = run(spec_for("exit 3"));
+        CHECK_FALSE(r.exit.signaled);
+        CHECK(r.exit.code == 3);
+    }
+    SECTION("death by a signal propagates as the signal") {
+        auto r = run(spec_for("kill -TERM $$"));
+        CHECK(r.exit.signaled);
+        CHECK(r.exit.signal == SIGTERM);
+        CHECK_FALSE(r.exit.core_dumped);
+    }
+    SECTION("uid, gid and supplementary groups are applied") {
+        LaunchSpec spec = spec_for("id -u; id -g; id -G");
+        spec.uid = 65534;
+        spec.gid = 65534;
+        spec.groups = {65534, 100};
+        auto r = run(spec);
+        CHECK(r.out == "65534\n65534\n65534 100\n");
+    }
+    SECTION("cwd, environment, umask and rlimits are applied") {
+        LaunchSpec spec = spec_for("pwd; echo $SSI_TEST; umask; ulimit -n");
+        spec.cwd = "/tmp";
+        spec.env.push_back("SSI_TEST=from home");
+        spec.umask = 027;
+        spec.rlimits = {{RLIMIT_NOFILE, rlimit{64, 64}}};
+        auto r = run(spec);
+        CHECK(r.out == "/tmp\nfrom home\n0027\n64\n");
+    }
+    SECTION("stdin, stdout and stderr are the fds given") {
+        auto r = run(spec_for("cat; echo to-stderr >&2"), "through the pipe\n");
+        CHECK(r.out == "through the pipe\n");
+        CHECK(r.err == "to-stderr\n");
+    }
+    SECTION("a hostname gives the program its own UTS namespace") {
+        LaunchSpec spec = spec_for("cat /proc/sys/kernel/hostname");
+        spec.hostname = "ssi-remote";
+        CHECK(run(spec).out == "ssi-remote\n");
+    }
+    SECTION("a home parent that is init: the reaper is the parent") {
+        LaunchSpec spec = spec_for("echo $$ $PPID");
+        spec.ppid = 1;
+        CHECK(run(spec).out == "4711 1\n");
+    }
+}
+
+TEST_CASE("remote launch: signal() reaches the program's trap", "[launch][root]") {
+    if (!have_root()) return;
+    auto out = make_pipe();
+    REQUIRE(out.ok());
+    LaunchSpec spec = shell_spec("trap 'echo got-usr1; exit 7' USR1; echo ready; while :; do sleep 0.05; done");
+    spec.stdout_fd = out->second.get();
+    auto process = RemoteProcess::launch(spec);
+    if (!process) FAIL(process.error().message());
+    out->second.reset();
+    REQUIRE(read_line(out->first.get()) == "ready");
+    REQUIRE(process->signal(SIGUSR1).ok());
+    CHECK(read_line(out->first.get()) == "got-usr1");
+    auto exit = process->wait();
+    REQUIRE(exit.ok());
+    CHECK(exit->code == 7);
+    // Everything ended: the pidfd is readable, and waiting again gives the same answer.
+    pollfd p{process->pidfd(), POLLIN, 0};
+    CHECK(::poll(&p, 1, 0) == 1);
+    CHECK(process->wait()->code == 7);
+}
+
+TEST_CASE("remote launch: a launcher that ignores SIGCHLD still gets the status", "[launch][root]") {
+    if (!have_root()) return;
+    auto launcher = fork_process();
+    REQUIRE(launcher.ok());
+    if (*launcher == 0) {
+        ::signal(SIGCHLD, SIG_IGN);
+        auto process = RemoteProcess::launch(shell_spec("exit 5"));
+        if (!process) exit_child(100);
+        auto exit = process->wait();
+        exit_child(exit ? exit->code : 101);
+    }
+    auto status = wait_process(*launcher);
+    REQUIRE(status.ok());
+    CHECK(status->shell_status() == 5);
+}
+
+TEST_CASE("remote launch: exec failures are 127 and 126 with errno and path", "[launch][root]") {
+    if (!have_root()) return;
+    SECTION("not found in PATH") {
+        LaunchSpec spec = shell_spec("");
+        spec.program = "ssi-no-such-program";
+        spec.argv = {"ssi-no-such-program"};
+        auto r = RemoteProcess::launch(spec);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().err == ENOENT);
+        CHECK(exec_failure_shell_status(r.error()) == 127);
+        CHECK(r.error().message().find("ssi-no-such-program") != std::string::npos);
+    }
+    SECTION("no such path") {
+        LaunchSpec spec = shell_spec("");
+        spec.program = "/nonexistent/ssi/prog";
+        auto r = RemoteProcess::launch(spec);
+        REQUIRE_FALSE(r.ok());
+        CHECK(exec_failure_shell_status(r.error()) == 127);
+        CHECK(r.error().context == "/nonexistent/ssi/prog");
+    }
+    SECTION("not executable") {
+        char tmpl[] = "/tmp/ssi-launch-noexec.XXXXXX";
+        int fd = ::mkstemp(tmpl);
+        REQUIRE(fd >= 0);
+        ::close(fd);
+        REQUIRE(::chmod(tmpl, 0644) == 0);
+        LaunchSpec spec = shell_spec("");
+        spec.program = tmpl;
+        auto r = RemoteProcess::launch(spec);
+        ::unlink(tmpl);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().err == EACCES);
+        CHECK(exec_failure_shell_status(r.error()) == 126);
+        CHECK(r.error().context == tmpl);
+    }
+    SECTION("a step before exec fails: not an exec failure") {
+        LaunchSpec spec = shell_spec("true");
+        spec.cwd = "/nonexistent/ssi/dir";
+        auto r = RemoteProcess::launch(spec);
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.error().call == "chdir");
+        CHECK_FALSE(exec_failure_shell_status(r.error()).has_value());
+    }
+    SECTION("PIDs that cannot be worn are refused") {
+        LaunchSpec spec = shell_spec("true");
+        spec.pid = 1;
+        CHECK(RemoteProcess::launch(spec).error().err == EINVAL);
+        spec.pid = spec.ppid = 4700;
+        CHECK(RemoteProcess::launch(spec).error().err == EINVAL);
+    }
+}
+
+TEST_CASE("remote launch: nothing is left behind", "[launch][root]") {
+    if (!have_root()) return;
+    SECTION("destroying a running RemoteProcess kills the reaper, the stub and the program") {
+        pid_t reaper = 0, stub = 0, program = 0;
+        {
+            auto process = RemoteProcess::launch(shell_spec("sleep 100 & exec sleep 100"));
+            if (!process) FAIL(process.error().message());
+            reaper = process->reaper_pid();
+            program = process->program_pid();
+            REQUIRE(program > 0);
+            stub = parent_of(program);
+            CHECK(parent_of(stub) == reaper);
+        }
+        CHECK_FALSE(process_exists(reaper));
+        CHECK_FALSE(process_exists(stub));
+        CHECK_FALSE(process_exists(program));
+    }
+    SECTION("the launcher dying kills the program") {
+        auto report = make_pipe();
+        REQUIRE(report.ok());
+        auto launcher = fork_process();
+        REQUIRE(launcher.ok());
+        if (*launcher == 0) {
+            auto process = RemoteProcess::launch(shell_spec("exec sleep 100"));
+            pid_t pids[2] = {process ? process->reaper_pid() : 0, process ? process->program_pid() : 0};
+            (void)write_all(report->second.get(), {reinterpret_cast<char*>(pids), sizeof pids});
+            exit_child(0);  // no destructors: the reaper's parent death signal must do it
+        }
+        report->second.reset();
+        pid_t pids[2] = {};
+        REQUIRE(read_to_end(report->first.get()).copy(reinterpret_cast<char*>(pids), sizeof pids) == sizeof pids);
+        REQUIRE(wait_process(*launcher).ok());
+        REQUIRE(pids[1] > 0);
+        // The reaper was the launcher's child and is now reparented: poll until gone.
+        for (int i = 0; i < 200 && (process_exists(pids[0]) || process_exists(pids[1])); ++i) ::usleep(10'000);
+        CHECK_FALSE(process_exists(pids[1]));
+    }
+}

@@ -1,0 +1,124 @@
+// libssi/remote/home_file_server: the node and handle tables, without FUSE: hard links
+// share a node, a node survives rename and unlink, forget frees it, and POSIX locks of
+// different owners conflict while a flush drops exactly its owner's.
+#include "libssi/remote/home_file_server.h"
+
+#include "kern-ext/files.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+using namespace ssi;
+using namespace ssi::remote;
+
+namespace {
+
+struct Server {
+    std::string root;
+    std::unique_ptr<HomeFileServer> s;
+    Server() {
+        char tmpl[] = "/tmp/ssi-hfs-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        root = tmpl;
+        auto r = HomeFileServer::create(root);
+        REQUIRE(r.ok());
+        s = std::move(r).value();
+    }
+    ~Server() { (void)remove_tree(root); }
+
+    // Through the wire encoding, as the FUSE side sends it.
+    template <class Reply>
+    Reply ok(const FsRequest& request) {
+        auto reply = decode_reply(s->handle(encode_request(request)));
+        REQUIRE(reply.ok());
+        INFO(request_name(request) << " errno " << reply->err);
+        REQUIRE(reply->err == 0);
+        REQUIRE(std::holds_alternative<Reply>(reply->body));
+        return std::get<Reply>(reply->body);
+    }
+    int err(const FsRequest& request) {
+        auto reply = decode_reply(s->handle(encode_request(request)));
+        REQUIRE(reply.ok());
+        return reply->err;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("home_file_server: nodes follow inodes", "[remote][home_file_server]") {
+    Server srv;
+    auto f = srv.ok<CreateReply>(CreateRequest{kRootNode, "f", 0644, O_WRONLY});
+    srv.ok<EmptyReply>(ReleaseRequest{f.handle});
+    auto link = srv.ok<EntryReply>(LinkRequest{f.entry.node, kRootNode, "g"});
+    CHECK(link.node == f.entry.node);  // a hard link is the same node
+    CHECK(link.attr.nlink == 2);
+    srv.ok<EmptyReply>(RenameRequest{kRootNode, "f", kRootNode, "h", 0});
+    CHECK(srv.ok<EntryReply>(LookupRequest{kRootNode, "h"}).node == f.entry.node);
+    srv.ok<EmptyReply>(UnlinkRequest{kRootNode, "h"});
+    srv.ok<EmptyReply>(UnlinkRequest{kRootNode, "g"});
+    CHECK(srv.ok<AttrReply>(GetattrRequest{f.entry.node, 0}).attr.nlink == 0);  // still usable
+
+    CHECK(srv.err(LookupRequest{kRootNode, "h"}) == ENOENT);
+    CHECK(srv.err(LookupRequest{kRootNode, ".."}) == EINVAL);  // never above the root
+    CHECK(srv.err(LookupRequest{kRootNode, "a/b"}) == EINVAL);
+    CHECK(srv.err(GetattrRequest{999, 0}) == ESTALE);
+    CHECK(srv.err(ReadRequest{999, 0, 1}) == EBADF);
+
+    CHECK(srv.s->node_count() == 2);
+    srv.ok<EmptyReply>(ForgetRequest{{{f.entry.node, 4}}});  // create, link, lookup: 3 (and 1 extra)
+    CHECK(srv.s->node_count() == 1);
+    CHECK(srv.s->handle_count() == 0);
+}
+
+TEST_CASE("home_file_server: reads, writes, directories", "[remote][home_file_server]") {
+    Server srv;
+    auto d = srv.ok<EntryReply>(MkdirRequest{kRootNode, "d", 0755});
+    auto f = srv.ok<CreateReply>(CreateRequest{d.node, "f", 0644, O_RDWR});
+    CHECK(srv.ok<WriteReply>(WriteRequest{f.handle, 0, Bytes{'a', 'b', 'c'}}).size == 3);
+    CHECK(srv.ok<DataReply>(ReadRequest{f.handle, 1, 100}).data == Bytes{'b', 'c'});
+    CHECK(*read_file(srv.root + "/d/f") == "abc");
+    srv.ok<AttrReply>(SetattrRequest{f.entry.node, f.handle, kSetSize, 0, 0, 0, 1});
+    CHECK(*read_file(srv.root + "/d/f") == "a");
+    srv.ok<EmptyReply>(ReleaseRequest{f.handle});
+
+    auto dir = srv.ok<OpenReply>(OpendirRequest{d.node});
+    auto listing = srv.ok<DirReply>(ReaddirRequest{dir.handle, 0, 4096});
+    std::vector<std::string> names;
+    for (auto& e : listing.entries) names.push_back(e.name);
+    std::sort(names.begin(), names.end());
+    CHECK(names == std::vector<std::string>{".", "..", "f"});
+    // Reading again from an entry's offset continues after it.
+    auto rest = srv.ok<DirReply>(ReaddirRequest{dir.handle, listing.entries[0].next, 4096});
+    CHECK(rest.entries.size() == 2);
+    srv.ok<EmptyReply>(ReleasedirRequest{dir.handle});
+    CHECK(srv.err(RmdirRequest{kRootNode, "d"}) == ENOTEMPTY);
+}
+
+TEST_CASE("home_file_server: POSIX locks per owner, dropped by the owner's flush", "[remote][home_file_server]") {
+    Server srv;
+    auto f = srv.ok<CreateReply>(CreateRequest{kRootNode, "lock", 0644, O_RDWR});
+    uint64_t node = f.entry.node;
+    Lock whole{F_WRLCK, 0, 0, 0};
+    srv.ok<EmptyReply>(SetlkRequest{node, f.handle, /*owner=*/1, whole});
+    srv.ok<EmptyReply>(SetlkRequest{node, f.handle, 1, whole});  // re-lock by the same owner
+    CHECK(srv.err(SetlkRequest{node, f.handle, 2, Lock{F_RDLCK, 5, 1, 0}}) == EAGAIN);
+    CHECK(srv.ok<LockReply>(GetlkRequest{node, f.handle, 2, Lock{F_RDLCK, 5, 1, 0}}).lock.type == F_WRLCK);
+    CHECK(srv.ok<LockReply>(GetlkRequest{node, f.handle, 1, Lock{F_RDLCK, 5, 1, 0}}).lock.type == F_UNLCK);
+
+    srv.ok<EmptyReply>(FlushRequest{node, f.handle, 2});  // another owner's close: no effect
+    CHECK(srv.err(SetlkRequest{node, f.handle, 2, whole}) == EAGAIN);
+    srv.ok<EmptyReply>(FlushRequest{node, f.handle, 1});
+    srv.ok<EmptyReply>(SetlkRequest{node, f.handle, 2, whole});
+
+    auto g = srv.ok<OpenReply>(OpenRequest{node, O_RDONLY});
+    srv.ok<EmptyReply>(FlockRequest{f.handle, LOCK_EX});
+    CHECK(srv.err(FlockRequest{g.handle, LOCK_SH}) == EWOULDBLOCK);
+    srv.ok<EmptyReply>(ReleaseRequest{f.handle});  // closing the description drops the flock
+    srv.ok<EmptyReply>(FlockRequest{g.handle, LOCK_SH});
+    srv.ok<EmptyReply>(ReleaseRequest{g.handle});
+}

@@ -1,0 +1,369 @@
+// ssi-remote/home_fs: real programs run on a HomeFs mount whose transport calls a
+// HomeFileServer in this process (through the wire encoding), and must behave exactly as
+// when run on the server's root directly. Needs root and /dev/fuse: tag [fuse].
+// The [.bench] case prints the measurements of docs (round trip, throughput, small files).
+#include "kern-ext/files.h"
+#include "libssi/remote/home_file_server.h"
+#include "ssi-remote/home_fs.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+
+using namespace ssi;
+using namespace ssi::remote;
+
+namespace {
+
+bool can_mount() {
+    if (::geteuid() == 0 && ::access("/dev/fuse", R_OK | W_OK) == 0) return true;
+    WARN("not root or no /dev/fuse: FUSE tests skipped");
+    return false;
+}
+
+std::string make_temp_dir(const char* tag) {
+    std::string tmpl = std::string("/tmp/ssi-remote-") + tag + "-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    return tmpl;
+}
+
+// A home root, a mount of it, and a scratch directory for outputs that belong to neither.
+struct Mounted {
+    std::string root = make_temp_dir("root");
+    std::string mnt = make_temp_dir("mnt");
+    std::string scratch = make_temp_dir("out");
+    std::unique_ptr<HomeFileServer> server;
+    std::unique_ptr<HomeFs> fs;
+
+    explicit Mounted(HomeFsOptions options = {}) {
+        auto s = HomeFileServer::create(root);
+        REQUIRE(s.ok());
+        server = std::move(s).value();
+        HomeFileServer* srv = server.get();
+        auto m = HomeFs::mount(
+            mnt, [srv](const std::string& request) -> Result<std::string> { return srv->handle(request); },
+            options);
+        if (!m) FAIL(m.error().message());
+        fs = std::move(m).value();
+    }
+    ~Mounted() {
+        fs->unmount();
+        (void)::rmdir(mnt.c_str());
+        (void)remove_tree(root);
+        (void)remove_tree(scratch);
+    }
+    std::string home(const std::string& rel) const { return root + "/" + rel; }
+    std::string via(const std::string& rel) const { return mnt + "/" + rel; }
+};
+
+int sh(const std::string& command) {
+    int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::string slurp(const std::string& path) {
+    auto r = read_file(path);
+    if (!r) FAIL(r.error().message());
+    return *r;
+}
+
+void put(const std::string& path, const std::string& data) {
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << data;
+}
+
+// Runs `command` with `dir` as its working directory, stdout to a file; returns stdout.
+std::string run_in(const std::string& dir, const std::string& command, const std::string& out) {
+    int rc = sh("cd '" + dir + "' && { " + command + " ; } > '" + out + "' 2>&1");
+    INFO(command << " in " << dir << ": " << slurp(out));
+    REQUIRE(rc == 0);
+    return slurp(out);
+}
+
+// Same command, through the mount and directly at home: same output, byte for byte.
+void same_output(const Mounted& m, const std::string& command) {
+    std::string direct = run_in(m.root, command, m.scratch + "/direct");
+    std::string through = run_in(m.mnt, command, m.scratch + "/through");
+    INFO(command);
+    CHECK(through == direct);
+}
+
+void fill_sample_tree(const Mounted& m) {
+    REQUIRE(sh("mkdir -p '" + m.root + "/tree/sub/deeper' && cd '" + m.root + "' && "
+               "seq 1 20000 | sort -R --random-source=/dev/zero > tree/numbers.txt && "
+               "head -c 3000000 /dev/urandom > tree/random.bin && "
+               "echo hello > tree/sub/hello.txt && echo deep > tree/sub/deeper/d.txt && "
+               "ln -s sub/hello.txt tree/link && ln tree/sub/hello.txt tree/hard && "
+               "chmod 640 tree/sub/hello.txt && touch -d '2001-02-03 04:05:06' tree/sub/deeper/d.txt") == 0);
+}
+
+}  // namespace
+
+TEST_CASE("home_fs: programs read the same bytes through the mount", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m;
+    fill_sample_tree(m);
+    same_output(m, "sha256sum tree/numbers.txt tree/random.bin tree/sub/hello.txt tree/link tree/hard");
+    same_output(m, "wc tree/numbers.txt tree/random.bin");
+    same_output(m, "gzip -c tree/random.bin | sha256sum");
+    same_output(m, "ls -laR --time-style=full-iso tree");
+    same_output(m, "stat -c '%n %s %a %h %u %g %Y %F' tree tree/numbers.txt tree/sub tree/link tree/hard");
+    same_output(m, "readlink tree/link; cat tree/link");
+    same_output(m, "find tree | sort; du -a --apparent-size tree | sort -k2");
+    same_output(m, "sh -c 'cat tree/numbers.txt | grep 7 | sort -n | uniq | tail -3'");
+    same_output(m, "test -r tree/numbers.txt && test -w tree/numbers.txt && ! test -x tree/numbers.txt && echo ok");
+}
+
+TEST_CASE("home_fs: programs write the same bytes through the mount", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m;
+    fill_sample_tree(m);
+
+    SECTION("sort < in > out") {
+        run_in(m.mnt, "sort -n < tree/numbers.txt > sorted.via", m.scratch + "/o");
+        run_in(m.root, "sort -n < tree/numbers.txt > sorted.home", m.scratch + "/o");
+        CHECK(slurp(m.home("sorted.via")) == slurp(m.home("sorted.home")));
+    }
+    SECTION("gzip to a file and back") {
+        run_in(m.mnt, "gzip -c tree/random.bin > r.gz && gzip -dc r.gz > r.back", m.scratch + "/o");
+        CHECK(slurp(m.home("r.back")) == slurp(m.home("tree/random.bin")));
+    }
+    SECTION("tar of a directory lists the same as one made at home") {
+        run_in(m.mnt, "tar cf via.tar tree", m.scratch + "/o");
+        run_in(m.root, "tar cf home.tar tree", m.scratch + "/o");
+        std::string a = run_in(m.root, "tar tvf via.tar", m.scratch + "/a");
+        std::string b = run_in(m.root, "tar tvf home.tar", m.scratch + "/b");
+        CHECK(a == b);
+        CHECK(a.find("tree/hard link to tree/sub/hello.txt") != std::string::npos);
+    }
+    SECTION("python3 reads, writes and renames") {
+        std::string script =
+            "python3 -c \"import os\n"
+            "data = open('tree/numbers.txt').read().split()\n"
+            "with open('py.tmp', 'w') as f: f.write('\\n'.join(sorted(data)))\n"
+            "os.rename('py.tmp', 'py.out')\n"
+            "print(len(data), os.path.exists('py.tmp'), os.stat('py.out').st_size)\"";
+        std::string out = run_in(m.mnt, script, m.scratch + "/o");
+        CHECK(out.rfind("20000 False", 0) == 0);
+        CHECK(::access(m.home("py.tmp").c_str(), F_OK) != 0);
+        run_in(m.root, "python3 -c \"print('\\n'.join(sorted(open('tree/numbers.txt').read().split())), end='')\" > py.home",
+               m.scratch + "/o");
+        CHECK(slurp(m.home("py.out")) == slurp(m.home("py.home")));
+    }
+    SECTION("sqlite3 creates, fills and queries a database") {
+        std::string sql =
+            "sqlite3 db.sqlite 'create table t(k integer primary key, v text);' && "
+            "for i in 1 2 3 4 5; do sqlite3 db.sqlite \"insert into t(v) values ('row $i');\"; done && "
+            "sqlite3 db.sqlite 'begin; insert into t(v) select v || \" copy\" from t; commit;' && "
+            "sqlite3 db.sqlite 'select k, v from t order by k; select count(*) from t; pragma integrity_check;'";
+        std::string via = run_in(m.mnt, sql, m.scratch + "/o");
+        CHECK(via.find("10|row 5 copy") != std::string::npos);
+        CHECK(via.find("\n10\nok\n") != std::string::npos);
+        // The database is a real one at home.
+        std::string home = run_in(m.root, "sqlite3 db.sqlite 'select count(*) from t; pragma integrity_check;'",
+                                  m.scratch + "/h");
+        CHECK(home == "10\nok\n");
+        CHECK(::access(m.home("db.sqlite-journal").c_str(), F_OK) != 0);
+    }
+    SECTION("append, truncate, chmod, utimens") {
+        run_in(m.mnt, "echo one >> app.txt && echo two >> app.txt", m.scratch + "/o");
+        run_in(m.root, "echo home >> app.txt", m.scratch + "/o");
+        run_in(m.mnt, "echo three >> app.txt", m.scratch + "/o");
+        CHECK(slurp(m.home("app.txt")) == "one\ntwo\nhome\nthree\n");
+        run_in(m.mnt, "truncate -s 4 app.txt", m.scratch + "/o");
+        CHECK(slurp(m.home("app.txt")) == "one\n");
+        run_in(m.mnt, "chmod 604 app.txt && touch -d '1999-12-31 23:59:58' app.txt", m.scratch + "/o");
+        CHECK(run_in(m.root, "stat -c '%a %Y' app.txt", m.scratch + "/o") ==
+              run_in(m.mnt, "stat -c '%a %Y' app.txt", m.scratch + "/o2"));
+        CHECK(run_in(m.root, "stat -c %a app.txt", m.scratch + "/o") == "604\n");
+    }
+    SECTION("mkdir, rmdir, symlink, readlink, hard link, unlink, rename over") {
+        run_in(m.mnt,
+               "mkdir -p a/b/c && rmdir a/b/c && ln -s ../tree/sub/hello.txt a/sl && ln tree/numbers.txt a/hl && "
+               "mv a/hl a/hl2 && echo x > a/gone && rm a/gone && echo new > a/over && mv a/over tree/sub/hello.txt",
+               m.scratch + "/o");
+        CHECK(run_in(m.root, "ls a; readlink a/sl; cat a/sl; stat -c %h a/hl2", m.scratch + "/o") ==
+              "b\nhl2\nsl\n../tree/sub/hello.txt\nnew\n2\n");
+        CHECK(run_in(m.mnt, "[ $(stat -c %i a/hl2) = $(stat -c %i tree/numbers.txt) ] && echo same",
+                     m.scratch + "/o") == "same\n");
+        CHECK(run_in(m.mnt, "stat -f -c '%b %S' .", m.scratch + "/o") ==
+              run_in(m.root, "stat -f -c '%b %S' .", m.scratch + "/o2"));
+    }
+    SECTION("a write is at home when write(2) returns") {
+        std::string out = run_in(
+            m.mnt,
+            "python3 -c \"import os\n"
+            "fd = os.open('w.txt', os.O_WRONLY | os.O_CREAT, 0o644)\n"
+            "os.write(fd, b'written')\n"
+            "print(open('" + m.home("w.txt") + "').read())\n"
+            "os.close(fd)\"",
+            m.scratch + "/o");
+        CHECK(out == "written\n");
+    }
+    CHECK(m.server->handle_count() == 0);
+}
+
+TEST_CASE("home_fs: a file changed at home is fresh at the next open", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m;
+    put(m.home("f.txt"), "version one\n");
+    CHECK(slurp(m.via("f.txt")) == "version one\n");
+    CHECK(slurp(m.via("f.txt")) == "version one\n");  // cached pages kept
+
+    put(m.home("f.txt"), "version TWO\n");  // same size, new bytes
+    CHECK(slurp(m.via("f.txt")) == "version TWO\n");
+
+    put(m.home("f.txt"), "version three, longer\n");
+    CHECK(slurp(m.via("f.txt")) == "version three, longer\n");
+    put(m.home("f.txt"), "v4\n");
+    CHECK(slurp(m.via("f.txt")) == "v4\n");
+
+    REQUIRE(write_file_atomic(m.home("f.txt"), "replaced by rename\n", 0644).ok());
+    CHECK(slurp(m.via("f.txt")) == "replaced by rename\n");
+
+    REQUIRE(::unlink(m.home("f.txt").c_str()) == 0);
+    CHECK(::access(m.via("f.txt").c_str(), F_OK) != 0);
+    put(m.home("g.txt"), "created at home\n");
+    CHECK(slurp(m.via("g.txt")) == "created at home\n");
+}
+
+TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m;
+    put(m.home("lock"), "");
+    put(m.home("ready"), "");
+    REQUIRE(::unlink(m.home("ready").c_str()) == 0);
+
+    SECTION("flock") {
+        REQUIRE(sh("flock '" + m.via("lock") + "' sh -c 'touch " + m.home("ready") + "; sleep 2' &") == 0);
+        while (::access(m.home("ready").c_str(), F_OK) != 0) ::usleep(10'000);
+        CHECK(sh("flock -n '" + m.home("lock") + "' true") != 0);  // held through the mount
+        CHECK(sh("flock -n '" + m.via("lock") + "' true") != 0);
+        CHECK(sh("flock -w 10 '" + m.via("lock") + "' true") == 0);  // waits, then gets it
+        CHECK(sh("flock -n '" + m.home("lock") + "' true") == 0);
+    }
+    SECTION("fcntl") {
+        std::string holder =
+            "python3 -c \"import fcntl, os, time\n"
+            "f = open('" + m.via("lock") + "', 'r+')\n"
+            "fcntl.lockf(f, fcntl.LOCK_EX, 10, 0)\n"
+            "open('" + m.home("ready") + "', 'w').close()\n"
+            "time.sleep(2)\" &";
+        std::string try_lock = "python3 -c \"import fcntl, sys\n"
+                               "f = open(sys.argv[1], 'r+')\n"
+                               "try: fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, int(sys.argv[2]))\n"
+                               "except OSError: sys.exit(1)\" ";
+        REQUIRE(sh(holder) == 0);
+        while (::access(m.home("ready").c_str(), F_OK) != 0) ::usleep(10'000);
+        CHECK(sh(try_lock + m.home("lock") + " 5") == 1);   // inside the held range, at home
+        CHECK(sh(try_lock + m.via("lock") + " 5") == 1);    // and for another process on the mount
+        CHECK(sh(try_lock + m.home("lock") + " 20") == 0);  // outside it
+        // A blocking request waits through the mount until the holder exits.
+        CHECK(sh("python3 -c \"import fcntl; fcntl.lockf(open('" + m.via("lock") +
+                 "', 'r+'), fcntl.LOCK_EX, 1, 5)\"") == 0);
+        CHECK(sh(try_lock + m.home("lock") + " 5") == 0);
+    }
+}
+
+TEST_CASE("home_fs: a binary that exists only at home runs from the mount", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m;
+    // /usr/bin/env and the libraries it loads, at the same paths under the home root.
+    REQUIRE(sh("cd '" + m.root + "' && for f in /usr/bin/env $(ldd /usr/bin/env | grep -o '/[^ ]*'); do "
+               "mkdir -p .$(dirname $f) && cp -L $f .$f; done") == 0);
+    CHECK(run_in(m.scratch, "'" + m.via("usr/bin/env") + "' echo plain exec", m.scratch + "/o") == "plain exec\n");
+    // Chrooted into the mount, the loader and libc come from the mount too.
+    CHECK(run_in(m.scratch, "chroot '" + m.mnt + "' /usr/bin/env -i A=1 /usr/bin/env", m.scratch + "/o") == "A=1\n");
+}
+
+TEST_CASE("home_fs: measurements", "[.bench][fuse]") {
+    if (!can_mount()) return;
+    for (double entry_timeout : {0.0, 1.0}) {
+        HomeFsOptions o;
+        o.entry_timeout = entry_timeout;
+        Mounted m(o);
+        using clock = std::chrono::steady_clock;
+        auto secs = [](clock::duration d) { return std::chrono::duration<double>(d).count(); };
+
+        // One round trip: fstat(2) with attr_timeout 0 is one GETATTR each.
+        if (entry_timeout == 0.0) {
+            HomeFsOptions uncached;
+            uncached.attr_timeout = 0;
+            Mounted u(uncached);
+            put(u.home("s"), "x");
+            int fd = ::open(u.via("s").c_str(), O_RDONLY);
+            REQUIRE(fd >= 0);
+            struct stat st;
+            uint64_t b = u.fs->round_trips();
+            auto t = clock::now();
+            for (int i = 0; i < 20000; ++i) REQUIRE(::fstat(fd, &st) == 0);
+            double us = secs(clock::now() - t) / 20000 * 1e6;
+            ::close(fd);
+            std::printf("getattr round trip through FUSE + in-process server: %.1f us (%.2f trips per fstat)\n", us,
+                        double(u.fs->round_trips() - b) / 20000);
+        }
+
+        // Round trip of one cheap op: stat of a file whose attributes are never cached.
+        put(m.home("s"), "x");
+        int n = 20000;
+        uint64_t before = m.fs->round_trips();
+        auto t0 = clock::now();
+        for (int i = 0; i < n; ++i) {
+            int fd = ::open(m.via("s").c_str(), O_RDONLY);
+            REQUIRE(fd >= 0);
+            ::close(fd);
+        }
+        double open_close = secs(clock::now() - t0) / n;
+        uint64_t trips = m.fs->round_trips() - before;
+
+        // 256 MiB sequential read: from disk directly, then from home's page cache directly
+        // and through the mount (whose own page cache is empty), then from the mount's cache.
+        REQUIRE(sh("head -c 268435456 /dev/urandom > '" + m.home("big") + "'") == 0);
+        auto read_all = [&](const std::string& path) {
+            auto t = clock::now();
+            REQUIRE(sh("cat '" + path + "' > /dev/null") == 0);
+            return 256.0 / secs(clock::now() - t);
+        };
+        REQUIRE(sh("sync; echo 3 > /proc/sys/vm/drop_caches") == 0);
+        double direct_disk_mbs = read_all(m.home("big"));
+        double direct_mbs = read_all(m.home("big"));
+        double via_mbs = read_all(m.via("big"));
+        double via_cached_mbs = read_all(m.via("big"));
+        REQUIRE(::unlink(m.home("big").c_str()) == 0);
+
+        // 1000 small files: open, read 4 KiB, close each.
+        REQUIRE(sh("mkdir '" + m.home("small") + "' && cd '" + m.home("small") +
+                   "' && for i in $(seq 1000); do head -c 4096 /dev/urandom > f$i; done") == 0);
+        auto small = [&](const std::string& dir) {
+            char buf[4096];
+            auto t = clock::now();
+            for (int i = 1; i <= 1000; ++i) {
+                int fd = ::open((dir + "/small/f" + std::to_string(i)).c_str(), O_RDONLY);
+                REQUIRE(fd >= 0);
+                REQUIRE(::read(fd, buf, sizeof buf) == 4096);
+                ::close(fd);
+            }
+            return secs(clock::now() - t) / 1000 * 1e6;
+        };
+        double small_direct = small(m.root);
+        before = m.fs->round_trips();
+        double small_via_cold = small(m.mnt);
+        uint64_t small_trips = m.fs->round_trips() - before;
+        double small_via_warm = small(m.mnt);
+        std::printf("entry_timeout %.0fs: open+close %.1f us (%.2f round trips), read 256MiB direct from disk "
+                    "%.0f MB/s, direct cached %.0f MB/s, mount (home cached) %.0f MB/s, mount cached %.0f MB/s; 4KiB files direct %.1f us, mount cold %.1f us "
+                    "(%.1f trips), warm %.1f us\n",
+                    entry_timeout, open_close * 1e6, double(trips) / n, direct_disk_mbs, direct_mbs, via_mbs, via_cached_mbs,
+                    small_direct, small_via_cold, double(small_trips) / 1000, small_via_warm);
+    }
+}
