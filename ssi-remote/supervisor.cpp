@@ -9,6 +9,7 @@
 #include "libssi/wire/codec.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -110,7 +111,14 @@ void Supervisor::on_control() {
             if (in->bytes.empty()) stdin_eof_ = true;
             else stdin_pending_ += in->bytes;
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
-            if (program_) (void)program_->signal(sig->signal);
+            // The program's process group has no parent in its session, so the kernel
+            // discards the terminal stop signals; stop it outright instead.
+            int s = sig->signal;
+            bool job_stop = s == SIGTSTP || s == SIGTTIN || s == SIGTTOU;
+            if (job_stop) s = SIGSTOP;
+            if (program_) (void)program_->signal(s);
+            // Tell the deputy to stop too (it must not stop before this signal left it).
+            if (job_stop) send_control(wire::ForwardSignal{SIGSTOP});
         }
     }
 }

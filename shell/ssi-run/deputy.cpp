@@ -1,6 +1,7 @@
 #include "shell/ssi-run/deputy.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/process_state.h"
 #include "libssi/keys.h"
@@ -126,6 +127,11 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
             } else if constexpr (std::is_same_v<T, wire::OutputData>) {
                 int fd = msg.fd == 2 ? STDERR_FILENO : STDOUT_FILENO;
                 (void)write_all(fd, msg.bytes);  // a closed stdout is the reader's choice, as at home
+            } else if constexpr (std::is_same_v<T, wire::ForwardSignal>) {
+                // Job control: the program has stopped over there, so its deputy stops here
+                // and the shell sees the job stopped; `fg` continues the deputy, and its
+                // SIGCONT travels to the program like any other signal.
+                if (msg.signal == SIGSTOP) (void)send_signal(::getpid(), SIGSTOP);
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
                 exited_ = msg;
             }

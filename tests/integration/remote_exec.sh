@@ -12,6 +12,7 @@ on_node 1 bash -c 'mkdir -p /tmp/w/tree/sub && cd /tmp/w && seq 1 50000 | shuf -
   ln -s ../words.txt tree/sub/link && touch -d 2020-01-01 tree tree/sub tree/* tree/sub/*'
 on_node 2 test -e /tmp/w/data.txt && fail "node 2 can see node 1's /tmp: the test would prove nothing"
 
+test_eq() { local want=$1; shift; [ "$("$@")" = "$want" ]; }
 same() {  # same NAME CMD: CMD's stdout run locally and with ssi-run -n 2 must be identical
   local name=$1 cmd=$2 local_out remote_out
   local_out=$(home "$cmd" | sha256sum) || fail "$name: local run failed"
@@ -77,6 +78,32 @@ home 'ssi-run -n 2 sh -c "trap \"echo handled > term.out; exit 0\" TERM; echo re
   kill $p; wait $p; echo "status $?" > term.status' || fail "the TERM run failed"
 [ "$(home 'cat term.out term.status')" = "$(printf 'handled\nstatus 0')" ] || fail "SIGTERM handler did not run remotely: $(home 'cat term.out term.status')"
 ok "kill \$! at home runs the remote SIGTERM handler"
+
+# One process table: the remote program is listed once, under its home gpid, running on
+# node 2; its deputy and the supervisor's helpers are not listed. ssi-kill reaches it.
+home 'ssi-run -n 2 sleep 4242 >/dev/null 2>&1 & echo $! > sleeper.pid' || fail "could not start the sleeper"
+spid=$(home 'cat sleeper.pid'); g=$((10000000 + spid))
+listed() { on_node "$1" ssi-ps -o gpid,node,home,pid,cmd --no-headers | grep -E "^ *$g +2 +1 +$spid +sleep 4242\$"; }
+for viewer in 1 2 3; do wait_until 2 listed "$viewer" || fail "node $viewer does not list the remote sleep as $g on node 2"; done
+[ "$(on_node 3 ssi-ps -o cmd --no-headers | grep -c '^sleep 4242$')" = 1 ] || fail "the remote sleep is listed more than once"
+on_node 3 ssi-ps -o cmd --no-headers | grep -q ssi-remote && fail "the supervisor is listed"
+ok "ssi-ps lists the remote program once, as $g on node 2"
+
+# Job control: SIGTSTP stops it over there and its deputy here; SIGCONT resumes both.
+state() { on_node 1 ssi-ps -o stat --no-headers -p "$g" | cut -c1; }
+deputy_state() { on_node 1 ps -o stat= -p "$spid" | cut -c1; }
+on_node 1 kill -TSTP "$spid"
+wait_until 3 test_eq T state || fail "the remote program did not stop on SIGTSTP (state $(state))"
+[ "$(deputy_state)" = T ] || fail "the deputy did not stop with its program"
+on_node 1 kill -CONT "$spid"
+wait_until 3 test_eq S state || fail "the remote program did not continue on SIGCONT"
+on_node 1 ssi-kill -KILL "$g" || true   # the deputy dies; its program must follow
+wait_until 8 not listed 3 || fail "the remote program outlived its deputy"
+ok "SIGTSTP/SIGCONT reach the program; it ends with its deputy"
+
+# --auto picks a node and runs there.
+home "ssi-run --auto sh -c 'grep -c . data.txt'" | grep -qx 50000 || fail "ssi-run --auto failed"
+ok "--auto"
 
 # Bad input: unknown node, no program.
 expect_status 255 home "ssi-run -n 9 true"
