@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Faults around ssi-run: a home agent restart leaves running remote programs running; a
+# target node that dies mid-run makes the deputy say so and exit 255, nothing hangs; a
+# node that is down is refused at once.
+source "$(dirname "$0")/../support/cluster.sh"
+cluster_up 3
+home() { on_node 1 bash -c "cd /tmp || exit 99; $1"; }
+
+# The home agent restarts while a remote program runs: the program's channel to its
+# deputy does not pass through the agent, so it finishes normally.
+home 'ssi-run -n 2 sh -c "echo started; sleep 2; echo finished" > run.out 2>&1; echo $? > run.status' &
+runner=$!
+wait_until 5 home 'grep -q started run.out' || fail "the remote program never started"
+cluster stop-agent 1 || fail "stop-agent 1"
+cluster start-agent 1 || fail "start-agent 1"
+wait "$runner"
+[ "$(home 'cat run.out; cat run.status')" = "$(printf 'started\nfinished\n0')" ] \
+  || fail "a home agent restart disturbed the remote program: $(home 'cat run.out run.status')"
+ok "a home agent restart leaves the remote program running"
+
+# The target node dies mid-run: the deputy notices, says so, exits 255.
+home 'ssi-run -n 3 sh -c "echo up; sleep 600" > lost.out 2>&1; echo $? > lost.status' &
+runner=$!
+wait_until 5 home 'grep -q up lost.out' || fail "the remote program on node 3 never started"
+init3=$(cluster status | awk '$1 == 3 {print $4}')
+[ -n "$init3" ] || fail "no init pid for node 3"
+kill -KILL "$init3"
+killed=$(date +%s)
+wait "$runner"
+took=$(( $(date +%s) - killed ))
+[ "$(home 'cat lost.status')" = 255 ] || fail "deputy exit status $(home 'cat lost.status'), expected 255"
+home 'grep -q "lost contact with node 3" lost.out' || fail "the deputy did not say what happened: $(home 'cat lost.out')"
+[ "$took" -le 10 ] || fail "the deputy took ${took}s to give up"
+ok "a target node dying mid-run: deputy exits 255 after ${took}s"
+
+# A node that is down is refused at once.
+wait_until 4 home '[ "$(ssi-nodes --json | python3 -c "import json,sys; print(next(n[\"state\"] for n in json.load(sys.stdin) if n[\"node\"]==3))")" = down ]' \
+  || fail "node 3 not marked down"
+rc=0; out=$(home 'ssi-run -n 3 true' 2>&1) || rc=$?
+[ "$rc" = 255 ] && grep -q "node 3 is down" <<<"$out" || fail "ssi-run to a down node: exit $rc, '$out'"
+ok "a down node is refused"
+pass
