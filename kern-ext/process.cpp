@@ -12,17 +12,14 @@
 #include <cstring>
 
 namespace ssi {
-namespace {
 
-std::vector<char*> c_argv(const std::vector<std::string>& argv) {
+std::vector<char*> c_string_array(const std::vector<std::string>& strings) {
     std::vector<char*> out;
-    out.reserve(argv.size() + 1);
-    for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
+    out.reserve(strings.size() + 1);
+    for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
     out.push_back(nullptr);
     return out;
 }
-
-}  // namespace
 
 Result<pid_t> fork_process() {
     pid_t pid = ::fork();
@@ -32,13 +29,13 @@ Result<pid_t> fork_process() {
 
 Error exec_path(const std::vector<std::string>& argv) {
     if (argv.empty()) return make_error("execvp", "empty command", EINVAL);
-    auto args = c_argv(argv);
+    auto args = c_string_array(argv);
     ::execvp(args[0], args.data());
     return sys_error("execvp", argv[0]);
 }
 
 Error exec_file(const std::string& path, const std::vector<std::string>& argv) {
-    auto args = c_argv(argv);
+    auto args = c_string_array(argv);
     ::execv(path.c_str(), args.data());
     return sys_error("execv", path);
 }
@@ -178,23 +175,6 @@ Result<void> set_parent_death_signal(int signal) {
 Result<void> signal_all_others(int signal) {
     if (::kill(-1, signal) < 0 && errno != ESRCH) return sys_error("kill", "-1");
     return ok();
-}
-
-Result<int> parse_signal(const std::string& text) {
-    if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
-        char* end = nullptr;
-        long n = std::strtol(text.c_str(), &end, 10);
-        if (*end == '\0' && n >= 1 && n < NSIG) return int(n);
-        return make_error("bad signal", text, EINVAL);
-    }
-    std::string name;
-    for (char c : text) name += char(std::toupper(static_cast<unsigned char>(c)));
-    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
-    for (int s = 1; s < NSIG; ++s) {
-        const char* abbrev = ::sigabbrev_np(s);
-        if (abbrev && name == abbrev) return s;
-    }
-    return make_error("bad signal", text, EINVAL);
 }
 
 }  // namespace ssi

@@ -18,6 +18,10 @@ namespace ssi {
 
 // ---- creating and replacing ----------------------------------------------------------
 
+// A NULL-terminated char* array over `strings`, for exec-family calls (the strings must
+// outlive it).
+std::vector<char*> c_string_array(const std::vector<std::string>& strings);
+
 // fork(2): the child's pid in the parent, 0 in the child.
 Result<pid_t> fork_process();
 
@@ -98,8 +102,5 @@ Result<void> set_parent_death_signal(int signal);
 // kill(-1, signal) from inside a PID namespace's init: every process of the namespace
 // but the caller.
 Result<void> signal_all_others(int signal);
-
-// "TERM", "SIGTERM", "term" or "15" -> 15.
-Result<int> parse_signal(const std::string& text);
 
 }  // namespace ssi

@@ -15,14 +15,6 @@
 namespace ssi {
 namespace {
 
-std::vector<char*> c_strings(const std::vector<std::string>& strings) {
-    std::vector<char*> out;
-    out.reserve(strings.size() + 1);
-    for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
-    out.push_back(nullptr);
-    return out;
-}
-
 Result<int> duplicate_above(int fd, int lowest) {
     int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, lowest);
     if (copy < 0) return sys_error("fcntl(F_DUPFD_CLOEXEC)", "fd " + std::to_string(fd));
@@ -56,13 +48,13 @@ bool has_name(const std::vector<std::string>& env, const std::string& name) {
 
 // One execve; ENOEXEC retried through /bin/sh. Returns errno.
 int try_exec(const std::string& path, const std::vector<std::string>& argv, char* const* envp) {
-    auto args = c_strings(argv);
+    auto args = c_string_array(argv);
     ::execve(path.c_str(), args.data(), envp);
     int err = errno;
     if (err != ENOEXEC) return err;
     std::vector<std::string> sh{"/bin/sh", path};
     sh.insert(sh.end(), argv.begin() + (argv.empty() ? 0 : 1), argv.end());
-    auto sh_args = c_strings(sh);
+    auto sh_args = c_string_array(sh);
     ::execve("/bin/sh", sh_args.data(), envp);
     return ENOEXEC;
 }
@@ -125,7 +117,7 @@ mode_t set_umask(mode_t mask) { return ::umask(mask); }
 Error exec_program(const std::string& program, const std::vector<std::string>& argv,
                    const std::vector<std::string>& env) {
     if (program.empty()) return make_error("execve", "empty program name", ENOENT);
-    auto envp = c_strings(env);
+    auto envp = c_string_array(env);
     if (program.find('/') != std::string::npos) return make_error("execve", program, try_exec(program, argv, envp.data()));
 
     std::string path = has_name(env, "PATH") ? env_value(env, "PATH") : "/bin:/usr/bin";

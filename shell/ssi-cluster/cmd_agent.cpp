@@ -2,6 +2,7 @@
 // and every other process stay), as a machine does when its ssi-agent service stops.
 // Stopping signals the agent from the host; starting asks the node's init (SIGUSR1), so
 // the new agent is the init's child like the first one.
+#include "libssi/signals.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/unix_socket.h"
@@ -33,6 +34,7 @@ std::optional<RunningAgent> running_agent(const Cluster& c, int k, const Process
 
 Result<int> cmd_stop_agent(const AgentOptions& o) {
     int signal = TRY(parse_signal(o.signal));
+    if (signal == 0) return make_error("stop-agent needs a signal that stops something, not 0", {}, 0);
     Cluster cluster = TRY(load_cluster(o.name));
     ProcessId init = TRY(cluster.running_init(o.node));
     std::string node = "node " + std::to_string(o.node);

@@ -151,11 +151,3 @@ TEST_CASE("process: exit statuses read as a shell reports them", "[process]") {
           }) == 7);
 }
 
-TEST_CASE("process: parse_signal takes names with or without SIG, and numbers", "[process]") {
-    CHECK(*parse_signal("TERM") == SIGTERM);
-    CHECK(*parse_signal("sigkill") == SIGKILL);
-    CHECK(*parse_signal("9") == SIGKILL);
-    CHECK_FALSE(parse_signal("NOPE").ok());
-    CHECK_FALSE(parse_signal("0").ok());
-    CHECK_FALSE(parse_signal("9x").ok());
-}
