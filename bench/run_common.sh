@@ -104,7 +104,13 @@ EOF
     mkdir -m 0755 /run/sshd
     at_exit "rmdir /run/sshd"
   fi
-  /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>>"$d/sshd.log" &
+  # ssh runs every command through the login shell, and bash run by sshd sources ~/.bashrc;
+  # a developer's .bashrc (pyenv init, ...) would be timed as ssh's. sshd gets a mount
+  # namespace of its own with an empty file over ~root/.bashrc: ssh as on a clean system.
+  : >"$d/empty_bashrc"
+  unshare -m --propagation private sh -c \
+    "if [ -e /root/.bashrc ]; then mount --bind '$d/empty_bashrc' /root/.bashrc; fi; exec /usr/sbin/sshd -D -e -f '$d/sshd_config'" \
+    2>>"$d/sshd.log" &
   local pid=$!
   at_exit "kill $pid; wait $pid"
   ssh_cfg="$d/ssh_config"

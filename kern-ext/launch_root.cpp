@@ -41,12 +41,6 @@ Error naming(Error e, const std::string& what) {
     return e;
 }
 
-Result<void> bind_mount(const std::string& source, const std::string& target) {
-    if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
-        return sys_error("mount(MS_BIND|MS_REC)", source + " -> " + target);
-    return ok();
-}
-
 Result<void> pivot_root_here() {
     if (::syscall(SYS_pivot_root, ".", ".") < 0) return sys_error("pivot_root", ".");
     return ok();

@@ -31,6 +31,12 @@ Result<void> mount_tmpfs(const std::string& target, const std::string& options) 
     return ok();
 }
 
+Result<void> bind_mount(const std::string& source, const std::string& target) {
+    if (::mount(source.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+        return sys_error("mount(MS_BIND|MS_REC)", source + " -> " + target);
+    return ok();
+}
+
 Result<void> mount_proc(const std::string& target) {
     if (::mount("proc", target.c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
         return sys_error("mount(proc)", target);

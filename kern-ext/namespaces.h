@@ -29,6 +29,8 @@ Result<void> make_mounts_private(const std::string& path = "/");
 Result<void> mount_tmpfs(const std::string& target, const std::string& options);
 // A procfs over `target` showing the caller's PID namespace.
 Result<void> mount_proc(const std::string& target);
+// A recursive bind mount (MS_BIND | MS_REC).
+Result<void> bind_mount(const std::string& source, const std::string& target);
 // umount2(2).
 Result<void> unmount(const std::string& target, int flags = 0);
 

@@ -7,6 +7,7 @@
 #include "shell/ssi-cluster/agent_watch.h"
 #include "shell/ssi-cluster/cluster_state.h"
 
+#include <fcntl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -25,13 +26,27 @@ void say(int node, const std::string& what) {
     std::fflush(stderr);
 }
 
+bool is_under(const std::string& path, const std::string& dir) {
+    return path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/';
+}
+
 // The node's own view of the filesystem. Private propagation first, or the tmpfs mounts
-// would appear on the host and in every other node.
-Result<void> build_filesystem() {
+// would appear on the host and in every other node. `keep` (the ssi build or install
+// tree) stays visible at its own path even when it lies under a directory the node makes
+// private, such as a checkout in /tmp.
+Result<void> build_filesystem(const std::string& keep) {
     TRY(make_mounts_private("/"));
-    TRY(mount_tmpfs("/tmp", "mode=1777"));
-    TRY(mount_tmpfs(kNodeRunDir, "mode=0755"));
-    TRY(mount_tmpfs("/dev/shm", "mode=1777"));
+    for (const auto& [dir, options] : {std::pair{std::string("/tmp"), "mode=1777"},
+                                       std::pair{std::string(kNodeRunDir), "mode=0755"},
+                                       std::pair{std::string("/dev/shm"), "mode=1777"}}) {
+        UniqueFd kept;
+        if (is_under(keep, dir)) kept = TRY(open_file(keep, O_PATH | O_DIRECTORY));
+        TRY(mount_tmpfs(dir, options));
+        if (kept) {
+            TRY(make_dirs(keep, 0755));
+            TRY(bind_mount("/proc/self/fd/" + std::to_string(kept.get()), keep));
+        }
+    }
     TRY(mount_proc("/proc"));
     return ok();
 }
@@ -149,7 +164,8 @@ Result<int> run_node_init(const NodeInitOptions& o) {
     if (::getpid() != 1) return make_error("__node-init must be pid 1 of a new PID namespace", {}, EINVAL);
 
     StatePaths paths{o.state_dir};
-    TRY(build_filesystem());
+    std::string tree = o.agent.substr(0, o.agent.rfind('/'));  // .../bin; keep its parent (the build or install tree)
+    TRY(build_filesystem(tree.substr(0, tree.rfind('/'))));
     TRY(set_hostname(node_hostname(o.node)));
     TRY(install_secret_key(paths, o.node));
     say(o.node, "node " + node_hostname(o.node) + " ready");
