@@ -87,6 +87,10 @@ struct HomeFsOps {
         conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;  // the page cache is checked at open instead
         conn->want &= ~FUSE_CAP_READDIRPLUS;
         if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+        // Big requests: one round trip moves up to kMaxIo (libfuse derives the kernel's
+        // max_pages from max_write), and readahead keeps sequential reads streaming.
+        conn->max_write = kMaxIo;
+        conn->max_readahead = kMaxIo;
     }
 
     // ---- names ----
