@@ -40,5 +40,14 @@ run ssi-cluster exec 2 -- ssi-ps -o gpid,node,cmd
 say "A user may only signal their own processes: nobody cannot kill root's sleep on node 2"
 gpid2=$(ssi-cluster exec 1 -- ssi-ps -n 2 -o gpid,cmd --no-headers | awk '$2 == "sleep" && $3 == "302" {print $1}')
 run ssi-cluster exec 1 --user nobody -- ssi-kill "$gpid2" || true
+say "Remote execution: node 1 runs a program on node 2 that reads a file only node 1 has"
+run ssi-cluster exec 1 -- bash -c 'cd /tmp; echo "this file exists only in node 1'"'"'s /tmp" > note.txt
+  ssi-run -n 2 sh -c "cat note.txt; echo \"remotely, my pid is \$\$\"; exit 3" & echo "at home, \$! = $!"; wait $!; echo "exit status $?"'
+
+say "A remote program is listed once, under its home gpid, on the node it runs on"
+ssi-cluster exec 1 -- sh -c 'ssi-run -n 3 sleep 31 >/dev/null 2>&1 &'
+sleep 1
+run ssi-cluster exec 2 -- ssi-ps -o gpid,node,home,pid,cmd -u root --sort gpid
+
 $keep && say "Cluster 'demo' left running: SSI_CLUSTER=demo ssi-cluster exec 1 -- bash; ssi-cluster down --name demo"
 exit 0
