@@ -192,10 +192,18 @@ void Agent::on_peer(PeerInbound&& in) {
                 mesh_->send(in.from_node, wire::encode(share_.snapshot()));
             } else if constexpr (std::is_same_v<T, wire::KillRequest>) {
                 Gpid target = Gpid::from_value(msg.gpid);
-                wire::KillReply reply = target.node == config_.self_id
-                                            ? deliver_signal(target, msg.signal, msg.caller_uid)
-                                            : wire::KillReply{EINVAL, "not this node's process"};
-                mesh_->reply(in, wire::encode(reply, envelope->request_id));
+                if (target.node != config_.self_id) {
+                    // Another home's program running here (its home forwards what its
+                    // deputy cannot: SIGKILL, SIGSTOP).
+                    mesh_->reply(in, wire::encode(signal_worn_program(target, msg.signal, msg.caller_uid),
+                                                  envelope->request_id));
+                } else {
+                    PeerInbound to = in;
+                    uint64_t id = envelope->request_id;
+                    signal_home_process(target, msg.signal, msg.caller_uid, [this, to, id](wire::KillReply reply) {
+                        mesh_->reply(to, wire::encode(reply, id));
+                    });
+                }
             } else if constexpr (std::is_same_v<T, wire::RunRequest>) {
                 wire::Message reply = wire::RunReply{config_.self_id};
                 if (msg.home != in.from_node) {
@@ -267,7 +275,8 @@ void Agent::handle_kill(const LocalRequest& request, const wire::KillRequest& ki
     uid_t uid = request.caller.uid;
     Gpid target = Gpid::from_value(kill.gpid);
     if (target.node == config_.self_id) {
-        request.respond.send(deliver_signal(target, kill.signal, uid));
+        Responder respond = request.respond;
+        signal_home_process(target, kill.signal, uid, [respond](wire::KillReply reply) { respond.send(reply); });
         return;
     }
     std::string node = "node " + std::to_string(target.node);
@@ -286,6 +295,32 @@ void Agent::handle_kill(const LocalRequest& request, const wire::KillRequest& ki
                      if (auto* k = std::get_if<wire::KillReply>(&*reply)) return respond.send(*k);
                      respond.send(wire::KillReply{EPROTO, node + " sent an unexpected reply"});
                  });
+}
+
+// A home process is signalled here. When it is a deputy and the signal is one a deputy
+// cannot catch and forward (SIGKILL, SIGSTOP), the program gets it first on its node, so
+// it never outlives, or keeps running behind, its stopped or killed deputy.
+void Agent::signal_home_process(const Gpid& target, int signal, uid_t uid, KillDone done) {
+    auto node = runs_.deputy_target(target.pid);
+    bool uncatchable = signal == SIGKILL || signal == SIGSTOP;
+    if (!node || !uncatchable || *node == config_.self_id || membership_.state(*node) == NodeState::Down) {
+        if (node && uncatchable && *node == config_.self_id) (void)signal_worn_program(target, signal, uid);
+        return done(deliver_signal(target, signal, uid));
+    }
+    calls_->call(*node, wire::KillRequest{target.value(), signal, uid}, kKillTimeoutMs,
+                 [this, target, signal, uid, done](std::optional<wire::Message> reply) {
+                     wire::KillReply here = deliver_signal(target, signal, uid);
+                     // The deputy may already have followed its killed program out.
+                     auto* there = reply ? std::get_if<wire::KillReply>(&*reply) : nullptr;
+                     if (here.err == ESRCH && there && there->err == 0) here = *there;
+                     done(here);
+                 });
+}
+
+wire::KillReply Agent::signal_worn_program(const Gpid& target, int signal, uid_t uid) {
+    auto program = runs_.program_wearing(target.node, target.pid);
+    if (!program) return wire::KillReply{ESRCH, "No such process"};
+    return deliver_signal(Gpid{config_.self_id, *program}, signal, uid);
 }
 
 int32_t Agent::least_loaded_peer() const {
@@ -312,7 +347,7 @@ void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run)
         // Running "remotely" on the home node itself: same path, no network.
         auto r = runs_.start(*vouched);
         if (!r) return request.respond.send(wire::ErrorReply{r.error().err, r.error().message()});
-        runs_.add_deputy(vouched->pid);
+        runs_.add_deputy(vouched->pid, target);
         return request.respond.send(wire::RunReply{target});
     }
     if (!membership_.is_member(target))
@@ -321,9 +356,9 @@ void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run)
         return request.respond.send(wire::ErrorReply{EHOSTDOWN, node + " is down"});
     Responder respond = request.respond;
     pid_t deputy = vouched->pid;
-    calls_->call(target, *vouched, 5000, [this, respond, node, deputy](std::optional<wire::Message> reply) {
+    calls_->call(target, *vouched, 5000, [this, respond, node, deputy, target](std::optional<wire::Message> reply) {
         if (!reply) return respond.send(wire::ErrorReply{ETIMEDOUT, node + " did not answer"});
-        if (std::holds_alternative<wire::RunReply>(*reply)) runs_.add_deputy(deputy);
+        if (std::holds_alternative<wire::RunReply>(*reply)) runs_.add_deputy(deputy, target);
         if (std::holds_alternative<wire::RunReply>(*reply) || std::holds_alternative<wire::ErrorReply>(*reply))
             return respond.send(std::move(*reply));
         respond.send(wire::ErrorReply{EPROTO, node + " sent an unexpected reply"});

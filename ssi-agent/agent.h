@@ -6,6 +6,7 @@
 
 #include "kern-ext/result.h"
 #include "libssi/config.h"
+#include "libssi/gpid.h"
 #include "libssi/proc_table.h"
 #include "ssi-agent/cluster_table.h"
 #include "ssi-agent/event_loop.h"
@@ -16,6 +17,7 @@
 #include "ssi-agent/peer_mesh.h"
 #include "ssi-agent/remote_runs.h"
 
+#include <functional>
 #include <map>
 #include <memory>
 
@@ -44,6 +46,9 @@ private:
     // Local callers
     void on_local(LocalRequest&& request);
     void handle_kill(const LocalRequest& request, const wire::KillRequest& kill);
+    using KillDone = std::function<void(wire::KillReply)>;
+    void signal_home_process(const Gpid& target, int signal, uid_t uid, KillDone done);
+    wire::KillReply signal_worn_program(const Gpid& target, int signal, uid_t uid);
     void handle_cluster_ps(const LocalRequest& request, const wire::ClusterPsRequest& ps);
     void handle_run(const LocalRequest& request, const wire::RunRequest& run);
     int32_t least_loaded_peer() const;

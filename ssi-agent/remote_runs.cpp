@@ -82,11 +82,23 @@ void RemoteRuns::reap() {
 
 namespace ssi::agent {
 
+std::optional<int32_t> RemoteRuns::deputy_target(pid_t pid) const {
+    auto it = deputies_.find(pid);
+    if (it == deputies_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::optional<pid_t> RemoteRuns::program_wearing(int32_t home, pid_t pid) const {
+    for (const auto& [supervisor, run] : supervisors_)
+        if (run.known && run.identity.home == home && run.identity.pid == pid) return run.program;
+    return std::nullopt;
+}
+
 Visibility RemoteRuns::visibility() {
     Visibility v;
     // A deputy that exited is forgotten, so that its PID, once reused, is listed again.
-    std::erase_if(deputies_, [](pid_t p) { return !stat_path("/proc/" + std::to_string(p)); });
-    v.hidden = deputies_;
+    std::erase_if(deputies_, [](const auto& d) { return !stat_path("/proc/" + std::to_string(d.first)); });
+    for (const auto& [deputy, node] : deputies_) v.hidden.insert(deputy);
     for (auto& [supervisor, run] : supervisors_) {
         v.hidden.insert(supervisor);
         if (!run.known) {

@@ -11,6 +11,7 @@
 #include "ssi-agent/local_share.h"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include <string>
@@ -32,8 +33,12 @@ public:
     void reap();
     size_t running() const { return supervisors_.size(); }
 
-    // Home side: this deputy's program runs elsewhere; the table lists it there, once.
-    void add_deputy(pid_t pid) { deputies_.insert(pid); }
+    // Home side: this deputy's program runs on `node`; the table lists it there, once.
+    void add_deputy(pid_t pid, int32_t node) { deputies_[pid] = node; }
+    // The node where this deputy's program runs, if `pid` is a deputy.
+    std::optional<int32_t> deputy_target(pid_t pid) const;
+    // Target side: this node's PID of the program that wears (home, pid), if it runs here.
+    std::optional<pid_t> program_wearing(int32_t home, pid_t pid) const;
     // What the process table must hide or relabel on this node now.
     Visibility visibility();
 
@@ -49,7 +54,7 @@ private:
     const ClusterConfig& config_;
     std::string runs_dir_;
     std::map<pid_t, Supervised> supervisors_;
-    std::set<pid_t> deputies_;
+    std::map<pid_t, int32_t> deputies_;  // deputy pid -> node its program runs on
 };
 
 // Path of the ssi-remote supervisor: $SSI_REMOTE_BIN, or beside this executable.
