@@ -6,6 +6,7 @@
 #include "kern-ext/launch_root.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/program_setup.h"
+#include "kern-ext/terminal.h"
 #include "kern-ext/unix_socket.h"
 
 #include <fcntl.h>
@@ -28,7 +29,7 @@ namespace {
 
 // What the processes inside tell the launcher. Fixed size and under PIPE_BUF, so one
 // write() is one report, never interleaved.
-enum class ReportKind : int32_t { failed = 1, started = 2, exited = 3 };
+enum class ReportKind : int32_t { failed = 1, started = 2, exited = 3, stopped = 4, continued = 5 };
 struct Report {
     ReportKind kind{};
     int32_t err = 0;
@@ -79,13 +80,23 @@ void close_stdio_sources(const LaunchSpec& spec) {
 }
 
 // waitpid(-1) until `pid` is reaped, reaping whatever else ends meanwhile (the reaper
-// inherits the program's orphans). The raw status keeps the core-dump bit.
-Result<int> reap_until(pid_t pid) {
+// inherits the program's orphans). The raw status keeps the core-dump bit. With
+// `report_to` >= 0, `pid`'s stops and continues are reported there as they happen.
+Result<int> reap_until(pid_t pid, int report_to = -1) {
+    int flags = report_to >= 0 ? WUNTRACED | WCONTINUED : 0;
     for (;;) {
         int status = 0;
-        pid_t r = ::waitpid(-1, &status, 0);
-        if (r == pid) return status;
+        pid_t r = ::waitpid(-1, &status, flags);
         if (r < 0 && errno != EINTR) return sys_error("waitpid", "pid " + std::to_string(pid));
+        if (r != pid) continue;
+        if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
+            Report change;
+            change.kind = WIFSTOPPED(status) ? ReportKind::stopped : ReportKind::continued;
+            change.wait_status = status;
+            (void)send_message(report_to, bytes_of(change));
+            continue;
+        }
+        return status;
     }
 }
 
@@ -122,6 +133,9 @@ pid_t pid_of_pidfd(int pidfd) {
 // ---- inside: the program, its stub parent, the namespace's reaper ----------------------
 
 [[noreturn]] void run_program(const LaunchSpec& spec, const Channels& ch) {
+    // While signals are still blocked: taking the foreground from the background would
+    // otherwise stop us with SIGTTOU.
+    if (spec.controlling_terminal) must(ch, lead_foreground_group(spec.stdin_fd));
     must(ch, reset_signals());
     must(ch, install_stdio(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd));
     must(ch, close_on_exec_from(3));
@@ -137,6 +151,9 @@ pid_t pid_of_pidfd(int pidfd) {
 // The program's parent, wearing the home parent's PID: starts it, hands its pidfd out,
 // waits for it and reports how it ended.
 [[noreturn]] void run_stub(const LaunchSpec& spec, const Channels& ch) {
+    // The terminal's session is the stub's: the program's process group then has a parent
+    // in another group of its session, so it is not orphaned and Ctrl-Z can stop it.
+    if (spec.controlling_terminal) must(ch, take_controlling_terminal(spec.stdin_fd));
     auto program = clone_process({.set_tid = spec.pid, .want_pidfd = true});
     if (!program) fail_child(ch, program.error(), kLaunchFailed);
     if (program->pid == 0) run_program(spec, ch);
@@ -153,7 +170,7 @@ pid_t pid_of_pidfd(int pidfd) {
     ::close(ch.exec_report);
     close_stdio_sources(spec);
 
-    auto status = reap_until(program->pid);
+    auto status = reap_until(program->pid, spec.controlling_terminal ? ch.control : -1);
     if (!status) exit_child(kLaunchFailed);
     Report exited;
     exited.kind = ReportKind::exited;
@@ -210,6 +227,7 @@ Result<void> check_spec(const LaunchSpec& spec) {
     if (spec.pid < 1 || spec.ppid < 1)
         return refuse("home PID " + std::to_string(spec.pid) + ", parent " + std::to_string(spec.ppid) + ": must be positive");
     if (spec.pid == spec.ppid) return refuse("home PID and parent PID are both " + std::to_string(spec.pid));
+    if (spec.controlling_terminal && spec.stdin_fd < 0) return refuse("a controlling terminal needs a stdin_fd");
     TRY(check_open(spec.stdin_fd, "stdin"));
     TRY(check_open(spec.stdout_fd, "stdout"));
     TRY(check_open(spec.stderr_fd, "stderr"));
@@ -268,6 +286,8 @@ RemoteProcess::RemoteProcess(RemoteProcess&& o) noexcept
       program_pidfd_(std::move(o.program_pidfd_)),
       program_pid_(o.program_pid_),
       result_(o.result_),
+      exit_status_(o.exit_status_),
+      control_closed_(o.control_closed_),
       reaped_(o.reaped_),
       released_(o.released_) {}
 
@@ -279,6 +299,8 @@ RemoteProcess& RemoteProcess::operator=(RemoteProcess&& o) noexcept {
         program_pidfd_ = std::move(o.program_pidfd_);
         program_pid_ = o.program_pid_;
         result_ = o.result_;
+        exit_status_ = o.exit_status_;
+        control_closed_ = o.control_closed_;
         reaped_ = o.reaped_;
         released_ = o.released_;
     }
@@ -300,6 +322,24 @@ Result<void> RemoteProcess::signal(int sig) const {
     return signal_through_pidfd(program_pidfd_.get(), sig, program_pid_);
 }
 
+Result<RemoteProcess::Change> RemoteProcess::next_change() {
+    if (exit_status_ || control_closed_) return Change::ended;
+    if (!control_ || !TRY(wait_readable(control_.get(), 0))) return Change::none;
+    Report report;
+    auto message = TRY(receive_message(control_.get(), bytes_of(report)));
+    if (message.size == 0) {
+        control_closed_ = true;
+        return Change::ended;
+    }
+    if (message.size != sizeof report) return make_error("launch", "malformed report from the stub", EPROTO);
+    switch (report.kind) {
+    case ReportKind::stopped: return Change::stopped;
+    case ReportKind::continued: return Change::continued;
+    case ReportKind::exited: exit_status_ = report.wait_status; return Change::ended;
+    default: return make_error("launch", "unexpected report from the stub", EPROTO);
+    }
+}
+
 int RemoteProcess::pidfd() const { return reaper_ ? reaper_->fd() : -1; }
 
 pid_t RemoteProcess::reaper_pid() const { return reaper_ ? reaper_->pid() : 0; }
@@ -313,13 +353,15 @@ Result<ProgramExit> RemoteProcess::wait() {
         TRY(wait_pidfd(reaper_->fd(), reaper_->pid()));
         reaped_ = true;
     }
-    Report exited;
-    auto message = TRY(receive_message(control_.get(), bytes_of(exited)));
-    if (message.size != sizeof exited || exited.kind != ReportKind::exited)
-        return make_error("wait", "the stub ended without the program's status (killed from outside?)");
+    // Stops and continues reported before the end are past news now.
+    while (!exit_status_ && !control_closed_) {
+        if (TRY(next_change()) == Change::none) break;
+    }
+    if (!exit_status_) return make_error("wait", "the stub ended without the program's status (killed from outside?)");
+    int raw = *exit_status_;
     ProgramExit out;
-    static_cast<ExitStatus&>(out) = decode_wait_status(exited.wait_status);
-    out.core_dumped = WIFSIGNALED(exited.wait_status) && WCOREDUMP(exited.wait_status);
+    static_cast<ExitStatus&>(out) = decode_wait_status(raw);
+    out.core_dumped = WIFSIGNALED(raw) && WCOREDUMP(raw);
     result_ = out;
     return out;
 }

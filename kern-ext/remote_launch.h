@@ -44,6 +44,12 @@ struct LaunchSpec {
     pid_t ppid = 0;  // home parent's PID; 1 makes the reaper the parent
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1;  // become 0, 1, 2; -1 = /dev/null
     std::string hostname;  // optional: a UTS namespace with this name
+    // stdin_fd is a terminal (a pty slave) that becomes the program's controlling terminal:
+    // the stub leads a session of its own holding it, and the program leads a process group
+    // of that session, the terminal's foreground one — not orphaned, so the terminal's
+    // Ctrl-Z stops it. The stub then reports the program's stops and continues
+    // (RemoteProcess::next_change).
+    bool controlling_terminal = false;
 };
 
 // How the program ended. Derives from ExitStatus so shell_status()/describe() apply.
@@ -84,6 +90,14 @@ public:
     // Leaves it running after this object is gone; the caller then reaps reaper_pid().
     void release() { released_ = true; }
 
+    // With LaunchSpec::controlling_terminal, the stub reports when the program stops and
+    // continues. changes_fd() is readable when next_change() has news; next_change() does
+    // not block (none: nothing yet; ended: the stub reported the end or is gone, and
+    // changes_fd() need not be watched any more).
+    enum class Change { none, stopped, continued, ended };
+    int changes_fd() const { return control_.get(); }
+    Result<Change> next_change();
+
 private:
     RemoteProcess(Pidfd reaper, UniqueFd control) : reaper_(std::move(reaper)), control_(std::move(control)) {}
     void kill_and_reap();
@@ -93,6 +107,8 @@ private:
     UniqueFd program_pidfd_;  // received from the stub
     pid_t program_pid_ = 0;
     std::optional<ProgramExit> result_;
+    std::optional<int> exit_status_;  // the stub's exited report, once next_change() read it
+    bool control_closed_ = false;
     bool reaped_ = false;
     bool released_ = false;
 };

@@ -4,6 +4,7 @@
 #include "kern-ext/namespaces.h"
 #include "kern-ext/proc_status.h"
 #include "kern-ext/process.h"
+#include "kern-ext/terminal.h"
 #include "libssi/keys.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
@@ -16,6 +17,7 @@
 #include <zmq_addon.hpp>
 
 #include <chrono>
+#include <tuple>
 #include <cstdio>
 
 namespace ssi::remote {
@@ -25,6 +27,19 @@ using clock = std::chrono::steady_clock;
 
 int ms_since(clock::time_point t) {
     return int(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
+}
+
+// The termios the deputy's terminal had, for the program's pty.
+termios home_terminal_attributes(const wire::TerminalSpec& term) {
+    termios t{};
+    t.c_iflag = tcflag_t(term.iflag);
+    t.c_oflag = tcflag_t(term.oflag);
+    t.c_cflag = tcflag_t(term.cflag);
+    t.c_lflag = tcflag_t(term.lflag);
+    for (size_t i = 0; i < term.cc.size() && i < NCCS; ++i) t.c_cc[i] = cc_t(term.cc[i]);
+    if (term.ispeed) ::cfsetispeed(&t, speed_t(term.ispeed));
+    if (term.ospeed) ::cfsetospeed(&t, speed_t(term.ospeed));
+    return t;
 }
 
 }  // namespace
@@ -62,9 +77,19 @@ Result<void> Supervisor::start_program() {
     auto transport = std::make_shared<FsTransport>(context_, keys_);
     fs_ = TRY(HomeFs::mount(mountpoint_, [transport](const std::string& req) { return transport->call(req); }));
 
-    auto [in_read, in_write] = TRY(make_pipe());
-    auto [out_read, out_write] = TRY(make_pipe());
-    auto [err_read, err_write] = TRY(make_pipe());
+    // Pipes for stdio, or the pty for those the deputy has on its terminal.
+    const wire::TerminalSpec& term = spec_.terminal;
+    std::optional<Pty> pty;
+    if (term.enabled) {
+        pty = TRY(Pty::open());
+        TRY(set_terminal_attributes(pty->slave(), home_terminal_attributes(term)));
+        if (term.rows && term.cols) TRY(set_terminal_size(pty->slave(), {term.rows, term.cols}));
+    }
+    UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
+    if (!term.enabled) std::tie(in_read, in_write) = TRY(make_pipe());
+    if (!term.stdout_tty || !term.enabled) std::tie(out_read, out_write) = TRY(make_pipe());
+    if (!term.stderr_tty || !term.enabled) std::tie(err_read, err_write) = TRY(make_pipe());
+    auto source = [&](const UniqueFd& pipe_end) { return pipe_end ? pipe_end.get() : pty->slave(); };
     LaunchSpec launch;
     launch.root = mountpoint_;
     launch.binds = {{"/dev", "/dev"}, {"/sys", "/sys"}};
@@ -80,15 +105,23 @@ Result<void> Supervisor::start_program() {
         launch.rlimits.push_back({resource, rlimit{rlim_t(limit.first), rlim_t(limit.second)}});
     launch.pid = spec_.pid;
     launch.ppid = spec_.ppid;
-    launch.stdin_fd = in_read.get();
-    launch.stdout_fd = out_write.get();
-    launch.stderr_fd = err_write.get();
+    launch.stdin_fd = source(in_read);
+    launch.stdout_fd = source(out_write);
+    launch.stderr_fd = source(err_write);
     launch.hostname = spec_.hostname;
+    launch.controlling_terminal = term.enabled;
     program_ = TRY(RemoteProcess::launch(launch));
     stdin_ = std::move(in_write);
     stdout_ = std::move(out_read);
     stderr_ = std::move(err_read);
-    TRY(set_nonblocking(stdin_.get()));
+    if (stdin_) TRY(set_nonblocking(stdin_.get()));
+    if (pty) {
+        // Only the program holds the slave now: its last close shows here as EIO.
+        pty->close_slave();
+        pty_ = pty->take_master();
+        TRY(set_nonblocking(pty_.get()));
+        watch_changes_ = true;
+    }
     // The agent lists the program under its home identity, and hides its helpers.
     if (!runs_dir_.empty()) {
         pid_t program = program_->program_pid();
@@ -108,32 +141,64 @@ void Supervisor::on_control() {
         auto envelope = wire::decode(std::span<const char>(frames[1].data<char>(), frames[1].size()));
         if (!envelope) continue;
         if (auto* in = std::get_if<wire::StdinData>(&envelope->body)) {
-            if (in->bytes.empty()) stdin_eof_ = true;
+            // A terminal has no end of input to pass on (the home one hung up: SIGHUP follows).
+            if (in->bytes.empty()) stdin_eof_ = !pty_;
             else stdin_pending_ += in->bytes;
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
-            // The program's process group has no parent in its session, so the kernel
-            // discards the terminal stop signals; stop it outright instead.
-            int s = sig->signal;
-            bool job_stop = s == SIGTSTP || s == SIGTTIN || s == SIGTTOU;
-            if (job_stop) s = SIGSTOP;
-            if (program_) (void)program_->signal(s);
-            // Tell the deputy to stop too (it must not stop before this signal left it).
-            if (job_stop) send_control(wire::ForwardSignal{SIGSTOP});
+            on_signal(sig->signal);
+        } else if (auto* size = std::get_if<wire::WindowSize>(&envelope->body)) {
+            // The kernel sends SIGWINCH to the pty's foreground process group.
+            if (pty_) (void)set_terminal_size(pty_.get(), {size->rows, size->cols});
         }
     }
+}
+
+void Supervisor::on_signal(int s) {
+    if (!program_) return;
+    if (pty_) {
+        // The program leads the pty's foreground group in a session of its own: the stop
+        // signals work as at home, and the stub tells us when it stops (on_program_change).
+        // SIGCONT goes to the whole foreground group, which Ctrl-Z stopped as a whole.
+        (void)program_->signal(s);
+        if (s == SIGCONT) (void)signal_foreground_group(pty_.get(), SIGCONT);
+        return;
+    }
+    // Without a terminal the program's process group has no parent in its session, so the
+    // kernel discards the terminal stop signals; stop it outright instead.
+    bool job_stop = s == SIGTSTP || s == SIGTTIN || s == SIGTTOU;
+    if (job_stop) s = SIGSTOP;
+    (void)program_->signal(s);
+    // Tell the deputy to stop too (it must not stop before this signal left it).
+    if (job_stop) send_control(wire::ForwardSignal{SIGSTOP});
+}
+
+// The program stopped (Ctrl-Z on its terminal, or any stop signal): its deputy stops too,
+// so the home shell shows the job stopped; `fg` there continues both.
+void Supervisor::on_program_change() {
+    auto change = program_->next_change();
+    if (!change || *change == RemoteProcess::Change::ended) {
+        watch_changes_ = false;
+        return;
+    }
+    if (*change == RemoteProcess::Change::stopped) send_control(wire::ForwardSignal{SIGSTOP});
 }
 
 void Supervisor::relay() {
     auto last_heard = clock::now();
     auto last_keepalive = clock::now();
-    bool out_open = true, err_open = true;
+    bool out_open = bool(stdout_), err_open = bool(stderr_), pty_open = bool(pty_);
     for (;;) {
         std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
                                               {nullptr, program_->pidfd(), ZMQ_POLLIN, 0}};
-        size_t out_at = 0, err_at = 0, in_at = 0;
+        size_t out_at = 0, err_at = 0, in_at = 0, pty_at = 0, change_at = 0;
         if (out_open) out_at = items.size(), items.push_back({nullptr, stdout_.get(), ZMQ_POLLIN, 0});
         if (err_open) err_at = items.size(), items.push_back({nullptr, stderr_.get(), ZMQ_POLLIN, 0});
         if (stdin_ && !stdin_pending_.empty()) in_at = items.size(), items.push_back({nullptr, stdin_.get(), ZMQ_POLLOUT, 0});
+        if (pty_open) {
+            short events = ZMQ_POLLIN | (stdin_pending_.empty() ? 0 : ZMQ_POLLOUT);
+            pty_at = items.size(), items.push_back({nullptr, pty_.get(), events, 0});
+        }
+        if (watch_changes_) change_at = items.size(), items.push_back({nullptr, program_->changes_fd(), ZMQ_POLLIN, 0});
         try {
             zmq::poll(items.data(), items.size(), std::chrono::milliseconds(kKeepaliveMs));
         } catch (const zmq::error_t&) {
@@ -156,9 +221,21 @@ void Supervisor::relay() {
             else stdin_pending_.erase(0, *n);
         }
         if (stdin_ && stdin_eof_ && stdin_pending_.empty()) stdin_.reset();
+        if (pty_at && (items[pty_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
+            // EIO once no process has the slave open any more: the terminal's output is over.
+            auto n = read_some(pty_.get(), std::span<char>(buf, sizeof buf));
+            if (!n || *n == 0) pty_open = false, stdin_pending_.clear();
+            else send_control(wire::OutputData{0, std::string(buf, *n)});
+        }
+        if (pty_open && !stdin_pending_.empty() && (items[pty_at].revents & ZMQ_POLLOUT)) {
+            auto n = write_some(pty_.get(), stdin_pending_);
+            if (!n) stdin_pending_.clear();
+            else stdin_pending_.erase(0, *n);
+        }
+        if (change_at && (items[change_at].revents & ZMQ_POLLIN)) on_program_change();
         // The program has ended once its namespace has, and its output is drained.
         bool ended = (items[1].revents & ZMQ_POLLIN) != 0;
-        if (ended && !out_open && !err_open) return;
+        if (ended && !out_open && !err_open && !pty_open) return;
         if (ended) {
             // Drain what is left without waiting on the deputy.
             continue;

@@ -1,7 +1,8 @@
 // Supervisor: ssi-remote's whole job, for one program started by `ssi-run` at its home.
 // It mounts the home files (HomeFs, served by the deputy), launches the program wearing
 // its home identity (kern-ext/remote_launch.h), relays its stdin/stdout/stderr and signals
-// to and from the deputy, and tells the deputy how it ended.
+// to and from the deputy, and tells the deputy how it ended. When the deputy's stdin is a
+// terminal, the program gets a pty here instead of pipes, and its stops are mirrored home.
 #pragma once
 
 #include "kern-ext/remote_launch.h"
@@ -33,6 +34,8 @@ private:
     void relay();
     void send_control(const wire::Message& message);
     void on_control();
+    void on_signal(int signal);
+    void on_program_change();
     void finish(const wire::ProgramExited& how);
 
     wire::RunRequest spec_;
@@ -44,7 +47,9 @@ private:
     std::string mountpoint_;
     std::unique_ptr<HomeFs> fs_;
     std::optional<RemoteProcess> program_;
-    UniqueFd stdin_, stdout_, stderr_;
+    UniqueFd stdin_, stdout_, stderr_;  // pipes to the program, or -1 where the pty is
+    UniqueFd pty_;                      // the pty master, when the program has a terminal
+    bool watch_changes_ = false;        // the stub reports the program's stops
     std::string stdin_pending_;
     bool stdin_eof_ = false;
 };

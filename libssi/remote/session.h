@@ -2,7 +2,8 @@
 // deputy (ssi-run, at home): one ZeroMQ ROUTER at the deputy, CURVE with keys made for
 // this run only. Every message is two frames, [kind][payload]: kind "F" carries a file
 // system request or reply (libssi/remote/fs_protocol.h), kind "C" a control message
-// (wire::SessionHello, StdinData, OutputData, ForwardSignal, ProgramExited, Keepalive).
+// (wire::SessionHello, StdinData, OutputData, ForwardSignal, ProgramExited, Keepalive,
+// WindowSize).
 #pragma once
 
 #include <cstddef>

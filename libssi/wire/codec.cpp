@@ -12,7 +12,7 @@ constexpr const char* kTypeNames[] = {"Heartbeat", "TableDelta",      "SnapshotR
                                       "NodesRequest", "NodesReply",   "ErrorReply",
                                       "RunRequest",  "RunReply",      "SessionHello",
                                       "StdinData",   "OutputData",    "ForwardSignal",
-                                      "ProgramExited", "Keepalive"};
+                                      "ProgramExited", "Keepalive",   "WindowSize"};
 static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.

@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 1;
+inline constexpr uint32_t kProtocolVersion = 2;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -151,6 +151,19 @@ struct ErrorReply {
 // starts an ssi-remote supervisor. The supervisor then talks to the deputy directly over
 // ZeroMQ with keys only these three parties ever saw (docs/remote-exec.md).
 
+// The home terminal a remote program runs on, when ssi-run's stdin is one: the program
+// gets a pseudo-terminal on the target with these attributes and this size.
+struct TerminalSpec {
+    bool enabled = false;     // stdin is a terminal: the program gets a pty as stdin
+    bool stdout_tty = false;  // stdout is that terminal too: the pty, not a pipe
+    bool stderr_tty = false;  // stderr likewise
+    uint32_t iflag = 0, oflag = 0, cflag = 0, lflag = 0;  // termios at home, before raw mode
+    std::string cc;           // termios c_cc, NCCS bytes
+    uint32_t ispeed = 0, ospeed = 0;
+    uint16_t rows = 0, cols = 0;
+    MSGPACK_DEFINE_ARRAY(enabled, stdout_tty, stderr_tty, iflag, oflag, cflag, lflag, cc, ispeed, ospeed, rows, cols)
+};
+
 struct RunRequest {
     int32_t target = 0;             // node; 0 = the least loaded
     std::vector<std::string> argv;  // argv[0] is the program, resolved at home
@@ -168,8 +181,9 @@ struct RunRequest {
     int32_t ppid = 0;               // the deputy's parent
     uint32_t uid = 0, gid = 0;
     std::vector<uint32_t> groups;
+    TerminalSpec terminal;          // from the tool
     MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
-                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups)
+                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal)
 };
 
 struct RunReply {
@@ -189,7 +203,7 @@ struct StdinData {
 };
 
 struct OutputData {
-    int32_t fd = 1;  // 1 or 2
+    int32_t fd = 1;  // 1 or 2; 0 = the program's terminal (its pty), for the home terminal
     std::string bytes;
     MSGPACK_DEFINE_ARRAY(fd, bytes)
 };
@@ -213,11 +227,17 @@ struct Keepalive {
     MSGPACK_DEFINE_ARRAY()
 };
 
+// Deputy -> supervisor: the home terminal's new size (SIGWINCH at home), for the program's pty.
+struct WindowSize {
+    uint16_t rows = 0, cols = 0;
+    MSGPACK_DEFINE_ARRAY(rows, cols)
+};
+
 // Every message, by its wire type number (the variant index + 1; never reorder).
 using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest, KillReply,
                              PsRequest, PsReply, ClusterPsRequest, ClusterPsReply, NodesRequest,
                              NodesReply, ErrorReply, RunRequest, RunReply, SessionHello, StdinData,
-                             OutputData, ForwardSignal, ProgramExited, Keepalive>;
+                             OutputData, ForwardSignal, ProgramExited, Keepalive, WindowSize>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

@@ -65,6 +65,10 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address) {
     sigset_t set = signal_set(kForwarded);
     TRY(set_signal_mask(SIG_BLOCK, set));
     d->signals_ = TRY(open_signalfd(set));
+    // The first of our stdio that is the terminal: the pty's output is shown there.
+    d->tty_ = is_terminal(STDIN_FILENO);
+    for (int fd : {STDOUT_FILENO, STDERR_FILENO, STDIN_FILENO})
+        if (d->tty_ && d->tty_out_ < 0 && is_terminal(fd)) d->tty_out_ = fd;
     return d;
 }
 
@@ -81,6 +85,23 @@ wire::RunRequest Deputy::request(const RunOptions& options) const {
     r.deputy_public_key = server_public_;
     r.session_secret_key = client_secret_;
     r.hostname = host_name().value_or("");
+    if (tty_) {
+        wire::TerminalSpec& t = r.terminal;
+        t.enabled = true;
+        t.stdout_tty = is_terminal(STDOUT_FILENO);
+        t.stderr_tty = is_terminal(STDERR_FILENO);
+        // The terminal as the program would find it at home: cooked, before our raw mode.
+        if (auto attributes = terminal_attributes(STDIN_FILENO)) {
+            t.iflag = attributes->c_iflag;
+            t.oflag = attributes->c_oflag;
+            t.cflag = attributes->c_cflag;
+            t.lflag = attributes->c_lflag;
+            t.cc.assign(reinterpret_cast<const char*>(attributes->c_cc), NCCS);
+            t.ispeed = uint32_t(cfgetispeed(&*attributes));
+            t.ospeed = uint32_t(cfgetospeed(&*attributes));
+        }
+        if (auto size = terminal_size(STDIN_FILENO)) t.rows = size->rows, t.cols = size->cols;
+    }
     return r;
 }
 
@@ -122,16 +143,17 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
             using T = std::decay_t<decltype(msg)>;
             if constexpr (std::is_same_v<T, wire::SessionHello>) {
                 control_id_ = routing_id;
-                for (int sig : early_signals_) send_control(wire::ForwardSignal{sig});
+                for (int sig : early_signals_) deliver_signal(sig);
                 early_signals_.clear();
             } else if constexpr (std::is_same_v<T, wire::OutputData>) {
                 int fd = msg.fd == 2 ? STDERR_FILENO : STDOUT_FILENO;
+                if (msg.fd == 0 && tty_out_ >= 0) fd = tty_out_;
                 (void)write_all(fd, msg.bytes);  // a closed stdout is the reader's choice, as at home
             } else if constexpr (std::is_same_v<T, wire::ForwardSignal>) {
                 // Job control: the program has stopped over there, so its deputy stops here
                 // and the shell sees the job stopped; `fg` continues the deputy, and its
                 // SIGCONT travels to the program like any other signal.
-                if (msg.signal == SIGSTOP) (void)send_signal(::getpid(), SIGSTOP);
+                if (msg.signal == SIGSTOP) stop_like_program();
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
                 exited_ = msg;
             }
@@ -157,9 +179,40 @@ void Deputy::on_signals() {
     int sig = int(info.ssi_signo);
     if (control_id_.empty()) {
         early_signals_.push_back(sig);
+        if (sig == SIGCONT) take_terminal();
         return;
     }
+    deliver_signal(sig);
+}
+
+void Deputy::deliver_signal(int sig) {
+    if (tty_ && sig == SIGWINCH) {
+        // The program's pty takes our size; its kernel sends the SIGWINCH.
+        if (auto size = terminal_size(STDIN_FILENO)) send_control(wire::WindowSize{size->rows, size->cols});
+        return;
+    }
+    // Continued (`fg` or `bg` at home): the terminal is ours again if we are in front.
+    if (sig == SIGCONT) take_terminal();
     send_control(wire::ForwardSignal{sig});
+}
+
+// The program stopped over there, so its deputy stops here and the shell sees the job
+// stopped, with the terminal as it left it; `fg` continues the deputy, whose SIGCONT then
+// travels to the program like any other signal.
+void Deputy::stop_like_program() {
+    if (raw_) (void)raw_->restore();
+    (void)send_signal(::getpid(), SIGSTOP);
+}
+
+// Raw mode, but only as the terminal's foreground job: a background one leaves the
+// terminal to the shell (and does not read it; see serve()).
+void Deputy::take_terminal() {
+    if (!tty_ || !in_foreground(STDIN_FILENO)) return;
+    if (raw_) {
+        (void)raw_->resume();
+        return;
+    }
+    if (auto mode = RawMode::enter(STDIN_FILENO)) raw_.emplace(std::move(*mode));
 }
 
 Result<int> Deputy::serve(int32_t node) {
@@ -167,6 +220,7 @@ Result<int> Deputy::serve(int32_t node) {
     auto started = clock::now();
     auto last_keepalive = clock::now();
     last_heard_ = clock::now();
+    take_terminal();
     while (!exited_) {
         std::vector<zmq::pollitem_t> items = {
             {zap_.handle(), 0, ZMQ_POLLIN, 0},
@@ -174,7 +228,7 @@ Result<int> Deputy::serve(int32_t node) {
             {nullptr, signals_.get(), ZMQ_POLLIN, 0},
         };
         // Input is read only once someone is there to take it.
-        bool watch_stdin = stdin_open_ && !control_id_.empty();
+        bool watch_stdin = stdin_open_ && !control_id_.empty() && (!tty_ || in_foreground(STDIN_FILENO));
         if (watch_stdin) items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
         try {
             zmq::poll(items.data(), items.size(), std::chrono::milliseconds(remote::kKeepaliveMs));
@@ -202,6 +256,8 @@ Result<int> Deputy::serve(int32_t node) {
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
             return make_error("lost contact with node " + std::to_string(node) + "; the program's fate is unknown");
     }
+    // The terminal as we found it, before any message or death by signal.
+    raw_.reset();
     const wire::ProgramExited& e = *exited_;
     if (!e.error.empty()) std::fprintf(stderr, "ssi-run: %s\n", e.error.c_str());
     if (e.signal > 0) {

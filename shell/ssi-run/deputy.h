@@ -1,10 +1,12 @@
 // Deputy: what ssi-run becomes while its program runs elsewhere. It keeps the program's
 // home identity (this process's PID, parent, stdio, cwd), serves the program's file
 // system requests on the home files, relays stdin/stdout/stderr, forwards the signals it
-// receives, and finally exits as the program did.
+// receives, and finally exits as the program did. On a terminal (its stdin is one) the
+// program gets a pty over there; the deputy's terminal is raw meanwhile and only relays.
 #pragma once
 
 #include "kern-ext/result.h"
+#include "kern-ext/terminal.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/home_file_server.h"
 #include "libssi/wire/messages.h"
@@ -42,6 +44,9 @@ private:
     void on_control(const std::string& routing_id, const std::string& payload);
     void on_stdin();
     void on_signals();
+    void deliver_signal(int sig);
+    void stop_like_program();
+    void take_terminal();
     void send_control(const wire::Message& message);
 
     zmq::context_t context_{1};
@@ -58,6 +63,10 @@ private:
     std::optional<wire::ProgramExited> exited_;
     std::chrono::steady_clock::time_point last_heard_;
     int32_t node_ = 0;
+    // Terminal mode: stdin is a terminal, raw while we are its foreground job.
+    bool tty_ = false;
+    int tty_out_ = -1;  // where the program's terminal output goes: our stdout, stderr or stdin
+    std::optional<RawMode> raw_;
 };
 
 }  // namespace ssi::run

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
         ErrorReply{5, "Input/output error"},
         RunRequest{2, {"/bin/echo", "hi"}, {"PATH=/usr/bin"}, "/tmp", 022, {{7, {1024, 4096}}},
                    "tcp://127.0.1.1:40000", std::string(40, 'P'), std::string(40, 'S'), "home", 1, 4711, 4700,
-                   1000, 100, {100, 27}},
+                   1000, 100, {100, 27}, TerminalSpec{true, true, true, 0x500, 0x5, 0xbf, 0x8a3b, "\x03\x1c", 0, 0, 24, 80}},
         RunReply{2},
         SessionHello{2},
         StdinData{"input\n"},
@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
         ForwardSignal{2},
         ProgramExited{0, 0, false, ""},
         Keepalive{},
+        WindowSize{24, 80},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

@@ -1,0 +1,35 @@
+// checkpoint(): the steps, in order. Each is a function in its own file.
+#include "kern-ext/checkpoint/checkpoint.h"
+
+#include "kern-ext/checkpoint/steps.h"
+
+namespace ssi {
+
+Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
+    // Say no to what we cannot restore before touching the process.
+    TRY(ckpt::refuse_unsupported(pid));
+    // Hold it still: seized and interrupted; the guard lets it go however we leave.
+    SeizedTask task = TRY(SeizedTask::seize_and_stop(pid));
+    // A thread (or a tracer) may have appeared between the first look and the stop.
+    TRY(ckpt::refuse_unsupported(pid));
+
+    ProcessImage image;
+    // Registers and FPU first: the next step borrows them.
+    TRY(ckpt::dump_cpu_state(pid, image));
+    // Mask, pending signals, rseq: what ptrace reads directly.
+    TRY(ckpt::dump_signal_state(pid, image));
+    // Handlers, altstack, brk: what only the process can ask for (injected calls).
+    TRY(ckpt::dump_injected_state(pid, image));
+    // Code/data/stack/argv bounds and auxv, for PR_SET_MM_MAP.
+    TRY(ckpt::dump_mm_layout(pid, image));
+    // Every mapping and the contents of the readable ones; last, after the injected
+    // scratch page is gone.
+    TRY(ckpt::dump_memory(pid, image));
+    // Registers as a fresh task must resume them: restart or EINTR an interrupted call.
+    ckpt::prepare_syscall_restart(image.regs);
+
+    if (options.after == CheckpointOptions::kill) TRY(ckpt::kill_stopped(task));
+    return image;
+}
+
+}  // namespace ssi

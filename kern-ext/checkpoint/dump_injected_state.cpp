@@ -1,0 +1,82 @@
+// State only the process itself can ask the kernel for: its signal handlers
+// (rt_sigaction), its alternate signal stack (sigaltstack) and its exact brk (brk(0)).
+// We borrow the instruction at its rip for a `syscall; int3` gadget and a scratch page
+// from an injected mmap; a guard puts the code bytes, the registers and the layout back
+// however this step ends.
+#include "kern-ext/checkpoint/steps.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include <cstring>
+
+namespace ssi::ckpt {
+
+namespace {
+
+// The borrowed instruction bytes at rip, and the registers: restored on destruction.
+class BorrowedRip {
+public:
+    static Result<BorrowedRip> create(pid_t pid, const Registers& regs) {
+        uint64_t original = TRY(ptrace_peek_word(pid, regs.rip));
+        uint64_t patched = original;
+        std::memcpy(&patched, kSyscallGadget.data(), kSyscallGadget.size());
+        TRY(ptrace_poke_word(pid, regs.rip, patched));
+        return BorrowedRip(pid, regs, original);
+    }
+    BorrowedRip(BorrowedRip&& o) noexcept : pid_(std::exchange(o.pid_, 0)), regs_(o.regs_), original_(o.original_) {}
+    BorrowedRip(const BorrowedRip&) = delete;
+    ~BorrowedRip() {
+        if (pid_ == 0) return;
+        (void)ptrace_poke_word(pid_, regs_.rip, original_);
+        (void)ptrace_set_regs(pid_, regs_);
+    }
+
+private:
+    BorrowedRip(pid_t pid, const Registers& regs, uint64_t original) : pid_(pid), regs_(regs), original_(original) {}
+    pid_t pid_;
+    Registers regs_;
+    uint64_t original_;
+};
+
+struct KernelSigaction {
+    uint64_t handler, flags, restorer, mask;
+};
+
+}  // namespace
+
+Result<void> dump_injected_state(pid_t pid, ProcessImage& image) {
+    BorrowedRip borrowed = TRY(BorrowedRip::create(pid, image.regs));
+    RemoteSyscaller sys(pid, RemotePtr{image.regs.rip}, image.regs);
+
+    const uint64_t page = 4096;
+    uint64_t scratch = TRY(sys.call("mmap", SYS_mmap, 0, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                                    uint64_t(-1), 0));
+    auto read_scratch = [&](void* out, size_t len) { return read_remote(pid, RemotePtr{scratch}, {static_cast<char*>(out), len}); };
+
+    Result<void> result = [&]() -> Result<void> {
+        for (int sig = 1; sig <= 64; ++sig) {
+            if (sig == SIGKILL || sig == SIGSTOP) continue;
+            TRY(sys.call("rt_sigaction", SYS_rt_sigaction, uint64_t(sig), 0, scratch, 8));
+            KernelSigaction act{};
+            TRY(read_scratch(&act, sizeof act));
+            image.actions[size_t(sig - 1)] = SignalAction{act.handler, act.flags, act.restorer, act.mask};
+        }
+        TRY(sys.call("sigaltstack", SYS_sigaltstack, 0, scratch));
+        stack_t ss{};
+        TRY(read_scratch(&ss, sizeof ss));
+        image.altstack_sp = uint64_t(ss.ss_sp);
+        image.altstack_size = ss.ss_size;
+        image.altstack_flags = ss.ss_flags;
+        image.mm.brk = TRY(sys.call("brk", SYS_brk, 0));
+        return ok();
+    }();
+    // The scratch page goes whatever happened, so the layout we save is the process's own.
+    auto unmapped = sys.call("munmap", SYS_munmap, scratch, page);
+    TRY(result);
+    TRY(unmapped);
+    return ok();
+}
+
+}  // namespace ssi::ckpt

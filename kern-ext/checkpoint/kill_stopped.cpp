@@ -1,0 +1,36 @@
+// CheckpointOptions::kill: end the process while it is still stopped, so it never runs
+// a single instruction past its image. When we are its tracer but not its parent, we
+// collect the tracer's death notice so that its parent gets the usual one.
+#include "kern-ext/checkpoint/steps.h"
+#include "kern-ext/pidfd.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+
+namespace ssi::ckpt {
+
+namespace {
+pid_t parent_of(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    size_t close = text.rfind(')');
+    if (close == std::string::npos) return 0;
+    char state = 0;
+    int ppid = 0;
+    std::sscanf(text.c_str() + close + 1, " %c %d", &state, &ppid);
+    return ppid;
+}
+}  // namespace
+
+Result<void> kill_stopped(SeizedTask& task) {
+    pid_t pid = task.pid();
+    bool we_are_parent = parent_of(pid) == ::getpid();
+    TRY(send_signal(pid, SIGKILL));
+    task.release();  // nothing left to detach from
+    if (!we_are_parent) (void)wait_tracee(pid);
+    return ok();
+}
+
+}  // namespace ssi::ckpt

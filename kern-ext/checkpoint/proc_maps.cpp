@@ -1,0 +1,37 @@
+// /proc/PID/maps, parsed: the layout a checkpoint saves and a restore clears.
+#include "kern-ext/checkpoint/steps.h"
+#include "kern-ext/files.h"
+
+#include <cinttypes>
+#include <cstdio>
+#include <sstream>
+
+namespace ssi::ckpt {
+
+bool MapsEntry::is_kernel() const {
+    return path == "[vdso]" || path == "[vvar]" || path == "[vvar_vclock]" || path == "[vsyscall]" ||
+           path == "[uprobes]";
+}
+
+Result<std::vector<MapsEntry>> read_maps(pid_t pid) {
+    std::string file = pid == 0 ? "/proc/self/maps" : "/proc/" + std::to_string(pid) + "/maps";
+    std::string text = TRY(read_file(file));
+    std::vector<MapsEntry> out;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        MapsEntry e;
+        char perms[8] = {};
+        unsigned dev_major = 0, dev_minor = 0;
+        int path_at = 0;
+        if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 " %n", &e.start, &e.end,
+                        perms, &e.offset, &dev_major, &dev_minor, &e.inode, &path_at) < 7)
+            return make_error("parse", file + ": \"" + line + "\"");
+        e.perms = perms;
+        if (path_at > 0 && size_t(path_at) < line.size()) e.path = line.substr(size_t(path_at));
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+}  // namespace ssi::ckpt

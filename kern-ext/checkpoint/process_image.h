@@ -1,0 +1,86 @@
+// ProcessImage: everything a checkpoint saves of one single-threaded process, and all
+// that restore() needs to rebuild it. x86-64 only (registers and XSAVE layout).
+#pragma once
+
+#include "kern-ext/checkpoint/buffer.h"
+#include "kern-ext/checkpoint/ptrace.h"
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ssi {
+
+// One private (or read-only shared) mapping from /proc/PID/maps.
+struct MemoryMapping {
+    uint64_t start = 0;
+    uint64_t end = 0;
+    uint32_t prot = 0;         // PROT_READ | PROT_WRITE | PROT_EXEC
+    bool shared = false;       // a read-only MAP_SHARED mapping, restored as a private copy
+    bool grows_down = false;   // the main [stack]
+    uint64_t offset = 0;       // file offset, for file mappings
+    std::string path;          // file, "[heap]", "[stack]", or empty for anonymous
+    Buffer contents;           // end - start bytes when readable, else empty
+
+    uint64_t size() const { return end - start; }
+    bool readable() const { return (prot & 1) != 0; }
+};
+
+// A mapping the kernel makes itself: [vdso], [vvar], [vvar_vclock]. Not saved: the
+// restored process gets the running kernel's, moved to where the image had them.
+struct KernelMapping {
+    std::string name;
+    uint64_t start = 0;
+    uint64_t end = 0;
+};
+
+// The kernel's struct sigaction as rt_sigaction(2) passes it (not glibc's).
+struct SignalAction {
+    uint64_t handler = 0;
+    uint64_t flags = 0;
+    uint64_t restorer = 0;
+    uint64_t mask = 0;
+};
+
+struct PendingSignal {
+    bool shared = false;      // queued to the process, not the thread
+    std::array<char, 128> info{};  // siginfo_t as the kernel gave it
+};
+
+// What prctl(PR_SET_MM_MAP) sets: the fields of /proc/PID/stat, brk and the auxv.
+struct MmLayout {
+    uint64_t start_code = 0, end_code = 0, start_data = 0, end_data = 0;
+    uint64_t start_brk = 0, brk = 0, start_stack = 0;
+    uint64_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+    std::string auxv;  // /proc/PID/auxv, raw
+};
+
+struct RseqRegistration {
+    uint64_t area = 0;  // 0: none registered
+    uint32_t size = 0;
+    uint32_t signature = 0;
+};
+
+struct ProcessImage {
+    pid_t pid = 0;        // at checkpoint time
+    std::string comm;     // the process name (prctl PR_SET_NAME)
+
+    Registers regs{};     // prepared for resumption: an interrupted system call already set to restart or fail with EINTR
+    std::string xstate;   // XSAVE area (NT_X86_XSTATE)
+
+    uint64_t sigmask = 0;
+    std::array<SignalAction, 64> actions{};  // index = signal - 1
+    uint64_t altstack_sp = 0, altstack_size = 0;
+    int32_t altstack_flags = 0;  // SS_DISABLE when none
+    std::vector<PendingSignal> pending;
+
+    MmLayout mm;
+    RseqRegistration rseq;
+    std::vector<KernelMapping> kernel_mappings;
+    std::vector<MemoryMapping> mappings;  // in address order
+};
+
+}  // namespace ssi

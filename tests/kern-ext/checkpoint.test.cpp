@@ -1,0 +1,244 @@
+// kern-ext/checkpoint: a process is checkpointed to a file, killed, restored from the
+// file and continues where it was; what cannot be restored is refused and left running;
+// damaged and foreign image files are refused. Needs root (ptrace of a non-child with
+// PTRACE_SEIZE, PR_SET_MM_MAP); the programs are tests/kern-ext/checkpoint_programs/*.c.
+#include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/files.h"
+#include "kern-ext/pidfd.h"
+#include "kern-ext/process.h"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+using namespace ssi;
+
+namespace {
+
+const std::string kPrograms = SSI_CHECKPOINT_PROGRAMS;
+
+bool have_root() {
+    if (::geteuid() == 0) return true;
+    WARN("not root: checkpoint tests skipped");
+    return false;
+}
+
+// A test program whose stdout is a pipe we read. We keep the write end too, to hand it
+// to the restored process: its output then continues on the same pipe.
+struct Program {
+    pid_t pid = 0;
+    UniqueFd out;    // read end
+    UniqueFd write;  // write end
+    std::string pending;
+
+    // The next line, or nullopt at end of file or after 30 s of silence.
+    std::optional<std::string> line() {
+        for (;;) {
+            size_t nl = pending.find('\n');
+            if (nl != std::string::npos) {
+                std::string l = pending.substr(0, nl);
+                pending.erase(0, nl + 1);
+                return l;
+            }
+            pollfd p{out.get(), POLLIN, 0};
+            if (::poll(&p, 1, 30000) <= 0) return std::nullopt;
+            char buf[4096];
+            ssize_t n = ::read(out.get(), buf, sizeof buf);
+            if (n <= 0) return std::nullopt;
+            pending.append(buf, size_t(n));
+        }
+    }
+    std::vector<std::string> lines_until_eof() {
+        std::vector<std::string> all;
+        while (auto l = line()) all.push_back(*l);
+        return all;
+    }
+};
+
+Program start(const std::vector<std::string>& argv) {
+    auto pipe = make_pipe();
+    REQUIRE(pipe.ok());
+    Program p;
+    p.out = std::move(pipe->first);
+    p.write = std::move(pipe->second);
+    auto pid = fork_process();
+    REQUIRE(pid.ok());
+    if (*pid == 0) {
+        if (!duplicate_fd(p.write.get(), 1)) exit_child(120);
+        exec_file(argv[0], argv);
+        exit_child(121);
+    }
+    p.pid = *pid;
+    return p;
+}
+
+std::string temp_image_path(const char* name) {
+    return "/dev/shm/ssi-checkpoint-test-" + std::to_string(::getpid()) + "-" + name + ".img";
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// The tiny program's whole output: progress 1..200 once each, in order, then the sum.
+void check_tiny_output(const std::vector<std::string>& lines) {
+    const unsigned long total = 200ul << 21;
+    REQUIRE(lines.size() == 201);
+    for (size_t i = 0; i < 200; ++i) REQUIRE(lines[i] == "progress " + std::to_string(i + 1));
+    CHECK(lines[200] == "done " + std::to_string(total * (total + 1) / 2));
+}
+
+}  // namespace
+
+TEST_CASE("checkpoint: a tiny program without libc resumes counting after restore", "[checkpoint][root]") {
+    if (!have_root()) return;
+    Program prog = start({kPrograms + "/ckpt_counter_tiny"});
+    std::vector<std::string> lines;
+    while (lines.size() < 20) {
+        auto l = prog.line();
+        REQUIRE(l);
+        lines.push_back(*l);
+    }
+
+    auto image = checkpoint(prog.pid, {CheckpointOptions::kill});
+    REQUIRE(image.ok());
+    auto original = wait_process(prog.pid);
+    REQUIRE(original.ok());
+    CHECK((original->signaled && original->signal == SIGKILL));
+
+    std::string path = temp_image_path("tiny");
+    REQUIRE(save_image(*image, path).ok());
+    auto loaded = load_image(path);
+    ::unlink(path.c_str());
+    REQUIRE(loaded.ok());
+
+    auto restored = restore(*loaded, {{{1, prog.write.get()}}});
+    if (!restored) FAIL(restored.error().message());
+    prog.write.reset();
+    for (auto& l : prog.lines_until_eof()) lines.push_back(l);
+    check_tiny_output(lines);
+    auto status = wait_process(*restored);
+    REQUIRE(status.ok());
+    CHECK(status->describe() == "exit status 0");
+}
+
+TEST_CASE("checkpoint: a glibc program sleeping with 64 MiB of heap restores and prints what an uninterrupted run prints",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+    const std::vector<std::string> argv = {kPrograms + "/ckpt_counter_glibc", "4", "64"};
+    Program reference = start(argv);
+    Program prog = start(argv);
+    std::vector<std::string> lines;
+    for (int i = 0; i < 2; ++i) {  // "started", "progress 1": then it sleeps
+        auto l = prog.line();
+        REQUIRE(l);
+        lines.push_back(*l);
+    }
+    ::usleep(100 * 1000);  // well inside nanosleep
+
+    auto t0 = std::chrono::steady_clock::now();
+    auto image = checkpoint(prog.pid, {CheckpointOptions::kill});
+    double checkpoint_ms = ms_since(t0);
+    if (!image) FAIL(image.error().message());
+    REQUIRE(wait_process(prog.pid).ok());
+
+    std::string path = temp_image_path("glibc");
+    t0 = std::chrono::steady_clock::now();
+    REQUIRE(save_image(*image, path).ok());
+    double save_ms = ms_since(t0);
+    auto size = stat_path(path);
+    image = Error{};  // free the first image before loading the second
+    t0 = std::chrono::steady_clock::now();
+    auto loaded = load_image(path);
+    double load_ms = ms_since(t0);
+    ::unlink(path.c_str());
+    REQUIRE(loaded.ok());
+
+    t0 = std::chrono::steady_clock::now();
+    auto restored = restore(*loaded, {{{1, prog.write.get()}}});
+    double restore_ms = ms_since(t0);
+    if (!restored) FAIL(restored.error().message());
+    prog.write.reset();
+    WARN("64 MiB glibc process: checkpoint (frozen) " << checkpoint_ms << " ms, save " << save_ms << " ms, load "
+                                                      << load_ms << " ms, restore " << restore_ms << " ms, image "
+                                                      << (size.ok() ? size->st_size >> 20 : -1) << " MiB");
+
+    for (auto& l : prog.lines_until_eof()) lines.push_back(l);
+    reference.write.reset();
+    std::vector<std::string> expected = reference.lines_until_eof();
+    REQUIRE(expected.size() == 6);
+    CHECK(lines == expected);
+    auto status = wait_process(*restored);
+    REQUIRE(status.ok());
+    CHECK(status->describe() == "exit status 0");
+    REQUIRE(wait_process(reference.pid).ok());
+}
+
+TEST_CASE("checkpoint: refusals leave the process running, damaged and foreign images are refused",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+
+    SECTION("a two-thread process is refused, naming threads, and keeps running") {
+        Program prog = start({kPrograms + "/ckpt_two_threads"});
+        REQUIRE(prog.line() == std::optional<std::string>("ready"));
+        auto image = checkpoint(prog.pid);
+        REQUIRE_FALSE(image.ok());
+        CHECK_THAT(image.error().message(), Catch::Contains("threads"));
+        auto status = read_file("/proc/" + std::to_string(prog.pid) + "/status");
+        REQUIRE(status.ok());
+        // Not stopped (T) nor held by a tracer (t): running or sleeping as before.
+        CHECK_THAT(*status, !Catch::Contains("State:\tT") && !Catch::Contains("State:\tt"));
+        CHECK_THAT(*status, Catch::Contains("TracerPid:\t0"));
+        REQUIRE(send_signal(prog.pid, SIGKILL).ok());
+        REQUIRE(wait_process(prog.pid).ok());
+    }
+
+    SECTION("checkpoint with resume lets the process finish; a damaged copy of its image is refused") {
+        Program prog = start({kPrograms + "/ckpt_counter_tiny"});
+        std::vector<std::string> lines;
+        for (int i = 0; i < 5; ++i) lines.push_back(prog.line().value_or("?"));
+        auto image = checkpoint(prog.pid);  // resume
+        REQUIRE(image.ok());
+        std::string path = temp_image_path("damaged");
+        REQUIRE(save_image(*image, path).ok());
+
+        prog.write.reset();
+        for (auto& l : prog.lines_until_eof()) lines.push_back(l);
+        check_tiny_output(lines);
+        REQUIRE(wait_process(prog.pid).ok());
+
+        REQUIRE(load_image(path).ok());
+        auto bytes = read_file(path);
+        REQUIRE(bytes.ok());
+        for (size_t at : {size_t(200), bytes->size() / 2, bytes->size() - 1}) {
+            std::string damaged = *bytes;
+            damaged[at] = char(damaged[at] ^ 0x10);
+            REQUIRE(write_file_atomic(path, damaged, 0600).ok());
+            auto loaded = load_image(path);
+            REQUIRE_FALSE(loaded.ok());
+            CHECK_THAT(loaded.error().message(), Catch::Contains("checksum"));
+        }
+        REQUIRE(write_file_atomic(path, bytes->substr(0, bytes->size() - 4096), 0600).ok());
+        auto truncated = load_image(path);
+        REQUIRE_FALSE(truncated.ok());
+        CHECK_THAT(truncated.error().message(), Catch::Contains("truncated"));
+        ::unlink(path.c_str());
+    }
+
+    SECTION("a foreign file is refused") {
+        std::string path = temp_image_path("foreign");
+        REQUIRE(write_file_atomic(path, std::string(4096, 'x'), 0600).ok());
+        auto loaded = load_image(path);
+        ::unlink(path.c_str());
+        REQUIRE_FALSE(loaded.ok());
+        CHECK_THAT(loaded.error().message(), Catch::Contains("not an ssi checkpoint image"));
+    }
+}
