@@ -20,6 +20,12 @@ Result<void> Pidfd::send_signal(int signal) const {
     return ok();
 }
 
+Result<UniqueFd> Pidfd::get_fd(int fd) const {
+    int got = int(::syscall(SYS_pidfd_getfd, fd_.get(), fd, 0));
+    if (got < 0) return sys_error("pidfd_getfd", "fd " + std::to_string(fd) + " of pid " + std::to_string(pid_));
+    return UniqueFd(got);
+}
+
 Result<void> send_signal(pid_t pid, int signal) {
     if (::kill(pid, signal) < 0) return sys_error("kill", "pid " + std::to_string(pid));
     return ok();

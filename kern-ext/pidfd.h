@@ -15,6 +15,9 @@ public:
     static Result<Pidfd> open(pid_t pid);
 
     Result<void> send_signal(int signal) const;
+    // pidfd_getfd(2): a copy (close-on-exec) of the process's descriptor `fd`: the same
+    // open file, offset and flags included. Needs ptrace access to the process.
+    Result<UniqueFd> get_fd(int fd) const;
     pid_t pid() const { return pid_; }
     int fd() const { return fd_.get(); }
 

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <climits>
 #include <cstring>
@@ -19,6 +21,26 @@ std::vector<char*> c_string_array(const std::vector<std::string>& strings) {
     for (const auto& s : strings) out.push_back(const_cast<char*>(s.c_str()));
     out.push_back(nullptr);
     return out;
+}
+
+Result<std::string> find_program(const std::string& name, const std::string& path) {
+    if (name.find('/') != std::string::npos) return name;
+    if (name.empty()) return make_error("execvp", "empty program name", ENOENT);
+    bool denied = false;
+    size_t start = 0;
+    for (;;) {
+        size_t end = path.find(':', start);
+        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+        struct stat st {};
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+            if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+            denied = true;
+        }
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return make_error("execvp", name, denied ? EACCES : ENOENT);
 }
 
 Result<pid_t> fork_process() {
@@ -73,6 +95,14 @@ Result<Reaped> reap_one() {
     }
     if (r == 0) return Reaped{Reaped::none_exited};
     return Reaped{Reaped::child, r, decode_wait_status(status)};
+}
+
+Result<std::optional<ExitStatus>> try_wait_process(pid_t pid) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r < 0) return sys_error("waitpid", "pid " + std::to_string(pid));
+    if (r == 0) return std::optional<ExitStatus>{};
+    return std::optional<ExitStatus>{decode_wait_status(status)};
 }
 
 Result<pid_t> new_session() {

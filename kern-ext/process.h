@@ -22,6 +22,11 @@ namespace ssi {
 // outlive it).
 std::vector<char*> c_string_array(const std::vector<std::string>& strings);
 
+// Where execvp(3) would find `name` along `path` (a PATH value): `name` itself when it
+// contains a '/'; else the first executable regular file DIR/name. ENOENT when there is
+// none, EACCES when only non-executable ones were found (a shell's 127 and 126).
+Result<std::string> find_program(const std::string& name, const std::string& path);
+
 // fork(2): the child's pid in the parent, 0 in the child.
 Result<pid_t> fork_process();
 
@@ -60,7 +65,10 @@ struct Reaped {
     pid_t pid = 0;  // when kind == child
     ExitStatus status;
 };
-// waitpid(-1, WNOHANG): one exited child, if any.
+// waitpid(pid, WNOHANG): its status if it has ended (and it is reaped), else nothing.
+Result<std::optional<ExitStatus>> try_wait_process(pid_t pid);
+// waitpid(-1, WNOHANG): one exited child, if any. Takes any child's status: a caller
+// that has children it does not know of (the agent) waits by PID instead.
 Result<Reaped> reap_one();
 
 // ---- session, stdio, cwd ---------------------------------------------------------------

@@ -41,7 +41,8 @@ Agent::Agent(EventLoop& loop, ClusterConfig config, LocalShare share, ProcTableW
       share_(std::move(share)),
       shm_table_(std::move(table)),
       membership_(config_, [this](int32_t n, NodeState b, NodeState a) { on_node_state(n, b, a); }),
-      runs_(config_) {}
+      runs_(config_),
+      checkpoints_(config_, runs_) {}
 
 Agent::~Agent() {
     local_.reset();
@@ -81,7 +82,10 @@ Result<void> Agent::start(const std::string& secret_key) {
     membership_timer_->start(kMembershipTickMs, kMembershipTickMs);
     scan_timer_ = std::make_unique<Timer>(loop_, [this] { scan_local(); });
     scan_timer_->start(config_.sample_ms, config_.sample_ms);
-    child_signal_ = std::make_unique<SignalWatch>(loop_, SIGCHLD, [this] { runs_.reap(); });
+    child_signal_ = std::make_unique<SignalWatch>(loop_, SIGCHLD, [this] {
+        checkpoints_.reap();
+        runs_.reap();
+    });
     for (int sig : {SIGTERM, SIGINT}) {
         stop_signals_.push_back(std::make_unique<SignalWatch>(loop_, sig, [this, sig] {
             spdlog::info("agent: {} received, stopping", sigabbrev_np(sig));
@@ -261,6 +265,9 @@ void Agent::on_local(LocalRequest&& request) {
                 handle_cluster_ps(request, msg);
             } else if constexpr (std::is_same_v<T, wire::RunRequest>) {
                 handle_run(request, msg);
+            } else if constexpr (std::is_same_v<T, wire::CheckpointRequest> || std::is_same_v<T, wire::RestartRequest> ||
+                                 std::is_same_v<T, wire::RestartWaitRequest>) {
+                checkpoints_.handle(request, msg);  // checkpoints.cpp
             } else if constexpr (std::is_same_v<T, wire::NodesRequest>) {
                 request.respond.send(wire::NodesReply{config_.self_id, membership_.view(self_status(), loop_.now_ms())});
             } else {

@@ -8,6 +8,7 @@
 #include "libssi/config.h"
 #include "libssi/gpid.h"
 #include "libssi/proc_table.h"
+#include "ssi-agent/checkpoints.h"
 #include "ssi-agent/cluster_table.h"
 #include "ssi-agent/event_loop.h"
 #include "ssi-agent/local_server.h"
@@ -69,6 +70,7 @@ private:
     std::unique_ptr<PeerCalls> calls_;
     std::unique_ptr<LocalServer> local_;
     RemoteRuns runs_;
+    Checkpoints checkpoints_;
     std::map<int32_t, wire::NodeStatus> peer_status_;
     std::unique_ptr<Timer> heartbeat_timer_, membership_timer_, scan_timer_, publish_timer_;
     std::vector<std::unique_ptr<SignalWatch>> stop_signals_;

@@ -68,13 +68,19 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
     return ok();
 }
 
+// By PID: the agent has other children (restarted processes, checkpoints.cpp) whose
+// statuses are not ours to take.
 void RemoteRuns::reap() {
-    for (;;) {
-        auto r = reap_one();
-        if (!r || r->kind != Reaped::child) return;
-        supervisors_.erase(r->pid);
-        ::unlink((runs_dir_ + "/" + std::to_string(r->pid)).c_str());
-        spdlog::info("runs: supervisor {} ended, {}", r->pid, r->status.describe());
+    for (auto it = supervisors_.begin(); it != supervisors_.end();) {
+        pid_t pid = it->first;
+        auto r = try_wait_process(pid);
+        if (!r || !*r) {
+            ++it;
+            continue;
+        }
+        it = supervisors_.erase(it);
+        ::unlink((runs_dir_ + "/" + std::to_string(pid)).c_str());
+        spdlog::info("runs: supervisor {} ended, {}", pid, (*r)->describe());
     }
 }
 

@@ -96,7 +96,7 @@ Result<void> Supervisor::start_program() {
     launch.cwd = spec_.cwd;
     launch.argv = spec_.argv;
     launch.env = spec_.env;
-    launch.program = spec_.argv[0];
+    launch.program = spec_.program.empty() ? spec_.argv[0] : spec_.program;
     launch.uid = spec_.uid;
     launch.gid = spec_.gid;
     launch.groups.assign(spec_.groups.begin(), spec_.groups.end());
@@ -187,9 +187,16 @@ void Supervisor::relay() {
     auto last_heard = clock::now();
     auto last_keepalive = clock::now();
     bool out_open = bool(stdout_), err_open = bool(stderr_), pty_open = bool(pty_);
+    // A dropped connection to the deputy (its process died: the kernel closed its socket)
+    // shortens the wait: if it does not speak again within kReconnectGraceMs, it is gone.
+    int silence_limit = kSilenceLimitMs;
+    zmq::socket_t monitor(context_, zmq::socket_type::pair);
+    if (zmq_socket_monitor(control_.handle(), "inproc://ssi-remote-control", ZMQ_EVENT_DISCONNECTED) == 0)
+        monitor.connect("inproc://ssi-remote-control");
     for (;;) {
         std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
-                                              {nullptr, program_->pidfd(), ZMQ_POLLIN, 0}};
+                                              {nullptr, program_->pidfd(), ZMQ_POLLIN, 0},
+                                              {monitor.handle(), 0, ZMQ_POLLIN, 0}};
         size_t out_at = 0, err_at = 0, in_at = 0, pty_at = 0, change_at = 0;
         if (out_open) out_at = items.size(), items.push_back({nullptr, stdout_.get(), ZMQ_POLLIN, 0});
         if (err_open) err_at = items.size(), items.push_back({nullptr, stderr_.get(), ZMQ_POLLIN, 0});
@@ -205,7 +212,13 @@ void Supervisor::relay() {
         }
         if (items[0].revents & ZMQ_POLLIN) {
             last_heard = clock::now();
+            silence_limit = kSilenceLimitMs;
             on_control();
+        }
+        if (items[2].revents & ZMQ_POLLIN) {
+            std::vector<zmq::message_t> event;
+            (void)zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait);
+            silence_limit = std::min(silence_limit, ms_since(last_heard) + kReconnectGraceMs);
         }
         char buf[kChunkBytes];
         for (auto [at, fd, open, num] : {std::tuple{out_at, stdout_.get(), &out_open, 1},
@@ -244,7 +257,7 @@ void Supervisor::relay() {
             send_control(wire::Keepalive{});
             last_keepalive = clock::now();
         }
-        if (ms_since(last_heard) > kSilenceLimitMs) {
+        if (ms_since(last_heard) > silence_limit) {
             std::fprintf(stderr, "ssi-remote: lost the deputy at %s; ending the program\n", keys_.endpoint.c_str());
             program_.reset();
             return;

@@ -16,6 +16,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,9 +33,23 @@ struct CheckpointOptions {
 // the image).
 Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options = {});
 
+// Who the restored process runs as (restore_credentials.cpp): set from inside it before
+// it is let go, so an image (which a user may have crafted) never runs with the
+// restorer's identity. File access is limited to these credentials from the start.
+struct RestoreCredentials {
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::vector<gid_t> groups;
+};
+
 struct RestoreOptions {
     // {fd number in the restored process, fd in the caller}; every other fd is closed.
     std::vector<std::pair<int, int>> fds;
+    // The PID to try to take (clone3 set_tid, needs CAP_SYS_ADMIN); when it is taken, or
+    // 0, the process gets a new PID. restore() returns the PID it got.
+    pid_t pid = 0;
+    // Without them the process keeps the caller's credentials (the tests' case).
+    std::optional<RestoreCredentials> credentials;
 };
 
 // Rebuilds the image in a new child of the caller and lets it run; returns its PID.
@@ -44,5 +59,9 @@ Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options =
 // The image file: a versioned header and checksummed sections (image_file.cpp).
 Result<void> save_image(const ProcessImage& image, const std::string& path);
 Result<ProcessImage> load_image(const std::string& path);
+// The same on an open file (the caller opened or created it); `name` is for messages.
+// save_image_to writes from the file's current offset and leaves it open.
+Result<void> save_image_to(const ProcessImage& image, int fd, const std::string& name);
+Result<ProcessImage> load_image_from(int fd, const std::string& name);
 
 }  // namespace ssi

@@ -275,17 +275,25 @@ Error damaged(const std::string& path, uint32_t kind) {
 Result<void> save_image(const ProcessImage& image, const std::string& path) {
     std::string tmp = path + ".tmp";
     UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    TRY(save_image_to(image, fd.get(), tmp));
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename", tmp + " -> " + path);
+    return ok();
+}
+
+Result<void> save_image_to(const ProcessImage& image, int out, const std::string& name) {
+    (void)name;
     FileHeader h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.version = kVersion;
     h.sections = 5;
     h.machine = kMachine;
     h.checksum = checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)});
-    TRY(write_all(fd.get(), {reinterpret_cast<const char*>(&h), sizeof h}));
-    TRY(write_section(fd.get(), kTask, encode_task(image)));
-    TRY(write_section(fd.get(), kSignals, encode_signals(image)));
-    TRY(write_section(fd.get(), kMm, encode_mm(image)));
-    TRY(write_section(fd.get(), kMappings, encode_mappings(image)));
+    TRY(write_all(out, {reinterpret_cast<const char*>(&h), sizeof h}));
+    TRY(write_section(out, kTask, encode_task(image)));
+    TRY(write_section(out, kSignals, encode_signals(image)));
+    TRY(write_section(out, kMm, encode_mm(image)));
+    TRY(write_section(out, kMappings, encode_mappings(image)));
 
     SectionHeader mem{kMemory, 0, 0, 0};
     Checksum sum;
@@ -294,17 +302,19 @@ Result<void> save_image(const ProcessImage& image, const std::string& path) {
         sum.add(m.contents.data(), m.contents.size());
     }
     mem.checksum = sum.value();
-    TRY(write_all(fd.get(), {reinterpret_cast<const char*>(&mem), sizeof mem}));
-    for (const MemoryMapping& m : image.mappings) TRY(write_all(fd.get(), {m.contents.data(), m.contents.size()}));
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename", tmp + " -> " + path);
+    TRY(write_all(out, {reinterpret_cast<const char*>(&mem), sizeof mem}));
+    for (const MemoryMapping& m : image.mappings) TRY(write_all(out, {m.contents.data(), m.contents.size()}));
     return ok();
 }
 
 Result<ProcessImage> load_image(const std::string& path) {
     UniqueFd fd = TRY(open_file(path, O_RDONLY));
+    return load_image_from(fd.get(), path);
+}
+
+Result<ProcessImage> load_image_from(int in, const std::string& path) {
     FileHeader h{};
-    TRY(read_exact(fd.get(), reinterpret_cast<char*>(&h), sizeof h, path));
+    TRY(read_exact(in, reinterpret_cast<char*>(&h), sizeof h, path));
     if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0)
         return make_error("load checkpoint image", path + ": not an ssi checkpoint image (bad magic)", EBADMSG);
     if (h.checksum != checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)}))
@@ -319,7 +329,7 @@ Result<ProcessImage> load_image(const std::string& path) {
     ProcessImage image;
     for (uint32_t kind = kTask; kind <= kMemory; ++kind) {
         SectionHeader s{};
-        TRY(read_exact(fd.get(), reinterpret_cast<char*>(&s), sizeof s, path));
+        TRY(read_exact(in, reinterpret_cast<char*>(&s), sizeof s, path));
         if (s.kind != kind)
             return make_error("load checkpoint image", path + ": expected section " + section_name(kind), EBADMSG);
         if (kind == kMemory) {
@@ -330,7 +340,7 @@ Result<ProcessImage> load_image(const std::string& path) {
                 total += m.size();
                 if (total > s.length) return damaged(path, kind);
                 m.contents = TRY(Buffer::create(m.size()));
-                TRY(read_exact(fd.get(), m.contents.data(), m.size(), path));
+                TRY(read_exact(in, m.contents.data(), m.size(), path));
                 sum.add(m.contents.data(), m.size());
             }
             if (total != s.length || sum.value() != s.checksum) return damaged(path, kind);
@@ -338,7 +348,7 @@ Result<ProcessImage> load_image(const std::string& path) {
         }
         if (s.length > (64u << 20)) return damaged(path, kind);  // a header this size is no header
         std::string payload(s.length, '\0');
-        TRY(read_exact(fd.get(), payload.data(), payload.size(), path));
+        TRY(read_exact(in, payload.data(), payload.size(), path));
         if (checksum(payload) != s.checksum) return damaged(path, kind);
         switch (kind) {
             case kTask: TRY(decode_task(payload, image)); break;

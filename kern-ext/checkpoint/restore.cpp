@@ -16,6 +16,8 @@ Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options) 
     // Nothing may interrupt the rebuilding; resume_restored puts the saved mask back.
     TRY(ptrace_set_sigmask(pid, ~0ull));
 
+    // From here on, files are opened as the one who asked for the restart.
+    TRY(ckpt::adopt_file_credentials(sys, region, options));
     // The inherited rseq area points into memory about to be replaced.
     TRY(ckpt::unregister_inherited_rseq(sys));
     // Empty the child but for the region, and put the vdso where the image had it.
@@ -28,6 +30,8 @@ Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options) 
     TRY(ckpt::restore_signal_state(sys, region, image));
     // glibc's rseq area, at the image's address.
     TRY(ckpt::register_rseq(sys, image));
+    // The asker's uid and gid, last: the steps above need the restorer's capabilities.
+    TRY(ckpt::restore_credentials(sys, options));
     // FPU, registers, mask; unmap the region; let go.
     TRY(ckpt::resume_restored(sys, region, image));
     return child.commit();

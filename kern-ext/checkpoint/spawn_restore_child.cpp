@@ -3,6 +3,7 @@
 // stops itself. From then on the parent drives it by injected system calls. The child
 // cannot return errors; it exits with a code naming the step that failed.
 #include "kern-ext/checkpoint/steps.h"
+#include "kern-ext/clone3.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 
@@ -56,6 +57,16 @@ const char* describe_failure(int code) {
     ::_exit(kGadget + 1);  // only reached if the parent let go without rebuilding us
 }
 
+// The image's PID when it is free (clone3 with set_tid), else any. The clone3 child runs
+// without glibc's fork handlers: child_main only makes raw system calls.
+Result<pid_t> fork_child(pid_t wanted) {
+    if (wanted > 0) {
+        auto cloned = clone_process(CloneOptions{.set_tid = wanted});
+        if (cloned) return cloned->pid;  // else (EEXIST: taken) a new PID
+    }
+    return fork_process();
+}
+
 }  // namespace
 
 RestoreChild::~RestoreChild() {
@@ -69,7 +80,7 @@ Result<RestoreChild> spawn_restore_child(const RestoreRegion& region, const Rest
         if (target < 0 || target >= kTempFdBase)
             return make_error("restore", "fd " + std::to_string(target) + " out of range", EINVAL);
     std::vector<int> temps(options.fds.size());
-    pid_t pid = TRY(fork_process());
+    pid_t pid = TRY(fork_child(options.pid));
     if (pid == 0) child_main(region, options, temps);
     RestoreChild child(pid);
     TraceeStop stop = TRY(wait_tracee(pid));

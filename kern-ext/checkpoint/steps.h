@@ -71,6 +71,9 @@ Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image);
 Result<void> restore_mm_layout(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> register_rseq(RemoteSyscaller& sys, const ProcessImage& image);
+// The asker's groups and file ids first; its real/effective/saved ids last.
+Result<void> adopt_file_credentials(RemoteSyscaller& sys, const RestoreRegion& region, const RestoreOptions& options);
+Result<void> restore_credentials(RemoteSyscaller& sys, const RestoreOptions& options);
 Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 
 }  // namespace ssi::ckpt

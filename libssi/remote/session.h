@@ -17,6 +17,8 @@ inline constexpr char kControlKind = 'C';
 // Each side sends a Keepalive this often and gives the other up after kSilenceLimitMs.
 inline constexpr int kKeepaliveMs = 500;
 inline constexpr int kSilenceLimitMs = 5000;
+// After the connection to the deputy drops, how long it has to come back.
+inline constexpr int kReconnectGraceMs = 1000;
 // How long the deputy waits for the supervisor's first word.
 inline constexpr int kHelloTimeoutMs = 15000;
 // Output and input travel in pieces of at most this much.

@@ -12,7 +12,9 @@ constexpr const char* kTypeNames[] = {"Heartbeat", "TableDelta",      "SnapshotR
                                       "NodesRequest", "NodesReply",   "ErrorReply",
                                       "RunRequest",  "RunReply",      "SessionHello",
                                       "StdinData",   "OutputData",    "ForwardSignal",
-                                      "ProgramExited", "Keepalive",   "WindowSize"};
+                                      "ProgramExited", "Keepalive",   "WindowSize",
+                                      "CheckpointRequest", "CheckpointReply", "RestartRequest",
+                                      "RestartReply", "RestartWaitRequest"};
 static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.

@@ -182,8 +182,9 @@ struct RunRequest {
     uint32_t uid = 0, gid = 0;
     std::vector<uint32_t> groups;
     TerminalSpec terminal;          // from the tool
+    std::string program;            // argv[0] found in PATH at home (absolute); "" = argv[0]
     MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
-                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal)
+                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal, program)
 };
 
 struct RunReply {
@@ -233,11 +234,53 @@ struct WindowSize {
     MSGPACK_DEFINE_ARRAY(rows, cols)
 };
 
+// ---- checkpoint/restart (ssi-checkpoint, ssi-restart; docs/checkpoint.md) -----------
+// Files travel as descriptors, not paths: the tool opens them with its own credentials
+// and names the descriptor; the agent takes that very open file from the caller
+// (pidfd_getfd on the SO_PEERCRED pid), so it never opens a path on a user's behalf.
+
+// Checkpoint gpid (a process of this node) into the caller's open file `fd`.
+struct CheckpointRequest {
+    int64_t gpid = 0;
+    int32_t fd = -1;    // the caller's descriptor of the image file, open for writing
+    bool kill = false;  // kill the process once saved (else it goes on running)
+    MSGPACK_DEFINE_ARRAY(gpid, fd, kill)
+};
+
+struct CheckpointReply {
+    uint64_t bytes = 0;  // image size
+    MSGPACK_DEFINE_ARRAY(bytes)
+};
+
+// Restore the image in the caller's open file `fd` on `node` (0: this one), with the
+// caller's stdin, stdout and stderr and the caller's credentials.
+struct RestartRequest {
+    int32_t node = 0;
+    int32_t fd = -1;
+    std::string name;     // the file's path, for messages only
+    bool detach = false;  // nobody will wait for it
+    MSGPACK_DEFINE_ARRAY(node, fd, name, detach)
+};
+
+struct RestartReply {
+    int64_t gpid = 0;       // the restored process
+    int32_t image_pid = 0;  // the PID it had when checkpointed (kept when it was free)
+    MSGPACK_DEFINE_ARRAY(gpid, image_pid)
+};
+
+// Wait for a process this agent restarted for the caller; answered by ProgramExited.
+struct RestartWaitRequest {
+    int64_t gpid = 0;
+    MSGPACK_DEFINE_ARRAY(gpid)
+};
+
 // Every message, by its wire type number (the variant index + 1; never reorder).
 using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest, KillReply,
                              PsRequest, PsReply, ClusterPsRequest, ClusterPsReply, NodesRequest,
                              NodesReply, ErrorReply, RunRequest, RunReply, SessionHello, StdinData,
-                             OutputData, ForwardSignal, ProgramExited, Keepalive, WindowSize>;
+                             OutputData, ForwardSignal, ProgramExited, Keepalive, WindowSize,
+                             CheckpointRequest, CheckpointReply, RestartRequest, RestartReply,
+                             RestartWaitRequest>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

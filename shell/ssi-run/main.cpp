@@ -3,6 +3,7 @@
 // This process stays home as the program's deputy: the program wears its PID, uses its
 // stdin/stdout/stderr, its cwd and the home files, gets the signals sent to it, and ssi-run
 // exits with the program's status (or dies of its signal). ssi-run's own failures exit 255.
+#include "kern-ext/process.h"
 #include "libssi/agent_client.h"
 #include "libssi/remote/session.h"
 #include "libssi/tool_main.h"
@@ -10,6 +11,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace {
@@ -52,6 +54,14 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
         std::fprintf(stderr, "ssi-run: %s", options.error().message().c_str());
         return 2;
     }
+    // The program is looked for at home, along the home PATH, as a shell would: no round
+    // trips to the target for the misses, and "not found" is known before anything starts.
+    const char* path = std::getenv("PATH");
+    auto program = ssi::find_program(options->argv[0], path ? path : "/usr/local/bin:/usr/bin:/bin");
+    if (!program) {
+        std::fprintf(stderr, "ssi-run: %s: %s\n", options->argv[0].c_str(), std::strerror(program.error().err));
+        return ssi::exec_failure_status(program.error().err);
+    }
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
     ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}));
     auto* view = std::get_if<ssi::wire::NodesReply>(&nodes);
@@ -61,7 +71,9 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
         if (n.self) address = n.status.address;
 
     auto deputy = TRY(ssi::run::Deputy::create(address));
-    ssi::wire::Message reply = TRY(agent.call(deputy->request(*options), 10000));
+    ssi::wire::RunRequest request = deputy->request(*options);
+    request.program = *program;
+    ssi::wire::Message reply = TRY(agent.call(request, 10000));
     auto* started = std::get_if<ssi::wire::RunReply>(&reply);
     if (!started) return ssi::make_error("the local ssi-agent sent an unexpected reply");
     return deputy->serve(started->node);

@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
         ErrorReply{5, "Input/output error"},
         RunRequest{2, {"/bin/echo", "hi"}, {"PATH=/usr/bin"}, "/tmp", 022, {{7, {1024, 4096}}},
                    "tcp://127.0.1.1:40000", std::string(40, 'P'), std::string(40, 'S'), "home", 1, 4711, 4700,
-                   1000, 100, {100, 27}, TerminalSpec{true, true, true, 0x500, 0x5, 0xbf, 0x8a3b, "\x03\x1c", 0, 0, 24, 80}},
+                   1000, 100, {100, 27}, TerminalSpec{true, true, true, 0x500, 0x5, 0xbf, 0x8a3b, "\x03\x1c", 0, 0, 24, 80}, "/bin/echo"},
         RunReply{2},
         SessionHello{2},
         StdinData{"input\n"},
@@ -62,6 +62,11 @@ int main(int argc, char** argv) {
         ProgramExited{0, 0, false, ""},
         Keepalive{},
         WindowSize{24, 80},
+        CheckpointRequest{10'004'711, 4, false},
+        CheckpointReply{4096},
+        RestartRequest{0, 3, "/tmp/x.img", false},
+        RestartReply{10'004'711, 4711},
+        RestartWaitRequest{10'004'711},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

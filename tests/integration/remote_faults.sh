@@ -18,6 +18,15 @@ wait "$runner"
   || fail "a home agent restart disturbed the remote program: $(home 'cat run.out run.status')"
 ok "a home agent restart leaves the remote program running"
 
+# The deputy is killed at home behind the agents' back (plain kill -9): its program on
+# node 2 ends soon after, it does not run on orphaned.
+home 'ssi-run -n 2 sleep 7777 >/dev/null 2>&1 & echo $! > orphan.pid' || fail "could not start the sleeper"
+remote_listed() { on_node 2 ssi-ps -o cmd --no-headers | grep -qx "sleep 7777"; }
+wait_until 3 remote_listed || fail "the remote sleep never showed"
+on_node 1 kill -KILL "$(home 'cat orphan.pid')"
+wait_until 4 not remote_listed || fail "the remote program outlived its killed deputy by more than 4 s"
+ok "a deputy killed with kill -9 takes its remote program with it"
+
 # The target node dies mid-run: the deputy notices, says so, exits 255.
 home 'ssi-run -n 3 sh -c "echo up; sleep 600" > lost.out 2>&1; echo $? > lost.status' &
 runner=$!

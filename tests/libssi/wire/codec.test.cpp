@@ -86,6 +86,7 @@ std::vector<Message> samples() {
     run.gid = 100;
     run.groups = {100, 27, 4};
     run.terminal = TerminalSpec{true, true, false, 0x500, 0x5, 0xbf, 0x8a3b, std::string("\x03\x1c\x7f\0", 4), 38400, 9600, 33, 101};
+    run.program = "/bin/sh";
     out.emplace_back(run);
     out.emplace_back(RunReply{4});
     out.emplace_back(SessionHello{4});
@@ -95,12 +96,17 @@ std::vector<Message> samples() {
     out.emplace_back(ProgramExited{3, 9, true, "killed"});
     out.emplace_back(Keepalive{});
     out.emplace_back(WindowSize{33, 101});
+    out.emplace_back(CheckpointRequest{10'004'711, 5, true});
+    out.emplace_back(CheckpointReply{123'456'789});
+    out.emplace_back(RestartRequest{2, 3, "/var/tmp/a.img", true});
+    out.emplace_back(RestartReply{10'004'712, 4711});
+    out.emplace_back(RestartWaitRequest{10'004'712});
     return out;
 }
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
-constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 17, 1, 1, 1, 2, 1, 4, 0, 2};
+constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 18, 1, 1, 1, 2, 1, 4, 0, 2, 3, 1, 4, 2, 1};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
 // ---- field-by-field comparison -------------------------------------------------------------
@@ -163,7 +169,7 @@ bool same(const TerminalSpec& a, const TerminalSpec& b) {
 bool same(const RunRequest& a, const RunRequest& b) {
     auto t = [](const RunRequest& r) {
         return std::tie(r.target, r.argv, r.env, r.cwd, r.umask, r.rlimits, r.deputy_endpoint, r.deputy_public_key,
-                        r.session_secret_key, r.hostname, r.home, r.pid, r.ppid, r.uid, r.gid, r.groups);
+                        r.session_secret_key, r.hostname, r.home, r.pid, r.ppid, r.uid, r.gid, r.groups, r.program);
     };
     return t(a) == t(b) && same(a.terminal, b.terminal);
 }
@@ -177,6 +183,15 @@ bool same(const ProgramExited& a, const ProgramExited& b) {
 }
 bool same(const Keepalive&, const Keepalive&) { return true; }
 bool same(const WindowSize& a, const WindowSize& b) { return a.rows == b.rows && a.cols == b.cols; }
+bool same(const CheckpointRequest& a, const CheckpointRequest& b) {
+    return a.gpid == b.gpid && a.fd == b.fd && a.kill == b.kill;
+}
+bool same(const CheckpointReply& a, const CheckpointReply& b) { return a.bytes == b.bytes; }
+bool same(const RestartRequest& a, const RestartRequest& b) {
+    return a.node == b.node && a.fd == b.fd && a.name == b.name && a.detach == b.detach;
+}
+bool same(const RestartReply& a, const RestartReply& b) { return a.gpid == b.gpid && a.image_pid == b.image_pid; }
+bool same(const RestartWaitRequest& a, const RestartWaitRequest& b) { return a.gpid == b.gpid; }
 
 bool same(const Message& a, const Message& b) {
     if (a.index() != b.index()) return false;

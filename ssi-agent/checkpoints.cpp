@@ -1,0 +1,180 @@
+#include "ssi-agent/checkpoints.h"
+
+#include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/file_ops.h"
+#include "kern-ext/pidfd.h"
+#include "kern-ext/proc_status.h"
+#include "libssi/gpid.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace ssi::agent {
+namespace {
+
+// A refusal in words; the words are the whole message (no strerror appended).
+Error refused(int err, const std::string& why) {
+    (void)err;
+    return Error{why, 0, {}};
+}
+
+wire::ErrorReply error_reply(const Error& e) {
+    return wire::ErrorReply{e.err != 0 ? e.err : EIO, e.message()};
+}
+
+// The process that sent the request, held by a pidfd. SO_PEERCRED names the process that
+// connected; its uid is checked again through the pidfd's PID, so a recycled PID now
+// owned by someone else is never taken for the caller.
+Result<Pidfd> open_caller(const PeerCredentials& caller) {
+    auto pidfd = Pidfd::open(caller.pid);
+    if (!pidfd) return refused(ESRCH, "the calling process is gone");
+    ProcessUids uids = TRY(read_process_uids(caller.pid));
+    if (uids.real != caller.uid && uids.effective != caller.uid)
+        return refused(EPERM, "the calling process changed identity");
+    return std::move(*pidfd);
+}
+
+// One of the caller's open files, as the caller opened it: a regular file.
+Result<UniqueFd> take_caller_file(const Pidfd& caller, int fd, int want_access) {
+    auto file = caller.get_fd(fd);
+    if (!file) return refused(EBADF, "the image file's descriptor " + std::to_string(fd) + " is not open in the caller");
+    struct stat st = TRY(stat_at(file->get(), "", AT_EMPTY_PATH));
+    if (!S_ISREG(st.st_mode)) return refused(EINVAL, "the image file is not a regular file");
+    int flags = ::fcntl(file->get(), F_GETFL);
+    int access = flags & O_ACCMODE;
+    if (flags < 0 || (access != want_access && access != O_RDWR))
+        return refused(EBADF, want_access == O_WRONLY ? "the image file is not open for writing"
+                                                      : "the image file is not open for reading");
+    return std::move(*file);
+}
+
+}  // namespace
+
+// ---- ssi-checkpoint ------------------------------------------------------------------
+
+void Checkpoints::handle(const LocalRequest& request, const wire::CheckpointRequest& checkpoint_request) {
+    auto reply = checkpoint(request.caller, checkpoint_request);
+    if (!reply) return request.respond.send(error_reply(reply.error()));
+    request.respond.send(*reply);
+}
+
+Result<wire::CheckpointReply> Checkpoints::checkpoint(const PeerCredentials& caller,
+                                                     const wire::CheckpointRequest& request) {
+    Gpid target = Gpid::from_value(request.gpid);
+    if (target.node != config_.self_id)
+        return refused(EXDEV, "checkpoint of another node's process: run ssi-checkpoint on node " +
+                                  std::to_string(target.node));
+    const pid_t pid = target.pid;
+    if (pid <= 1 || pid == ::getpid() || pid == caller.pid)
+        return refused(EPERM, "process " + target.str() + " cannot be checkpointed (the node's init, its agent, or the caller)");
+    if (auto node = runs_.deputy_target(pid))
+        return refused(ENOTSUP, "process " + target.str() + " is an ssi-run deputy (its program runs on node " +
+                                    std::to_string(*node) + "): checkpointing remote programs is not supported yet");
+    Visibility seen = runs_.visibility();
+    if (auto w = seen.worn.find(pid); w != seen.worn.end())
+        return refused(ENOTSUP, "process " + target.str() + " is a remote program (gpid " +
+                                    Gpid{w->second.home, w->second.pid}.str() +
+                                    "): checkpointing remote programs is not supported yet");
+    if (seen.hidden.count(pid))
+        return refused(ENOTSUP, "process " + target.str() + " is part of a remote run (ssi-run): not supported");
+
+    // kill(2)'s rule, checked on the process the pidfd holds.
+    auto pidfd = Pidfd::open(pid);
+    if (!pidfd) return refused(ESRCH, "No such process");
+    auto uids = read_process_uids(pid);
+    if (!uids) return refused(ESRCH, "No such process");
+    if (!may_signal(caller.uid, *uids)) return refused(EPERM, "Operation not permitted");
+
+    Pidfd caller_pidfd = TRY(open_caller(caller));
+    UniqueFd out = TRY(take_caller_file(caller_pidfd, request.fd, O_WRONLY));
+
+    ProcessImage image = TRY(ssi::checkpoint(pid, {.after = request.kill ? CheckpointOptions::kill
+                                                                         : CheckpointOptions::resume}));
+    TRY(save_image_to(image, out.get(), "the image file"));
+    struct stat st = TRY(stat_at(out.get(), "", AT_EMPTY_PATH));
+    spdlog::info("checkpoint: {} saved ({} bytes) for uid {}{}", target.str(), st.st_size, caller.uid,
+                 request.kill ? ", killed" : "");
+    return wire::CheckpointReply{uint64_t(st.st_size)};
+}
+
+// ---- ssi-restart ---------------------------------------------------------------------
+
+void Checkpoints::handle(const LocalRequest& request, const wire::RestartRequest& restart_request) {
+    auto reply = restart(request.caller, restart_request);
+    if (!reply) return request.respond.send(error_reply(reply.error()));
+    request.respond.send(*reply);
+}
+
+Result<wire::RestartReply> Checkpoints::restart(const PeerCredentials& caller, const wire::RestartRequest& request) {
+    if (request.node != 0 && request.node != config_.self_id)
+        return refused(ENOTSUP, "restart on node " + std::to_string(request.node) +
+                                    " from node " + std::to_string(config_.self_id) +
+                                    " is not supported yet: run ssi-restart on node " + std::to_string(request.node));
+    Pidfd caller_pidfd = TRY(open_caller(caller));
+    UniqueFd file = TRY(take_caller_file(caller_pidfd, request.fd, O_RDONLY));
+    ProcessImage image = TRY(load_image_from(file.get(), request.name.empty() ? "the image file" : request.name));
+    file.reset();
+
+    // The caller's stdin, stdout and stderr, where it has them; every other file closed.
+    std::vector<UniqueFd> stdio;
+    RestoreOptions options;
+    for (int fd = 0; fd <= 2; ++fd) {
+        auto got = caller_pidfd.get_fd(fd);
+        if (!got) continue;
+        options.fds.emplace_back(fd, got->get());
+        stdio.push_back(std::move(*got));
+    }
+    ProcessIdentity who = TRY(read_process_identity(caller.pid));
+    options.credentials = RestoreCredentials{caller.uid, caller.gid, who.groups};
+    options.pid = image.pid;
+
+    pid_t pid = TRY(ssi::restore(image, options));
+    restored_[pid] = Restored{caller.uid, request.detach, std::nullopt, {}};
+    Gpid gpid{config_.self_id, pid};
+    spdlog::info("restart: {} restored as {} (pid {}{}) for uid {}", image.pid, gpid.str(), pid,
+                 pid == image.pid ? ", the same" : ", a new one", caller.uid);
+    return wire::RestartReply{gpid.value(), image.pid};
+}
+
+void Checkpoints::handle(const LocalRequest& request, const wire::RestartWaitRequest& wait) {
+    Gpid target = Gpid::from_value(wait.gpid);
+    auto it = target.node == config_.self_id ? restored_.find(target.pid) : restored_.end();
+    if (it == restored_.end() || it->second.detached)
+        return request.respond.send(wire::ErrorReply{ECHILD, "process " + target.str() + " was not restarted here"});
+    if (request.caller.uid != 0 && request.caller.uid != it->second.owner)
+        return request.respond.send(wire::ErrorReply{EPERM, "Operation not permitted"});
+    if (!it->second.ended) return it->second.waiting.push_back(request.respond);
+    const ExitStatus s = *it->second.ended;
+    restored_.erase(it);
+    request.respond.send(wire::ProgramExited{s.shell_status(), s.signaled ? s.signal : 0, false, {}});
+}
+
+void Checkpoints::reap() {
+    for (auto it = restored_.begin(); it != restored_.end();) {
+        if (it->second.ended) {
+            ++it;
+            continue;
+        }
+        auto r = try_wait_process(it->first);
+        if (!r || !*r) {
+            ++it;
+            continue;
+        }
+        const ExitStatus s = **r;
+        spdlog::info("restart: restored process {} ended, {}", it->first, s.describe());
+        if (it->second.waiting.empty() && !it->second.detached) {
+            it->second.ended = s;  // its ssi-restart has not asked yet
+            ++it;
+            continue;
+        }
+        for (const Responder& waiter : it->second.waiting)
+            waiter.send(wire::ProgramExited{s.shell_status(), s.signaled ? s.signal : 0, false, {}});
+        it = restored_.erase(it);
+    }
+}
+
+}  // namespace ssi::agent
