@@ -92,9 +92,12 @@ Result<wire::CheckpointReply> Checkpoints::checkpoint(const PeerCredentials& cal
     Pidfd caller_pidfd = TRY(open_caller(caller));
     UniqueFd out = TRY(take_caller_file(caller_pidfd, request.fd, O_WRONLY));
 
-    ProcessImage image = TRY(ssi::checkpoint(pid, {.after = request.kill ? CheckpointOptions::kill
-                                                                         : CheckpointOptions::resume}));
-    TRY(save_image_to(image, out.get(), "the image file"));
+    // The image is written while the process is still stopped: with --kill it dies only
+    // once its image is safe, and a failed write leaves it running, untouched.
+    CheckpointOptions options;
+    options.after = request.kill ? CheckpointOptions::kill : CheckpointOptions::resume;
+    options.while_frozen = [&](const ProcessImage& image) { return save_image_to(image, out.get(), "the image file"); };
+    TRY(ssi::checkpoint(pid, options));
     struct stat st = TRY(stat_at(out.get(), "", AT_EMPTY_PATH));
     spdlog::info("checkpoint: {} saved ({} bytes) for uid {}{}", target.str(), st.st_size, caller.uid,
                  request.kill ? ", killed" : "");

@@ -28,6 +28,8 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     // Registers as a fresh task must resume them: restart or EINTR an interrupted call.
     ckpt::prepare_syscall_restart(image.regs);
 
+    // Save while it is still stopped; a failure lets it go on as if nothing happened.
+    if (options.while_frozen) TRY(options.while_frozen(image));
     if (options.after == CheckpointOptions::kill) TRY(ckpt::kill_stopped(task));
     return image;
 }

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,10 @@ namespace ssi {
 
 struct CheckpointOptions {
     enum After { resume, kill } after = resume;  // what happens to the process once saved
+    // Runs while the process is still stopped, before `after` applies. If it fails (the
+    // image could not be written), the process is let go untouched and the error returned:
+    // with `kill`, the process dies only once its image is safe.
+    std::function<Result<void>(const ProcessImage&)> while_frozen;
 };
 
 // Refuses (with the reason, leaving the process untouched) several threads, a tracer,

@@ -52,6 +52,18 @@ grep -q "taken" <<<"$out" || fail "expected a note that PID $pid is taken, got: 
 on_node 1 kill "$pid" 2>/dev/null || true
 ok "--leave-running keeps the original; the copy restarts under a new PID"
 
+# Atomic --kill: when the image cannot be written (a full file system), the process is
+# not killed; it goes on running, untouched.
+on_node 1 sh -c 'mkdir -p /tmp/small && mount -t tmpfs -o size=64k tmpfs /tmp/small' || fail "no small tmpfs"
+pid=$(on_node 1 sh -c 'python3 -u /tmp/counter.py 300 0 > /tmp/out5 2>&1 & echo $!')
+wait_until 10 has_lines /tmp/out5 10
+rc=0; out=$(on_node 1 timeout 60 ssi-checkpoint "1:$pid" -o /tmp/small/full.img --kill 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "a checkpoint into a full file system claimed success"
+at=$(lines /tmp/out5)
+wait_until 5 has_lines /tmp/out5 $((at + 5)) || fail "the process stopped after a failed --kill checkpoint ($out)"
+on_node 1 kill "$pid"
+ok "a failed --kill checkpoint leaves the process running ($out)"
+
 # A damaged and a foreign file are refused clearly, exit 1.
 on_node 1 python3 -c '
 import sys
