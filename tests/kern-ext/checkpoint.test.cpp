@@ -201,6 +201,52 @@ TEST_CASE("checkpoint: refusals leave the process running, damaged and foreign i
         REQUIRE(wait_process(prog.pid).ok());
     }
 
+    // What this version cannot restore is refused before anything is touched, naming why.
+    auto refused_and_untouched = [](const std::string& script, const std::vector<std::string>& extra,
+                                    const char* reason) {
+        std::vector<std::string> argv = {"/usr/bin/python3", "-c", script};
+        argv.insert(argv.end(), extra.begin(), extra.end());
+        Program prog = start(argv);
+        REQUIRE(prog.line() == std::optional<std::string>("ready"));
+        auto image = checkpoint(prog.pid);
+        REQUIRE_FALSE(image.ok());
+        CHECK_THAT(image.error().message(), Catch::Contains(reason));
+        auto status = read_file("/proc/" + std::to_string(prog.pid) + "/status");
+        REQUIRE(status.ok());
+        CHECK_THAT(*status, !Catch::Contains("State:\tT") && !Catch::Contains("State:\tt"));
+        REQUIRE(send_signal(prog.pid, SIGKILL).ok());
+        REQUIRE(wait_process(prog.pid).ok());
+    };
+    SECTION("a shared writable mapping is refused") {
+        refused_and_untouched("import mmap, time\nm = mmap.mmap(-1, 4096)\nm[0] = 1\n"
+                              "print('ready', flush=True)\ntime.sleep(30)",
+                              {}, "shared writable mapping");
+    }
+    SECTION("SysV shared memory is refused") {
+        refused_and_untouched("import ctypes, time\nlibc = ctypes.CDLL(None)\nlibc.shmat.restype = ctypes.c_void_p\n"
+                              "i = libc.shmget(0, 4096, 0o1600)\nassert libc.shmat(i, None, 0) not in (None, -1)\n"
+                              "libc.shmctl(i, 0, None)\nprint('ready', flush=True)\ntime.sleep(30)",
+                              {}, "SysV shared memory");
+    }
+    SECTION("a process traced by someone else is refused") {
+        Program target = start({"/usr/bin/python3", "-c", "import time\nprint('ready', flush=True)\ntime.sleep(30)"});
+        REQUIRE(target.line() == std::optional<std::string>("ready"));
+        // Another process seizes it (PTRACE_SEIZE = 0x4206) and holds on.
+        Program tracer = start({"/usr/bin/python3", "-c",
+                                "import ctypes, sys, time\nlibc = ctypes.CDLL(None)\n"
+                                "print('ready' if libc.ptrace(0x4206, int(sys.argv[1]), 0, 0) == 0 else 'failed', flush=True)\n"
+                                "time.sleep(30)",
+                                std::to_string(target.pid)});
+        REQUIRE(tracer.line() == std::optional<std::string>("ready"));
+        auto image = checkpoint(target.pid);
+        REQUIRE_FALSE(image.ok());
+        CHECK_THAT(image.error().message(), Catch::Contains("being traced"));
+        REQUIRE(send_signal(tracer.pid, SIGKILL).ok());
+        REQUIRE(wait_process(tracer.pid).ok());
+        REQUIRE(send_signal(target.pid, SIGKILL).ok());
+        REQUIRE(wait_process(target.pid).ok());
+    }
+
     SECTION("checkpoint with resume lets the process finish; a damaged copy of its image is refused") {
         Program prog = start({kPrograms + "/ckpt_counter_tiny"});
         std::vector<std::string> lines;
