@@ -5,7 +5,8 @@
 # the job at home as a local job would; the home terminal is cooked again afterwards.
 # Each run is driven on a fresh pty by tests/support/pty_drive.py, logged into node 1.
 source "$(dirname "$0")/../support/cluster.sh"
-DRIVE="$(cd "$(dirname "$0")/../support" && pwd)/pty_drive.py"
+# The driver travels as text: the source tree may lie where nodes cannot see it (/tmp).
+DRIVE="$(cat "$(dirname "$0")/../support/pty_drive.py")"
 command -v python3 >/dev/null || fail "python3 is needed to drive a terminal"
 cluster_up 2
 
@@ -13,7 +14,7 @@ cluster_up 2
 drive() {
   local name=$1
   shift
-  on_node 1 timeout 60 python3 "$DRIVE" --timeout 40 "$@" || fail "$name"
+  on_node 1 timeout 60 python3 -c "$DRIVE" --timeout 40 "$@" || fail "$name"
   ok "$name"
 }
 
