@@ -42,7 +42,7 @@ Agent::Agent(EventLoop& loop, ClusterConfig config, LocalShare share, ProcTableW
       shm_table_(std::move(table)),
       membership_(config_, [this](int32_t n, NodeState b, NodeState a) { on_node_state(n, b, a); }),
       runs_(config_),
-      checkpoints_(config_, runs_) {}
+      checkpoints_(loop_, config_, runs_) {}
 
 Agent::~Agent() {
     local_.reset();

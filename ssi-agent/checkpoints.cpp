@@ -56,14 +56,49 @@ Result<UniqueFd> take_caller_file(const Pidfd& caller, int fd, int want_access) 
 
 // ---- ssi-checkpoint ------------------------------------------------------------------
 
+struct Checkpoints::CheckpointJob {
+    pid_t pid = 0;
+    Gpid target;
+    uid_t uid = 0;
+    UniqueFd out;
+    CheckpointOptions::After after = CheckpointOptions::resume;
+    std::optional<Result<wire::CheckpointReply>> result;
+};
+
 void Checkpoints::handle(const LocalRequest& request, const wire::CheckpointRequest& checkpoint_request) {
-    auto reply = checkpoint(request.caller, checkpoint_request);
-    if (!reply) return request.respond.send(error_reply(reply.error()));
-    request.respond.send(*reply);
+    auto job = prepare(request.caller, checkpoint_request);
+    if (!job) return request.respond.send(error_reply(job.error()));
+    std::shared_ptr<CheckpointJob> j = *job;
+    Responder respond = request.respond;
+    run_in_pool(
+        loop_,
+        [j] {
+            // The image is written while the process is still stopped: with --kill it dies
+            // only once its image is safe, and a failed write leaves it running, untouched.
+            CheckpointOptions options;
+            options.after = j->after;
+            options.while_frozen = [&](const ProcessImage& image) {
+                return save_image_to(image, j->out.get(), "the image file");
+            };
+            auto done = ssi::checkpoint(j->pid, options);
+            if (!done) {
+                j->result = done.error();
+                return;
+            }
+            auto st = stat_at(j->out.get(), "", AT_EMPTY_PATH);
+            uint64_t size = st ? uint64_t(st->st_size) : 0;
+            spdlog::info("checkpoint: {} saved ({} bytes) for uid {}{}", j->target.str(), size, j->uid,
+                         j->after == CheckpointOptions::kill ? ", killed" : "");
+            j->result = wire::CheckpointReply{size};
+        },
+        [j, respond] {
+            if (!*j->result) return respond.send(error_reply(j->result->error()));
+            respond.send(**j->result);
+        });
 }
 
-Result<wire::CheckpointReply> Checkpoints::checkpoint(const PeerCredentials& caller,
-                                                     const wire::CheckpointRequest& request) {
+Result<std::shared_ptr<Checkpoints::CheckpointJob>> Checkpoints::prepare(const PeerCredentials& caller,
+                                                                        const wire::CheckpointRequest& request) {
     Gpid target = Gpid::from_value(request.gpid);
     if (target.node != config_.self_id)
         return refused(EXDEV, "checkpoint of another node's process: run ssi-checkpoint on node " +
@@ -90,57 +125,83 @@ Result<wire::CheckpointReply> Checkpoints::checkpoint(const PeerCredentials& cal
     if (!may_signal(caller.uid, *uids)) return refused(EPERM, "Operation not permitted");
 
     Pidfd caller_pidfd = TRY(open_caller(caller));
-    UniqueFd out = TRY(take_caller_file(caller_pidfd, request.fd, O_WRONLY));
-
-    // The image is written while the process is still stopped: with --kill it dies only
-    // once its image is safe, and a failed write leaves it running, untouched.
-    CheckpointOptions options;
-    options.after = request.kill ? CheckpointOptions::kill : CheckpointOptions::resume;
-    options.while_frozen = [&](const ProcessImage& image) { return save_image_to(image, out.get(), "the image file"); };
-    TRY(ssi::checkpoint(pid, options));
-    struct stat st = TRY(stat_at(out.get(), "", AT_EMPTY_PATH));
-    spdlog::info("checkpoint: {} saved ({} bytes) for uid {}{}", target.str(), st.st_size, caller.uid,
-                 request.kill ? ", killed" : "");
-    return wire::CheckpointReply{uint64_t(st.st_size)};
+    auto job = std::make_shared<CheckpointJob>();
+    job->out = TRY(take_caller_file(caller_pidfd, request.fd, O_WRONLY));
+    job->pid = pid;
+    job->target = target;
+    job->uid = caller.uid;
+    job->after = request.kill ? CheckpointOptions::kill : CheckpointOptions::resume;
+    return job;
 }
 
 // ---- ssi-restart ---------------------------------------------------------------------
 
+struct Checkpoints::RestartJob {
+    UniqueFd file;
+    std::string name;
+    std::vector<UniqueFd> stdio;
+    RestoreOptions options;
+    uid_t uid = 0;
+    bool detach = false;
+    std::optional<Result<pid_t>> pid;
+    pid_t image_pid = 0;
+};
+
 void Checkpoints::handle(const LocalRequest& request, const wire::RestartRequest& restart_request) {
-    auto reply = restart(request.caller, restart_request);
-    if (!reply) return request.respond.send(error_reply(reply.error()));
-    request.respond.send(*reply);
+    auto job = prepare(request.caller, restart_request);
+    if (!job) return request.respond.send(error_reply(job.error()));
+    std::shared_ptr<RestartJob> j = *job;
+    Responder respond = request.respond;
+    run_in_pool(
+        loop_,
+        [j] {
+            // Loaded and restored on one thread: the restored child's tracer is the thread
+            // that forked it.
+            auto image = load_image_from(j->file.get(), j->name);
+            j->file.reset();
+            if (!image) {
+                j->pid = image.error();
+                return;
+            }
+            j->image_pid = image->pid;
+            j->options.pid = image->pid;
+            j->pid = ssi::restore(*image, j->options);
+        },
+        [this, j, respond] {
+            j->stdio.clear();
+            if (!*j->pid) return respond.send(error_reply(j->pid->error()));
+            pid_t pid = **j->pid;
+            restored_[pid] = Restored{j->uid, j->detach, std::nullopt, {}};
+            Gpid gpid{config_.self_id, pid};
+            spdlog::info("restart: {} restored as {} (pid {}{}) for uid {}", j->image_pid, gpid.str(), pid,
+                         pid == j->image_pid ? ", the same" : ", a new one", j->uid);
+            respond.send(wire::RestartReply{gpid.value(), j->image_pid});
+            reap();  // it may have ended before it was in restored_
+        });
 }
 
-Result<wire::RestartReply> Checkpoints::restart(const PeerCredentials& caller, const wire::RestartRequest& request) {
+Result<std::shared_ptr<Checkpoints::RestartJob>> Checkpoints::prepare(const PeerCredentials& caller,
+                                                                     const wire::RestartRequest& request) {
     if (request.node != 0 && request.node != config_.self_id)
         return refused(ENOTSUP, "restart on node " + std::to_string(request.node) +
                                     " from node " + std::to_string(config_.self_id) +
                                     " is not supported yet: run ssi-restart on node " + std::to_string(request.node));
     Pidfd caller_pidfd = TRY(open_caller(caller));
-    UniqueFd file = TRY(take_caller_file(caller_pidfd, request.fd, O_RDONLY));
-    ProcessImage image = TRY(load_image_from(file.get(), request.name.empty() ? "the image file" : request.name));
-    file.reset();
-
+    auto job = std::make_shared<RestartJob>();
+    job->file = TRY(take_caller_file(caller_pidfd, request.fd, O_RDONLY));
+    job->name = request.name.empty() ? "the image file" : request.name;
     // The caller's stdin, stdout and stderr, where it has them; every other file closed.
-    std::vector<UniqueFd> stdio;
-    RestoreOptions options;
     for (int fd = 0; fd <= 2; ++fd) {
         auto got = caller_pidfd.get_fd(fd);
         if (!got) continue;
-        options.fds.emplace_back(fd, got->get());
-        stdio.push_back(std::move(*got));
+        job->options.fds.emplace_back(fd, got->get());
+        job->stdio.push_back(std::move(*got));
     }
     ProcessIdentity who = TRY(read_process_identity(caller.pid));
-    options.credentials = RestoreCredentials{caller.uid, caller.gid, who.groups};
-    options.pid = image.pid;
-
-    pid_t pid = TRY(ssi::restore(image, options));
-    restored_[pid] = Restored{caller.uid, request.detach, std::nullopt, {}};
-    Gpid gpid{config_.self_id, pid};
-    spdlog::info("restart: {} restored as {} (pid {}{}) for uid {}", image.pid, gpid.str(), pid,
-                 pid == image.pid ? ", the same" : ", a new one", caller.uid);
-    return wire::RestartReply{gpid.value(), image.pid};
+    job->options.credentials = RestoreCredentials{caller.uid, caller.gid, who.groups};
+    job->uid = caller.uid;
+    job->detach = request.detach;
+    return job;
 }
 
 void Checkpoints::handle(const LocalRequest& request, const wire::RestartWaitRequest& wait) {

@@ -10,10 +10,12 @@
 #include "kern-ext/process.h"
 #include "libssi/config.h"
 #include "libssi/wire/messages.h"
+#include "ssi-agent/event_loop.h"
 #include "ssi-agent/local_server.h"
 #include "ssi-agent/remote_runs.h"
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -21,9 +23,11 @@ namespace ssi::agent {
 
 class Checkpoints {
 public:
-    Checkpoints(const ClusterConfig& config, RemoteRuns& runs) : config_(config), runs_(runs) {}
+    Checkpoints(EventLoop& loop, const ClusterConfig& config, RemoteRuns& runs)
+        : loop_(loop), config_(config), runs_(runs) {}
 
-    // Local requests. The work is done on the loop thread, synchronously.
+    // Local requests. Checks run on the loop thread; the checkpoint or restore itself on
+    // the thread pool (ptrace wants one thread for a whole job), so heartbeats go on.
     void handle(const LocalRequest& request, const wire::CheckpointRequest& checkpoint);
     void handle(const LocalRequest& request, const wire::RestartRequest& restart);
     void handle(const LocalRequest& request, const wire::RestartWaitRequest& wait);
@@ -32,8 +36,10 @@ public:
     void reap();
 
 private:
-    Result<wire::CheckpointReply> checkpoint(const PeerCredentials& caller, const wire::CheckpointRequest& request);
-    Result<wire::RestartReply> restart(const PeerCredentials& caller, const wire::RestartRequest& request);
+    struct CheckpointJob;
+    struct RestartJob;
+    Result<std::shared_ptr<CheckpointJob>> prepare(const PeerCredentials& caller, const wire::CheckpointRequest& request);
+    Result<std::shared_ptr<RestartJob>> prepare(const PeerCredentials& caller, const wire::RestartRequest& request);
 
     struct Restored {
         uid_t owner = 0;
@@ -41,6 +47,7 @@ private:
         std::optional<ExitStatus> ended;
         std::vector<Responder> waiting;
     };
+    EventLoop& loop_;
     const ClusterConfig& config_;
     RemoteRuns& runs_;
     std::map<pid_t, Restored> restored_;

@@ -86,6 +86,31 @@ void Deferred::soon() {
     });
 }
 
+namespace {
+
+struct PoolJob {
+    uv_work_t req;
+    std::function<void()> work, done;
+};
+
+}  // namespace
+
+void run_in_pool(EventLoop& loop, std::function<void()> work, std::function<void()> done) {
+    auto* job = new PoolJob{{}, std::move(work), std::move(done)};
+    job->req.data = job;
+    int rc = uv_queue_work(
+        loop.raw(), &job->req, [](uv_work_t* r) { static_cast<PoolJob*>(r->data)->work(); },
+        [](uv_work_t* r, int) {
+            std::unique_ptr<PoolJob> j(static_cast<PoolJob*>(r->data));
+            j->done();
+        });
+    if (rc != 0) {  // cannot queue (never seen): do it here rather than not at all
+        std::unique_ptr<PoolJob> j(job);
+        j->work();
+        j->done();
+    }
+}
+
 struct SignalWatch::Handle {
     uv_signal_t uv;
     std::function<void()> fire;

@@ -72,6 +72,11 @@ private:
     Handle* handle_;
 };
 
+// Runs `work` on libuv's thread pool, then `done` on the loop thread. For the few jobs
+// that block for long (checkpointing a big process): the loop keeps heartbeating.
+// `work` must not touch loop state; `done` may.
+void run_in_pool(EventLoop& loop, std::function<void()> work, std::function<void()> done);
+
 // Calls `fire` on the loop thread when `signal` arrives (SIGTERM, SIGINT ...).
 class SignalWatch {
 public:

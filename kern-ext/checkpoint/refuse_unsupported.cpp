@@ -35,8 +35,8 @@ Result<void> refuse_threads_and_tracers(pid_t pid) {
     std::string threads = status_field(status, "Threads");
     if (threads != "1") return refused(pid, "it has " + threads + " threads; only single-threaded processes are supported");
     std::string tracer = status_field(status, "TracerPid");
-    // Once we have seized it, the tracer is us.
-    if (tracer != "0" && tracer != std::to_string(::getpid()))
+    // Once we have seized it, the tracer is us: this thread (TracerPid names a thread).
+    if (tracer != "0" && tracer != std::to_string(::gettid()))
         return refused(pid, "it is being traced (by pid " + tracer + ")");
     return ok();
 }
