@@ -59,6 +59,20 @@ ssi::Result<int> run(int argc, char** argv) {
     ssi::UniqueFd file = TRY(ssi::open_file(path, O_RDONLY | O_CLOEXEC));
 
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
+    if (node != 0) {
+        ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}));
+        auto* view = std::get_if<ssi::wire::NodesReply>(&nodes);
+        if (view && view->self != node) {
+            // Another node: this very command runs there through ssi-run, which keeps
+            // this terminal, reads the image from here and brings the exit status back.
+            file.reset();
+            std::string self = TRY(ssi::self_executable());
+            std::string ssi_run = self.substr(0, self.rfind('/')) + "/ssi-run";
+            std::vector<std::string> args = {ssi_run, "-n", std::to_string(node), "--", self, path};
+            if (detach) args.push_back("--detach");
+            return ssi::exec_file(ssi_run, args);
+        }
+    }
     auto reply = agent.call(ssi::wire::RestartRequest{node, file.get(), path, detach}, kRestoreTimeoutMs);
     if (!reply) return reply.error();
     auto* started = std::get_if<ssi::wire::RestartReply>(&*reply);

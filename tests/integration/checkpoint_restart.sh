@@ -38,6 +38,20 @@ on_node 1 grep -q "taken" /tmp/err2 && fail "the restored process did not keep i
   fail "output after restart is not the rest of 1..300 (stopped at $stopped; restart printed $(on_node 1 head -c 40 /tmp/out2 | tr '\n' ' ')...)"
 ok "checkpoint --kill at $stopped, restarted with PID $pid, output continued, exit status 7"
 
+# Restart on another node: checkpointed on node 1, resumed on node 2 (ssi-restart -n 2
+# runs itself there through ssi-run: the image is read from node 1, the output comes back).
+pid=$(on_node 1 sh -c 'python3 -u /tmp/counter.py 150 4 > /tmp/out6 2>&1 & echo $!')
+wait_until 10 has_lines /tmp/out6 10
+on_node 1 timeout 60 ssi-checkpoint "1:$pid" -o /tmp/move.img --kill || fail "ssi-checkpoint for the move failed"
+on_node 1 sh -c 'timeout 60 ssi-restart -n 2 /tmp/move.img > /tmp/out7 2>/tmp/err7; echo $? > /tmp/rc7' &
+restarter=$!
+runs_on_2() { on_node 3 ssi-ps -n 2 -o cmd --no-headers | grep -q "counter.py 150 4"; }
+wait_until 10 runs_on_2 || fail "the restored counter is not listed on node 2 ($(on_node 1 cat /tmp/err7))"
+wait "$restarter"
+[ "$(on_node 1 cat /tmp/rc7)" = 4 ] || fail "ssi-restart -n 2 exited $(on_node 1 cat /tmp/rc7), expected 4 ($(on_node 1 cat /tmp/err7))"
+[ "$(on_node 1 cat /tmp/out6 /tmp/out7)" = "$(seq 1 150)" ] || fail "output moved to node 2 is not the rest of 1..150"
+ok "checkpointed on node 1, restarted on node 2: output continued, exit status 4"
+
 # --leave-running: the original goes on; the image restarts too (as a new PID).
 pid=$(on_node 1 sh -c 'python3 -u /tmp/counter.py 200 0 > /tmp/out3 2>&1 & echo $!')
 wait_until 10 has_lines /tmp/out3 10
@@ -74,8 +88,10 @@ rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/damaged.img 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "damaged" <<<"$out" || fail "damaged image: exit $rc, '$out'"
 rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/counter.py 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "not an ssi checkpoint image" <<<"$out" || fail "foreign file: exit $rc, '$out'"
-rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/count.img -n 2 2>&1) || rc=$?
-[ "$rc" -eq 1 ] && grep -q "not supported yet" <<<"$out" || fail "-n 2: exit $rc, '$out'"
+rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/damaged.img -n 2 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && grep -q "damaged" <<<"$out" || fail "damaged image restarted on node 2: exit $rc, '$out'"
+rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/count.img -n 9 2>&1) || rc=$?
+[ "$rc" -ne 0 ] && grep -q "node 9" <<<"$out" || fail "-n 9 (no such node): exit $rc, '$out'"
 rc=0; out=$(on_node 1 timeout 60 ssi-checkpoint "2:$pid" -o /tmp/x.img 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && grep -q "run ssi-checkpoint on node 2" <<<"$out" || fail "other node's process: exit $rc, '$out'"
 ok "damaged, foreign, other-node requests refused"
