@@ -56,10 +56,15 @@ Result<wire::TableDelta> LocalShare::scan(bool full_refresh, const Visibility& v
     wire::TableDelta delta;
     delta.epoch = epoch_;
     std::vector<pid_t> pids = TRY(sampler_.list_pids());
+    std::set<pid_t> listed(pids.begin(), pids.end());
+    std::erase_if(helpers_, [&](pid_t p) { return !listed.count(p); });
+    auto hidden = [&](pid_t p) {
+        return visibility.hidden.count(p) || (helpers_.count(p) && !visibility.worn.count(p));
+    };
     std::set<int64_t> present;
     std::vector<pid_t> fresh;
     for (pid_t pid : pids) {
-        if (visibility.hidden.count(pid)) continue;
+        if (hidden(pid)) continue;
         int64_t gpid = gpid_of(pid, visibility);
         present.insert(gpid);
         if (!rows_.count(gpid)) fresh.push_back(pid);
@@ -73,8 +78,22 @@ Result<wire::TableDelta> LocalShare::scan(bool full_refresh, const Visibility& v
         }
     }
     std::vector<ProcessSample> samples = full_refresh ? TRY(sampler_.sample_all()) : TRY(sampler_.sample(fresh));
+    // The children of hidden processes (a remote run's reaper and stub, before the run's
+    // PIDs file names them) are hidden too; a program wearing a home identity is not.
+    for (bool grew = true; grew;) {
+        grew = false;
+        for (const ProcessSample& s : samples) {
+            if (hidden(s.pid) || visibility.worn.count(s.pid) || !hidden(s.ppid)) continue;
+            helpers_.insert(s.pid);
+            grew = true;
+            if (auto row = rows_.find(Gpid{self_, s.pid}.value()); row != rows_.end()) {
+                delta.removed.push_back(row->first);
+                rows_.erase(row);
+            }
+        }
+    }
     for (const ProcessSample& s : samples) {
-        if (visibility.hidden.count(s.pid)) continue;
+        if (hidden(s.pid)) continue;
         wire::ProcessRecord r = to_record(s, visibility);
         if (!present.count(r.gpid)) continue;  // appeared after the listing: next scan
         auto it = rows_.find(r.gpid);

@@ -56,6 +56,7 @@ private:
     uint64_t epoch_;
     uint64_t seq_ = 0;
     std::map<int64_t, wire::ProcessRecord> rows_;  // by gpid
+    std::set<pid_t> helpers_;                       // hidden because their parent is
 };
 
 bool same_row(const wire::ProcessRecord& a, const wire::ProcessRecord& b);

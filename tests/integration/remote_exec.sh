@@ -86,7 +86,10 @@ spid=$(home 'cat sleeper.pid'); g=$((10000000 + spid))
 listed() { on_node "$1" ssi-ps -o gpid,node,home,pid,cmd --no-headers | grep -E "^ *$g +2 +1 +$spid +sleep 4242\$"; }
 for viewer in 1 2 3; do wait_until 2 listed "$viewer" || fail "node $viewer does not list the remote sleep as $g on node 2"; done
 [ "$(on_node 3 ssi-ps -o cmd --no-headers | grep -c '^sleep 4242$')" = 1 ] || fail "the remote sleep is listed more than once"
-on_node 3 ssi-ps -o cmd --no-headers | grep -q ssi-remote && fail "the supervisor is listed"
+on_node 3 ssi-ps -o cmd --no-headers | grep -q ssi-remote && fail "the supervisor or its helpers are listed"
+# Not even while a run starts: the reaper and stub are hidden as the supervisor's children.
+starting() { home "ssi-run -n 2 sh -c 'ssi-ps -o cmd --no-headers'" | grep -c ssi-remote; }
+[ "$(starting)" = 0 ] || fail "a run's helpers are listed while it starts"
 ok "ssi-ps lists the remote program once, as $g on node 2"
 
 # Job control: SIGTSTP stops it over there and its deputy here; SIGCONT resumes both.
