@@ -102,6 +102,27 @@ Result<void> set_nonblocking(int fd) {
     return ok();
 }
 
+Result<void> change_mode(const std::string& path, mode_t mode) {
+    if (::chmod(path.c_str(), mode) < 0) return sys_error("chmod", path);
+    return ok();
+}
+
+Result<void> change_owner(const std::string& path, uid_t uid, gid_t gid) {
+    if (::chown(path.c_str(), uid, gid) < 0) return sys_error("chown", path);
+    return ok();
+}
+
+Result<void> change_fd_owner(int fd, uid_t uid, gid_t gid) {
+    if (::fchown(fd, uid, gid) < 0) return sys_error("fchown", "fd " + std::to_string(fd));
+    return ok();
+}
+
+Result<UniqueFd> duplicate_fd_cloexec(int fd) {
+    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!copy) return sys_error("fcntl(F_DUPFD_CLOEXEC)", "fd " + std::to_string(fd));
+    return copy;
+}
+
 Result<size_t> write_some(int fd, std::span<const char> data) {
     for (;;) {
         ssize_t n = ::write(fd, data.data(), data.size());

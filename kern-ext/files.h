@@ -18,6 +18,9 @@ Result<std::string> read_file(const std::string& path);
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 Result<struct stat> stat_path(const std::string& path);
 Result<void> make_dirs(const std::string& path, mode_t mode);
+Result<void> change_mode(const std::string& path, mode_t mode);
+Result<void> change_owner(const std::string& path, uid_t uid, gid_t gid);
+Result<void> change_fd_owner(int fd, uid_t uid, gid_t gid);
 Result<void> remove_tree(const std::string& path);
 
 // Loops over short writes; retries EINTR.
@@ -30,6 +33,8 @@ Result<size_t> read_some(int fd, std::span<char> buffer);
 namespace ssi {
 
 Result<void> set_nonblocking(int fd);
+// fcntl(F_DUPFD_CLOEXEC): a second descriptor of the same open file.
+Result<UniqueFd> duplicate_fd_cloexec(int fd);
 // One write(); 0 when a non-blocking fd is full.
 Result<size_t> write_some(int fd, std::span<const char> data);
 

@@ -132,6 +132,18 @@ pid_t pid_of_pidfd(int pidfd) {
 
 // ---- inside: the program, its stub parent, the namespace's reaper ----------------------
 
+// LaunchSpec::park: instead of exec'ing, wait as root, one thread, every signal held, for
+// a restore to rebuild a saved process in us (kern-ext/checkpoint restore_into). Closing
+// the exec pipe tells the launcher we are ready, as a successful exec would.
+[[noreturn]] void park(const LaunchSpec& spec, const Channels& ch) {
+    must(ch, change_dir(spec.cwd.empty() ? "/" : spec.cwd));
+    sigset_t all;
+    sigfillset(&all);
+    if (auto mask = set_signal_mask(SIG_BLOCK, all); !mask) fail_child(ch, mask.error(), kLaunchFailed);
+    ::syscall(SYS_close_range, 3u, ~0u, 0u);
+    for (;;) ::pause();
+}
+
 [[noreturn]] void run_program(const LaunchSpec& spec, const Channels& ch) {
     // While signals are still blocked: taking the foreground from the background would
     // otherwise stop us with SIGTTOU.
@@ -142,6 +154,7 @@ pid_t pid_of_pidfd(int pidfd) {
     for (const auto& [resource, limit] : spec.rlimits) must(ch, set_resource_limit(resource, limit));
     set_umask(spec.umask);
     // Credentials before chdir and exec: the home filesystem checks them, not root's.
+    if (spec.park) park(spec, ch);
     must(ch, set_identity(spec.uid, spec.gid, spec.groups));
     must(ch, change_dir(spec.cwd.empty() ? "/" : spec.cwd));
     Error e = exec_program(spec.program, spec.argv, spec.env);
@@ -221,8 +234,8 @@ pid_t pid_of_pidfd(int pidfd) {
 
 Result<void> check_spec(const LaunchSpec& spec) {
     auto refuse = [&](const std::string& why) { return make_error("launch", why, EINVAL); };
-    if (spec.argv.empty()) return refuse("empty argv");
-    if (spec.program.empty()) return refuse("empty program");
+    if (spec.argv.empty() && !spec.park) return refuse("empty argv");
+    if (spec.program.empty() && !spec.park) return refuse("empty program");
     if (spec.pid == 1) return refuse("home PID 1: PID 1 of the namespace is its reaper, it cannot be worn");
     if (spec.pid < 1 || spec.ppid < 1)
         return refuse("home PID " + std::to_string(spec.pid) + ", parent " + std::to_string(spec.ppid) + ": must be positive");

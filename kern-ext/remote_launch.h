@@ -50,6 +50,10 @@ struct LaunchSpec {
     // Ctrl-Z stops it. The stub then reports the program's stops and continues
     // (RemoteProcess::next_change).
     bool controlling_terminal = false;
+    // Do not exec: the program's process waits, still root, in pause() with every signal
+    // blocked and only stdio open, for a restore to rebuild a migrated process in it
+    // (restore_into); it already wears pid and ppid. `program` and `argv` are unused.
+    bool park = false;
 };
 
 // How the program ended. Derives from ExitStatus so shell_status()/describe() apply.

@@ -6,7 +6,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
+#include <utility>
 
 namespace ssi {
 namespace {
@@ -37,6 +39,40 @@ Result<UniqueFd> connect_unix(const std::string& path) {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) return sys_error("socket", path);
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) < 0) return sys_error("connect", path);
+    return fd;
+}
+
+namespace {
+// An abstract address: no file, gone with the socket; "@name" in ss(8).
+Result<std::pair<sockaddr_un, socklen_t>> abstract_address(const std::string& name) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (name.size() + 1 > sizeof(addr.sun_path)) return make_error("socket name too long", name, ENAMETOOLONG);
+    std::memcpy(addr.sun_path + 1, name.data(), name.size());
+    return std::pair{addr, socklen_t(offsetof(sockaddr_un, sun_path) + 1 + name.size())};
+}
+}  // namespace
+
+Result<UniqueFd> listen_abstract(const std::string& name, int backlog) {
+    auto [addr, len] = TRY(abstract_address(name));
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return sys_error("socket", "@" + name);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) < 0) return sys_error("bind", "@" + name);
+    if (::listen(fd.get(), backlog) < 0) return sys_error("listen", "@" + name);
+    return fd;
+}
+
+Result<UniqueFd> connect_abstract(const std::string& name) {
+    auto [addr, len] = TRY(abstract_address(name));
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return sys_error("socket", "@" + name);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), len) < 0) return sys_error("connect", "@" + name);
+    return fd;
+}
+
+Result<UniqueFd> accept_connection(int listener) {
+    UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!fd) return sys_error("accept4");
     return fd;
 }
 

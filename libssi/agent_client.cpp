@@ -19,7 +19,7 @@ Result<AgentClient> AgentClient::connect(const std::string& path) {
         e.context.clear();
         return e;
     }
-    return AgentClient(std::move(*fd), p);
+    return AgentClient(std::move(*fd), "the local ssi-agent", p);
 }
 
 Result<wire::Message> AgentClient::call(const wire::Message& request, int timeout_ms) {
@@ -42,9 +42,9 @@ Result<wire::Message> AgentClient::call(const wire::Message& request, int timeou
         }
         int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count());
         if (left <= 0 || !TRY(wait_readable(fd_.get(), left)))
-            return make_error("no reply from the local ssi-agent", path_, ETIMEDOUT);
+            return make_error("no reply from " + who_, path_, ETIMEDOUT);
         size_t n = TRY(read_some(fd_.get(), buf));
-        if (n == 0) return make_error("the local ssi-agent closed the connection", path_, ECONNRESET);
+        if (n == 0) return make_error(who_ + " closed the connection", path_, ECONNRESET);
         reader.feed(std::span<const char>(buf, n));
     }
 }

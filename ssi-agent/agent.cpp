@@ -42,7 +42,10 @@ Agent::Agent(EventLoop& loop, ClusterConfig config, LocalShare share, ProcTableW
       shm_table_(std::move(table)),
       membership_(config_, [this](int32_t n, NodeState b, NodeState a) { on_node_state(n, b, a); }),
       runs_(config_),
-      checkpoints_(loop_, config_, runs_) {}
+      checkpoints_(loop_, config_, runs_),
+      migrations_(
+          loop_, config_, runs_, [this](int32_t exclude) { return least_loaded_peer(exclude); },
+          [this](int32_t node) { return node_problem(node); }) {}
 
 Agent::~Agent() {
     local_.reset();
@@ -216,6 +219,17 @@ void Agent::on_peer(PeerInbound&& in) {
                     reply = wire::ErrorReply{r.error().err, r.error().message()};
                 }
                 mesh_->reply(in, wire::encode(wire::Envelope{envelope->request_id, std::move(reply)}));
+            } else if constexpr (std::is_same_v<T, wire::MigrateRequest>) {
+                // The process's home decides; the asking agent vouches for the caller's uid.
+                PeerInbound to = in;
+                uint64_t id = envelope->request_id;
+                if (Gpid::from_value(msg.gpid).node != config_.self_id) {
+                    mesh_->reply(in, wire::encode(wire::Envelope{id, wire::ErrorReply{EINVAL, "not the process's home"}}));
+                    return;
+                }
+                migrations_.start(msg, msg.caller_uid, [this, to, id](wire::Message reply) {
+                    mesh_->reply(to, wire::encode(wire::Envelope{id, std::move(reply)}));
+                });
             } else if constexpr (std::is_same_v<T, wire::PsRequest>) {
                 auto rows = share_.read_now(runs_.visibility());
                 wire::Message reply = rows ? wire::Message{wire::PsReply{config_.self_id, std::move(*rows)}}
@@ -268,6 +282,8 @@ void Agent::on_local(LocalRequest&& request) {
             } else if constexpr (std::is_same_v<T, wire::CheckpointRequest> || std::is_same_v<T, wire::RestartRequest> ||
                                  std::is_same_v<T, wire::RestartWaitRequest>) {
                 checkpoints_.handle(request, msg);  // checkpoints.cpp
+            } else if constexpr (std::is_same_v<T, wire::MigrateRequest>) {
+                handle_migrate(request, msg);
             } else if constexpr (std::is_same_v<T, wire::NodesRequest>) {
                 request.respond.send(wire::NodesReply{config_.self_id, membership_.view(self_status(), loop_.now_ms())});
             } else {
@@ -330,11 +346,11 @@ wire::KillReply Agent::signal_worn_program(const Gpid& target, int signal, uid_t
     return deliver_signal(Gpid{config_.self_id, *program}, signal, uid);
 }
 
-int32_t Agent::least_loaded_peer() const {
+int32_t Agent::least_loaded_peer(int32_t exclude) const {
     int32_t best = 0;
     double best_load = 0;
     for (int32_t peer : membership_.peers()) {
-        if (membership_.state(peer) != NodeState::Up) continue;
+        if (peer == exclude || membership_.state(peer) != NodeState::Up) continue;
         auto it = peer_status_.find(peer);
         if (it == peer_status_.end()) continue;
         double load = it->second.load1 / std::max<uint32_t>(1, it->second.cpus);
@@ -367,6 +383,31 @@ void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run)
         if (!reply) return respond.send(wire::ErrorReply{ETIMEDOUT, node + " did not answer"});
         if (std::holds_alternative<wire::RunReply>(*reply)) runs_.add_deputy(deputy, target);
         if (std::holds_alternative<wire::RunReply>(*reply) || std::holds_alternative<wire::ErrorReply>(*reply))
+            return respond.send(std::move(*reply));
+        respond.send(wire::ErrorReply{EPROTO, node + " sent an unexpected reply"});
+    });
+}
+
+std::optional<std::string> Agent::node_problem(int32_t node) const {
+    if (node == config_.self_id) return std::nullopt;
+    if (!membership_.is_member(node)) return "node " + std::to_string(node) + " is not in the cluster";
+    if (membership_.state(node) == NodeState::Down) return "node " + std::to_string(node) + " is down";
+    return std::nullopt;
+}
+
+// ssi-migrate: decided and driven at the process's home (ssi-agent/migrations.h).
+void Agent::handle_migrate(const LocalRequest& request, const wire::MigrateRequest& migrate) {
+    uid_t uid = request.caller.uid;  // the kernel's word, never the request's
+    Gpid target = Gpid::from_value(migrate.gpid);
+    Responder respond = request.respond;
+    if (target.node == config_.self_id)
+        return migrations_.start(migrate, uid, [respond](wire::Message reply) { respond.send(std::move(reply)); });
+    if (auto problem = node_problem(target.node)) return respond.send(wire::ErrorReply{EHOSTDOWN, *problem});
+    std::string node = "node " + std::to_string(target.node);
+    wire::MigrateRequest forwarded{migrate.gpid, migrate.target, uid};
+    calls_->call(target.node, forwarded, 30 * 60 * 1000, [respond, node](std::optional<wire::Message> reply) {
+        if (!reply) return respond.send(wire::ErrorReply{ETIMEDOUT, node + " did not answer"});
+        if (std::holds_alternative<wire::MigrateReply>(*reply) || std::holds_alternative<wire::ErrorReply>(*reply))
             return respond.send(std::move(*reply));
         respond.send(wire::ErrorReply{EPROTO, node + " sent an unexpected reply"});
     });

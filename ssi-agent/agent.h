@@ -14,6 +14,7 @@
 #include "ssi-agent/local_server.h"
 #include "ssi-agent/local_share.h"
 #include "ssi-agent/membership.h"
+#include "ssi-agent/migrations.h"
 #include "ssi-agent/peer_calls.h"
 #include "ssi-agent/peer_mesh.h"
 #include "ssi-agent/remote_runs.h"
@@ -21,6 +22,8 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <string>
 
 namespace ssi::agent {
 
@@ -52,7 +55,9 @@ private:
     wire::KillReply signal_worn_program(const Gpid& target, int signal, uid_t uid);
     void handle_cluster_ps(const LocalRequest& request, const wire::ClusterPsRequest& ps);
     void handle_run(const LocalRequest& request, const wire::RunRequest& run);
-    int32_t least_loaded_peer() const;
+    void handle_migrate(const LocalRequest& request, const wire::MigrateRequest& migrate);
+    int32_t least_loaded_peer(int32_t exclude = 0) const;
+    std::optional<std::string> node_problem(int32_t node) const;
 
     // This node's processes
     void scan_local();
@@ -71,6 +76,7 @@ private:
     std::unique_ptr<LocalServer> local_;
     RemoteRuns runs_;
     Checkpoints checkpoints_;
+    Migrations migrations_;
     std::map<int32_t, wire::NodeStatus> peer_status_;
     std::unique_ptr<Timer> heartbeat_timer_, membership_timer_, scan_timer_, publish_timer_;
     std::vector<std::unique_ptr<SignalWatch>> stop_signals_;

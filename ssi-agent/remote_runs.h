@@ -35,6 +35,8 @@ public:
 
     // Home side: this deputy's program runs on `node`; the table lists it there, once.
     void add_deputy(pid_t pid, int32_t node) { deputies_[pid] = node; }
+    // Home side: its program came home (a migration); the process is itself again.
+    void remove_deputy(pid_t pid) { deputies_.erase(pid); }
     // The node where this deputy's program runs, if `pid` is a deputy.
     std::optional<int32_t> deputy_target(pid_t pid) const;
     // Target side: this node's PID of the program that wears (home, pid), if it runs here.

@@ -116,7 +116,11 @@ Result<void> Supervisor::start_program() {
     launch.stderr_fd = source(err_write);
     launch.hostname = spec_.hostname;
     launch.controlling_terminal = term.enabled;
+    launch.park = !spec_.restore_image.empty();
+    if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
     program_ = TRY(RemoteProcess::launch(launch));
+    // A migrating process: rebuilt in the parked one, resumed when its deputy says so.
+    if (launch.park) TRY(restore_program());
     stdin_ = std::move(in_write);
     stdout_ = std::move(out_read);
     stderr_ = std::move(err_read);
@@ -141,11 +145,22 @@ Result<void> Supervisor::start_program() {
 
 void Supervisor::on_control() {
     for (;;) {
-        std::vector<zmq::message_t> frames;
-        if (!zmq::recv_multipart(control_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
-        if (frames.size() != 2 || frames[0].size() != 1 || *frames[0].data<char>() != kControlKind) continue;
-        auto envelope = wire::decode(std::span<const char>(frames[1].data<char>(), frames[1].size()));
+        std::string payload;
+        if (!held_control_.empty()) {
+            payload = std::move(held_control_.front());
+            held_control_.erase(held_control_.begin());
+        } else {
+            std::vector<zmq::message_t> frames;
+            if (!zmq::recv_multipart(control_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+            if (frames.size() != 2 || frames[0].size() != 1 || *frames[0].data<char>() != kControlKind) continue;
+            payload = frames[1].to_string();
+        }
+        auto envelope = wire::decode(payload);
         if (!envelope) continue;
+        if (auto* order = std::get_if<wire::CheckpointOrder>(&envelope->body)) {
+            checkpoint_order_ = order->image_path;  // relay() acts on it
+            continue;
+        }
         if (auto* in = std::get_if<wire::StdinData>(&envelope->body)) {
             // A terminal has no end of input to pass on (the home one hung up: SIGHUP follows).
             if (in->bytes.empty()) stdin_eof_ = !pty_;
@@ -252,6 +267,10 @@ void Supervisor::relay() {
             else stdin_pending_.erase(0, *n);
         }
         if (change_at && (items[change_at].revents & ZMQ_POLLIN)) on_program_change();
+        if (checkpoint_order_) {
+            move_away(*std::exchange(checkpoint_order_, std::nullopt));
+            if (moved_away_) return;
+        }
         // The program has ended once its namespace has, and its output is drained.
         bool ended = (items[1].revents & ZMQ_POLLIN) != 0;
         if (ended && !out_open && !err_open && !pty_open) return;
@@ -291,10 +310,16 @@ void Supervisor::run() {
         std::string program = spec_.argv.empty() ? "" : spec_.argv[0];
         failed.error = program + ": " + (started.error().err ? std::strerror(started.error().err) : started.error().message());
         if (!exec_failure_shell_status(started.error())) failed.error = "on node " + std::to_string(self_node_) + ": " + started.error().message();
+        if (!spec_.restore_image.empty()) failed.exit_code = kDeputyFailureStatus;
         finish(failed);
         return;
     }
     relay();
+    if (moved_away_) {
+        // It runs elsewhere now (or is on its way): there is no end to report.
+        control_.set(zmq::sockopt::linger, 5000);
+        return;
+    }
     wire::ProgramExited how;
     if (program_) {
         auto status = program_->wait();

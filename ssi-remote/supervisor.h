@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ssi::remote {
 
@@ -37,6 +38,12 @@ private:
     void on_signal(int signal);
     void on_program_change();
     void finish(const wire::ProgramExited& how);
+    // Migration (migration.cpp).
+    Result<void> restore_program();
+    Result<void> wait_for_resume_order();
+    void move_away(const std::string& image_path);
+    std::string drain_program_output();
+    void inject_fault(const char* point) const;
 
     wire::RunRequest spec_;
     int32_t self_node_;
@@ -52,6 +59,13 @@ private:
     bool watch_changes_ = false;        // the stub reports the program's stops
     std::string stdin_pending_;
     bool stdin_eof_ = false;
+    // Migration: our copy of the program's stdin read end (what it left unread moves on
+    // with it), control messages that came while a restore waited for its ResumeOrder,
+    // and whether the program moved away (then nobody reports its "death").
+    UniqueFd stdin_reader_;
+    std::vector<std::string> held_control_;
+    std::optional<std::string> checkpoint_order_;
+    bool moved_away_ = false;
 };
 
 }  // namespace ssi::remote

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 namespace ssi::remote {
 
@@ -27,5 +28,17 @@ inline constexpr size_t kChunkBytes = 256 * 1024;
 // ssi-run's own failures (cannot start, lost the target) exit with this status, as ssh
 // does, so they are told apart from the program's.
 inline constexpr int kDeputyFailureStatus = 255;
+
+// ---- migration (docs/migration.md) ---------------------------------------------------
+// Where a deputy takes orders from its home agent: an abstract Unix socket named after
+// the node and the deputy's PID. The deputy only obeys root; the agent checks the
+// listener is the deputy's PID (SO_PEERCRED), so nobody can stand in for either.
+inline std::string deputy_order_socket(int32_t node, int32_t pid) {
+    return "ssi-deputy-" + std::to_string(node) + "-" + std::to_string(pid);
+}
+// How long a supervisor holds a restored program for the deputy's ResumeOrder before it
+// discards it; the deputy gives the restore this long to report RestoreReady.
+inline constexpr int kResumeWaitMs = 5000;
+inline constexpr int kRestoreTimeoutMs = 120000;
 
 }  // namespace ssi::remote

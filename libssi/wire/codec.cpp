@@ -14,7 +14,9 @@ constexpr const char* kTypeNames[] = {"Heartbeat", "TableDelta",      "SnapshotR
                                       "StdinData",   "OutputData",    "ForwardSignal",
                                       "ProgramExited", "Keepalive",   "WindowSize",
                                       "CheckpointRequest", "CheckpointReply", "RestartRequest",
-                                      "RestartReply", "RestartWaitRequest"};
+                                      "RestartReply", "RestartWaitRequest", "MigrateRequest",
+                                      "MigrateReply", "MoveOrder", "DeputyParked", "CheckpointOrder",
+                                      "CheckpointDone", "RestoreReady", "ResumeOrder", "Resumed"};
 static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.

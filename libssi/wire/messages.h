@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 3;
+inline constexpr uint32_t kProtocolVersion = 4;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -183,8 +183,12 @@ struct RunRequest {
     std::vector<uint32_t> groups;
     TerminalSpec terminal;          // from the tool
     std::string program;            // argv[0] found in PATH at home (absolute); "" = argv[0]
+    // A migration: instead of exec'ing argv, rebuild the process saved in this image (a
+    // home path, read through the home file view) and resume it when the deputy says so.
+    std::string restore_image;
     MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
-                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal, program)
+                         session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal, program,
+                         restore_image)
 };
 
 struct RunReply {
@@ -274,13 +278,85 @@ struct RestartWaitRequest {
     MSGPACK_DEFINE_ARRAY(gpid)
 };
 
+// ---- migration (ssi-migrate; docs/migration.md) ----------------------------------------
+// The tool asks its agent, which passes the request to the process's home agent; that
+// one decides (kill(2)'s rule) and either turns a plain process into its deputy or orders
+// the existing deputy, which moves its program with its supervisors.
+
+inline constexpr int32_t kMigrateHome = -1;  // MigrateRequest::target: back to its home node
+inline constexpr int32_t kMigrateAuto = 0;   // the least loaded other node
+
+struct MigrateRequest {
+    int64_t gpid = 0;
+    int32_t target = kMigrateAuto;  // a node id, kMigrateHome or kMigrateAuto
+    uint32_t caller_uid = 0;        // between agents only: who asked (from SO_PEERCRED)
+    MSGPACK_DEFINE_ARRAY(gpid, target, caller_uid)
+};
+
+struct MigrateReply {
+    int32_t node = 0;          // where the process runs now
+    uint64_t image_bytes = 0;  // how much state moved
+    uint32_t frozen_ms = 0;    // how long the process was stopped
+    uint32_t total_ms = 0;
+    MSGPACK_DEFINE_ARRAY(node, image_bytes, frozen_ms, total_ms)
+};
+
+// Home agent -> deputy (on the deputy's order socket): move the program to `target`
+// (the home node itself: bring it back into the deputy), using `image_path` at home for
+// its image. Answered by MigrateReply, DeputyParked or ErrorReply (nothing moved).
+struct MoveOrder {
+    int32_t target = 0;
+    std::string image_path;
+    MSGPACK_DEFINE_ARRAY(target, image_path)
+};
+
+// Deputy -> home agent: the image is whole at `image_path`, no copy runs anywhere, and the
+// deputy is parked (one thread, blocked, every signal held): rebuild the process in it.
+struct DeputyParked {
+    std::string image_path;
+    uint64_t image_bytes = 0;
+    std::string why;  // empty when home was the target; else why the move fell back home
+    MSGPACK_DEFINE_ARRAY(image_path, image_bytes, why)
+};
+
+// Deputy -> supervisor: save the program into `image_path` (a home path, through the
+// home file view) and end it there once the image is whole. Answered by CheckpointDone;
+// on success the supervisor leaves without a ProgramExited.
+struct CheckpointOrder {
+    std::string image_path;
+    MSGPACK_DEFINE_ARRAY(image_path)
+};
+
+struct CheckpointDone {
+    uint64_t bytes = 0;
+    std::string error;  // not empty: nothing happened, the program runs on
+    // Input the deputy had sent that the program had not read yet: it goes to the next
+    // place the program runs, first.
+    std::string unread_input;
+    MSGPACK_DEFINE_ARRAY(bytes, error, unread_input)
+};
+
+// Supervisor -> deputy: the restored program is whole and held stopped. The deputy
+// answers ResumeOrder (the commit point of a migration); the supervisor then lets it go
+// and says Resumed. Without the order in time, the supervisor discards it.
+struct RestoreReady {
+    MSGPACK_DEFINE_ARRAY()
+};
+struct ResumeOrder {
+    MSGPACK_DEFINE_ARRAY()
+};
+struct Resumed {
+    MSGPACK_DEFINE_ARRAY()
+};
+
 // Every message, by its wire type number (the variant index + 1; never reorder).
 using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest, KillReply,
                              PsRequest, PsReply, ClusterPsRequest, ClusterPsReply, NodesRequest,
                              NodesReply, ErrorReply, RunRequest, RunReply, SessionHello, StdinData,
                              OutputData, ForwardSignal, ProgramExited, Keepalive, WindowSize,
                              CheckpointRequest, CheckpointReply, RestartRequest, RestartReply,
-                             RestartWaitRequest>;
+                             RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
+                             CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

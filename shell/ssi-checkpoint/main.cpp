@@ -9,12 +9,14 @@
 #include "kern-ext/process.h"
 #include "libssi/agent_client.h"
 #include "libssi/gpid.h"
+#include "libssi/progress.h"
 #include "libssi/tool_main.h"
 
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace {
@@ -68,10 +70,17 @@ ssi::Result<int> run(int argc, char** argv) {
 
     TempFile temp{output + ".part." + std::to_string(::getpid())};
     ssi::UniqueFd file = TRY(ssi::open_file(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (::isatty(STDERR_FILENO)) std::fprintf(stderr, "ssi-checkpoint: saving %s to %s ...\n", target.c_str(), output.c_str());
-
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
+    // The image grows in our own open file; the process's resident size is about its end.
+    uint64_t expected = 0;
+    if (auto statm = ssi::read_file("/proc/" + std::to_string(gpid.pid) + "/statm"))
+        expected = std::strtoull(statm->c_str() + statm->find(' ') + 1, nullptr, 10) * 4096;
+    ssi::WatchedProgress bar("ssi-checkpoint: saving " + target, expected, [&] {
+        auto st = ssi::stat_at(file.get(), "", AT_EMPTY_PATH);
+        return st ? uint64_t(st->st_size) : 0;
+    });
     auto reply = agent.call(ssi::wire::CheckpointRequest{gpid.value(), file.get(), kill}, kCheckpointTimeoutMs);
+    bar.finish();
     if (!reply) return ssi::make_error(target + ": " + reply.error().message());
     auto* done = std::get_if<ssi::wire::CheckpointReply>(&*reply);
     if (!done) return ssi::make_error("the local ssi-agent sent an unexpected reply");

@@ -4,6 +4,7 @@
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/process_state.h"
+#include "kern-ext/unix_socket.h"
 #include "libssi/keys.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
@@ -36,8 +37,10 @@ int ms_since(clock::time_point t) {
 
 }  // namespace
 
-Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address) {
+Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32_t self_node) {
     std::unique_ptr<Deputy> d(new Deputy());
+    d->self_node_ = self_node;
+    d->order_listener_ = TRY(listen_abstract(remote::deputy_order_socket(self_node, ::getpid()), 4));
     KeyPair server = TRY(generate_keypair());
     KeyPair client = TRY(generate_keypair());
     d->server_public_ = server.public_key;
@@ -142,9 +145,13 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
         [&](auto& msg) {
             using T = std::decay_t<decltype(msg)>;
             if constexpr (std::is_same_v<T, wire::SessionHello>) {
-                control_id_ = routing_id;
-                for (int sig : early_signals_) deliver_signal(sig);
-                early_signals_.clear();
+                on_session_hello(routing_id);
+            } else if constexpr (std::is_same_v<T, wire::CheckpointDone>) {
+                on_checkpoint_done(msg);
+            } else if constexpr (std::is_same_v<T, wire::RestoreReady>) {
+                on_restore_ready();
+            } else if constexpr (std::is_same_v<T, wire::Resumed>) {
+                on_resumed();
             } else if constexpr (std::is_same_v<T, wire::OutputData>) {
                 int fd = msg.fd == 2 ? STDERR_FILENO : STDOUT_FILENO;
                 if (msg.fd == 0 && tty_out_ >= 0) fd = tty_out_;
@@ -155,7 +162,9 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                 // SIGCONT travels to the program like any other signal.
                 if (msg.signal == SIGSTOP) stop_like_program();
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
-                exited_ = msg;
+                // Before the commit point, an end is a failed restore: the image is whole.
+                if (move_ == Move::restoring || move_ == Move::committing) on_move_failed(msg.error);
+                else exited_ = msg;
             }
         },
         envelope->body);
@@ -177,7 +186,8 @@ void Deputy::on_signals() {
     auto n = read_some(signals_.get(), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
     if (!n || *n != sizeof info) return;
     int sig = int(info.ssi_signo);
-    if (control_id_.empty()) {
+    // No program to take it now (not started, or between two nodes): it waits.
+    if (control_id_.empty() || move_ == Move::checkpointing) {
         early_signals_.push_back(sig);
         if (sig == SIGCONT) take_terminal();
         return;
@@ -217,6 +227,7 @@ void Deputy::take_terminal() {
 
 Result<int> Deputy::serve(int32_t node) {
     node_ = node;
+    cwd_ = current_dir().value_or("/");
     auto started = clock::now();
     auto last_keepalive = clock::now();
     last_heard_ = clock::now();
@@ -226,10 +237,14 @@ Result<int> Deputy::serve(int32_t node) {
             {zap_.handle(), 0, ZMQ_POLLIN, 0},
             {router_.handle(), 0, ZMQ_POLLIN, 0},
             {nullptr, signals_.get(), ZMQ_POLLIN, 0},
+            {nullptr, order_listener_.get(), ZMQ_POLLIN, 0},
         };
-        // Input is read only once someone is there to take it.
-        bool watch_stdin = stdin_open_ && !control_id_.empty() && (!tty_ || in_foreground(STDIN_FILENO));
-        if (watch_stdin) items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
+        size_t order_at = 0, stdin_at = 0;
+        if (order_connection_) order_at = items.size(), items.push_back({nullptr, order_connection_.get(), ZMQ_POLLIN, 0});
+        // Input is read only once someone is there to take it, and not while the program moves.
+        bool watch_stdin = stdin_open_ && !control_id_.empty() && move_ == Move::none &&
+                           (!tty_ || in_foreground(STDIN_FILENO));
+        if (watch_stdin) stdin_at = items.size(), items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
         try {
             zmq::poll(items.data(), items.size(), std::chrono::milliseconds(remote::kKeepaliveMs));
         } catch (const zmq::error_t& e) {
@@ -242,11 +257,22 @@ Result<int> Deputy::serve(int32_t node) {
         });
         on_router();
         if (items[2].revents & ZMQ_POLLIN) on_signals();
-        if (watch_stdin && (items[3].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
+        if (items[3].revents & ZMQ_POLLIN) on_order_listener();
+        if (order_at && (items[order_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_order_connection();
+        if (stdin_at && (items[stdin_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
         if (exited_) break;
+        if (move_ != Move::none) {
+            if (move_silence_expired()) on_move_failed("lost contact with node " + std::to_string(node_));
+            if (!control_id_.empty() && ms_since(last_keepalive) >= remote::kKeepaliveMs) {
+                send_control(wire::Keepalive{});
+                last_keepalive = clock::now();
+            }
+            continue;
+        }
+        if (node_ == 0) continue;  // adopted: the program is an image until the agent's order
         if (control_id_.empty()) {
             if (ms_since(started) > remote::kHelloTimeoutMs)
-                return make_error("node " + std::to_string(node) + " never started the program");
+                return make_error("node " + std::to_string(node_) + " never started the program");
             continue;
         }
         if (ms_since(last_keepalive) >= remote::kKeepaliveMs) {
@@ -254,7 +280,7 @@ Result<int> Deputy::serve(int32_t node) {
             last_keepalive = clock::now();
         }
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
-            return make_error("lost contact with node " + std::to_string(node) + "; the program's fate is unknown");
+            return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
     }
     // The terminal as we found it, before any message or death by signal.
     raw_.reset();

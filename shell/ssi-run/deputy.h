@@ -9,6 +9,7 @@
 #include "kern-ext/terminal.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/home_file_server.h"
+#include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 
 #include <zmq.hpp>
@@ -29,17 +30,33 @@ struct RunOptions {
 
 class Deputy {
 public:
-    // Listens on `address` (this node's cluster address), on a port of the kernel's choice.
-    static Result<std::unique_ptr<Deputy>> create(const std::string& address);
+    // Listens on `address` (this node's cluster address), on a port of the kernel's choice,
+    // and for its home agent's orders (migrations) on deputy_order_socket(self_node, pid).
+    static Result<std::unique_ptr<Deputy>> create(const std::string& address, int32_t self_node);
 
     // The request for the agent: everything but identity (the agent adds it).
     wire::RunRequest request(const RunOptions& options) const;
     // Serves until the program ends; returns the shell status to exit with, after
-    // dying of the program's signal if it died of one.
+    // dying of the program's signal if it died of one. `node` 0: no program runs yet, its
+    // image waits for the home agent's MoveOrder (ssi-run --adopt, a migration from home).
     Result<int> serve(int32_t node);
 
 private:
     Deputy() = default;
+    // Migration (deputy_moves.cpp): the home agent's orders, the moves they start.
+    enum class Move { none, checkpointing, restoring, committing };
+    void on_order_listener();
+    void on_order_connection();
+    void on_move_order(const wire::MoveOrder& order);
+    void on_checkpoint_done(const wire::CheckpointDone& done);
+    void on_session_hello(const std::string& routing_id);
+    void on_restore_ready();
+    void on_resumed();
+    void on_move_failed(const std::string& why);
+    bool move_silence_expired();
+    void move_to_target();
+    void reply_order(const wire::Message& message);
+    [[noreturn]] void park(const std::string& why);
     void on_router();
     void on_control(const std::string& routing_id, const std::string& payload);
     void on_stdin();
@@ -67,6 +84,18 @@ private:
     bool tty_ = false;
     int tty_out_ = -1;  // where the program's terminal output goes: our stdout, stderr or stdin
     std::optional<RawMode> raw_;
+    // Migration state.
+    int32_t self_node_ = 0;
+    UniqueFd order_listener_, order_connection_;
+    wire::FrameReader order_reader_{wire::kMaxMessageBytes};
+    uint64_t order_id_ = 0;
+    std::optional<wire::MoveOrder> order_;
+    Move move_ = Move::none;
+    std::string image_path_;
+    uint64_t image_bytes_ = 0;
+    std::string unread_input_;  // for the program's next place, first
+    std::chrono::steady_clock::time_point move_started_, committed_at_;
+    std::string cwd_;
 };
 
 }  // namespace ssi::run

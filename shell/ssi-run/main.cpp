@@ -4,6 +4,7 @@
 // stdin/stdout/stderr, its cwd and the home files, gets the signals sent to it, and ssi-run
 // exits with the program's status (or dies of its signal). ssi-run's own failures exit 255.
 #include "kern-ext/process.h"
+#include "kern-ext/program_setup.h"
 #include "libssi/agent_client.h"
 #include "libssi/remote/session.h"
 #include "libssi/tool_main.h"
@@ -48,7 +49,30 @@ ssi::Result<ssi::run::RunOptions> parse(int argc, char** argv) {
     return o;
 }
 
+// This node's cluster address and id, for the deputy's sockets.
+ssi::Result<std::pair<std::string, int32_t>> self_node(ssi::AgentClient& agent) {
+    ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}));
+    auto* view = std::get_if<ssi::wire::NodesReply>(&nodes);
+    if (!view) return ssi::make_error("the local ssi-agent sent an unexpected reply");
+    for (const auto& n : view->nodes)
+        if (n.self) return std::pair{n.status.address, view->self};
+    return ssi::make_error("the local ssi-agent does not know its own address");
+}
+
+// `ssi-run --adopt`: what a process migrating away from home becomes. The home agent
+// saved it and exec'd us in its place (same PID, parent, open files, cwd); we wait for
+// its MoveOrder, then serve as its deputy. Signals it ignored stay ignored through exec:
+// back to default first, so the deputy hears them all and forwards them.
+ssi::Result<int> adopt() {
+    TRY(ssi::reset_signals());
+    ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
+    auto [address, node] = TRY(self_node(agent));
+    auto deputy = TRY(ssi::run::Deputy::create(address, node));
+    return deputy->serve(0);
+}
+
 ssi::Result<int> start_and_serve(int argc, char** argv) {
+    if (argc == 2 && std::strcmp(argv[1], "--adopt") == 0) return adopt();
     auto options = parse(argc, argv);
     if (!options) {
         std::fprintf(stderr, "ssi-run: %s", options.error().message().c_str());
@@ -63,14 +87,8 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
         return ssi::exec_failure_status(program.error().err);
     }
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
-    ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}));
-    auto* view = std::get_if<ssi::wire::NodesReply>(&nodes);
-    if (!view) return ssi::make_error("the local ssi-agent sent an unexpected reply");
-    std::string address;
-    for (const auto& n : view->nodes)
-        if (n.self) address = n.status.address;
-
-    auto deputy = TRY(ssi::run::Deputy::create(address));
+    auto [address, node] = TRY(self_node(agent));
+    auto deputy = TRY(ssi::run::Deputy::create(address, node));
     ssi::wire::RunRequest request = deputy->request(*options);
     request.program = *program;
     ssi::wire::Message reply = TRY(agent.call(request, 10000));

@@ -67,6 +67,15 @@ int main(int argc, char** argv) {
         RestartRequest{0, 3, "/tmp/x.img", false},
         RestartReply{10'004'711, 4711},
         RestartWaitRequest{10'004'711},
+        MigrateRequest{10'004'711, 2, 1000},
+        MigrateReply{2, 1 << 20, 12, 80},
+        MoveOrder{3, "/run/ssi/images/1-4711.img"},
+        DeputyParked{"/run/ssi/images/1-4711.img", 1 << 20, ""},
+        CheckpointOrder{"/run/ssi/images/1-4711.img"},
+        CheckpointDone{1 << 20, "", "abc"},
+        RestoreReady{},
+        ResumeOrder{},
+        Resumed{},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

@@ -87,6 +87,7 @@ std::vector<Message> samples() {
     run.groups = {100, 27, 4};
     run.terminal = TerminalSpec{true, true, false, 0x500, 0x5, 0xbf, 0x8a3b, std::string("\x03\x1c\x7f\0", 4), 38400, 9600, 33, 101};
     run.program = "/bin/sh";
+    run.restore_image = "/run/ssi/images/4711.img";
     out.emplace_back(run);
     out.emplace_back(RunReply{4});
     out.emplace_back(SessionHello{4});
@@ -101,12 +102,22 @@ std::vector<Message> samples() {
     out.emplace_back(RestartRequest{2, 3, "/var/tmp/a.img", true});
     out.emplace_back(RestartReply{10'004'712, 4711});
     out.emplace_back(RestartWaitRequest{10'004'712});
+    out.emplace_back(MigrateRequest{10'004'712, kMigrateHome, 1000});
+    out.emplace_back(MigrateReply{3, 1ull << 33, 41, 977});
+    out.emplace_back(MoveOrder{2, "/run/ssi/images/1-4711.img"});
+    out.emplace_back(DeputyParked{"/run/ssi/images/1-4711.img", 1ull << 31, "node 2 is down"});
+    out.emplace_back(CheckpointOrder{"/run/ssi/images/1-4711.img"});
+    out.emplace_back(CheckpointDone{123'456, "not supported", std::string("un\0read", 7)});
+    out.emplace_back(RestoreReady{});
+    out.emplace_back(ResumeOrder{});
+    out.emplace_back(Resumed{});
     return out;
 }
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
-constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 18, 1, 1, 1, 2, 1, 4, 0, 2, 3, 1, 4, 2, 1};
+constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 4, 0, 2, 3, 1, 4, 2, 1,
+                                   3, 4, 2, 3, 1, 3, 0, 0, 0};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
 // ---- field-by-field comparison -------------------------------------------------------------
@@ -169,7 +180,8 @@ bool same(const TerminalSpec& a, const TerminalSpec& b) {
 bool same(const RunRequest& a, const RunRequest& b) {
     auto t = [](const RunRequest& r) {
         return std::tie(r.target, r.argv, r.env, r.cwd, r.umask, r.rlimits, r.deputy_endpoint, r.deputy_public_key,
-                        r.session_secret_key, r.hostname, r.home, r.pid, r.ppid, r.uid, r.gid, r.groups, r.program);
+                        r.session_secret_key, r.hostname, r.home, r.pid, r.ppid, r.uid, r.gid, r.groups, r.program,
+                        r.restore_image);
     };
     return t(a) == t(b) && same(a.terminal, b.terminal);
 }
@@ -192,6 +204,23 @@ bool same(const RestartRequest& a, const RestartRequest& b) {
 }
 bool same(const RestartReply& a, const RestartReply& b) { return a.gpid == b.gpid && a.image_pid == b.image_pid; }
 bool same(const RestartWaitRequest& a, const RestartWaitRequest& b) { return a.gpid == b.gpid; }
+bool same(const MigrateRequest& a, const MigrateRequest& b) {
+    return a.gpid == b.gpid && a.target == b.target && a.caller_uid == b.caller_uid;
+}
+bool same(const MigrateReply& a, const MigrateReply& b) {
+    return a.node == b.node && a.image_bytes == b.image_bytes && a.frozen_ms == b.frozen_ms && a.total_ms == b.total_ms;
+}
+bool same(const MoveOrder& a, const MoveOrder& b) { return a.target == b.target && a.image_path == b.image_path; }
+bool same(const DeputyParked& a, const DeputyParked& b) {
+    return a.image_path == b.image_path && a.image_bytes == b.image_bytes && a.why == b.why;
+}
+bool same(const CheckpointOrder& a, const CheckpointOrder& b) { return a.image_path == b.image_path; }
+bool same(const CheckpointDone& a, const CheckpointDone& b) {
+    return a.bytes == b.bytes && a.error == b.error && a.unread_input == b.unread_input;
+}
+bool same(const RestoreReady&, const RestoreReady&) { return true; }
+bool same(const ResumeOrder&, const ResumeOrder&) { return true; }
+bool same(const Resumed&, const Resumed&) { return true; }
 
 bool same(const Message& a, const Message& b) {
     if (a.index() != b.index()) return false;

@@ -1,0 +1,214 @@
+#include "ssi-agent/migrations.h"
+
+#include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/file_ops.h"
+#include "kern-ext/files.h"
+#include "kern-ext/proc_status.h"
+#include "kern-ext/process.h"
+#include "kern-ext/unix_socket.h"
+#include "libssi/agent_client.h"
+#include "libssi/remote/session.h"
+
+#include <spdlog/spdlog.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace ssi::agent {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// A refusal in words; the words are the whole message.
+Error refused(std::string why) { return Error{std::move(why), 0, {}}; }
+
+uint32_t ms_since(clock::time_point t) {
+    return uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
+}
+
+// How long a deputy has to take its order socket after exec, and a move to finish.
+constexpr int kDeputyStartMs = 10000;
+constexpr int kMoveTimeoutMs = 30 * 60 * 1000;
+
+// The deputy's order socket, once it listens; the listener must be the process itself.
+Result<UniqueFd> reach_deputy(int32_t node, pid_t pid) {
+    const std::string name = remote::deputy_order_socket(node, pid);
+    auto deadline = clock::now() + std::chrono::milliseconds(kDeputyStartMs);
+    for (;;) {
+        auto fd = connect_abstract(name);
+        if (fd) {
+            PeerCredentials peer = TRY(peer_credentials(fd->get()));
+            if (peer.pid != pid) return refused("@" + name + " is not held by process " + std::to_string(pid));
+            return std::move(*fd);
+        }
+        if (clock::now() > deadline) return refused("the deputy of process " + std::to_string(pid) + " does not answer");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+}
+
+}  // namespace
+
+// The images live in a directory every user may write (sticky, like /tmp), and the agent
+// is root: it never follows a link there, creates only new files, and reads back only a
+// regular file that belongs to the process's owner — not an image someone slipped in.
+Result<void> Migrations::save_owned_image(const ProcessImage& image, const Job& job) {
+    const std::string tmp = job.image_path + ".tmp";
+    (void)unlink_at(AT_FDCWD, tmp, 0);
+    UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    TRY(change_fd_owner(fd.get(), job.owner.uid, job.owner.gid));
+    TRY(save_image_to(image, fd.get(), tmp));
+    fd.reset();
+    return rename_at(AT_FDCWD, tmp, AT_FDCWD, job.image_path, 0);
+}
+
+Result<ProcessImage> Migrations::load_owned_image(const Job& job) {
+    UniqueFd fd = TRY(open_file(job.image_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st = TRY(stat_at(fd.get(), "", AT_EMPTY_PATH));
+    if (!S_ISREG(st.st_mode) || st.st_uid != job.owner.uid)
+        return refused(job.image_path + " is not the image the move left (not a regular file of uid " +
+                       std::to_string(job.owner.uid) + ")");
+    return load_image_from(fd.get(), job.image_path);
+}
+
+std::string deputy_program_path() {
+    if (const char* p = std::getenv("SSI_RUN_BIN"); p && *p) return p;
+    auto self = self_executable();
+    std::string dir = self ? self->substr(0, self->rfind('/')) : ".";
+    if (stat_path(dir + "/ssi-run")) return dir + "/ssi-run";
+    return dir + "/../bin/ssi-run";
+}
+
+struct Migrations::Job {
+    Gpid gpid;
+    int32_t self = 0;
+    int32_t from = 0;    // where it runs now
+    int32_t target = 0;  // where it goes (self: home)
+    bool has_deputy = false;
+    bool fell_back = false;  // the move failed before its commit point: it continues at home
+    ProcessIdentity owner;
+    std::string image_path, deputy_program, socket_path;
+    std::optional<Result<wire::MigrateReply>> result;
+};
+
+Migrations::Migrations(EventLoop& loop, const ClusterConfig& config, RemoteRuns& runs, PickNode pick,
+                       NodeProblem problem)
+    : loop_(loop), config_(config), runs_(runs), pick_(std::move(pick)), problem_(std::move(problem)) {
+    const std::string& sock = config.socket_path;
+    images_dir_ = sock.substr(0, sock.rfind('/')) + "/images";
+}
+
+Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::MigrateRequest& request, uid_t caller_uid) {
+    auto job = std::make_shared<Job>();
+    job->gpid = Gpid::from_value(request.gpid);
+    job->self = config_.self_id;
+    const pid_t pid = job->gpid.pid;
+    if (pid <= 1 || pid == ::getpid())
+        return refused("process " + job->gpid.str() + " cannot migrate (the node's init or its agent)");
+    if (moving_.count(pid)) return refused("process " + job->gpid.str() + " is already migrating");
+    Visibility seen = runs_.visibility();
+    if (seen.hidden.count(pid) || seen.worn.count(pid))
+        return refused("process " + job->gpid.str() + " belongs to a remote run here: migrate it by its home gpid");
+    auto uids = read_process_uids(pid);
+    if (!uids) return refused("No such process");
+    if (!may_signal(caller_uid, *uids)) return refused("Operation not permitted");
+    job->owner = TRY(read_process_identity(pid));
+    if (auto children = read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+        children && children->find_first_not_of(" \n") != std::string::npos)
+        return refused("process " + job->gpid.str() + " has children: moving a process tree is not supported yet");
+
+    auto away = runs_.deputy_target(pid);
+    job->has_deputy = away.has_value();
+    job->from = away.value_or(config_.self_id);
+    job->target = request.target == wire::kMigrateHome ? config_.self_id
+                  : request.target == wire::kMigrateAuto ? pick_(job->from)
+                                                         : request.target;
+    if (job->target == 0) return refused("no other node is up");
+    if (job->target == job->from)
+        return refused("process " + job->gpid.str() + " already runs on node " + std::to_string(job->from));
+    if (job->target != config_.self_id)
+        if (auto problem = problem_(job->target)) return refused(*problem);
+
+    TRY(make_dirs(images_dir_, 01733));
+    TRY(change_mode(images_dir_, 01733));
+    // One migration per process at a time: the name is its gpid (ssi-migrate watches it grow).
+    job->image_path = images_dir_ + "/" + job->gpid.str() + ".img";
+    (void)unlink_at(AT_FDCWD, job->image_path, 0);
+    job->deputy_program = deputy_program_path();
+    job->socket_path = config_.socket_path;
+    return job;
+}
+
+void Migrations::start(const wire::MigrateRequest& request, uid_t caller_uid, Done done) {
+    auto prepared = prepare(request, caller_uid);
+    if (!prepared) return done(wire::ErrorReply{EINVAL, prepared.error().message()});
+    std::shared_ptr<Job> job = *prepared;
+    moving_.insert(job->gpid.pid);
+    spdlog::info("migrate: {} from node {} to node {}", job->gpid.str(), job->from, job->target);
+    run_in_pool(
+        loop_, [job] { run(*job); },
+        [this, job, done] {
+            moving_.erase(job->gpid.pid);
+            const Result<wire::MigrateReply>& r = *job->result;
+            if (!r) {
+                spdlog::warn("migrate: {}: {}", job->gpid.str(), r.error().message());
+                // A move that fell back home leaves no deputy behind.
+                if (job->fell_back) runs_.remove_deputy(job->gpid.pid);
+                return done(wire::ErrorReply{r.error().err ? r.error().err : EIO, r.error().message()});
+            }
+            if (r->node == config_.self_id) runs_.remove_deputy(job->gpid.pid);
+            else runs_.add_deputy(job->gpid.pid, r->node);
+            spdlog::info("migrate: {} runs on node {} ({} bytes, frozen {} ms, {} ms in all)", job->gpid.str(), r->node,
+                         r->image_bytes, r->frozen_ms, r->total_ms);
+            done(*r);
+        });
+}
+
+// On a pool thread, start to end.
+void Migrations::run(Job& job) {
+    const pid_t pid = job.gpid.pid;
+    const auto started = clock::now();
+    uint32_t frozen_here = 0;
+    job.result = [&]() -> Result<wire::MigrateReply> {
+        if (!job.has_deputy) {
+            // Saved while stopped; then, still stopped, it execs its deputy.
+            CheckpointOptions options;
+            options.after = CheckpointOptions::replace;
+            options.migrating = true;
+            options.replace_argv = {job.deputy_program, "--adopt"};
+            options.replace_env = {"SSI_SOCKET=" + job.socket_path, "PATH=/usr/local/bin:/usr/bin:/bin"};
+            options.while_frozen = [&](const ProcessImage& image) { return save_owned_image(image, job); };
+            if (auto saved = checkpoint(pid, options); !saved) {
+                (void)unlink_at(AT_FDCWD, job.image_path, 0);
+                return saved.error();
+            }
+            frozen_here = ms_since(started);
+        }
+        AgentClient deputy = AgentClient::over(TRY(reach_deputy(job.self, pid)), "the deputy of " + job.gpid.str());
+        wire::Message reply = TRY(deputy.call(wire::MoveOrder{job.target, job.image_path}, kMoveTimeoutMs));
+        if (auto* moved = std::get_if<wire::MigrateReply>(&reply)) {
+            wire::MigrateReply r = *moved;
+            r.frozen_ms += frozen_here;
+            r.total_ms = ms_since(started);
+            return r;
+        }
+        auto* parked = std::get_if<wire::DeputyParked>(&reply);
+        if (!parked) return refused("the deputy of " + job.gpid.str() + " sent an unexpected reply");
+        // The deputy handed the process back: rebuild it in the deputy, from the image.
+        ProcessImage image = TRY(load_owned_image(job));
+        RestoreOptions options;
+        options.credentials = RestoreCredentials{job.owner.uid, job.owner.gid, job.owner.groups};
+        options.files = RestoreOptions::Files::in_place;
+        TRY(restore_into(pid, image, options));
+        (void)unlink_at(AT_FDCWD, job.image_path, 0);
+        job.fell_back = !parked->why.empty();
+        if (job.fell_back)
+            return refused("could not move " + job.gpid.str() + " to node " + std::to_string(job.target) + " (" +
+                           parked->why + "); it continues at home");
+        return wire::MigrateReply{job.self, parked->image_bytes, ms_since(started), ms_since(started)};
+    }();
+}
+
+}  // namespace ssi::agent

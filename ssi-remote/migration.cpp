@@ -1,0 +1,175 @@
+// The supervisor's part in a migration (docs/migration.md):
+//   - arriving: the program's process was launched parked (it already wears the home PID
+//     and parent); the image is read through the home file view and rebuilt in it; the
+//     deputy is told it is ready and must answer ResumeOrder in time — the commit point —
+//     before the process is let go. Any failure before that discards it here, and the
+//     deputy resumes the process from the image somewhere else: never two, never none.
+//   - leaving: on the deputy's CheckpointOrder, the program is saved into the home file
+//     the deputy named and ended once the image is whole; its output still in our pipes
+//     and the input it has not read go to the deputy before CheckpointDone.
+#include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/file_ops.h"
+#include "kern-ext/files.h"
+#include "kern-ext/process.h"
+#include "libssi/remote/session.h"
+#include "libssi/wire/codec.h"
+#include "ssi-remote/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <zmq_addon.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+namespace ssi::remote {
+namespace {
+
+// While the supervisor's thread is busy saving or rebuilding a large process (seconds),
+// a thread of its own tells the deputy we are alive, on a connection of its own (a ZeroMQ
+// socket belongs to one thread).
+class KeepaliveThread {
+public:
+    KeepaliveThread(zmq::context_t& context, const SessionKeys& keys) {
+        thread_ = std::thread([this, &context, keys] {
+            try {
+                zmq::socket_t socket = connect_to_deputy(context, keys);
+                std::string bytes = wire::encode(wire::Envelope{0, wire::Keepalive{}});
+                while (!stop_) {
+                    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
+                    (void)zmq::send_multipart(socket, frames, zmq::send_flags::dontwait);
+                    for (int i = 0; i < kKeepaliveMs / 50 && !stop_; ++i)
+                        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                }
+                socket.set(zmq::sockopt::linger, 0);
+            } catch (const zmq::error_t&) {
+            }
+        });
+    }
+    ~KeepaliveThread() {
+        stop_ = true;
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+}  // namespace
+
+// Fault injection for the tests (tests/integration/migrate_faults.sh): when the node's
+// <run dir>/inject-fault names this point, the node's agent and this supervisor die
+// right here, as if the node had crashed. One shot: the file is removed first.
+void Supervisor::inject_fault(const char* point) const {
+    if (runs_dir_.empty()) return;
+    std::string file = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/inject-fault";
+    auto wanted = read_file(file);
+    if (!wanted || wanted->substr(0, wanted->find('\n')) != point) return;
+    (void)unlink_at(AT_FDCWD, file, 0);
+    std::fprintf(stderr, "ssi-remote: injected fault at %s: the node's agent and this supervisor die\n", point);
+    ::kill(::getppid(), SIGKILL);
+    ::raise(SIGKILL);
+}
+
+Result<void> Supervisor::restore_program() {
+    KeepaliveThread alive(context_, keys_);
+    const std::string image_path = mountpoint_ + spec_.restore_image;
+    ProcessImage image = TRY(load_image(image_path));
+    inject_fault("migrate-transfer");
+    RestoreOptions options;
+    options.credentials = RestoreCredentials{spec_.uid, spec_.gid, {spec_.groups.begin(), spec_.groups.end()}};
+    options.files = RestoreOptions::Files::reopen;
+    options.before_resume = [this] { return wait_for_resume_order(); };
+    inject_fault("migrate-restore");
+    TRY(restore_into(program_->program_pid(), image, options));
+    send_control(wire::Resumed{});
+    return ok();
+}
+
+// The commit point: RestoreReady out, ResumeOrder back within kResumeWaitMs. Anything
+// else the deputy sends meanwhile (input, signals) is kept for relay().
+Result<void> Supervisor::wait_for_resume_order() {
+    inject_fault("migrate-resume");
+    send_control(wire::RestoreReady{});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kResumeWaitMs);
+    for (;;) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return make_error("migration", "the deputy did not order the resume in time", ETIMEDOUT);
+        zmq::pollitem_t item{control_.handle(), 0, ZMQ_POLLIN, 0};
+        try {
+            zmq::poll(&item, 1, left);
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) return Error{"zmq_poll", e.num(), {}};
+        }
+        std::vector<zmq::message_t> frames;
+        while (zmq::recv_multipart(control_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+            if (frames.size() == 2 && frames[0].size() == 1 && *frames[0].data<char>() == kControlKind) {
+                auto envelope = wire::decode(std::span<const char>(frames[1].data<char>(), frames[1].size()));
+                if (envelope && std::holds_alternative<wire::ResumeOrder>(envelope->body)) return ok();
+                held_control_.push_back(frames[1].to_string());
+            }
+            frames.clear();
+        }
+    }
+}
+
+// What the program wrote that we have not relayed yet, sent now; what it did not read,
+// returned. Only once the program is gone: its namespace ended, so no writer is left.
+std::string Supervisor::drain_program_output() {
+    char buf[kChunkBytes];
+    for (auto [fd, num] : {std::pair{stdout_.get(), 1}, std::pair{stderr_.get(), 2}, std::pair{pty_.get(), 0}}) {
+        if (fd < 0) continue;
+        for (;;) {
+            if (!wait_readable(fd, 1000).value_or(false)) break;
+            auto n = read_some(fd, std::span<char>(buf, sizeof buf));
+            if (!n || *n == 0) break;
+            send_control(wire::OutputData{num, std::string(buf, *n)});
+        }
+    }
+    std::string unread;
+    if (stdin_reader_ && set_nonblocking(stdin_reader_.get())) {
+        for (;;) {
+            auto n = read_some(stdin_reader_.get(), std::span<char>(buf, sizeof buf));
+            if (!n || *n == 0) break;
+            unread.append(buf, *n);
+        }
+    }
+    return unread + stdin_pending_;
+}
+
+void Supervisor::move_away(const std::string& image_path) {
+    const std::string pid = std::to_string(program_->program_pid());
+    if (auto children = read_file("/proc/" + pid + "/task/" + pid + "/children");
+        children && children->find_first_not_of(" \n") != std::string::npos) {
+        send_control(wire::CheckpointDone{0, "the process has children here: moving a process tree is not supported yet", {}});
+        return;
+    }
+    CheckpointOptions options;
+    options.after = CheckpointOptions::kill;
+    options.migrating = true;
+    const std::string path = mountpoint_ + image_path;
+    uint64_t bytes = 0;
+    options.while_frozen = [&](const ProcessImage& image) -> Result<void> {
+        TRY(save_image(image, path));
+        auto size = stat_path(path);
+        bytes = size ? uint64_t(size->st_size) : 0;
+        return ok();
+    };
+    KeepaliveThread alive(context_, keys_);
+    auto saved = checkpoint(program_->program_pid(), options);
+    if (!saved) {
+        send_control(wire::CheckpointDone{0, "on node " + std::to_string(self_node_) + ": " + saved.error().message(), {}});
+        return;
+    }
+    // Killed once its image was whole: wait for the namespace to end, then flush.
+    (void)program_->wait();
+    std::string unread = drain_program_output();
+    moved_away_ = true;
+    send_control(wire::CheckpointDone{bytes, {}, std::move(unread)});
+}
+
+}  // namespace ssi::remote

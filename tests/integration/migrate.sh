@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Migration (docs/migration.md): processes started by a plain shell on node 1 move to
+# other nodes mid-run, hop on, come back home, and produce exactly the output of an
+# uninterrupted run. They keep their gpid and PID; the home parent wait()s and gets
+# their exit status; plain kill at home and ssi-kill from anywhere reach them; ssi-ps
+# lists them once, on the node where they run. Files live in node 1's private /tmp.
+source "$(dirname "$0")/../support/cluster.sh"
+cluster_up 3
+
+lines() { on_node 1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
+has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+node_of() { on_node "${3:-1}" ssi-ps -p "1:$1" -o node --no-headers 2>/dev/null | tr -d ' '; }
+runs_on() { [ "$(node_of "$1")" = "$2" ]; }
+migrate() {
+  local out rc=0
+  out=$(on_node "${3:-1}" timeout 120 ssi-migrate "1:$1" "$2" 2>&1) || rc=$?
+  [ "$rc" -eq 0 ] || fail "ssi-migrate 1:$1 $2 exited $rc: $out"
+  echo "  $out"
+}
+
+# A python3 computation that prints its progress: 1 -> 2 -> 3 -> home, with its parent
+# shell at home waiting for it.
+counter='import sys, time
+n, code = int(sys.argv[1]), int(sys.argv[2])
+for i in range(1, n + 1):
+    print(i, flush=True)
+    time.sleep(0.01)
+sys.exit(code)'
+on_node 1 sh -c "cat > /tmp/counter.py" <<<"$counter"
+on_node 1 sh -c 'python3 -u /tmp/counter.py 600 5 > /tmp/c.out 2>&1 & echo $! > /tmp/c.pid; wait $!; echo $? > /tmp/c.rc' &
+parent=$!
+wait_until 10 on_node 1 test -s /tmp/c.pid
+pid=$(on_node 1 cat /tmp/c.pid)
+wait_until 10 has_lines /tmp/c.out 20
+for hop in 2 3 1; do
+  [ "$hop" = 1 ] && where=home || where=$hop
+  at=$(lines /tmp/c.out)
+  migrate "$pid" "$where" "$hop"   # asked from the node it goes to: any node may ask
+  runs_on "$pid" "$hop" || fail "after ssi-migrate $where the counter is listed on node '$(node_of "$pid")'"
+  wait_until 10 has_lines /tmp/c.out $((at + 20)) || fail "the counter stopped after moving to node $hop"
+done
+[ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "PID $pid at home is not python3 again"
+wait "$parent"
+[ "$(on_node 1 cat /tmp/c.rc)" = 5 ] || fail "the home parent's wait got $(on_node 1 cat /tmp/c.rc), expected 5"
+[ "$(on_node 1 cat /tmp/c.out)" = "$(seq 1 600)" ] || fail "the counter's output is not exactly 1..600"
+ok "python3 counter 1 -> 2 -> 3 -> home: same PID $pid, output exact, the home parent got exit status 5"
+
+# Signals follow it: a TERM handler runs where it is, sent by plain kill at home and by
+# ssi-kill from another node; getpid() stays the home PID.
+trapper='import os, signal, sys, time
+def on_usr1(s, f): print("usr1", os.getpid(), flush=True)
+def on_term(s, f): print("term", os.getpid(), flush=True); sys.exit(3)
+signal.signal(signal.SIGUSR1, on_usr1)
+signal.signal(signal.SIGTERM, on_term)
+print("ready", os.getpid(), flush=True)
+while True: time.sleep(0.05)'
+on_node 1 sh -c "cat > /tmp/trapper.py" <<<"$trapper"
+on_node 1 sh -c 'python3 -u /tmp/trapper.py > /tmp/t.out 2>&1 & echo $! > /tmp/t.pid; wait $!; echo $? > /tmp/t.rc' &
+parent=$!
+wait_until 10 has_lines /tmp/t.out 1
+pid=$(on_node 1 cat /tmp/t.pid)
+migrate "$pid" 2
+on_node 1 kill -USR1 "$pid"
+wait_until 10 on_node 1 grep -q "usr1 $pid" /tmp/t.out || fail "kill -USR1 at home did not reach the handler on node 2"
+migrate "$pid" 3 2
+on_node 2 ssi-kill -TERM "1:$pid" || fail "ssi-kill from node 2 failed"
+wait "$parent"
+[ "$(on_node 1 cat /tmp/t.rc)" = 3 ] || fail "the TERM handler's exit 3 did not reach the home parent"
+[ "$(on_node 1 cat /tmp/t.out)" = "ready $pid
+usr1 $pid
+term $pid" ] || fail "unexpected output: $(on_node 1 cat /tmp/t.out)"
+ok "kill -USR1 at home reached it on node 2, ssi-kill -TERM from node 2 on node 3; getpid() stayed $pid"
+
+# Open files move with their offsets: sha256sum and gzip -c of a large home file.
+on_node 1 sh -c 'head -c 300M /dev/urandom > /tmp/big && sha256sum < /tmp/big > /tmp/big.sha && gzip -c /tmp/big > /tmp/big.gz.want'
+reading() { on_node 1 sh -c "awk '/^pos:/ {exit !(\$2 > 0)}' /proc/$1/fdinfo/3"; }
+on_node 1 sh -c 'sha256sum /tmp/big > /tmp/s.out & echo $! > /tmp/s.pid; wait $!; echo $? > /tmp/s.rc' &
+parent=$!
+wait_until 10 on_node 1 test -s /tmp/s.pid
+pid=$(on_node 1 cat /tmp/s.pid)
+wait_until 10 reading "$pid"
+migrate "$pid" 2
+migrate "$pid" home
+wait "$parent"
+[ "$(on_node 1 cat /tmp/s.rc)" = 0 ] || fail "sha256sum exited $(on_node 1 cat /tmp/s.rc)"
+[ "$(on_node 1 cut -d' ' -f1 /tmp/s.out)" = "$(on_node 1 cut -d' ' -f1 /tmp/big.sha)" ] || fail "sha256sum after migration differs"
+ok "sha256sum of a 300 MiB home file, 1 -> 2 -> home mid-read: same digest"
+
+on_node 1 sh -c 'gzip -c /tmp/big > /tmp/big.gz & echo $! > /tmp/g.pid; wait $!; echo $? > /tmp/g.rc' &
+parent=$!
+wait_until 10 on_node 1 test -s /tmp/g.pid
+pid=$(on_node 1 cat /tmp/g.pid)
+wait_until 10 reading "$pid"
+migrate "$pid" 3
+migrate "$pid" 2 3
+migrate "$pid" home 2
+wait "$parent"
+[ "$(on_node 1 cat /tmp/g.rc)" = 0 ] || fail "gzip exited $(on_node 1 cat /tmp/g.rc)"
+on_node 1 cmp /tmp/big.gz /tmp/big.gz.want || fail "gzip -c output after migration differs"
+ok "gzip -c of a 300 MiB home file, 1 -> 3 -> 2 -> home: identical output"
+
+# bc computing digits of pi, its input a pipe, its output a home file.
+on_node 1 sh -c 'echo "scale=2600; 4*a(1)" | BC_LINE_LENGTH=0 bc -l > /tmp/pi.want'
+on_node 1 sh -c 'echo "scale=2600; 4*a(1)" | BC_LINE_LENGTH=0 bc -l > /tmp/pi.out & echo $! > /tmp/b.pid; wait $!; echo $? > /tmp/b.rc' &
+parent=$!
+wait_until 10 on_node 1 test -s /tmp/b.pid
+pid=$(on_node 1 cat /tmp/b.pid)
+migrate "$pid" 2
+migrate "$pid" home
+wait "$parent"
+[ "$(on_node 1 cat /tmp/b.rc)" = 0 ] || fail "bc exited $(on_node 1 cat /tmp/b.rc)"
+on_node 1 cmp /tmp/pi.out /tmp/pi.want || fail "bc's digits of pi differ after migration"
+ok "bc -l computing 2600 digits of pi, 1 -> 2 -> home: identical digits"
+
+# Refusals: the reason, nothing moved, the process untouched.
+refused() {  # refused PID WORDS...: ssi-migrate exits 1 naming WORDS, the process stays
+  local pid=$1 rc=0 out
+  shift
+  out=$(on_node 1 "$@" 2>&1) || rc=$?
+  [ "$rc" -eq 1 ] || fail "expected a refusal (exit 1), got $rc: $out"
+  on_node 1 kill -0 "$pid" || fail "the refused process $pid is gone ($out)"
+  runs_on "$pid" 1 || fail "the refused process $pid moved ($out)"
+  echo "  $out"
+}
+pid=$(on_node 1 sh -c 'python3 -c "import threading, time; threading.Thread(target=time.sleep, args=(1000,)).start(); time.sleep(1000)" > /dev/null 2>&1 & echo $!')
+threads() { [ "$(on_node 1 sh -c "ls /proc/$pid/task | wc -l")" -ge 2 ]; }
+wait_until 10 threads
+refused "$pid" ssi-migrate "1:$pid" 2 | grep -qi thread || fail "the refusal does not name threads"
+on_node 1 kill "$pid"
+pid=$(on_node 1 sh -c 'python3 -c "import os, time; r, w = os.pipe(); time.sleep(1000)" > /dev/null 2>&1 & echo $!')
+wait_until 10 on_node 1 test -e "/proc/$pid/fd/4"
+refused "$pid" ssi-migrate "1:$pid" 2 | grep -q pipe || fail "the refusal does not name the pipe"
+on_node 1 kill "$pid"
+pid=$(on_node 1 sh -c 'sleep 1000 > /dev/null 2>&1 & echo $!')
+refused "$pid" su nobody -s /bin/sh -c "ssi-migrate 1:$pid 2" | grep -q "not permitted" || fail "nobody moved root's process"
+on_node 1 kill "$pid"
+expect_status 1 on_node 1 ssi-migrate 1:999999 2
+expect_status 1 on_node 1 ssi-migrate 1:1 2
+expect_status 2 on_node 1 ssi-migrate 1:1
+expect_status 2 on_node 1 ssi-migrate 1:1 node7
+ok "refused: threads, a pipe, another user's process (all untouched), unknown process, init, bad arguments"
+
+pass

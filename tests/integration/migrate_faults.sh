@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Migration faults (docs/migration.md, "Atomic"): the target node's agent and the
+# supervisor restoring the process are killed while the image is read, during the
+# restore, and just before the resume (a fault point named in the node's
+# /run/ssi/inject-fault; ssi-remote/migration.cpp) — each twice, from home and on an
+# onward hop. Every time the process continues exactly once: ssi-migrate says it did not
+# move, the process goes on at home in its own PID, its output has no gap and no repeat,
+# and no second copy runs anywhere.
+source "$(dirname "$0")/../support/cluster.sh"
+cluster_up 3
+
+lines() { on_node 1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
+has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
+node_of() { on_node 1 ssi-ps -p "1:$1" -o node --no-headers 2>/dev/null | tr -d ' '; }
+runs_on() { [ "$(node_of "$1")" = "$2" ]; }
+copies() { on_node 1 ssi-ps -e -o cmd --no-headers | grep -c "[c]ounter.py 100000" || true; }
+node_up() {
+  [ "$(on_node 1 ssi-nodes --json | python3 -c "import json,sys; print(next(n['state'] for n in json.load(sys.stdin) if n['node']==$1))")" = up ]
+}
+
+counter='import sys, time
+for i in range(1, int(sys.argv[1]) + 1):
+    print(i, flush=True)
+    time.sleep(0.005)'
+on_node 1 sh -c "cat > /tmp/counter.py" <<<"$counter"
+on_node 1 sh -c 'python3 -u /tmp/counter.py 100000 > /tmp/f.out 2>&1 & echo $! > /tmp/f.pid; wait $!; echo $? > /tmp/f.rc' &
+parent=$!
+wait_until 10 on_node 1 test -s /tmp/f.pid
+pid=$(on_node 1 cat /tmp/f.pid)
+wait_until 10 has_lines /tmp/f.out 10
+
+for round in 1 2; do
+  for point in migrate-transfer migrate-restore migrate-resume; do
+    # From home on round 1; on round 2 from node 3 (an onward hop that falls back home).
+    if [ "$round" = 2 ]; then
+      on_node 1 timeout 60 ssi-migrate "1:$pid" 3 >/dev/null 2>&1 || fail "ssi-migrate to node 3 failed"
+      runs_on "$pid" 3 || fail "not on node 3 before the faulty hop"
+    fi
+    on_node 2 sh -c "echo $point > /run/ssi/inject-fault"
+    at=$(lines /tmp/f.out)
+    rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" 2 2>&1) || rc=$?
+    [ "$rc" -eq 1 ] || fail "$point: ssi-migrate exited $rc: $out"
+    grep -q "continues at home" <<<"$out" || fail "$point: ssi-migrate did not say where it continues: $out"
+    on_node 2 test -e /run/ssi/inject-fault && fail "$point: the fault point was never reached"
+    wait_until 10 has_lines /tmp/f.out $((at + 20)) || fail "$point: the process did not continue"
+    runs_on "$pid" 1 || fail "$point: listed on node '$(node_of "$pid")', not at home"
+    [ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "$point: PID $pid is not python3 at home"
+    [ "$(copies)" = 1 ] || fail "$point: $(copies) copies of the counter run"
+    cluster start-agent 2 >/dev/null 2>&1 || fail "cannot restart node 2's agent"
+    wait_until 15 node_up 2
+    ok "round $round, $point: ssi-migrate said '$out'; it continues at home, once"
+  done
+done
+
+# Finally a clean move and back, then the whole output is checked: 1, 2, 3 ... in order.
+on_node 1 timeout 60 ssi-migrate "1:$pid" 2 >/dev/null 2>&1 || fail "the clean move after the faults failed"
+on_node 1 timeout 60 ssi-migrate "1:$pid" home >/dev/null 2>&1 || fail "the clean move home failed"
+on_node 1 kill "$pid"
+wait "$parent" || true
+n=$(lines /tmp/f.out)
+[ "$(on_node 1 cat /tmp/f.out)" = "$(seq 1 "$n")" ] || fail "the output has a gap or a repeat"
+ok "after 6 injected faults the output is exactly 1..$n"
+
+pass
