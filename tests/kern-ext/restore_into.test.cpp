@@ -202,6 +202,8 @@ TEST_CASE("restore_into: a counter continues inside a parked process, which keep
 
     pid_t parked = park(fds, as_nobody);
     write_end.reset();
+    // Pending in the parked process, not in the image: must not reach the counter.
+    REQUIRE(send_signal(parked, SIGUSR1).ok());
     RestoreOptions options;
     options.files = RestoreOptions::Files::in_place;
     if (as_nobody) options.credentials = RestoreCredentials{65534, 65534, {}};  // its own: no setgroups
