@@ -8,7 +8,9 @@
 //
 // What is refused, what is saved and how it is rebuilt: docs in each step's file
 // (kern-ext/checkpoint/*.cpp). The restored process is a child of the caller with a new
-// PID; its open files are the ones the caller hands over in RestoreOptions::fds.
+// PID; its open files are the ones the caller hands over in RestoreOptions::fds, and the
+// image's files reopened by path when RestoreOptions::files says so. restore_into
+// rebuilds an image inside an existing process instead, which keeps its PID.
 #pragma once
 
 #include "kern-ext/checkpoint/process_image.h"
