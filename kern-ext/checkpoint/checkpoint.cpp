@@ -6,12 +6,14 @@
 namespace ssi {
 
 Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
-    // Say no to what we cannot restore before touching the process.
-    TRY(ckpt::refuse_unsupported(pid));
+    // Say no to what we cannot restore (or a replace without a program) before touching
+    // the process.
+    TRY(ckpt::check_replace_options(options));
+    TRY(ckpt::refuse_unsupported(pid, options.migrating));
     // Hold it still: seized and interrupted; the guard lets it go however we leave.
     SeizedTask task = TRY(SeizedTask::seize_and_stop(pid));
     // A thread (or a tracer) may have appeared between the first look and the stop.
-    TRY(ckpt::refuse_unsupported(pid));
+    TRY(ckpt::refuse_unsupported(pid, options.migrating));
 
     ProcessImage image;
     // Registers and FPU first: the next step borrows them.
@@ -25,12 +27,16 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     // Every mapping and the contents of the readable ones; last, after the injected
     // scratch page is gone.
     TRY(ckpt::dump_memory(pid, image));
+    // Open fds: numbers, flags, offsets, paths; before a replace clears close-on-exec.
+    TRY(ckpt::dump_open_files(pid, image));
     // Registers as a fresh task must resume them: restart or EINTR an interrupted call.
     ckpt::prepare_syscall_restart(image.regs);
 
     // Save while it is still stopped; a failure lets it go on as if nothing happened.
     if (options.while_frozen) TRY(options.while_frozen(image));
     if (options.after == CheckpointOptions::kill) TRY(ckpt::kill_stopped(task));
+    // Or become another program in place; a failed exec lets it go on untouched.
+    if (options.after == CheckpointOptions::replace) TRY(ckpt::replace_stopped(task, image, options));
     return image;
 }
 

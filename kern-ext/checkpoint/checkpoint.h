@@ -8,7 +8,9 @@
 //
 // What is refused, what is saved and how it is rebuilt: docs in each step's file
 // (kern-ext/checkpoint/*.cpp). The restored process is a child of the caller with a new
-// PID; its open files are the ones the caller hands over in RestoreOptions::fds.
+// PID; its open files are the ones the caller hands over in RestoreOptions::fds, and the
+// image's files reopened by path when RestoreOptions::files says so. restore_into
+// rebuilds an image inside an existing process instead, which keeps its PID.
 #pragma once
 
 #include "kern-ext/checkpoint/process_image.h"
@@ -25,11 +27,21 @@
 namespace ssi {
 
 struct CheckpointOptions {
-    enum After { resume, kill } after = resume;  // what happens to the process once saved
+    // What happens to the process once saved: it goes on, dies while still stopped, or
+    // execs replace_argv (keeping its PID, parent, open files and cwd: a deputy left
+    // behind by a migration; replace_stopped.cpp).
+    enum After { resume, kill, replace } after = resume;
     // Runs while the process is still stopped, before `after` applies. If it fails (the
     // image could not be written), the process is let go untouched and the error returned:
     // with `kill`, the process dies only once its image is safe.
     std::function<Result<void>(const ProcessImage&)> while_frozen;
+    // For `replace`: argv[0] is the program's absolute path; the environment is exactly
+    // replace_env. If the exec fails, the process goes on untouched and the error returned.
+    std::vector<std::string> replace_argv;
+    std::vector<std::string> replace_env;
+    // The process is about to move to another node: beyond stdin, stdout and stderr it may
+    // hold only files, directories and devices, which can be reopened by path there.
+    bool migrating = false;
 };
 
 // Refuses (with the reason, leaving the process untouched) several threads, a tracer,
@@ -53,13 +65,30 @@ struct RestoreOptions {
     // The PID to try to take (clone3 set_tid, needs CAP_SYS_ADMIN); when it is taken, or
     // 0, the process gets a new PID. restore() returns the PID it got.
     pid_t pid = 0;
-    // Without them the process keeps the caller's credentials (the tests' case).
+    // Without them the process keeps the caller's credentials (the tests' case). When
+    // they are the process's own already (restore_into a user's own process), nothing is
+    // changed: an unprivileged process could not setgroups.
     std::optional<RestoreCredentials> credentials;
+    // The image's open files (restore_files.cpp):
+    //   closed:   only the `fds` above; every other fd is closed;
+    //   reopen:   files, directories and devices are opened again by path (as
+    //             `credentials`), at their offsets and numbers; the others are an error,
+    //             unless given in `fds`;
+    //   in_place: restore_into only: the process already holds the image's files under the
+    //             same numbers; offsets and close-on-exec are put back, other fds closed.
+    enum class Files { closed, reopen, in_place } files = Files::closed;
 };
 
 // Rebuilds the image in a new child of the caller and lets it run; returns its PID.
 // On failure the half-built child is killed and reaped.
 Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options = {});
+
+// Rebuilds the image inside `pid`, an existing process, which keeps its PID and parent
+// (restore_into.cpp). `pid` must be single-threaded, traceable by the caller and parked
+// (e.g. in pause() with every signal blocked); the calling thread is its tracer for the
+// whole call. options.fds and options.pid must be empty. On a failure before its memory
+// was replaced, the process is given back as it was; after that, it is killed.
+Result<void> restore_into(pid_t pid, const ProcessImage& image, const RestoreOptions& options = {});
 
 // The image file: a versioned header and checksummed sections (image_file.cpp).
 Result<void> save_image(const ProcessImage& image, const std::string& path);

@@ -1,6 +1,7 @@
-// Where a restore's own pages go: an address range free in the caller (so in the child
-// it forks) and in the image, so that it survives clearing the child's layout and does
-// not collide with any mapping being rebuilt. It holds the `syscall; int3` gadget, a
+// Where a restore's own pages go: an address range free in the process being rebuilt
+// (the caller, for the child restore() forks; the target of restore_into) and in the
+// image, so that it survives clearing that process's layout and does not collide with
+// any mapping being rebuilt. It holds the `syscall; int3` gadget, a
 // scratch page for system call arguments, and a parking place for the child's vdso.
 #include "kern-ext/checkpoint/steps.h"
 
@@ -9,10 +10,10 @@
 
 namespace ssi::ckpt {
 
-Result<RestoreRegion> choose_restore_region(const ProcessImage& image) {
+Result<RestoreRegion> choose_restore_region(pid_t whose, const ProcessImage& image) {
     std::vector<std::pair<uint64_t, uint64_t>> used;
     uint64_t kernel_low = ~0ull, kernel_high = 0;
-    for (const MapsEntry& e : TRY(read_maps(0))) {
+    for (const MapsEntry& e : TRY(read_maps(whose))) {
         used.emplace_back(e.start, e.end);
         if (e.is_kernel() && e.path != "[vsyscall]") {
             kernel_low = std::min(kernel_low, e.start);

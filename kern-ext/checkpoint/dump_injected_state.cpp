@@ -3,42 +3,16 @@
 // We borrow the instruction at its rip for a `syscall; int3` gadget and a scratch page
 // from an injected mmap; a guard puts the code bytes, the registers and the layout back
 // however this step ends.
+#include "kern-ext/checkpoint/borrowed_rip.h"
 #include "kern-ext/checkpoint/steps.h"
 
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
-#include <cstring>
-
 namespace ssi::ckpt {
 
 namespace {
-
-// The borrowed instruction bytes at rip, and the registers: restored on destruction.
-class BorrowedRip {
-public:
-    static Result<BorrowedRip> create(pid_t pid, const Registers& regs) {
-        uint64_t original = TRY(ptrace_peek_word(pid, regs.rip));
-        uint64_t patched = original;
-        std::memcpy(&patched, kSyscallGadget.data(), kSyscallGadget.size());
-        TRY(ptrace_poke_word(pid, regs.rip, patched));
-        return BorrowedRip(pid, regs, original);
-    }
-    BorrowedRip(BorrowedRip&& o) noexcept : pid_(std::exchange(o.pid_, 0)), regs_(o.regs_), original_(o.original_) {}
-    BorrowedRip(const BorrowedRip&) = delete;
-    ~BorrowedRip() {
-        if (pid_ == 0) return;
-        (void)ptrace_poke_word(pid_, regs_.rip, original_);
-        (void)ptrace_set_regs(pid_, regs_);
-    }
-
-private:
-    BorrowedRip(pid_t pid, const Registers& regs, uint64_t original) : pid_(pid), regs_(regs), original_(original) {}
-    pid_t pid_;
-    Registers regs_;
-    uint64_t original_;
-};
 
 struct KernelSigaction {
     uint64_t handler, flags, restorer, mask;
@@ -48,7 +22,7 @@ struct KernelSigaction {
 
 Result<void> dump_injected_state(pid_t pid, ProcessImage& image) {
     BorrowedRip borrowed = TRY(BorrowedRip::create(pid, image.regs));
-    RemoteSyscaller sys(pid, RemotePtr{image.regs.rip}, image.regs);
+    RemoteSyscaller sys = borrowed.syscaller();
 
     const uint64_t page = 4096;
     uint64_t scratch = TRY(sys.call("mmap", SYS_mmap, 0, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

@@ -3,8 +3,9 @@
 //   header   "SSI-CKPT" | u32 version | u32 section count | u32 machine (62 = x86-64)
 //            | u32 0 | u64 0 | u64 checksum of the 32 bytes before it
 //   sections u32 kind | u32 0 | u64 payload length | u64 payload checksum | payload
-//            in order: task, signals, mm, mappings, memory (the readable mappings'
-//            contents, in table order, written straight from their buffers)
+//            in order: task, signals, mm, mappings, files (version 2), memory (the
+//            readable mappings' contents, in table order, written straight from their
+//            buffers)
 //
 // The checksum is FNV-1a over 8-byte words (zero-padded tail) with an xor-shift after
 // each multiply, one pass at memory speed; every step is a bijection, so a changed word
@@ -23,11 +24,12 @@ namespace ssi {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'S', 'I', '-', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: the files section
 constexpr uint32_t kMachine = 62;  // EM_X86_64
-enum Section : uint32_t { kTask = 1, kSignals, kMm, kMappings, kMemory };
+enum Section : uint32_t { kTask = 1, kSignals, kMm, kMappings, kFiles, kMemory };
+constexpr uint32_t kSections = kMemory;
 const char* section_name(uint32_t kind) {
-    static const char* names[] = {"?", "task", "signals", "mm", "mappings", "memory"};
+    static const char* names[] = {"?", "task", "signals", "mm", "mappings", "files", "memory"};
     return kind <= kMemory ? names[kind] : "?";
 }
 
@@ -231,6 +233,41 @@ Result<void> decode_mappings(std::string_view in, ProcessImage& im) {
     return r.done();
 }
 
+std::string encode_files(const ProcessImage& im) {
+    Writer w;
+    w.put(uint64_t(im.files.size()));
+    for (const OpenFile& f : im.files) {
+        w.put(f.fd);
+        w.put(uint8_t(f.cloexec));
+        w.put(uint8_t(f.deleted));
+        w.put(uint8_t(f.kind));
+        w.put(f.flags);
+        w.put(f.pos);
+        w.put_string(f.path);
+    }
+    return w.take();
+}
+
+Result<void> decode_files(std::string_view in, ProcessImage& im) {
+    Reader r(in, "files");
+    uint64_t n = TRY(r.get<uint64_t>());
+    for (uint64_t i = 0; i < n; ++i) {
+        OpenFile f;
+        f.fd = TRY(r.get<int32_t>());
+        f.cloexec = TRY(r.get<uint8_t>()) != 0;
+        f.deleted = TRY(r.get<uint8_t>()) != 0;
+        uint8_t kind = TRY(r.get<uint8_t>());
+        f.flags = TRY(r.get<uint32_t>());
+        f.pos = TRY(r.get<int64_t>());
+        f.path = TRY(r.get_string());
+        if (f.fd < 0 || kind > uint8_t(OpenFile::Kind::other))
+            return make_error("load checkpoint image", "open file with a bad fd or kind", EBADMSG);
+        f.kind = OpenFile::Kind(kind);
+        im.files.push_back(std::move(f));
+    }
+    return r.done();
+}
+
 // ---- file framing --------------------------------------------------------------------
 
 struct FileHeader {
@@ -286,7 +323,7 @@ Result<void> save_image_to(const ProcessImage& image, int out, const std::string
     FileHeader h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.version = kVersion;
-    h.sections = 5;
+    h.sections = kSections;
     h.machine = kMachine;
     h.checksum = checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)});
     TRY(write_all(out, {reinterpret_cast<const char*>(&h), sizeof h}));
@@ -294,6 +331,7 @@ Result<void> save_image_to(const ProcessImage& image, int out, const std::string
     TRY(write_section(out, kSignals, encode_signals(image)));
     TRY(write_section(out, kMm, encode_mm(image)));
     TRY(write_section(out, kMappings, encode_mappings(image)));
+    TRY(write_section(out, kFiles, encode_files(image)));
 
     SectionHeader mem{kMemory, 0, 0, 0};
     Checksum sum;
@@ -323,7 +361,7 @@ Result<ProcessImage> load_image_from(int in, const std::string& path) {
         return make_error("load checkpoint image",
                           path + ": image format version " + std::to_string(h.version) + ", this build reads " +
                               std::to_string(kVersion), ENOTSUP);
-    if (h.machine != kMachine || h.sections != 5)
+    if (h.machine != kMachine || h.sections != kSections)
         return make_error("load checkpoint image", path + ": image of another machine type", ENOTSUP);
 
     ProcessImage image;
@@ -355,6 +393,7 @@ Result<ProcessImage> load_image_from(int in, const std::string& path) {
             case kSignals: TRY(decode_signals(payload, image)); break;
             case kMm: TRY(decode_mm(payload, image)); break;
             case kMappings: TRY(decode_mappings(payload, image)); break;
+            case kFiles: TRY(decode_files(payload, image)); break;
         }
     }
     return image;

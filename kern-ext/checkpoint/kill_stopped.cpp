@@ -24,12 +24,16 @@ pid_t parent_of(pid_t pid) {
 }
 }  // namespace
 
-Result<void> kill_stopped(SeizedTask& task) {
-    pid_t pid = task.pid();
+Result<void> kill_traced(pid_t pid) {
     bool we_are_parent = parent_of(pid) == ::getpid();
     TRY(send_signal(pid, SIGKILL));
-    task.release();  // nothing left to detach from
     if (!we_are_parent) (void)wait_tracee(pid);
+    return ok();
+}
+
+Result<void> kill_stopped(SeizedTask& task) {
+    TRY(kill_traced(task.pid()));
+    task.release();  // nothing left to detach from
     return ok();
 }
 

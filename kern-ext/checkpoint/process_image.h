@@ -64,6 +64,20 @@ struct RseqRegistration {
     uint32_t signature = 0;
 };
 
+// One open file descriptor, as /proc/PID/fd and /proc/PID/fdinfo show it.
+struct OpenFile {
+    enum class Kind : uint8_t { regular, directory, char_device, pipe, socket, terminal, other };
+    int32_t fd = -1;
+    bool cloexec = false;
+    bool deleted = false;  // a regular file with no name left (st_nlink 0)
+    uint32_t flags = 0;    // open flags (fdinfo "flags:", as F_GETFL), without O_CLOEXEC
+    int64_t pos = 0;
+    Kind kind = Kind::other;
+    std::string path;      // readlink of /proc/PID/fd/N ("pipe:[123]" for a pipe)
+};
+// "a regular file", "a pipe", ...: for messages.
+const char* describe(OpenFile::Kind kind);
+
 struct ProcessImage {
     pid_t pid = 0;        // at checkpoint time
     std::string comm;     // the process name (prctl PR_SET_NAME)
@@ -81,6 +95,7 @@ struct ProcessImage {
     RseqRegistration rseq;
     std::vector<KernelMapping> kernel_mappings;
     std::vector<MemoryMapping> mappings;  // in address order
+    std::vector<OpenFile> files;          // in fd order
 };
 
 }  // namespace ssi

@@ -1,6 +1,8 @@
 // Step 1 of a checkpoint: say no, clearly and before touching anything, to what this
 // version cannot restore. Run again once the process is stopped, because a thread may
-// have been created between the first look and the stop.
+// have been created between the first look and the stop. A migrating process must also
+// hold nothing beyond stdin, stdout and stderr that cannot be reopened by path on the
+// node it goes to.
 #include "kern-ext/checkpoint/steps.h"
 #include "kern-ext/files.h"
 
@@ -75,12 +77,28 @@ Result<void> refuse_io_uring_fds(pid_t pid) {
     return verdict;
 }
 
+Result<void> refuse_unmigratable_fds(pid_t pid) {
+    const char* rule =
+        ": beyond stdin, stdout and stderr a migrating process may hold only files, directories and devices "
+        "(not supported yet)";
+    for (const OpenFile& f : TRY(read_open_files(pid))) {
+        if (f.fd < 3) continue;
+        std::string fd = "fd " + std::to_string(f.fd);
+        if (f.deleted) return refused(pid, fd + " is a deleted file (" + f.path + ")" + rule);
+        if (f.kind != OpenFile::Kind::regular && f.kind != OpenFile::Kind::directory &&
+            f.kind != OpenFile::Kind::char_device)
+            return refused(pid, fd + " is " + describe(f.kind) + " (" + f.path + ")" + rule);
+    }
+    return ok();
+}
+
 }  // namespace
 
-Result<void> refuse_unsupported(pid_t pid) {
+Result<void> refuse_unsupported(pid_t pid, bool migrating) {
     TRY(refuse_threads_and_tracers(pid));
     TRY(refuse_mappings(pid));
     TRY(refuse_io_uring_fds(pid));
+    if (migrating) TRY(refuse_unmigratable_fds(pid));
     return ok();
 }
 

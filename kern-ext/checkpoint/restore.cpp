@@ -1,5 +1,6 @@
-// restore(): the steps, in order. Each is a function in its own file. The child is
-// rebuilt from inside by injected system calls; until it is let go, any failure kills it.
+// restore() and rebuild(): the steps, in order. Each is a function in its own file. The
+// process is rebuilt from inside by injected system calls; until it is let go, any
+// failure kills it (restore_into gives it back instead while it is still untouched).
 #include "kern-ext/checkpoint/checkpoint.h"
 
 #include "kern-ext/checkpoint/steps.h"
@@ -7,34 +8,48 @@
 namespace ssi {
 
 Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options) {
+    // Files that cannot be reopened are refused before anything is done.
+    TRY(ckpt::check_restore_files(0, image, options));
     // Our own pages during the restore: free in our layout and in the image's.
-    ckpt::RestoreRegion region = TRY(ckpt::choose_restore_region(image));
+    ckpt::RestoreRegion region = TRY(ckpt::choose_restore_region(0, image));
     // A traced fork with the given fds and the gadget, stopped; killed unless committed.
     ckpt::RestoreChild child = TRY(ckpt::spawn_restore_child(region, options));
     const pid_t pid = child.pid();
     RemoteSyscaller sys(pid, region.gadget(), TRY(ptrace_get_regs(pid)));
     // Nothing may interrupt the rebuilding; resume_restored puts the saved mask back.
     TRY(ptrace_set_sigmask(pid, ~0ull));
-
-    // From here on, files are opened as the one who asked for the restart.
-    TRY(ckpt::adopt_file_credentials(sys, region, options));
-    // The inherited rseq area points into memory about to be replaced.
-    TRY(ckpt::unregister_inherited_rseq(sys));
-    // Empty the child but for the region, and put the vdso where the image had it.
-    TRY(ckpt::clear_child_layout(sys, region, image));
-    // Every mapping at its address, with its contents and protection.
-    TRY(ckpt::map_image_memory(sys, image));
-    // brk, argv/env bounds, auxv, name.
-    TRY(ckpt::restore_mm_layout(sys, region, image));
-    // Handlers, altstack, pending signals.
-    TRY(ckpt::restore_signal_state(sys, region, image));
-    // glibc's rseq area, at the image's address.
-    TRY(ckpt::register_rseq(sys, image));
-    // The asker's uid and gid, last: the steps above need the restorer's capabilities.
-    TRY(ckpt::restore_credentials(sys, options));
-    // FPU, registers, mask; unmap the region; let go.
-    TRY(ckpt::resume_restored(sys, region, image));
+    ckpt::RebuildProgress progress;
+    TRY(ckpt::rebuild(sys, region, image, options, progress));
     return child.commit();
 }
 
+namespace ckpt {
+
+Result<void> rebuild(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                     const RestoreOptions& options, RebuildProgress& progress) {
+    // From here on, files are opened as the one who asked for the restart.
+    TRY(adopt_file_credentials(sys, region, options));
+    // The inherited rseq area points into memory about to be replaced.
+    TRY(unregister_inherited_rseq(sys));
+    // Empty the process but for the region, and put the vdso where the image had it.
+    progress.cleared = true;
+    TRY(clear_child_layout(sys, region, image));
+    // Every mapping at its address, with its contents and protection.
+    TRY(map_image_memory(sys, image));
+    // brk, argv/env bounds, auxv, name.
+    TRY(restore_mm_layout(sys, region, image));
+    // Handlers, altstack, pending signals.
+    TRY(restore_signal_state(sys, region, image));
+    // glibc's rseq area, at the image's address.
+    TRY(register_rseq(sys, image));
+    // Open files closed, reopened or found in place, as the asker (RestoreOptions::files).
+    TRY(restore_files(sys, region, image, options));
+    // The asker's uid and gid, last: the steps above need the restorer's capabilities.
+    TRY(restore_credentials(sys, options));
+    // FPU, registers, mask; unmap the region; let go.
+    TRY(resume_restored(sys, region, image));
+    return ok();
+}
+
+}  // namespace ckpt
 }  // namespace ssi

@@ -8,7 +8,9 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ssi::ckpt {
@@ -25,22 +27,32 @@ struct MapsEntry {
     bool is_kernel() const;  // [vdso], [vvar], [vvar_vclock], [vsyscall], [uprobes]
 };
 Result<std::vector<MapsEntry>> read_maps(pid_t pid);  // pid 0: ourselves
+// /proc/PID/fd and fdinfo, in fd order (dump_open_files.cpp).
+Result<std::vector<OpenFile>> read_open_files(pid_t pid);
+// SIGKILL a process we trace; when we are not its parent, collect the tracer's notice so
+// its parent gets the usual one (kill_stopped.cpp).
+Result<void> kill_traced(pid_t pid);
 
 // ---- checkpoint (checkpoint.cpp) ---------------------------------------------------
 
-Result<void> refuse_unsupported(pid_t pid);
+// `migrating`: also refuse fds beyond 0..2 that cannot be reopened by path elsewhere.
+Result<void> refuse_unsupported(pid_t pid, bool migrating);
 Result<void> dump_cpu_state(pid_t pid, ProcessImage& image);
 Result<void> dump_signal_state(pid_t pid, ProcessImage& image);
 Result<void> dump_injected_state(pid_t pid, ProcessImage& image);
 Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
 Result<void> dump_memory(pid_t pid, ProcessImage& image);
+Result<void> dump_open_files(pid_t pid, ProcessImage& image);
 void prepare_syscall_restart(Registers& regs);
 Result<void> kill_stopped(SeizedTask& task);
+// Before anything is touched: a replace without a program is refused.
+Result<void> check_replace_options(const CheckpointOptions& options);
+Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const CheckpointOptions& options);
 
 // ---- restore (restore.cpp) ---------------------------------------------------------
 
-// Where the restore's own pages live: free both in the caller (so in the forked child)
-// and in the image. Page 0: the gadget; page 1: scratch for arguments; the rest: a
+// Where the restore's own pages live: free both in the process being rebuilt (the
+// caller's fork, or restore_into's target) and in the image. Page 0: the gadget; page 1: scratch for arguments; the rest: a
 // parking place for the child's vdso while the image's layout is cleared.
 struct RestoreRegion {
     uint64_t start = 0, size = 0;
@@ -49,7 +61,8 @@ struct RestoreRegion {
     uint64_t parking() const { return start + 2 * 4096; }
     uint64_t end() const { return start + size; }
 };
-Result<RestoreRegion> choose_restore_region(const ProcessImage& image);
+// `whose`: the process the region will be mapped in; 0 = the caller (restore() forks it).
+Result<RestoreRegion> choose_restore_region(pid_t whose, const ProcessImage& image);
 
 // The child being rebuilt: killed and reaped unless commit()ed.
 class RestoreChild {
@@ -74,6 +87,57 @@ Result<void> register_rseq(RemoteSyscaller& sys, const ProcessImage& image);
 // The asker's groups and file ids first; its real/effective/saved ids last.
 Result<void> adopt_file_credentials(RemoteSyscaller& sys, const RestoreRegion& region, const RestoreOptions& options);
 Result<void> restore_credentials(RemoteSyscaller& sys, const RestoreOptions& options);
+// Before anything is touched: the image's files can be reopened (Files::reopen), or
+// `target` (0: none, restore()) holds them under the same numbers (Files::in_place).
+Result<void> check_restore_files(pid_t target, const ProcessImage& image, const RestoreOptions& options);
+Result<void> restore_files(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                           const RestoreOptions& options);
 Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
+// Whether the process already runs with `c` exactly (real, effective, saved and fs ids
+// and groups): then the credential steps change nothing.
+Result<bool> has_credentials(pid_t pid, const RestoreCredentials& c);
+// The fs uid, fs gid and groups the process runs with now.
+Result<RestoreCredentials> read_fs_credentials(pid_t pid);
+
+// How far rebuild() got: until the layout is cleared, the process is still its old self.
+struct RebuildProgress {
+    bool cleared = false;
+};
+// The steps restore() and restore_into() share, from a stopped tracee with the region
+// mapped (gadget, scratch) to letting it run as the image (restore.cpp).
+Result<void> rebuild(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                     const RestoreOptions& options, RebuildProgress& progress);
+
+// ---- restore_into (restore_into.cpp) -----------------------------------------------
+
+
+// The existing process being rebuilt (restore_target.cpp): seized and stopped. Unless
+// commit()ed it is given back as it was (region unmapped, code bytes, registers, mask,
+// rseq, fs ids and groups put back, detached), or killed once mark_cleared() was said.
+class RestoreTarget {
+public:
+    static Result<RestoreTarget> seize(pid_t pid);
+    RestoreTarget(RestoreTarget&&) noexcept = default;
+    RestoreTarget(const RestoreTarget&) = delete;
+    ~RestoreTarget();
+
+    pid_t pid() const { return task_.pid(); }
+    const Registers& regs() const { return regs_; }
+    // Maps the region by calls injected at the borrowed rip; writes the gadget.
+    Result<void> map_region(const RestoreRegion& region);
+    void mark_cleared() { cleared_ = true; }
+    void commit() { task_.release(); }  // resume_restored detached it
+
+private:
+    explicit RestoreTarget(SeizedTask task) : task_(std::move(task)) {}
+    void undo();
+    SeizedTask task_;
+    Registers regs_{};
+    uint64_t sigmask_ = 0;
+    __ptrace_rseq_configuration rseq_{};
+    RestoreCredentials fs_credentials_;  // adopt_file_credentials may change them
+    std::optional<RestoreRegion> region_;
+    bool cleared_ = false;
+};
 
 }  // namespace ssi::ckpt

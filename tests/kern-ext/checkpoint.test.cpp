@@ -288,3 +288,22 @@ TEST_CASE("checkpoint: refusals leave the process running, damaged and foreign i
         CHECK_THAT(loaded.error().message(), Catch::Contains("not an ssi checkpoint image"));
     }
 }
+
+TEST_CASE("image file: open files round-trip", "[checkpoint]") {
+    ProcessImage image;
+    image.files = {{0, false, false, O_RDWR, 0, OpenFile::Kind::terminal, "/dev/pts/3"},
+                   {3, true, false, O_RDONLY | O_APPEND, 12345678901, OpenFile::Kind::regular, "/home/u/data"},
+                   {7, false, true, O_WRONLY, 5, OpenFile::Kind::regular, "/tmp/x (deleted)"},
+                   {9, true, false, O_RDONLY, 0, OpenFile::Kind::socket, "socket:[42]"}};
+    std::string path = "/dev/shm/ssi-into-test-" + std::to_string(::getpid()) + "-roundtrip.img";
+    REQUIRE(save_image(image, path).ok());
+    auto loaded = load_image(path);
+    ::unlink(path.c_str());
+    REQUIRE(loaded.ok());
+    REQUIRE(loaded->files.size() == image.files.size());
+    for (size_t i = 0; i < image.files.size(); ++i) {
+        const OpenFile &a = image.files[i], &b = loaded->files[i];
+        CHECK((a.fd == b.fd && a.cloexec == b.cloexec && a.deleted == b.deleted && a.flags == b.flags &&
+               a.pos == b.pos && a.kind == b.kind && a.path == b.path));
+    }
+}
