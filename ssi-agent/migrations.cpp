@@ -51,6 +51,18 @@ Result<UniqueFd> reach_deputy(int32_t node, pid_t pid) {
 
 }  // namespace
 
+struct Migrations::Job {
+    Gpid gpid;
+    int32_t self = 0;
+    int32_t from = 0;    // where it runs now
+    int32_t target = 0;  // where it goes (self: home)
+    bool has_deputy = false;
+    bool fell_back = false;  // the move failed before its commit point: it continues at home
+    ProcessIdentity owner;
+    std::string image_path, deputy_program, socket_path;
+    std::optional<Result<wire::MigrateReply>> result;
+};
+
 // The images live in a directory every user may write (sticky, like /tmp), and the agent
 // is root: it never follows a link there, creates only new files, and reads back only a
 // regular file that belongs to the process's owner — not an image someone slipped in.
@@ -81,17 +93,6 @@ std::string deputy_program_path() {
     return dir + "/../bin/ssi-run";
 }
 
-struct Migrations::Job {
-    Gpid gpid;
-    int32_t self = 0;
-    int32_t from = 0;    // where it runs now
-    int32_t target = 0;  // where it goes (self: home)
-    bool has_deputy = false;
-    bool fell_back = false;  // the move failed before its commit point: it continues at home
-    ProcessIdentity owner;
-    std::string image_path, deputy_program, socket_path;
-    std::optional<Result<wire::MigrateReply>> result;
-};
 
 Migrations::Migrations(EventLoop& loop, const ClusterConfig& config, RemoteRuns& runs, PickNode pick,
                        NodeProblem problem)
@@ -201,6 +202,7 @@ void Migrations::run(Job& job) {
         RestoreOptions options;
         options.credentials = RestoreCredentials{job.owner.uid, job.owner.gid, job.owner.groups};
         options.files = RestoreOptions::Files::in_place;
+        options.keep_stdio = true;  // its originals, which the deputy relayed
         TRY(restore_into(pid, image, options));
         (void)unlink_at(AT_FDCWD, job.image_path, 0);
         job.fell_back = !parked->why.empty();

@@ -11,6 +11,7 @@
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
+#include "kern-ext/unix_socket.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/supervisor.h"
@@ -83,6 +84,7 @@ Result<void> Supervisor::restore_program() {
     RestoreOptions options;
     options.credentials = RestoreCredentials{spec_.uid, spec_.gid, {spec_.groups.begin(), spec_.groups.end()}};
     options.files = RestoreOptions::Files::reopen;
+    options.keep_stdio = true;  // the relays to the deputy, set up by the launch
     options.before_resume = [this] { return wait_for_resume_order(); };
     inject_fault("migrate-restore");
     TRY(restore_into(program_->program_pid(), image, options));

@@ -77,6 +77,12 @@ struct RestoreOptions {
     //   in_place: restore_into only: the process already holds the image's files under the
     //             same numbers; offsets and close-on-exec are put back, other fds closed.
     enum class Files { closed, reopen, in_place } files = Files::closed;
+    // restore_into only: fds 0, 1 and 2 stay the process's own, whatever the image had
+    // there (a migration: the relays on a target, the originals at home in the deputy).
+    bool keep_stdio = false;
+    // Called when the process is whole, stopped, about to be let go: the last chance to
+    // say no (a migration's commit point). A failure kills the process.
+    std::function<Result<void>()> before_resume;
 };
 
 // Rebuilds the image in a new child of the caller and lets it run; returns its PID.

@@ -47,7 +47,7 @@ Result<void> rebuild(RemoteSyscaller& sys, const RestoreRegion& region, const Pr
     // The asker's uid and gid, last: the steps above need the restorer's capabilities.
     TRY(restore_credentials(sys, options));
     // FPU, registers, mask; unmap the region; let go.
-    TRY(resume_restored(sys, region, image));
+    TRY(resume_restored(sys, region, image, options));
     return ok();
 }
 

@@ -31,10 +31,18 @@ bool reopenable(const OpenFile& f) {
 
 bool seekable(const OpenFile& f) { return f.kind == OpenFile::Kind::regular && (f.flags & O_PATH) == 0; }
 
+// The fds the caller provides: handed over (restore) or the process's own stdio kept.
 std::vector<int> given_fds(const RestoreOptions& options) {
     std::vector<int> given;
     for (const auto& [target, source] : options.fds) given.push_back(target);
+    if (options.keep_stdio) given.insert(given.end(), {0, 1, 2});
     return given;
+}
+
+// The process holds the image's file under the same number (by its /proc path).
+bool held_in_place(const std::vector<OpenFile>& held, const OpenFile& f) {
+    auto it = std::find_if(held.begin(), held.end(), [&](const OpenFile& h) { return h.fd == f.fd; });
+    return it != held.end() && it->path == f.path && !f.deleted;
 }
 
 bool contains(const std::vector<int>& fds, int fd) { return std::find(fds.begin(), fds.end(), fd) != fds.end(); }
@@ -70,14 +78,25 @@ Result<void> reopen(RemoteSyscaller& sys, const RestoreRegion& region, const Ope
     return ok();
 }
 
-Result<void> in_place(RemoteSyscaller& sys, const ProcessImage& image) {
-    std::vector<int> kept;
-    for (const OpenFile& f : image.files) kept.push_back(f.fd);
-    TRY(close_all_but(sys, kept));
+// Files the process still holds are kept (their offsets and close-on-exec put back);
+// files the image opened elsewhere (a migrated process) are opened again by path.
+Result<void> in_place(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                      const RestoreOptions& options) {
+    const std::vector<int> given = given_fds(options);
+    const std::vector<OpenFile> held = TRY(read_open_files(sys.pid()));
+    std::vector<int> kept = given;
+    std::vector<const OpenFile*> kept_files, reopened;
     for (const OpenFile& f : image.files) {
-        if (seekable(f)) TRY(sys.call("lseek", SYS_lseek, uint64_t(f.fd), uint64_t(f.pos), SEEK_SET));
-        TRY(set_cloexec(sys, f));
+        if (contains(given, f.fd)) continue;
+        if (held_in_place(held, f)) kept.push_back(f.fd), kept_files.push_back(&f);
+        else reopened.push_back(&f);
     }
+    TRY(close_all_but(sys, kept));
+    for (const OpenFile* f : kept_files) {
+        if (seekable(*f)) TRY(sys.call("lseek", SYS_lseek, uint64_t(f->fd), uint64_t(f->pos), SEEK_SET));
+        TRY(set_cloexec(sys, *f));
+    }
+    for (const OpenFile* f : reopened) TRY(reopen(sys, region, *f));
     return ok();
 }
 
@@ -94,15 +113,14 @@ Result<void> check_restore_files(pid_t target, const ProcessImage& image, const 
     }
     if (options.files == Files::in_place) {
         if (target == 0) return make_error("restore", "files in place: only restore_into finds them in the process", EINVAL);
+        const std::vector<int> given = given_fds(options);
         std::vector<OpenFile> held = TRY(read_open_files(target));
-        for (const OpenFile& f : image.files) {
-            auto it = std::find_if(held.begin(), held.end(), [&](const OpenFile& h) { return h.fd == f.fd; });
-            if (it == held.end() || it->path != f.path)
+        for (const OpenFile& f : image.files)
+            if (!contains(given, f.fd) && !held_in_place(held, f) && !reopenable(f))
                 return make_error("restore in place",
-                                  "pid " + std::to_string(target) + ": fd " + std::to_string(f.fd) + " is " +
-                                      (it == held.end() ? std::string("not open") : it->path) + ", the image's is " + f.path,
+                                  "pid " + std::to_string(target) + ": fd " + std::to_string(f.fd) + " (" + f.path +
+                                      ") is not held by the process and cannot be reopened",
                                   EBADF);
-        }
     }
     return ok();
 }
@@ -118,7 +136,7 @@ Result<void> restore_files(RemoteSyscaller& sys, const RestoreRegion& region, co
                 if (!contains(given, f.fd)) TRY(reopen(sys, region, f));
             return ok();
         }
-        case Files::in_place: return in_place(sys, image);
+        case Files::in_place: return in_place(sys, region, image, options);
     }
     return ok();
 }

@@ -17,7 +17,8 @@ Result<void> expect_syscall_stop(pid_t pid, const char* when) {
 }
 }  // namespace
 
-Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image) {
+Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                             const RestoreOptions& options) {
     const pid_t pid = sys.pid();
     TRY(ptrace_set_xstate(pid, image.xstate));
     TRY(ptrace_set_regs(pid, sys.prepare(SYS_munmap, region.start, region.size, 0, 0, 0, 0)));
@@ -30,6 +31,7 @@ Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, 
 
     TRY(ptrace_set_regs(pid, image.regs));
     TRY(ptrace_set_sigmask(pid, image.sigmask));
+    if (options.before_resume) TRY(options.before_resume());
     TRY(ptrace_detach(pid, 0));
     return ok();
 }

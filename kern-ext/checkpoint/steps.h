@@ -92,7 +92,8 @@ Result<void> restore_credentials(RemoteSyscaller& sys, const RestoreOptions& opt
 Result<void> check_restore_files(pid_t target, const ProcessImage& image, const RestoreOptions& options);
 Result<void> restore_files(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
                            const RestoreOptions& options);
-Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
+Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                             const RestoreOptions& options);
 // Whether the process already runs with `c` exactly (real, effective, saved and fs ids
 // and groups): then the credential steps change nothing.
 Result<bool> has_credentials(pid_t pid, const RestoreCredentials& c);
