@@ -30,8 +30,14 @@ Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options) 
     TRY(ckpt::restore_signal_state(sys, region, image));
     // glibc's rseq area, at the image's address.
     TRY(ckpt::register_rseq(sys, image));
+    // Resource limits, while the child may still raise a hard one.
+    TRY(ckpt::restore_rlimits(sys, region, image, options));
+    // Personality, umask, cwd (entered with the asker's file rights).
+    TRY(ckpt::restore_process_attributes(sys, region, image));
     // The asker's uid and gid, last: the steps above need the restorer's capabilities.
     TRY(ckpt::restore_credentials(sys, options));
+    // Interval timers last, so little of their time passes before the process runs.
+    TRY(ckpt::restore_itimers(sys, region, image));
     // FPU, registers, mask; unmap the region; let go.
     TRY(ckpt::resume_restored(sys, region, image));
     return child.commit();

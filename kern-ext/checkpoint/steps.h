@@ -32,6 +32,8 @@ Result<void> refuse_unsupported(pid_t pid);
 Result<void> dump_cpu_state(pid_t pid, ProcessImage& image);
 Result<void> dump_signal_state(pid_t pid, ProcessImage& image);
 Result<void> dump_injected_state(pid_t pid, ProcessImage& image);
+Result<void> dump_itimers(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);  // from dump_injected_state
+Result<void> dump_process_attributes(pid_t pid, ProcessImage& image);
 Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
 Result<void> dump_memory(pid_t pid, ProcessImage& image);
 void prepare_syscall_restart(Registers& regs);
@@ -73,7 +75,11 @@ Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& reg
 Result<void> register_rseq(RemoteSyscaller& sys, const ProcessImage& image);
 // The asker's groups and file ids first; its real/effective/saved ids last.
 Result<void> adopt_file_credentials(RemoteSyscaller& sys, const RestoreRegion& region, const RestoreOptions& options);
+Result<void> restore_rlimits(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                             const RestoreOptions& options);
+Result<void> restore_process_attributes(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> restore_credentials(RemoteSyscaller& sys, const RestoreOptions& options);
+Result<void> restore_itimers(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 
 }  // namespace ssi::ckpt
