@@ -1,15 +1,15 @@
-// What the checkpointer can read from outside: resource limits (prlimit on the pid), the
-// umask ("Umask:" of /proc/PID/status), the personality (/proc/PID/personality) and the
-// working directory (the /proc/PID/cwd link). The interval timers need the process
-// itself (dump_itimers.cpp).
+// What the checkpointer can read from outside: the umask ("Umask:" of /proc/PID/status),
+// the personality (/proc/PID/personality) and the working directory (the /proc/PID/cwd
+// link). Interval timers and resource limits are asked of the process itself
+// (dump_itimers.cpp, dump_rlimits.cpp).
 #include "kern-ext/checkpoint/steps.h"
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
-#include "kern-ext/resource_limits.h"
 
 #include <fcntl.h>
 
-#include <sstream>
+#include <stdexcept>
+#include <string>
 
 namespace ssi::ckpt {
 
@@ -28,10 +28,6 @@ Result<uint32_t> parse_number(const std::string& text, int base, const std::stri
 
 Result<void> dump_process_attributes(pid_t pid, ProcessImage& image) {
     ProcessAttributes& a = image.attributes;
-    for (int r = 0; r < int(a.rlimits.size()); ++r) {
-        rlimit l = TRY(get_resource_limit(pid, r));
-        a.rlimits[size_t(r)] = ResourceLimit{l.rlim_cur, l.rlim_max};
-    }
     const std::string dir = "/proc/" + std::to_string(pid);
     std::string status = TRY(read_file(dir + "/status"));
     size_t at = status.find("\nUmask:");

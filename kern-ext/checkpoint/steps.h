@@ -32,7 +32,9 @@ Result<void> refuse_unsupported(pid_t pid);
 Result<void> dump_cpu_state(pid_t pid, ProcessImage& image);
 Result<void> dump_signal_state(pid_t pid, ProcessImage& image);
 Result<void> dump_injected_state(pid_t pid, ProcessImage& image);
-Result<void> dump_itimers(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);  // from dump_injected_state
+// Called from dump_injected_state, which lends the gadget and a scratch page.
+Result<void> dump_itimers(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);
+Result<void> dump_rlimits(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);
 Result<void> dump_process_attributes(pid_t pid, ProcessImage& image);
 Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
 Result<void> dump_memory(pid_t pid, ProcessImage& image);
