@@ -20,8 +20,10 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     TRY(ckpt::dump_cpu_state(pid, image));
     // Mask, pending signals, rseq: what ptrace reads directly.
     TRY(ckpt::dump_signal_state(pid, image));
-    // Handlers, altstack, brk: what only the process can ask for (injected calls).
+    // Handlers, altstack, brk, itimers, rlimits: what the process asks for best (injected calls).
     TRY(ckpt::dump_injected_state(pid, image));
+    // Umask, personality, cwd: what /proc shows from outside.
+    TRY(ckpt::dump_process_attributes(pid, image));
     // Code/data/stack/argv bounds and auxv, for PR_SET_MM_MAP.
     TRY(ckpt::dump_mm_layout(pid, image));
     // Every mapping and the contents of the readable ones; last, after the injected

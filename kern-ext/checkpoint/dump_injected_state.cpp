@@ -1,5 +1,6 @@
 // State only the process itself can ask the kernel for: its signal handlers
-// (rt_sigaction), its alternate signal stack (sigaltstack) and its exact brk (brk(0)).
+// (rt_sigaction), its alternate signal stack (sigaltstack), its exact brk (brk(0)) and
+// its interval timers and resource limits (dump_itimers.cpp, dump_rlimits.cpp).
 // We borrow the instruction at its rip for a `syscall; int3` gadget and a scratch page
 // from an injected mmap; a guard puts the code bytes, the registers and the layout back
 // however this step ends.
@@ -44,6 +45,8 @@ Result<void> dump_injected_state(pid_t pid, ProcessImage& image) {
         image.altstack_size = ss.ss_size;
         image.altstack_flags = ss.ss_flags;
         image.mm.brk = TRY(sys.call("brk", SYS_brk, 0));
+        TRY(dump_itimers(sys, RemotePtr{scratch}, image));
+        TRY(dump_rlimits(sys, RemotePtr{scratch}, image));
         return ok();
     }();
     // The scratch page goes whatever happened, so the layout we save is the process's own.

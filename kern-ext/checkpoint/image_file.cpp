@@ -3,9 +3,12 @@
 //   header   "SSI-CKPT" | u32 version | u32 section count | u32 machine (62 = x86-64)
 //            | u32 0 | u64 0 | u64 checksum of the 32 bytes before it
 //   sections u32 kind | u32 0 | u64 payload length | u64 payload checksum | payload
-//            in order: task, signals, mm, mappings, files (version 2), memory (the
+//            in order: task, signals, mm, mappings, attributes, files, memory (the
 //            readable mappings' contents, in table order, written straight from their
 //            buffers)
+//
+// Version 2 added the attributes section (itimers, rlimits, umask, personality, cwd) and
+// the files section (open descriptors).
 //
 // The checksum is FNV-1a over 8-byte words (zero-padded tail) with an xor-shift after
 // each multiply, one pass at memory speed; every step is a bijection, so a changed word
@@ -17,6 +20,7 @@
 #include <fcntl.h>
 
 #include <cstring>
+#include <iterator>
 #include <type_traits>
 
 namespace ssi {
@@ -24,13 +28,15 @@ namespace ssi {
 namespace {
 
 constexpr char kMagic[8] = {'S', 'S', 'I', '-', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 2;  // 2: the files section
+constexpr uint32_t kVersion = 2;
 constexpr uint32_t kMachine = 62;  // EM_X86_64
-enum Section : uint32_t { kTask = 1, kSignals, kMm, kMappings, kFiles, kMemory };
-constexpr uint32_t kSections = kMemory;
+enum Section : uint32_t { kTask = 1, kSignals, kMm, kMappings, kMemory, kAttributes, kFiles };
+// The order in the file: memory last, as it is streamed.
+constexpr Section kSectionOrder[] = {kTask, kSignals, kMm, kMappings, kAttributes, kFiles, kMemory};
+constexpr uint32_t kSectionCount = std::size(kSectionOrder);
 const char* section_name(uint32_t kind) {
-    static const char* names[] = {"?", "task", "signals", "mm", "mappings", "files", "memory"};
-    return kind <= kMemory ? names[kind] : "?";
+    static const char* names[] = {"?", "task", "signals", "mm", "mappings", "memory", "attributes", "files"};
+    return kind <= kFiles ? names[kind] : "?";
 }
 
 class Checksum {
@@ -268,6 +274,28 @@ Result<void> decode_files(std::string_view in, ProcessImage& im) {
     return r.done();
 }
 
+std::string encode_attributes(const ProcessImage& im) {
+    Writer w;
+    const ProcessAttributes& a = im.attributes;
+    w.put(a.itimers);
+    w.put(a.rlimits);
+    w.put(a.umask);
+    w.put(a.personality);
+    w.put_string(a.cwd);
+    return w.take();
+}
+
+Result<void> decode_attributes(std::string_view in, ProcessImage& im) {
+    Reader r(in, "attributes");
+    ProcessAttributes& a = im.attributes;
+    a.itimers = TRY(r.get<decltype(a.itimers)>());
+    a.rlimits = TRY(r.get<decltype(a.rlimits)>());
+    a.umask = TRY(r.get<uint32_t>());
+    a.personality = TRY(r.get<uint32_t>());
+    a.cwd = TRY(r.get_string());
+    return r.done();
+}
+
 // ---- file framing --------------------------------------------------------------------
 
 struct FileHeader {
@@ -323,7 +351,7 @@ Result<void> save_image_to(const ProcessImage& image, int out, const std::string
     FileHeader h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.version = kVersion;
-    h.sections = kSections;
+    h.sections = kSectionCount;
     h.machine = kMachine;
     h.checksum = checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)});
     TRY(write_all(out, {reinterpret_cast<const char*>(&h), sizeof h}));
@@ -331,6 +359,7 @@ Result<void> save_image_to(const ProcessImage& image, int out, const std::string
     TRY(write_section(out, kSignals, encode_signals(image)));
     TRY(write_section(out, kMm, encode_mm(image)));
     TRY(write_section(out, kMappings, encode_mappings(image)));
+    TRY(write_section(out, kAttributes, encode_attributes(image)));
     TRY(write_section(out, kFiles, encode_files(image)));
 
     SectionHeader mem{kMemory, 0, 0, 0};
@@ -361,11 +390,11 @@ Result<ProcessImage> load_image_from(int in, const std::string& path) {
         return make_error("load checkpoint image",
                           path + ": image format version " + std::to_string(h.version) + ", this build reads " +
                               std::to_string(kVersion), ENOTSUP);
-    if (h.machine != kMachine || h.sections != kSections)
+    if (h.machine != kMachine || h.sections != kSectionCount)
         return make_error("load checkpoint image", path + ": image of another machine type", ENOTSUP);
 
     ProcessImage image;
-    for (uint32_t kind = kTask; kind <= kMemory; ++kind) {
+    for (uint32_t kind : kSectionOrder) {
         SectionHeader s{};
         TRY(read_exact(in, reinterpret_cast<char*>(&s), sizeof s, path));
         if (s.kind != kind)
@@ -394,6 +423,7 @@ Result<ProcessImage> load_image_from(int in, const std::string& path) {
             case kMm: TRY(decode_mm(payload, image)); break;
             case kMappings: TRY(decode_mappings(payload, image)); break;
             case kFiles: TRY(decode_files(payload, image)); break;
+            case kAttributes: TRY(decode_attributes(payload, image)); break;
         }
     }
     return image;

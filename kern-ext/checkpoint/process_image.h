@@ -78,6 +78,27 @@ struct OpenFile {
 // "a regular file", "a pipe", ...: for messages.
 const char* describe(OpenFile::Kind kind);
 
+// struct itimerval as the kernel passes it: the time left and the reload interval.
+struct IntervalTimer {
+    uint64_t value_sec = 0, value_usec = 0;
+    uint64_t interval_sec = 0, interval_usec = 0;
+    bool armed() const { return value_sec != 0 || value_usec != 0; }
+};
+
+struct ResourceLimit {
+    uint64_t soft = 0, hard = 0;  // RLIM_INFINITY is ~0
+};
+
+// Per-process attributes outside memory and signals (dump_process_attributes.cpp,
+// dump_itimers.cpp).
+struct ProcessAttributes {
+    std::array<IntervalTimer, 3> itimers{};     // ITIMER_REAL (alarm), ITIMER_VIRTUAL, ITIMER_PROF
+    std::array<ResourceLimit, 16> rlimits{};    // index = RLIMIT_* (RLIM_NLIMITS = 16)
+    uint32_t umask = 022;
+    uint32_t personality = 0;
+    std::string cwd;                            // absolute path, as /proc/PID/cwd names it
+};
+
 struct ProcessImage {
     pid_t pid = 0;        // at checkpoint time
     std::string comm;     // the process name (prctl PR_SET_NAME)
@@ -96,6 +117,8 @@ struct ProcessImage {
     std::vector<KernelMapping> kernel_mappings;
     std::vector<MemoryMapping> mappings;  // in address order
     std::vector<OpenFile> files;          // in fd order
+
+    ProcessAttributes attributes;
 };
 
 }  // namespace ssi

@@ -42,10 +42,16 @@ Result<void> rebuild(RemoteSyscaller& sys, const RestoreRegion& region, const Pr
     TRY(restore_signal_state(sys, region, image));
     // glibc's rseq area, at the image's address.
     TRY(register_rseq(sys, image));
+    // Resource limits, while the process may still raise a hard one.
+    TRY(restore_rlimits(sys, region, image, options));
+    // Personality, umask, cwd (entered with the asker's file rights).
+    TRY(restore_process_attributes(sys, region, image));
     // Open files closed, reopened or found in place, as the asker (RestoreOptions::files).
     TRY(restore_files(sys, region, image, options));
     // The asker's uid and gid, last: the steps above need the restorer's capabilities.
     TRY(restore_credentials(sys, options));
+    // Interval timers last, so little of their time passes before the process runs.
+    TRY(restore_itimers(sys, region, image));
     // FPU, registers, mask; unmap the region; let go.
     TRY(resume_restored(sys, region, image, options));
     return ok();

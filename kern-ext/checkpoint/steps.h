@@ -40,6 +40,10 @@ Result<void> refuse_unsupported(pid_t pid, bool migrating);
 Result<void> dump_cpu_state(pid_t pid, ProcessImage& image);
 Result<void> dump_signal_state(pid_t pid, ProcessImage& image);
 Result<void> dump_injected_state(pid_t pid, ProcessImage& image);
+// Called from dump_injected_state, which lends the gadget and a scratch page.
+Result<void> dump_itimers(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);
+Result<void> dump_rlimits(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);
+Result<void> dump_process_attributes(pid_t pid, ProcessImage& image);
 Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
 Result<void> dump_memory(pid_t pid, ProcessImage& image);
 Result<void> dump_open_files(pid_t pid, ProcessImage& image);
@@ -86,6 +90,9 @@ Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& reg
 Result<void> register_rseq(RemoteSyscaller& sys, const ProcessImage& image);
 // The asker's groups and file ids first; its real/effective/saved ids last.
 Result<void> adopt_file_credentials(RemoteSyscaller& sys, const RestoreRegion& region, const RestoreOptions& options);
+Result<void> restore_rlimits(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                             const RestoreOptions& options);
+Result<void> restore_process_attributes(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> restore_credentials(RemoteSyscaller& sys, const RestoreOptions& options);
 // Before anything is touched: the image's files can be reopened (Files::reopen), or
 // `target` (0: none, restore()) holds them under the same numbers (Files::in_place).
@@ -140,5 +147,7 @@ private:
     std::optional<RestoreRegion> region_;
     bool cleared_ = false;
 };
+
+Result<void> restore_itimers(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 
 }  // namespace ssi::ckpt

@@ -1,0 +1,39 @@
+// Resource limits, by injected prlimit64 in the restored process while it still has the
+// restorer's capabilities (before restore_credentials): the image may hold hard limits
+// above what the child inherited, which only CAP_SYS_RESOURCE may raise. When the
+// process is rebuilt for someone else (RestoreOptions::credentials), no limit is raised
+// above the child's inherited hard limit: an image, which its owner may have crafted,
+// must not buy them limits they could not set themselves.
+#include "kern-ext/checkpoint/steps.h"
+#include "kern-ext/resource_limits.h"
+
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
+
+namespace ssi::ckpt {
+
+Result<void> restore_rlimits(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
+                             const RestoreOptions& options) {
+    const pid_t pid = sys.pid();
+    for (int r = 0; r < int(image.attributes.rlimits.size()); ++r) {
+        ResourceLimit want = image.attributes.rlimits[size_t(r)];
+        if (options.credentials) {
+            const uint64_t ceiling = TRY(get_resource_limit(pid, r)).rlim_max;
+            want.hard = std::min(want.hard, ceiling);
+            want.soft = std::min(want.soft, want.hard);
+        }
+        rlimit l{want.soft, want.hard};
+        TRY(write_remote(pid, region.scratch(), {reinterpret_cast<const char*>(&l), sizeof l}));
+        auto set = sys.call("prlimit64", SYS_prlimit64, 0, uint64_t(r), region.scratch().addr, 0);
+        if (!set) {
+            Error e = set.error();
+            e.context += ", resource " + std::to_string(r) + " = " + std::to_string(want.soft) + "/" + std::to_string(want.hard);
+            return e;
+        }
+    }
+    return ok();
+}
+
+}  // namespace ssi::ckpt
