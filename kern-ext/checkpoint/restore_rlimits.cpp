@@ -5,7 +5,6 @@
 // above the child's inherited hard limit: an image, which its owner may have crafted,
 // must not buy them limits they could not set themselves.
 #include "kern-ext/checkpoint/steps.h"
-#include "kern-ext/resource_limits.h"
 
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -20,8 +19,12 @@ Result<void> restore_rlimits(RemoteSyscaller& sys, const RestoreRegion& region, 
     for (int r = 0; r < int(image.attributes.rlimits.size()); ++r) {
         ResourceLimit want = image.attributes.rlimits[size_t(r)];
         if (options.credentials) {
-            const uint64_t ceiling = TRY(get_resource_limit(pid, r)).rlim_max;
-            want.hard = std::min(want.hard, ceiling);
+            // Asked from inside: prlimit on another user's process needs CAP_SYS_RESOURCE,
+            // which the restorer may lack (restore_into a user's own process).
+            rlimit now{};
+            TRY(sys.call("prlimit64", SYS_prlimit64, 0, uint64_t(r), 0, region.scratch().addr));
+            TRY(read_remote(pid, region.scratch(), {reinterpret_cast<char*>(&now), sizeof now}));
+            want.hard = std::min<uint64_t>(want.hard, now.rlim_max);
             want.soft = std::min(want.soft, want.hard);
         }
         rlimit l{want.soft, want.hard};
