@@ -110,7 +110,8 @@ Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::Migrate
         return refused("process " + job->gpid.str() + " cannot migrate (the node's init or its agent)");
     if (moving_.count(pid)) return refused("process " + job->gpid.str() + " is already migrating");
     Visibility seen = runs_.visibility();
-    if (seen.hidden.count(pid) || seen.worn.count(pid))
+    auto away = runs_.deputy_target(pid);  // deputies are hidden too, but they are the process
+    if (!away && (seen.hidden.count(pid) || seen.worn.count(pid)))
         return refused("process " + job->gpid.str() + " belongs to a remote run here: migrate it by its home gpid");
     auto uids = read_process_uids(pid);
     if (!uids) return refused("No such process");
@@ -120,7 +121,6 @@ Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::Migrate
         children && children->find_first_not_of(" \n") != std::string::npos)
         return refused("process " + job->gpid.str() + " has children: moving a process tree is not supported yet");
 
-    auto away = runs_.deputy_target(pid);
     job->has_deputy = away.has_value();
     job->from = away.value_or(config_.self_id);
     job->target = request.target == wire::kMigrateHome ? config_.self_id
@@ -183,7 +183,7 @@ void Migrations::run(Job& job) {
             options.while_frozen = [&](const ProcessImage& image) { return save_owned_image(image, job); };
             if (auto saved = checkpoint(pid, options); !saved) {
                 (void)unlink_at(AT_FDCWD, job.image_path, 0);
-                return saved.error();
+                return refused("cannot migrate: " + why_not(saved.error()));
             }
             frozen_here = ms_since(started);
         }

@@ -164,7 +164,7 @@ void Supervisor::move_away(const std::string& image_path) {
     KeepaliveThread alive(context_, keys_);
     auto saved = checkpoint(program_->program_pid(), options);
     if (!saved) {
-        send_control(wire::CheckpointDone{0, "on node " + std::to_string(self_node_) + ": " + saved.error().message(), {}});
+        send_control(wire::CheckpointDone{0, "cannot migrate: " + why_not(saved.error()), {}});
         return;
     }
     // Killed once its image was whole: wait for the namespace to end, then flush.

@@ -49,6 +49,9 @@ struct CheckpointOptions {
 // saves it and lets it go on (or kills it while still stopped, so it never runs past
 // the image).
 Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options = {});
+// For messages: a refusal's reason alone ("it has 2 threads; only single-threaded
+// processes are supported"), any other failure as Error::message() says it.
+std::string why_not(const Error& error);
 
 // Who the restored process runs as (restore_credentials.cpp): set from inside it before
 // it is let go, so an image (which a user may have crafted) never runs with the

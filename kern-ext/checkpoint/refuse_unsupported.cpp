@@ -103,3 +103,13 @@ Result<void> refuse_unsupported(pid_t pid, bool migrating) {
 }
 
 }  // namespace ssi::ckpt
+
+namespace ssi {
+
+std::string why_not(const Error& error) {
+    if (error.call != "checkpoint refused") return error.message();
+    auto colon = error.context.find(": ");  // after "pid N"
+    return colon == std::string::npos ? error.context : error.context.substr(colon + 2);
+}
+
+}  // namespace ssi

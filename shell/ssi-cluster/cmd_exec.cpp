@@ -4,6 +4,7 @@
 // applies to children only), and waits, passing on the signals it is sent.
 #include "kern-ext/namespaces.h"
 #include "kern-ext/pidfd.h"
+#include "kern-ext/program_setup.h"
 #include "kern-ext/process.h"
 #include "shell/ssi-cluster/binaries.h"
 #include "shell/ssi-cluster/cluster_state.h"
@@ -82,6 +83,8 @@ struct ChildPlan {
         ::setenv("USER", plan.user->name.c_str(), 1);
         ::setenv("LOGNAME", plan.user->name.c_str(), 1);
     }
+    // A login brings stdin, stdout and stderr, nothing else of the caller's (as ssh).
+    (void)close_on_exec_from(3);
     const char* path = std::getenv("PATH");
     ::setenv("PATH", path_with(path ? path : "/usr/local/bin:/usr/bin:/bin", plan.tools_dir).c_str(), 1);
     Error e = exec_path(plan.command);

@@ -36,7 +36,7 @@ for hop in 2 3 1; do
   [ "$hop" = 1 ] && where=home || where=$hop
   at=$(lines /tmp/c.out)
   migrate "$pid" "$where" "$hop"   # asked from the node it goes to: any node may ask
-  runs_on "$pid" "$hop" || fail "after ssi-migrate $where the counter is listed on node '$(node_of "$pid")'"
+  wait_until 5 runs_on "$pid" "$hop" || fail "after ssi-migrate $where the counter is listed on node '$(node_of "$pid")'"
   wait_until 10 has_lines /tmp/c.out $((at + 20)) || fail "the counter stopped after moving to node $hop"
 done
 [ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "PID $pid at home is not python3 again"
@@ -73,7 +73,10 @@ ok "kill -USR1 at home reached it on node 2, ssi-kill -TERM from node 2 on node 
 
 # Open files move with their offsets: sha256sum and gzip -c of a large home file.
 on_node 1 sh -c 'head -c 300M /dev/urandom > /tmp/big && sha256sum < /tmp/big > /tmp/big.sha && gzip -c /tmp/big > /tmp/big.gz.want'
-reading() { on_node 1 sh -c "awk '/^pos:/ {exit !(\$2 > 0)}' /proc/$1/fdinfo/3"; }
+reading() {  # reading PID: it has /tmp/big open and has read some of it
+  on_node 1 sh -c 'for f in /proc/'"$1"'/fd/*; do [ "$(readlink "$f")" = /tmp/big ] || continue
+    awk "/^pos:/ {exit !(\$2 > 0)}" /proc/'"$1"'/fdinfo/${f##*/} && exit 0; done; exit 1'
+}
 on_node 1 sh -c 'sha256sum /tmp/big > /tmp/s.out & echo $! > /tmp/s.pid; wait $!; echo $? > /tmp/s.rc' &
 parent=$!
 wait_until 10 on_node 1 test -s /tmp/s.pid
@@ -119,20 +122,23 @@ refused() {  # refused PID WORDS...: ssi-migrate exits 1 naming WORDS, the proce
   out=$(on_node 1 "$@" 2>&1) || rc=$?
   [ "$rc" -eq 1 ] || fail "expected a refusal (exit 1), got $rc: $out"
   on_node 1 kill -0 "$pid" || fail "the refused process $pid is gone ($out)"
-  runs_on "$pid" 1 || fail "the refused process $pid moved ($out)"
+  wait_until 5 runs_on "$pid" 1 || fail "the refused process $pid is not listed at home ($out)"
   echo "  $out"
 }
 pid=$(on_node 1 sh -c 'python3 -c "import threading, time; threading.Thread(target=time.sleep, args=(1000,)).start(); time.sleep(1000)" > /dev/null 2>&1 & echo $!')
 threads() { [ "$(on_node 1 sh -c "ls /proc/$pid/task | wc -l")" -ge 2 ]; }
 wait_until 10 threads
-refused "$pid" ssi-migrate "1:$pid" 2 | grep -qi thread || fail "the refusal does not name threads"
+out=$(refused "$pid" ssi-migrate "1:$pid" 2); echo "$out"
+grep -qi thread <<<"$out" || fail "the refusal does not name threads"
 on_node 1 kill "$pid"
 pid=$(on_node 1 sh -c 'python3 -c "import os, time; r, w = os.pipe(); time.sleep(1000)" > /dev/null 2>&1 & echo $!')
 wait_until 10 on_node 1 test -e "/proc/$pid/fd/4"
-refused "$pid" ssi-migrate "1:$pid" 2 | grep -q pipe || fail "the refusal does not name the pipe"
+out=$(refused "$pid" ssi-migrate "1:$pid" 2); echo "$out"
+grep -q pipe <<<"$out" || fail "the refusal does not name the pipe"
 on_node 1 kill "$pid"
 pid=$(on_node 1 sh -c 'sleep 1000 > /dev/null 2>&1 & echo $!')
-refused "$pid" su nobody -s /bin/sh -c "ssi-migrate 1:$pid 2" | grep -q "not permitted" || fail "nobody moved root's process"
+out=$(refused "$pid" su nobody -s /bin/sh -c "ssi-migrate 1:$pid 2"); echo "$out"
+grep -q "not permitted" <<<"$out" || fail "nobody could move root's process"
 on_node 1 kill "$pid"
 expect_status 1 on_node 1 ssi-migrate 1:999999 2
 expect_status 1 on_node 1 ssi-migrate 1:1 2
