@@ -1,6 +1,7 @@
 // PeerCalls: request/reply over the mesh. A call to a peer either gets its reply or,
 // after its timeout, nothing — never both, never neither, so callers can always answer
-// their own caller.
+// their own caller. A request that cannot leave yet (our link to the peer is still
+// reconnecting, e.g. just after its agent restarted) is tried again until the timeout.
 #pragma once
 
 #include "libssi/wire/messages.h"
@@ -30,7 +31,10 @@ private:
         int32_t node;
         Done done;
         std::unique_ptr<Timer> timeout;
+        std::string payload;             // while it has not left
+        std::unique_ptr<Timer> resend;
     };
+    void resend(uint64_t id);
     void finish(uint64_t id, std::optional<wire::Message> reply);
 
     EventLoop& loop_;

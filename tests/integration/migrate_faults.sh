@@ -13,7 +13,7 @@ lines() { on_node 1 sh -c "wc -l < $1 2>/dev/null || echo 0"; }
 has_lines() { [ "$(lines "$1")" -ge "$2" ]; }
 node_of() { on_node 1 ssi-ps -p "1:$1" -o node --no-headers 2>/dev/null | tr -d ' '; }
 runs_on() { [ "$(node_of "$1")" = "$2" ]; }
-copies() { on_node 1 ssi-ps -e -o cmd --no-headers | grep -c "[c]ounter.py 100000" || true; }
+copies() { on_node 1 ssi-ps -e -o comm,cmd --no-headers 2>/dev/null | grep -c "^ *python3 .*counter.py 100000" || true; }
 node_up() {
   [ "$(on_node 1 ssi-nodes --json | python3 -c "import json,sys; print(next(n['state'] for n in json.load(sys.stdin) if n['node']==$1))")" = up ]
 }
@@ -34,16 +34,16 @@ for round in 1 2; do
     # From home on round 1; on round 2 from node 3 (an onward hop that falls back home).
     if [ "$round" = 2 ]; then
       on_node 1 timeout 60 ssi-migrate "1:$pid" 3 >/dev/null 2>&1 || fail "ssi-migrate to node 3 failed"
-      runs_on "$pid" 3 || fail "not on node 3 before the faulty hop"
+      wait_until 5 runs_on "$pid" 3 || fail "not on node 3 before the faulty hop"
     fi
     on_node 2 sh -c "echo $point > /run/ssi/inject-fault"
     at=$(lines /tmp/f.out)
     rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" 2 2>&1) || rc=$?
     [ "$rc" -eq 1 ] || fail "$point: ssi-migrate exited $rc: $out"
     grep -q "continues at home" <<<"$out" || fail "$point: ssi-migrate did not say where it continues: $out"
-    on_node 2 test -e /run/ssi/inject-fault && fail "$point: the fault point was never reached"
+    on_node 2 test -e /run/ssi/inject-fault && fail "$point: the fault point was never reached ($out)"
     wait_until 10 has_lines /tmp/f.out $((at + 20)) || fail "$point: the process did not continue"
-    runs_on "$pid" 1 || fail "$point: listed on node '$(node_of "$pid")', not at home"
+    wait_until 5 runs_on "$pid" 1 || fail "$point: listed on node '$(node_of "$pid")', not at home"
     [ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "$point: PID $pid is not python3 at home"
     [ "$(copies)" = 1 ] || fail "$point: $(copies) copies of the counter run"
     cluster start-agent 2 >/dev/null 2>&1 || fail "cannot restart node 2's agent"
