@@ -174,6 +174,17 @@ Result<sigset_t> set_signal_mask(int how, const sigset_t& set) {
     return old;
 }
 
+Result<void> discard_pending_signals() {
+    sigset_t all;
+    sigfillset(&all);
+    const timespec now{0, 0};
+    for (;;) {
+        if (::sigtimedwait(&all, nullptr, &now) >= 0) continue;
+        if (errno == EAGAIN) return ok();
+        if (errno != EINTR) return sys_error("sigtimedwait");
+    }
+}
+
 Result<UniqueFd> open_signalfd(const sigset_t& set) {
     int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
     if (fd < 0) return sys_error("signalfd");

@@ -98,6 +98,9 @@ Result<void> set_identity(uid_t uid, gid_t gid, const std::vector<gid_t>& groups
 sigset_t signal_set(std::initializer_list<int> signals);
 // sigprocmask(2); returns the previous mask.
 Result<sigset_t> set_signal_mask(int how, const sigset_t& set);
+// Takes every pending signal of the calling thread and process off the queue, unhandled
+// (sigtimedwait with a zero timeout; blocked signals only: block them all first).
+Result<void> discard_pending_signals();
 // signalfd(2), close-on-exec, blocking reads. Block `set` with set_signal_mask first.
 Result<UniqueFd> open_signalfd(const sigset_t& set);
 // sigaction(2) with SA_SIGINFO | SA_RESTART.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up (packages, build), starts a 3-node cluster on this machine, and shows the
-# cluster behaving as one computer: one process table, signals across nodes. Needs root
+# cluster behaving as one computer: one process table, signals across nodes, remote
+# execution, migration. Needs root
 # (each node lives in its own namespaces). Leaves nothing running unless --keep is given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,6 +49,20 @@ say "A remote program is listed once, under its home gpid, on the node it runs o
 ssi-cluster exec 1 -- sh -c 'ssi-run -n 3 sleep 31 >/dev/null 2>&1 &'
 sleep 1
 run ssi-cluster exec 2 -- ssi-ps -o gpid,node,home,pid,cmd -u root --sort gpid
+
+say "Migration: a counter started at home moves to node 2, on to node 3 and back, without restarting"
+ssi-cluster exec 1 -- sh -c 'python3 -u -c "import os, time
+for i in range(1, 400): print(i, \"pid\", os.getpid(), \"on\", os.uname().nodename, flush=True); time.sleep(0.01)" > /tmp/count.out 2>&1 &
+echo $! > /tmp/count.pid'
+sleep 0.5
+pid=$(ssi-cluster exec 1 -- cat /tmp/count.pid)
+for where in 2 3 home; do
+  run ssi-cluster exec 1 -- ssi-migrate "1:$pid" "$where"
+  sleep 0.3
+done
+run ssi-cluster exec 1 -- ssi-ps -p "1:$pid" -o gpid,node,home,pid,cmd
+printf '$ tail -n 2 /tmp/count.out   (its output, at home, continued: same PID; uname is the node it ran on)\n'
+sleep 2; ssi-cluster exec 1 -- tail -n 2 /tmp/count.out
 
 $keep && say "Cluster 'demo' left running: SSI_CLUSTER=demo ssi-cluster exec 1 -- bash; ssi-cluster down --name demo"
 exit 0

@@ -51,15 +51,17 @@ Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& reg
         TRY(write_remote(pid, scratch, {reinterpret_cast<const char*>(&ss), sizeof ss}));
         TRY(sys.call("sigaltstack", SYS_sigaltstack, scratch.addr, 0));
     }
+    // Queued by the process to itself, which the kernel allows with any si_code; named by
+    // its own PID, as it sees it (a migrated process lives in a PID namespace of its own).
+    const uint64_t self = image.pending.empty() ? 0 : TRY(sys.call("getpid", SYS_getpid));
     for (const PendingSignal& p : image.pending) {
         siginfo_t info;
         std::memcpy(&info, p.info.data(), sizeof info);
         TRY(write_remote(pid, scratch, {p.info.data(), p.info.size()}));
         if (p.shared)
-            TRY(sys.call("rt_sigqueueinfo", SYS_rt_sigqueueinfo, uint64_t(pid), uint64_t(info.si_signo), scratch.addr));
+            TRY(sys.call("rt_sigqueueinfo", SYS_rt_sigqueueinfo, self, uint64_t(info.si_signo), scratch.addr));
         else
-            TRY(sys.call("rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, uint64_t(pid), uint64_t(pid),
-                         uint64_t(info.si_signo), scratch.addr));
+            TRY(sys.call("rt_tgsigqueueinfo", SYS_rt_tgsigqueueinfo, self, self, uint64_t(info.si_signo), scratch.addr));
     }
     return ok();
 }

@@ -10,6 +10,8 @@
 #include "libssi/tool_main.h"
 #include "shell/ssi-run/deputy.h"
 
+#include <signal.h>
+
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -61,9 +63,15 @@ ssi::Result<std::pair<std::string, int32_t>> self_node(ssi::AgentClient& agent) 
 
 // `ssi-run --adopt`: what a process migrating away from home becomes. The home agent
 // saved it and exec'd us in its place (same PID, parent, open files, cwd); we wait for
-// its MoveOrder, then serve as its deputy. Signals it ignored stay ignored through exec:
-// back to default first, so the deputy hears them all and forwards them.
+// its MoveOrder, then serve as its deputy. Exec kept its signal mask, its pending signals
+// and the signals it ignored: the pending ones are in its image (they are delivered where
+// it resumes), so they are dropped here, with everything held; then every disposition
+// goes back to default so the deputy hears them all and forwards them.
 ssi::Result<int> adopt() {
+    sigset_t all;
+    sigfillset(&all);
+    TRY(ssi::set_signal_mask(SIG_SETMASK, all));
+    TRY(ssi::discard_pending_signals());
     TRY(ssi::reset_signals());
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
     auto [address, node] = TRY(self_node(agent));
