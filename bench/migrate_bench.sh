@@ -50,7 +50,8 @@ for size in "${sizes[@]}"; do
     ckpt=$(($(ms_now) - t0))
     bytes=$(on1 stat -c %s /dev/shm/bench.img)
     t0=$(ms_now)
-    gpid=$(on1 ssi-restart /dev/shm/bench.img --detach 2>/dev/null | tail -n 1)
+    # Its stdout is where the restarted process writes: not our pipe, or we would wait for it.
+    on1 ssi-restart /dev/shm/bench.img --detach >/dev/null 2>&1
     restart=$(($(ms_now) - t0))
     echo "checkpoint $size $((bytes / 1048576)) $ckpt $restart" >>"$res"
     on1 kill "$pid" 2>/dev/null || true

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <malloc.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -11,6 +12,7 @@
 
 #include <cctype>
 #include <climits>
+#include <algorithm>
 #include <cstring>
 
 namespace ssi {
@@ -172,6 +174,11 @@ Result<sigset_t> set_signal_mask(int how, const sigset_t& set) {
     int rc = ::sigprocmask(how, &set, &old);
     if (rc < 0) return sys_error("sigprocmask");
     return old;
+}
+
+void keep_freed_heap_memory(size_t keep_bytes) {
+    ::mallopt(M_MMAP_THRESHOLD, int(std::min<size_t>(keep_bytes, 32u << 20)));
+    ::mallopt(M_TRIM_THRESHOLD, int(keep_bytes));
 }
 
 Result<void> discard_pending_signals() {

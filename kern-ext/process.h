@@ -98,6 +98,11 @@ Result<void> set_identity(uid_t uid, gid_t gid, const std::vector<gid_t>& groups
 sigset_t signal_set(std::initializer_list<int> signals);
 // sigprocmask(2); returns the previous mask.
 Result<sigset_t> set_signal_mask(int how, const sigset_t& set);
+// Bulk transfers allocate and free megabyte buffers in a loop; glibc would map and unmap
+// each one, and every fresh 4 KiB page costs a fault (~10 us here). Keep such blocks on the
+// heap and up to `keep_bytes` of freed memory, so the next buffer reuses warm pages.
+void keep_freed_heap_memory(size_t keep_bytes);
+
 // Takes every pending signal of the calling thread and process off the queue, unhandled
 // (sigtimedwait with a zero timeout; blocked signals only: block them all first).
 Result<void> discard_pending_signals();

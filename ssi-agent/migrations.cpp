@@ -186,6 +186,7 @@ void Migrations::run(Job& job) {
                 return refused("cannot migrate: " + why_not(saved.error()));
             }
             frozen_here = ms_since(started);
+            spdlog::info("migrate: {} saved and its deputy in place in {} ms", job.gpid.str(), frozen_here);
         }
         AgentClient deputy = AgentClient::over(TRY(reach_deputy(job.self, pid)), "the deputy of " + job.gpid.str());
         wire::Message reply = TRY(deputy.call(wire::MoveOrder{job.target, job.image_path}, kMoveTimeoutMs));

@@ -1,6 +1,7 @@
 // ssi-remote: the supervisor of one remotely run program, started by the target node's
 // agent with the run's spec (a wire::RunRequest) on stdin. Not for users to call.
 #include "kern-ext/files.h"
+#include "kern-ext/process.h"
 #include "libssi/config.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/supervisor.h"
@@ -12,6 +13,7 @@
 
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
+    ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
     std::string bytes;
     char buf[65536];
     for (;;) {

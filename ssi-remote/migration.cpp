@@ -1,11 +1,12 @@
 // The supervisor's part in a migration (docs/migration.md):
 //   - arriving: the program's process was launched parked (it already wears the home PID
-//     and parent); the image is read through the home file view and rebuilt in it; the
+//     and parent); the image streams from the deputy (image_transfer.h) and is rebuilt in
+//     it; the
 //     deputy is told it is ready and must answer ResumeOrder in time — the commit point —
 //     before the process is let go. Any failure before that discards it here, and the
 //     deputy resumes the process from the image somewhere else: never two, never none.
-//   - leaving: on the deputy's CheckpointOrder, the program is saved into the home file
-//     the deputy named and ended once the image is whole; its output still in our pipes
+//   - leaving: on the deputy's CheckpointOrder, the program is saved, streaming into the
+//     deputy's home file, and ended once the image is whole there; its output still in our pipes
 //     and the input it has not read go to the deputy before CheckpointDone.
 #include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/file_ops.h"
@@ -14,6 +15,7 @@
 #include "kern-ext/unix_socket.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
+#include "ssi-remote/image_transfer.h"
 #include "ssi-remote/supervisor.h"
 
 #include <fcntl.h>
@@ -78,8 +80,7 @@ void Supervisor::inject_fault(const char* point) const {
 
 Result<void> Supervisor::restore_program() {
     KeepaliveThread alive(context_, keys_);
-    const std::string image_path = mountpoint_ + spec_.restore_image;
-    ProcessImage image = TRY(load_image(image_path));
+    ProcessImage image = TRY(fetch_image(context_, keys_));
     inject_fault("migrate-transfer");
     RestoreOptions options;
     options.credentials = RestoreCredentials{spec_.uid, spec_.gid, {spec_.groups.begin(), spec_.groups.end()}};
@@ -153,12 +154,10 @@ void Supervisor::move_away(const std::string& image_path) {
     CheckpointOptions options;
     options.after = CheckpointOptions::kill;
     options.migrating = true;
-    const std::string path = mountpoint_ + image_path;
+    (void)image_path;  // the deputy knows where its image goes; it only takes it from us
     uint64_t bytes = 0;
     options.while_frozen = [&](const ProcessImage& image) -> Result<void> {
-        TRY(save_image(image, path));
-        auto size = stat_path(path);
-        bytes = size ? uint64_t(size->st_size) : 0;
+        bytes = TRY(send_image(context_, keys_, image));
         return ok();
     };
     KeepaliveThread alive(context_, keys_);

@@ -6,6 +6,7 @@
 #include "kern-ext/process_state.h"
 #include "kern-ext/unix_socket.h"
 #include "libssi/keys.h"
+#include "libssi/remote/image_stream.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
 #include "libssi/zap.h"
@@ -131,6 +132,11 @@ void Deputy::on_router() {
             std::string reply = files_->handle(std::string_view(frames[2].data<char>(), frames[2].size()));
             std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
                                                     zmq::buffer(&remote::kFsKind, 1), zmq::buffer(reply)};
+            zmq::send_multipart(router_, out);
+        } else if (kind == remote::kImageKind) {
+            std::string reply = images_.handle(std::string_view(frames[2].data<char>(), frames[2].size()));
+            std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
+                                                    zmq::buffer(&remote::kImageKind, 1), zmq::buffer(reply)};
             zmq::send_multipart(router_, out);
         } else if (kind == remote::kControlKind) {
             on_control(frames[0].to_string(), frames[2].to_string());

@@ -9,6 +9,7 @@
 #include "kern-ext/terminal.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/home_file_server.h"
+#include "libssi/remote/image_server.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 
@@ -72,6 +73,7 @@ private:
     std::string endpoint_;
     std::string server_public_, client_public_, client_secret_;
     std::unique_ptr<remote::HomeFileServer> files_;
+    remote::ImageServer images_;  // a migration's image, to and from the supervisors
     UniqueFd signals_;
     mode_t umask_ = 022;
     std::string control_id_;  // the supervisor's control connection, once it said hello

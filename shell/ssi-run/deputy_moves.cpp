@@ -83,6 +83,7 @@ void Deputy::on_move_order(const wire::MoveOrder& order) {
     order_ = order;
     move_started_ = clock::now();
     image_path_ = order.image_path;
+    images_.serve(image_path_);
     if (node_ == 0) {
         // Adopted: the home agent saved the process into the image before we were exec'd.
         auto st = stat_path(image_path_);
@@ -99,6 +100,7 @@ void Deputy::on_checkpoint_done(const wire::CheckpointDone& done) {
     if (!done.error.empty()) {
         // Refused or failed before anything changed: the program runs on where it was.
         move_ = Move::none;
+        images_.serve("");
         order_.reset();
         return reply_order(wire::ErrorReply{EAGAIN, done.error});
     }
@@ -149,6 +151,7 @@ void Deputy::on_resumed() {
     if (move_ != Move::committing) return;
     auto now = clock::now();
     move_ = Move::none;
+    images_.serve("");
     (void)unlink_at(AT_FDCWD, image_path_, 0);
     reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, now), ms_between(move_started_, now)});
     order_.reset();

@@ -108,12 +108,13 @@ on_node 1 sh -c 'echo "scale=2600; 4*a(1)" | BC_LINE_LENGTH=0 bc -l > /tmp/pi.ou
 parent=$!
 wait_until 10 on_node 1 test -s /tmp/b.pid
 pid=$(on_node 1 cat /tmp/b.pid)
-migrate "$pid" 2
+migrate "$pid" auto
+wait_until 5 not runs_on "$pid" 1 || fail "ssi-migrate auto left bc at home"
 migrate "$pid" home
 wait "$parent"
 [ "$(on_node 1 cat /tmp/b.rc)" = 0 ] || fail "bc exited $(on_node 1 cat /tmp/b.rc)"
 on_node 1 cmp /tmp/pi.out /tmp/pi.want || fail "bc's digits of pi differ after migration"
-ok "bc -l computing 2600 digits of pi, 1 -> 2 -> home: identical digits"
+ok "bc -l computing 2600 digits of pi, 1 -> auto -> home: identical digits"
 
 # Refusals: the reason, nothing moved, the process untouched.
 refused() {  # refused PID WORDS...: ssi-migrate exits 1 naming WORDS, the process stays

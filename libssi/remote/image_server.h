@@ -1,0 +1,26 @@
+// ImageServer: the deputy's end of the image channel (image_stream.h). It serves one file,
+// the image of the move under way, to the supervisor that fetches it, and takes the image
+// a leaving supervisor sends into IMAGE.part, renamed to IMAGE once whole. It runs as the
+// user (inside the deputy), so it can touch nothing the user could not.
+#pragma once
+
+#include "kern-ext/unique_fd.h"
+
+#include <string>
+#include <string_view>
+
+namespace ssi::remote {
+
+class ImageServer {
+public:
+    // The image of the move under way; "" when none (every request is then refused).
+    void serve(std::string path);
+    // The reply payload to one request payload.
+    std::string handle(std::string_view request);
+
+private:
+    std::string path_;
+    UniqueFd reader_, writer_;
+};
+
+}  // namespace ssi::remote
