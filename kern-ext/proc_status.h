@@ -23,6 +23,13 @@ inline bool may_signal(uid_t caller, const ProcessUids& target) {
     return caller == 0 || caller == target.real || caller == target.saved;
 }
 
+// Who may have a process's memory and state written out (a checkpoint, a migration):
+// root, or its owner in every uid — as ptrace(2) asks. A set-uid program its user may
+// signal still holds another user's secrets.
+inline bool may_inspect(uid_t caller, const ProcessUids& target) {
+    return caller == 0 || (caller == target.real && caller == target.effective && caller == target.saved);
+}
+
 }  // namespace ssi
 
 namespace ssi {

@@ -123,6 +123,8 @@ Result<std::shared_ptr<Checkpoints::CheckpointJob>> Checkpoints::prepare(const P
     auto uids = read_process_uids(pid);
     if (!uids) return refused(ESRCH, "No such process");
     if (!may_signal(caller.uid, *uids)) return refused(EPERM, "Operation not permitted");
+    if (!may_inspect(caller.uid, *uids))
+        return refused(EPERM, "process " + target.str() + " runs with another user's ids (set-uid?): only root may save it");
 
     Pidfd caller_pidfd = TRY(open_caller(caller));
     auto job = std::make_shared<CheckpointJob>();

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 
 int main(int argc, char** argv) {
@@ -30,6 +31,9 @@ int main(int argc, char** argv) {
     if (check) return ssi::agent::print_feature_check() ? 0 : 1;
 
     ::signal(SIGPIPE, SIG_IGN);
+    // Checkpoints, restarts and migrations each hold a thread of libuv's pool for their
+    // whole run (ptrace wants one tracer thread); its default 4 would queue the fifth.
+    ::setenv("UV_THREADPOOL_SIZE", "32", 0);
     auto config = ssi::load_config(config_path, node);
     if (!config) {
         std::fprintf(stderr, "ssi-agent: %s\n", config.error().message().c_str());

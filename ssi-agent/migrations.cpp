@@ -116,6 +116,8 @@ Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::Migrate
     auto uids = read_process_uids(pid);
     if (!uids) return refused("No such process");
     if (!may_signal(caller_uid, *uids)) return refused("Operation not permitted");
+    if (!may_inspect(caller_uid, *uids))
+        return refused("process " + job->gpid.str() + " runs with another user's ids (set-uid?): only root may move it");
     job->owner = TRY(read_process_identity(pid));
     if (auto children = read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
         children && children->find_first_not_of(" \n") != std::string::npos)
