@@ -100,22 +100,24 @@ void Checkpoints::handle(const LocalRequest& request, const wire::CheckpointRequ
 Result<std::shared_ptr<Checkpoints::CheckpointJob>> Checkpoints::prepare(const PeerCredentials& caller,
                                                                         const wire::CheckpointRequest& request) {
     Gpid target = Gpid::from_value(request.gpid);
-    if (target.node != config_.self_id)
-        return refused(EXDEV, "checkpoint of another node's process: run ssi-checkpoint on node " +
-                                  std::to_string(target.node));
-    const pid_t pid = target.pid;
+    // Another home's process runs here (ssi-run, a migration): saved by its PID here.
+    pid_t pid = target.pid;
+    if (target.node != config_.self_id) {
+        auto here = runs_.program_wearing(target.node, target.pid);
+        if (!here)
+            return refused(EXDEV, "process " + target.str() + " does not run on node " + std::to_string(config_.self_id) +
+                                      ": ssi-checkpoint goes where it runs");
+        pid = *here;
+    } else {
+        if (auto node = runs_.deputy_target(pid))
+            return refused(EXDEV, "process " + target.str() + " runs on node " + std::to_string(*node) +
+                                      " (here is its deputy): ssi-checkpoint goes where it runs");
+        Visibility seen = runs_.visibility();
+        if (seen.worn.count(pid) || seen.hidden.count(pid))
+            return refused(ENOTSUP, "process " + target.str() + " is part of a remote run here: name it by its home gpid");
+    }
     if (pid <= 1 || pid == ::getpid() || pid == caller.pid)
         return refused(EPERM, "process " + target.str() + " cannot be checkpointed (the node's init, its agent, or the caller)");
-    if (auto node = runs_.deputy_target(pid))
-        return refused(ENOTSUP, "process " + target.str() + " is an ssi-run deputy (its program runs on node " +
-                                    std::to_string(*node) + "): checkpointing remote programs is not supported yet");
-    Visibility seen = runs_.visibility();
-    if (auto w = seen.worn.find(pid); w != seen.worn.end())
-        return refused(ENOTSUP, "process " + target.str() + " is a remote program (gpid " +
-                                    Gpid{w->second.home, w->second.pid}.str() +
-                                    "): checkpointing remote programs is not supported yet");
-    if (seen.hidden.count(pid))
-        return refused(ENOTSUP, "process " + target.str() + " is part of a remote run (ssi-run): not supported");
 
     // kill(2)'s rule, checked on the process the pidfd holds.
     auto pidfd = Pidfd::open(pid);

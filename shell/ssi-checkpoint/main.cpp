@@ -8,7 +8,9 @@
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "libssi/agent_client.h"
+#include "libssi/config.h"
 #include "libssi/gpid.h"
+#include "libssi/proc_table.h"
 #include "libssi/progress.h"
 #include "libssi/tool_main.h"
 
@@ -23,7 +25,7 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: ssi-checkpoint GPID -o FILE [--leave-running | --kill]\n"
-    "Saves the process GPID (a process of this node) to FILE. By default it goes on\n"
+    "Saves the process GPID, wherever it runs, to FILE (here). By default it goes on\n"
     "running; --kill ends it once saved. ssi-restart FILE resumes it.\n";
 
 constexpr int kCheckpointTimeoutMs = 10 * 60 * 1000;
@@ -37,6 +39,19 @@ struct TempFile {
         if (!path.empty()) (void)ssi::unlink_at(AT_FDCWD, path, 0);
     }
 };
+
+// The node where the process runs now, from the table this node keeps (0: not listed).
+int32_t where_it_runs(const ssi::Gpid& gpid, int32_t& self) {
+    const char* env = std::getenv("SSI_TABLE");
+    auto reader = ssi::ProcTableReader::open(env && *env ? env : ssi::kDefaultTableName);
+    if (!reader) return 0;
+    auto table = reader->read();
+    if (!table) return 0;
+    self = table->local_node;
+    for (const auto& r : table->processes)
+        if (r.gpid == gpid.value()) return r.node;
+    return 0;
+}
 
 ssi::Result<int> run(int argc, char** argv) {
     std::string target, output;
@@ -67,6 +82,16 @@ ssi::Result<int> run(int argc, char** argv) {
     if (output.empty()) return usage_error("no image file given (-o FILE)");
     ssi::Gpid gpid = TRY(ssi::Gpid::parse(target));
     if (output[0] != '/') output = TRY(ssi::current_dir()) + "/" + output;
+
+    // The agent of the node where it runs saves it: this very command runs there through
+    // ssi-run, which writes FILE here through this node's file view.
+    int32_t self = 0;
+    if (int32_t node = where_it_runs(gpid, self); node != 0 && self != 0 && node != self) {
+        std::string tool = TRY(ssi::self_executable());
+        std::string ssi_run = tool.substr(0, tool.rfind('/')) + "/ssi-run";
+        return ssi::exec_file(ssi_run, {ssi_run, "-n", std::to_string(node), "--", tool, gpid.str(), "-o", output,
+                                        kill ? "--kill" : "--leave-running"});
+    }
 
     TempFile temp{output + ".part." + std::to_string(::getpid())};
     ssi::UniqueFd file = TRY(ssi::open_file(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));

@@ -116,6 +116,31 @@ wait "$parent"
 on_node 1 cmp /tmp/pi.out /tmp/pi.want || fail "bc's digits of pi differ after migration"
 ok "bc -l computing 2600 digits of pi, 1 -> auto -> home: identical digits"
 
+# ssi-checkpoint goes where the process runs, and writes the file where it was asked:
+# a migrated process saved from home while on node 3 (it goes on), then node 2's own
+# process saved from node 1 with --kill and resumed on node 1 from that file.
+on_node 1 sh -c 'python3 -u /tmp/counter.py 100000 0 > /tmp/k.out 2>&1 & echo $! > /tmp/k.pid'
+wait_until 10 on_node 1 test -s /tmp/k.pid
+pid=$(on_node 1 cat /tmp/k.pid)
+wait_until 10 has_lines /tmp/k.out 10
+migrate "$pid" 3
+wait_until 5 runs_on "$pid" 3  # the tool finds where it runs in the table
+out=$(on_node 1 timeout 60 ssi-checkpoint "1:$pid" -o /tmp/k.img --leave-running 2>&1) ||
+  fail "ssi-checkpoint of a process away on node 3 failed: $out"
+on_node 1 test -s /tmp/k.img || fail "no image at home for the process on node 3"
+at=$(lines /tmp/k.out)
+wait_until 5 has_lines /tmp/k.out $((at + 10)) || fail "the process stopped after ssi-checkpoint --leave-running"
+runs_on "$pid" 3 || fail "the checkpointed process is no longer on node 3"
+on_node 1 kill "$pid"
+on_node 2 sh -c "cat > /tmp/counter.py" <<<"$counter"
+pid=$(on_node 2 sh -c 'python3 -u /tmp/counter.py 400 0 > /tmp/n2.out 2>&1 & echo $!')
+wait_until 10 on_node 2 sh -c "[ \$(wc -l < /tmp/n2.out) -ge 20 ]"
+out=$(on_node 1 timeout 60 ssi-checkpoint "2:$pid" -o /tmp/n2.img --kill 2>&1) || fail "ssi-checkpoint 2:$pid from node 1 failed: $out"
+wait_until 5 not on_node 2 kill -0 "$pid"
+on_node 1 sh -c 'timeout 60 ssi-restart /tmp/n2.img > /tmp/n2.rest 2>/dev/null' || fail "restart on node 1 of node 2's process failed"
+[ "$(on_node 2 cat /tmp/n2.out; on_node 1 cat /tmp/n2.rest)" = "$(seq 1 400)" ] || fail "node 2's counter did not continue on node 1"
+ok "ssi-checkpoint from home saved a process away on node 3 (still running); node 2's process saved from node 1, resumed there"
+
 # Refusals: the reason, nothing moved, the process untouched.
 refused() {  # refused PID WORDS...: ssi-migrate exits 1 naming WORDS, the process stays
   local pid=$1 rc=0 out
