@@ -105,8 +105,7 @@ Result<std::shared_ptr<Checkpoints::CheckpointJob>> Checkpoints::prepare(const P
     if (target.node != config_.self_id) {
         auto here = runs_.program_wearing(target.node, target.pid);
         if (!here)
-            return refused(EXDEV, "process " + target.str() + " does not run on node " + std::to_string(config_.self_id) +
-                                      ": ssi-checkpoint goes where it runs");
+            return refused(ESRCH, "No such process on node " + std::to_string(config_.self_id));
         pid = *here;
     } else {
         if (auto node = runs_.deputy_target(pid))

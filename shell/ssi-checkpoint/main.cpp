@@ -86,7 +86,8 @@ ssi::Result<int> run(int argc, char** argv) {
     // The agent of the node where it runs saves it: this very command runs there through
     // ssi-run, which writes FILE here through this node's file view.
     int32_t self = 0;
-    if (int32_t node = where_it_runs(gpid, self); node != 0 && self != 0 && node != self) {
+    const int32_t node = where_it_runs(gpid, self);
+    if (node != 0 && self != 0 && node != self) {
         std::string tool = TRY(ssi::self_executable());
         std::string ssi_run = tool.substr(0, tool.rfind('/')) + "/ssi-run";
         return ssi::exec_file(ssi_run, {ssi_run, "-n", std::to_string(node), "--", tool, gpid.str(), "-o", output,

@@ -93,7 +93,7 @@ rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/damaged.img -n 2 2>&1) || rc=$
 rc=0; out=$(on_node 1 timeout 60 ssi-restart /tmp/count.img -n 9 2>&1) || rc=$?
 [ "$rc" -ne 0 ] && grep -q "node 9" <<<"$out" || fail "-n 9 (no such node): exit $rc, '$out'"
 rc=0; out=$(on_node 1 timeout 60 ssi-checkpoint "2:$pid" -o /tmp/x.img 2>&1) || rc=$?
-[ "$rc" -eq 1 ] && grep -q "run ssi-checkpoint on node 2" <<<"$out" || fail "other node's process: exit $rc, '$out'"
+[ "$rc" -eq 1 ] && grep -q "No such process" <<<"$out" || fail "no such process on node 2: exit $rc, '$out'"
 ok "damaged, foreign, other-node requests refused"
 
 # kill(2)'s rule: nobody may not checkpoint root's process, but their own.
