@@ -94,8 +94,10 @@ wire::RunRequest Deputy::request(const RunOptions& options) const {
         t.enabled = true;
         t.stdout_tty = is_terminal(STDOUT_FILENO);
         t.stderr_tty = is_terminal(STDERR_FILENO);
-        // The terminal as the program would find it at home: cooked, before our raw mode.
-        if (auto attributes = terminal_attributes(STDIN_FILENO)) {
+        // The terminal as the program would find it at home: cooked, before our raw mode
+        // (which is on when a migrating program moves on).
+        auto attributes = raw_ ? Result<termios>(raw_->saved()) : terminal_attributes(STDIN_FILENO);
+        if (attributes) {
             t.iflag = attributes->c_iflag;
             t.oflag = attributes->c_oflag;
             t.cflag = attributes->c_cflag;

@@ -39,6 +39,26 @@ drive "a window change at home reaches the program (SIGWINCH, new size)" -- \
   ssi-run -n 2 sh -c 'trap "stty size" WINCH; echo ready; while :; do sleep 0.1; done' \
   ::: expect=ready resize=40x120 'expect=40 120' 'send=\x03' exit=130 cooked
 
+# Migration on a terminal: a program reading its terminal at home moves itself to node 2
+# (a detached helper runs ssi-migrate: a process with children does not move); typed
+# lines then reach it there, its output comes back, and the terminal is cooked at the end.
+migrating='import os, sys, time
+pid = os.getpid()
+if os.fork() == 0:
+    if os.fork() == 0:
+        os.setsid()
+        time.sleep(0.3)
+        os.execvp("ssi-migrate", ["ssi-migrate", "-q", "1:%d" % pid, "2"])
+    os._exit(0)
+os.wait()
+# Away from home, pid 1 of its PID namespace is the supervisor'"'"'s reaper (uname stays home'"'"'s).
+where = lambda: "away" if b"ssi-remote" in open("/proc/1/cmdline", "rb").read() else "home"
+print("ready", where(), flush=True)
+for line in sys.stdin:
+    print("got", line.strip(), where(), flush=True)'
+drive "a program reading its terminal migrates to node 2 and keeps the terminal" -- \
+  python3 -c "$migrating" ::: 'expect=ready home' sleep=2 'send=hello\r' 'expect=got hello away' 'send=\x04' exit=0 cooked
+
 # Job control in an interactive shell: Ctrl-Z stops the remote job and shows it stopped
 # at home, with the terminal the shell's again; `fg` resumes it, raw, where it was.
 P='PRO''MPT> '
