@@ -1,9 +1,16 @@
 #include "kern-ext/terminal.h"
 
+#include "kern-ext/files.h"
+
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cctype>
+#include <cstdio>
 
 namespace ssi {
 
@@ -99,6 +106,47 @@ Result<void> RawMode::restore() {
     if (fd_ < 0 || !raw_) return ok();
     raw_ = false;
     return set_terminal_attributes(fd_, saved_);
+}
+
+Result<pid_t> terminal_foreground_group(int master) {
+    pid_t group = ::tcgetpgrp(master);
+    if (group < 0) return sys_error("tcgetpgrp", "pty master");
+    return group;
+}
+
+Result<bool> foreground_reads_terminal(int master, const std::string& slave_path) {
+    const pid_t group = TRY(terminal_foreground_group(master));
+    UniqueFd proc(::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!proc) return sys_error("open", "/proc");
+    DIR* dir = ::fdopendir(proc.release());
+    if (!dir) return sys_error("fdopendir", "/proc");
+    bool reading = false;
+    while (dirent* e = ::readdir(dir)) {
+        if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
+        const std::string base = std::string("/proc/") + e->d_name;
+        auto stat = read_file(base + "/stat");
+        if (!stat) continue;  // gone meanwhile
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces, so count from its ')'.
+        auto close = stat->rfind(')');
+        char state = 0;
+        int ppid = 0, pgrp = 0;
+        if (close == std::string::npos || std::sscanf(stat->c_str() + close + 1, " %c %d %d", &state, &ppid, &pgrp) != 3 ||
+            pgrp != group)
+            continue;
+        auto syscall = read_file(base + "/syscall");
+        long nr = -1;
+        unsigned long fd = 0;
+        if (!syscall || std::sscanf(syscall->c_str(), "%ld 0x%lx", &nr, &fd) != 2) continue;
+        if (nr != SYS_read && nr != SYS_readv && nr != SYS_pread64) continue;
+        char target[256];
+        ssize_t n = ::readlink((base + "/fd/" + std::to_string(fd)).c_str(), target, sizeof target - 1);
+        if (n > 0 && slave_path == std::string(target, size_t(n))) {
+            reading = true;
+            break;
+        }
+    }
+    ::closedir(dir);
+    return reading;
 }
 
 }  // namespace ssi

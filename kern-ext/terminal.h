@@ -42,8 +42,16 @@ Result<void> lead_foreground_group(int tty);
 // Whether the caller's process group is the foreground one on `fd` (tcgetpgrp(3)); true
 // too when fd is a terminal but not our controlling one (no job control applies to us).
 bool in_foreground(int fd);
-// ioctl(TIOCSIG) on a pty master: `signal` to the slave's foreground process group.
+// ioctl(TIOCSIG) on a pty master: `signal` to the slave's foreground process group. The
+// kernel takes only SIGINT, SIGQUIT and SIGTSTP this way.
 Result<void> signal_foreground_group(int master, int signal);
+// tcgetpgrp on a pty master: the slave's foreground process group, in our PID namespace.
+Result<pid_t> terminal_foreground_group(int master);
+
+// Whether a process of the terminal's foreground process group is blocked reading it
+// (read/readv/pread on one of its descriptors of `slave_path`, as /proc/PID/syscall shows):
+// the read the kernel would stop with SIGTTIN in a background job. `master` is the pty's.
+Result<bool> foreground_reads_terminal(int master, const std::string& slave_path);
 
 // A pseudo-terminal pair: posix_openpt (close-on-exec, not our controlling terminal),
 // grantpt, unlockpt, ptsname, and the slave opened likewise.

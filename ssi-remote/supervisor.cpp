@@ -1,6 +1,7 @@
 #include "ssi-remote/supervisor.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/pidfd.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/proc_status.h"
 #include "kern-ext/process.h"
@@ -128,6 +129,7 @@ Result<void> Supervisor::start_program() {
     if (pty) {
         // Only the program holds the slave now: its last close shows here as EIO.
         pty->close_slave();
+        pty_slave_path_ = pty->slave_path();
         pty_ = pty->take_master();
         TRY(set_nonblocking(pty_.get()));
         watch_changes_ = true;
@@ -167,6 +169,9 @@ void Supervisor::on_control() {
             else stdin_pending_ += in->bytes;
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
             on_signal(sig->signal);
+        } else if (auto* fg = std::get_if<wire::TerminalForeground>(&envelope->body)) {
+            background_ = !fg->foreground;
+            if (!background_) stopped_for_input_ = false;
         } else if (auto* size = std::get_if<wire::WindowSize>(&envelope->body)) {
             // The kernel sends SIGWINCH to the pty's foreground process group.
             if (pty_) (void)set_terminal_size(pty_.get(), {size->rows, size->cols});
@@ -176,6 +181,7 @@ void Supervisor::on_control() {
 
 void Supervisor::on_signal(int s) {
     if (!program_) return;
+    if (s == SIGCONT) stopped_for_input_ = false;  // `bg`: a read in the background stops it again
     if (pty_) {
         // The program leads the pty's foreground group in a session of its own: the stop
         // signals work as at home, and the stub tells us when it stops (on_program_change).
@@ -191,6 +197,18 @@ void Supervisor::on_signal(int s) {
     (void)program_->signal(s);
     // Tell the deputy to stop too (it must not stop before this signal left it).
     if (job_stop) send_control(wire::ForwardSignal{SIGSTOP});
+}
+
+// The deputy is a background job at home, and the program reads its terminal here: at
+// home the kernel would stop the job with SIGTTIN; so does this one, through the pty (the
+// program's pty here is not the home terminal, and here it is in front). Its stop then
+// stops the deputy (on_program_change); `fg` at home brings both back.
+void Supervisor::stop_background_reader() {
+    auto reading = foreground_reads_terminal(pty_.get(), pty_slave_path_);
+    if (!reading || !*reading) return;
+    // To its process group, as the kernel does (TIOCSIG does not take SIGTTIN).
+    auto group = terminal_foreground_group(pty_.get());
+    if (group && send_signal(-*group, SIGTTIN)) stopped_for_input_ = true;
 }
 
 // The program stopped (Ctrl-Z on its terminal, or any stop signal): its deputy stops too,
@@ -228,7 +246,8 @@ void Supervisor::relay() {
         }
         if (watch_changes_) change_at = items.size(), items.push_back({nullptr, program_->changes_fd(), ZMQ_POLLIN, 0});
         try {
-            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(kKeepaliveMs));
+            // In the background at home, look often for a read of the terminal to stop.
+            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(background_ ? 100 : kKeepaliveMs));
         } catch (const zmq::error_t&) {
         }
         if (items[0].revents & ZMQ_POLLIN) {
@@ -267,6 +286,7 @@ void Supervisor::relay() {
             else stdin_pending_.erase(0, *n);
         }
         if (change_at && (items[change_at].revents & ZMQ_POLLIN)) on_program_change();
+        if (pty_open && background_ && !stopped_for_input_) stop_background_reader();
         if (checkpoint_order_) {
             move_away(*std::exchange(checkpoint_order_, std::nullopt));
             if (moved_away_) return;

@@ -37,6 +37,7 @@ private:
     void on_control();
     void on_signal(int signal);
     void on_program_change();
+    void stop_background_reader();
     void finish(const wire::ProgramExited& how);
     // Migration (migration.cpp).
     Result<void> restore_program();
@@ -57,6 +58,9 @@ private:
     UniqueFd stdin_, stdout_, stderr_;  // pipes to the program, or -1 where the pty is
     UniqueFd pty_;                      // the pty master, when the program has a terminal
     bool watch_changes_ = false;        // the stub reports the program's stops
+    std::string pty_slave_path_;
+    bool background_ = false;           // the deputy is not its terminal's foreground job
+    bool stopped_for_input_ = false;    // SIGTTIN sent, until the deputy is in front again
     std::string stdin_pending_;
     bool stdin_eof_ = false;
     // Migration: our copy of the program's stdin read end (what it left unread moves on

@@ -238,6 +238,14 @@ struct WindowSize {
     MSGPACK_DEFINE_ARRAY(rows, cols)
 };
 
+// Deputy -> supervisor: whether the deputy is its terminal's foreground job at home. In
+// the background, a program reading its pty over there is stopped with SIGTTIN, as the
+// home kernel would stop it.
+struct TerminalForeground {
+    bool foreground = true;
+    MSGPACK_DEFINE_ARRAY(foreground)
+};
+
 // ---- checkpoint/restart (ssi-checkpoint, ssi-restart; docs/checkpoint.md) -----------
 // Files travel as descriptors, not paths: the tool opens them with its own credentials
 // and names the descriptor; the agent takes that very open file from the caller
@@ -356,7 +364,8 @@ using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest
                              OutputData, ForwardSignal, ProgramExited, Keepalive, WindowSize,
                              CheckpointRequest, CheckpointReply, RestartRequest, RestartReply,
                              RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
-                             CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed>;
+                             CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed,
+                             TerminalForeground>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

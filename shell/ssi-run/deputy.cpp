@@ -287,6 +287,11 @@ Result<int> Deputy::serve(int32_t node) {
             send_control(wire::Keepalive{});
             last_keepalive = clock::now();
         }
+        if (tty_) {
+            // A background job reading the terminal must stop there as it would here.
+            bool front = in_foreground(STDIN_FILENO);
+            if (said_foreground_ != front) send_control(wire::TerminalForeground{front}), said_foreground_ = front;
+        }
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
             return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
     }

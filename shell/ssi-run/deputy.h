@@ -86,6 +86,7 @@ private:
     bool tty_ = false;
     int tty_out_ = -1;  // where the program's terminal output goes: our stdout, stderr or stdin
     std::optional<RawMode> raw_;
+    std::optional<bool> said_foreground_;  // what the supervisor knows of our place at the terminal
     // Migration state.
     int32_t self_node_ = 0;
     UniqueFd order_listener_, order_connection_;

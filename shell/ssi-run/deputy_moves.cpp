@@ -133,6 +133,7 @@ void Deputy::move_to_target() {
 
 void Deputy::on_session_hello(const std::string& routing_id) {
     control_id_ = routing_id;
+    said_foreground_.reset();  // a new supervisor knows nothing yet
     // What the program had not read where it was comes first, then the end of input.
     if (!unread_input_.empty()) send_control(wire::StdinData{std::exchange(unread_input_, {})});
     if (!stdin_open_) send_control(wire::StdinData{});

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
         RestoreReady{},
         ResumeOrder{},
         Resumed{},
+        TerminalForeground{false},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

@@ -85,6 +85,14 @@ drive "the remote program is stopped while its job is" -- \
   'send=kill -CONT %1; sleep 0.5; sh /tmp/state.sh\r' 'expect=state=S' 'expect=PROMPT> ' cooked \
   'send=kill %1; wait\r' 'expect=PROMPT> ' 'send=exit\r' exit=0
 
+# A background job that reads the terminal stops, as at home (SIGTTIN over there): bash
+# reports it stopped; `fg` brings it in front, and typed lines reach it.
+drive "a background remote program reading the terminal stops; fg resumes it" -- \
+  bash --norc --noprofile --noediting -i ::: "send=PS1='$P'\r" 'expect=PROMPT> ' \
+  'send=ssi-run -n 2 cat &\r' 'expect=PROMPT> ' sleep=1.5 'send=\r' 'expect=Stopped.*ssi-run -n 2 cat' \
+  'expect=PROMPT> ' 'send=fg\r' 'expect=ssi-run -n 2 cat' sleep=0.5 'send=hello\r' 'expect=hello\r\nhello' \
+  'send=\x04' 'expect=PROMPT> ' cooked 'send=exit\r' exit=0
+
 # Without a terminal nothing changes: pipes, as before.
 [ "$(on_node 1 ssi-run -n 2 sh -c 'test -t 0 || test -t 1 || echo pipes' </dev/null)" = pipes ] \
   || fail "a run without a terminal got one"

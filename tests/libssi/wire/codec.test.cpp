@@ -111,13 +111,14 @@ std::vector<Message> samples() {
     out.emplace_back(RestoreReady{});
     out.emplace_back(ResumeOrder{});
     out.emplace_back(Resumed{});
+    out.emplace_back(TerminalForeground{false});
     return out;
 }
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
 constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 4, 0, 2, 3, 1, 4, 2, 1,
-                                   3, 4, 2, 3, 1, 3, 0, 0, 0};
+                                   3, 4, 2, 3, 1, 3, 0, 0, 0, 1};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
 // ---- field-by-field comparison -------------------------------------------------------------
@@ -221,6 +222,7 @@ bool same(const CheckpointDone& a, const CheckpointDone& b) {
 bool same(const RestoreReady&, const RestoreReady&) { return true; }
 bool same(const ResumeOrder&, const ResumeOrder&) { return true; }
 bool same(const Resumed&, const Resumed&) { return true; }
+bool same(const TerminalForeground& a, const TerminalForeground& b) { return a.foreground == b.foreground; }
 
 bool same(const Message& a, const Message& b) {
     if (a.index() != b.index()) return false;
