@@ -52,7 +52,8 @@ run ssi-cluster exec 2 -- ssi-ps -o gpid,node,home,pid,cmd -u root --sort gpid
 
 say "Migration: a counter started at home moves to node 2, on to node 3 and back, without restarting"
 ssi-cluster exec 1 -- sh -c 'python3 -u -c "import os, time
-for i in range(1, 400): print(i, \"pid\", os.getpid(), \"on\", os.uname().nodename, flush=True); time.sleep(0.01)" > /tmp/count.out 2>&1 &
+away = lambda: b\"ssi-remote\" in open(\"/proc/1/cmdline\", \"rb\").read()  # pid 1 of its namespace
+for i in range(1, 400): print(i, \"pid\", os.getpid(), \"away\" if away() else \"home\", flush=True); time.sleep(0.01)" > /tmp/count.out 2>&1 &
 echo $! > /tmp/count.pid'
 sleep 0.5
 pid=$(ssi-cluster exec 1 -- cat /tmp/count.pid)
@@ -61,8 +62,8 @@ for where in 2 3 home; do
   sleep 0.3
 done
 run ssi-cluster exec 1 -- ssi-ps -p "1:$pid" -o gpid,node,home,pid,cmd
-printf '$ tail -n 2 /tmp/count.out   (its output, at home, continued: same PID; uname is the node it ran on)\n'
-sleep 2; ssi-cluster exec 1 -- tail -n 2 /tmp/count.out
+printf '$ awk "{print \$2, \$3, \$4}" /tmp/count.out | uniq -c   (its output, at home: one run, one PID, lines written at home and away)\n'
+sleep 3; ssi-cluster exec 1 -- sh -c 'awk "{print \$2, \$3, \$4}" /tmp/count.out | uniq -c'
 
 $keep && say "Cluster 'demo' left running: SSI_CLUSTER=demo ssi-cluster exec 1 -- bash; ssi-cluster down --name demo"
 exit 0
