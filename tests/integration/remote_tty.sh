@@ -48,7 +48,7 @@ if os.fork() == 0:
     if os.fork() == 0:
         os.setsid()
         time.sleep(0.3)
-        os.execvp("ssi-migrate", ["ssi-migrate", "-q", "1:%d" % pid, "2"])
+        os.execvp("ssi-migrate", ["ssi-migrate", "1:%d" % pid, "2"])
     os._exit(0)
 os.wait()
 # Away from home, pid 1 of its PID namespace is the supervisor'"'"'s reaper (uname stays home'"'"'s).
@@ -57,7 +57,7 @@ print("ready", where(), flush=True)
 for line in sys.stdin:
     print("got", line.strip(), where(), flush=True)'
 drive "a program reading its terminal migrates to node 2 and keeps the terminal" -- \
-  python3 -c "$migrating" ::: 'expect=ready home' sleep=2 'send=hello\r' 'expect=got hello away' 'send=\x04' exit=0 cooked
+  python3 -c "$migrating" ::: 'expect=ready home' 'expect=runs on node 2' 'send=hello\r' 'expect=got hello away' 'send=\x04' exit=0 cooked
 
 # Job control in an interactive shell: Ctrl-Z stops the remote job and shows it stopped
 # at home, with the terminal the shell's again; `fg` resumes it, raw, where it was.
@@ -86,11 +86,11 @@ drive "the remote program is stopped while its job is" -- \
   'send=kill %1; wait\r' 'expect=PROMPT> ' 'send=exit\r' exit=0
 
 # A background job that reads the terminal stops, as at home (SIGTTIN over there): bash
-# reports it stopped; `fg` brings it in front, and typed lines reach it.
+# (set -b: at once) reports it stopped; `fg` brings it in front, and typed lines reach it.
 drive "a background remote program reading the terminal stops; fg resumes it" -- \
-  bash --norc --noprofile --noediting -i ::: "send=PS1='$P'\r" 'expect=PROMPT> ' \
-  'send=ssi-run -n 2 cat &\r' 'expect=PROMPT> ' sleep=1.5 'send=\r' 'expect=Stopped.*ssi-run -n 2 cat' \
-  'expect=PROMPT> ' 'send=fg\r' 'expect=ssi-run -n 2 cat' sleep=0.5 'send=hello\r' 'expect=hello\r\nhello' \
+  bash --norc --noprofile --noediting -i ::: "send=set -b; PS1='$P'\r" 'expect=PROMPT> ' \
+  'send=ssi-run -n 2 cat &\r' 'expect=PROMPT> ' 'expect=Stopped.*ssi-run -n 2 cat' \
+  'send=fg\r' 'expect=ssi-run -n 2 cat' sleep=0.5 'send=hello\r' 'expect=hello\r\nhello' \
   'send=\x04' 'expect=PROMPT> ' cooked 'send=exit\r' exit=0
 
 # Without a terminal nothing changes: pipes, as before.
