@@ -3,6 +3,7 @@
 #include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "kern-ext/pidfd.h"
 #include "kern-ext/proc_status.h"
 #include "kern-ext/process.h"
 #include "kern-ext/unix_socket.h"
@@ -207,6 +208,7 @@ void Migrations::run(Job& job) {
         options.files = RestoreOptions::Files::in_place;
         options.keep_stdio = true;  // its originals, which the deputy relayed
         TRY(restore_into(pid, image, options));
+        for (int32_t sig : parked->signals) (void)send_signal(pid, sig);  // sent to it during the move
         (void)unlink_at(AT_FDCWD, job.image_path, 0);
         job.fell_back = !parked->why.empty();
         if (job.fell_back)

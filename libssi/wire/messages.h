@@ -324,7 +324,8 @@ struct DeputyParked {
     std::string image_path;
     uint64_t image_bytes = 0;
     std::string why;  // empty when home was the target; else why the move fell back home
-    MSGPACK_DEFINE_ARRAY(image_path, image_bytes, why)
+    std::vector<int32_t> signals;  // sent to the process during the move: deliver them once it is rebuilt
+    MSGPACK_DEFINE_ARRAY(image_path, image_bytes, why, signals)
 };
 
 // Deputy -> supervisor: save the program into `image_path` (a home path, through the

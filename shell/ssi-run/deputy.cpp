@@ -194,8 +194,9 @@ void Deputy::on_signals() {
     auto n = read_some(signals_.get(), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
     if (!n || *n != sizeof info) return;
     int sig = int(info.ssi_signo);
-    // No program to take it now (not started, or between two nodes): it waits.
-    if (control_id_.empty() || move_ == Move::checkpointing) {
+    // No program to take it now (not started, or moving: until the commit point it is
+    // not known where it will run): it waits.
+    if (control_id_.empty() || move_ != Move::none) {
         early_signals_.push_back(sig);
         if (sig == SIGCONT) take_terminal();
         return;

@@ -54,6 +54,7 @@ private:
     void on_restore_ready();
     void on_resumed();
     void on_move_failed(const std::string& why);
+    void deliver_early_signals();
     bool move_silence_expired();
     void move_to_target();
     void reply_order(const wire::Message& message);

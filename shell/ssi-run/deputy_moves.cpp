@@ -137,8 +137,11 @@ void Deputy::on_session_hello(const std::string& routing_id) {
     // What the program had not read where it was comes first, then the end of input.
     if (!unread_input_.empty()) send_control(wire::StdinData{std::exchange(unread_input_, {})});
     if (!stdin_open_) send_control(wire::StdinData{});
-    for (int sig : early_signals_) deliver_signal(sig);
-    early_signals_.clear();
+    if (move_ == Move::none) deliver_early_signals();  // a move delivers them once resumed
+}
+
+void Deputy::deliver_early_signals() {
+    for (int sig : std::exchange(early_signals_, {})) deliver_signal(sig);
 }
 
 void Deputy::on_restore_ready() {
@@ -157,6 +160,7 @@ void Deputy::on_resumed() {
     reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, now), ms_between(move_started_, now)});
     order_.reset();
     take_terminal();
+    deliver_early_signals();  // those that came during the move
 }
 
 // The deputy has heard nothing for the silence limit during a move.
@@ -185,14 +189,15 @@ void Deputy::on_move_failed(const std::string& why) {
 }
 
 // Hands the process back to the home agent: everything of ours closed but the order
-// connection, one thread left, the terminal as the program left it, every signal held
-// (those that arrive now are the program's, pending when it resumes).
+// connection, one thread left, the terminal as the program left it, every signal held.
+// The signals sent to it during the move go with the answer: the agent delivers them
+// once the process is itself again (the rebuild drops whatever is pending in us).
 void Deputy::park(const std::string& why) {
     raw_.reset();
     sigset_t all;
     sigfillset(&all);
     (void)set_signal_mask(SIG_BLOCK, all);
-    for (int sig : early_signals_) (void)send_signal(::getpid(), sig);
+    std::vector<int32_t> signals(early_signals_.begin(), early_signals_.end());
     files_.reset();
     signals_.reset();
     order_listener_.reset();
@@ -202,7 +207,7 @@ void Deputy::park(const std::string& why) {
         context_.close();  // joins ZeroMQ's threads
     } catch (const zmq::error_t&) {
     }
-    reply_order(wire::DeputyParked{image_path_, image_bytes_, why});
+    reply_order(wire::DeputyParked{image_path_, image_bytes_, why, std::move(signals)});
     for (;;) ::pause();
 }
 

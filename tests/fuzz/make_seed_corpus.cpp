@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
         MigrateRequest{10'004'711, 2, 1000},
         MigrateReply{2, 1 << 20, 12, 80},
         MoveOrder{3, "/run/ssi/images/1-4711.img"},
-        DeputyParked{"/run/ssi/images/1-4711.img", 1 << 20, ""},
+        DeputyParked{"/run/ssi/images/1-4711.img", 1 << 20, "", {2}},
         CheckpointOrder{"/run/ssi/images/1-4711.img"},
         CheckpointDone{1 << 20, "", "abc"},
         RestoreReady{},

@@ -52,6 +52,31 @@ for round in 1 2; do
   done
 done
 
+# A signal sent at home while a move is under way (here: in the 5 s the deputy waits for
+# a target that died before the resume) is held, and delivered once the process is itself
+# again at home: its handler runs once.
+on_node 1 sh -c "cat > /tmp/trapper.py" <<'PY'
+import signal, time
+signal.signal(signal.SIGUSR1, lambda s, f: print("usr1", flush=True))
+print("ready", flush=True)
+while True: time.sleep(0.01)
+PY
+tpid=$(on_node 1 sh -c 'python3 -u /tmp/trapper.py > /tmp/t.out 2>&1 & echo $!')
+wait_until 10 on_node 1 grep -q ready /tmp/t.out
+on_node 2 sh -c "echo migrate-resume > /run/ssi/inject-fault"
+on_node 1 sh -c "timeout 60 ssi-migrate 1:$tpid 2 > /tmp/t.migrate 2>&1; echo \$? > /tmp/t.rc" &
+mover=$!
+wait_until 10 not on_node 2 test -e /run/ssi/inject-fault  # the target died at the resume
+on_node 1 kill -USR1 "$tpid"
+wait "$mover"
+[ "$(on_node 1 cat /tmp/t.rc)" = 1 ] || fail "the faulty move exited $(on_node 1 cat /tmp/t.rc): $(on_node 1 cat /tmp/t.migrate)"
+wait_until 5 on_node 1 grep -q usr1 /tmp/t.out || fail "kill -USR1 during the move was lost"
+[ "$(on_node 1 grep -c usr1 /tmp/t.out)" = 1 ] || fail "kill -USR1 during the move ran the handler $(on_node 1 grep -c usr1 /tmp/t.out) times"
+on_node 1 kill "$tpid"
+cluster start-agent 2 >/dev/null 2>&1 || fail "cannot restart node 2's agent"
+wait_until 15 node_up 2
+ok "kill -USR1 at home during a move that fell back: delivered once, at home"
+
 # Finally a clean move and back, then the whole output is checked: 1, 2, 3 ... in order.
 on_node 1 timeout 60 ssi-migrate "1:$pid" 2 >/dev/null 2>&1 || fail "the clean move after the faults failed"
 on_node 1 timeout 60 ssi-migrate "1:$pid" home >/dev/null 2>&1 || fail "the clean move home failed"

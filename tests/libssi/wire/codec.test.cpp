@@ -105,7 +105,7 @@ std::vector<Message> samples() {
     out.emplace_back(MigrateRequest{10'004'712, kMigrateHome, 1000});
     out.emplace_back(MigrateReply{3, 1ull << 33, 41, 977});
     out.emplace_back(MoveOrder{2, "/run/ssi/images/1-4711.img"});
-    out.emplace_back(DeputyParked{"/run/ssi/images/1-4711.img", 1ull << 31, "node 2 is down"});
+    out.emplace_back(DeputyParked{"/run/ssi/images/1-4711.img", 1ull << 31, "node 2 is down", {SIGINT, SIGUSR1}});
     out.emplace_back(CheckpointOrder{"/run/ssi/images/1-4711.img"});
     out.emplace_back(CheckpointDone{123'456, "not supported", std::string("un\0read", 7)});
     out.emplace_back(RestoreReady{});
@@ -118,7 +118,7 @@ std::vector<Message> samples() {
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
 constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 4, 0, 2, 3, 1, 4, 2, 1,
-                                   3, 4, 2, 3, 1, 3, 0, 0, 0, 1};
+                                   3, 4, 2, 4, 1, 3, 0, 0, 0, 1};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
 // ---- field-by-field comparison -------------------------------------------------------------
@@ -213,7 +213,7 @@ bool same(const MigrateReply& a, const MigrateReply& b) {
 }
 bool same(const MoveOrder& a, const MoveOrder& b) { return a.target == b.target && a.image_path == b.image_path; }
 bool same(const DeputyParked& a, const DeputyParked& b) {
-    return a.image_path == b.image_path && a.image_bytes == b.image_bytes && a.why == b.why;
+    return a.image_path == b.image_path && a.image_bytes == b.image_bytes && a.why == b.why && a.signals == b.signals;
 }
 bool same(const CheckpointOrder& a, const CheckpointOrder& b) { return a.image_path == b.image_path; }
 bool same(const CheckpointDone& a, const CheckpointDone& b) {
