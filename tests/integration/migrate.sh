@@ -158,7 +158,8 @@ out=$(refused "$pid" ssi-migrate "1:$pid" 2); echo "$out"
 grep -qi thread <<<"$out" || fail "the refusal does not name threads"
 on_node 1 kill "$pid"
 pid=$(on_node 1 sh -c 'python3 -c "import os, time; r, w = os.pipe(); time.sleep(1000)" > /dev/null 2>&1 & echo $!')
-wait_until 10 on_node 1 test -e "/proc/$pid/fd/4"
+# (python3 may come through a wrapper script first: wait for the pipe itself)
+wait_until 10 on_node 1 sh -c "readlink /proc/$pid/fd/4 | grep -q pipe"
 out=$(refused "$pid" ssi-migrate "1:$pid" 2); echo "$out"
 grep -q pipe <<<"$out" || fail "the refusal does not name the pipe"
 on_node 1 kill "$pid"
