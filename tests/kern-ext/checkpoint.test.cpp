@@ -3,6 +3,7 @@
 // damaged and foreign image files are refused. Needs root (ptrace of a non-child with
 // PTRACE_SEIZE, PR_SET_MM_MAP); the programs are tests/kern-ext/checkpoint_programs/*.c.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "tests/support/pipe_lines.h"
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
@@ -37,25 +38,10 @@ struct Program {
     pid_t pid = 0;
     UniqueFd out;    // read end
     UniqueFd write;  // write end
-    std::string pending;
+    test::PipeLines lines;
 
     // The next line, or nullopt at end of file or after 30 s of silence.
-    std::optional<std::string> line() {
-        for (;;) {
-            size_t nl = pending.find('\n');
-            if (nl != std::string::npos) {
-                std::string l = pending.substr(0, nl);
-                pending.erase(0, nl + 1);
-                return l;
-            }
-            pollfd p{out.get(), POLLIN, 0};
-            if (::poll(&p, 1, 30000) <= 0) return std::nullopt;
-            char buf[4096];
-            ssize_t n = ::read(out.get(), buf, sizeof buf);
-            if (n <= 0) return std::nullopt;
-            pending.append(buf, size_t(n));
-        }
-    }
+    std::optional<std::string> line() { return lines.next(out.get()); }
     std::vector<std::string> lines_until_eof() {
         std::vector<std::string> all;
         while (auto l = line()) all.push_back(*l);

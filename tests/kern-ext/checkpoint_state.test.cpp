@@ -5,6 +5,7 @@
 // The second test case spoils one item in the image each time and expects the program to
 // notice: proof that the first one can fail. Needs root, like checkpoint.test.cpp.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "tests/support/pipe_lines.h"
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
@@ -43,24 +44,9 @@ bool have_root() {
 struct StateProgram {
     pid_t pid = 0;
     UniqueFd stdin_read, stdin_write, stdout_read, stdout_write;
-    std::string pending;
+    test::PipeLines lines;
 
-    std::optional<std::string> line() {
-        for (;;) {
-            size_t nl = pending.find('\n');
-            if (nl != std::string::npos) {
-                std::string l = pending.substr(0, nl);
-                pending.erase(0, nl + 1);
-                return l;
-            }
-            pollfd p{stdout_read.get(), POLLIN, 0};
-            if (::poll(&p, 1, 30000) <= 0) return std::nullopt;
-            char buf[1024];
-            ssize_t n = ::read(stdout_read.get(), buf, sizeof buf);
-            if (n <= 0) return std::nullopt;
-            pending.append(buf, size_t(n));
-        }
-    }
+    std::optional<std::string> line() { return lines.next(stdout_read.get()); }
 };
 
 struct StartAs {

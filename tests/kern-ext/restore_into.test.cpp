@@ -3,6 +3,7 @@
 // by path, or found in place), a migrating checkpoint's refusals, and checkpoint then
 // replace (the process execs another program, keeping PID and files). Needs root.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "tests/support/pipe_lines.h"
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
@@ -37,22 +38,8 @@ bool have_root() {
 // Lines from a pipe's read end.
 struct Lines {
     UniqueFd in;
-    std::string pending;
-    std::optional<std::string> next() {
-        for (;;) {
-            if (size_t nl = pending.find('\n'); nl != std::string::npos) {
-                std::string l = pending.substr(0, nl);
-                pending.erase(0, nl + 1);
-                return l;
-            }
-            pollfd p{in.get(), POLLIN, 0};
-            if (::poll(&p, 1, 30000) <= 0) return std::nullopt;
-            char buf[4096];
-            ssize_t n = ::read(in.get(), buf, sizeof buf);
-            if (n <= 0) return std::nullopt;
-            pending.append(buf, size_t(n));
-        }
-    }
+    test::PipeLines lines;
+    std::optional<std::string> next() { return lines.next(in.get()); }
     std::vector<std::string> until_eof() {
         std::vector<std::string> all;
         while (auto l = next()) all.push_back(*l);
