@@ -102,6 +102,11 @@ Result<void> set_nonblocking(int fd) {
     return ok();
 }
 
+Result<void> set_pipe_capacity(int fd, int bytes) {
+    if (::fcntl(fd, F_SETPIPE_SZ, bytes) < 0) return sys_error("fcntl(F_SETPIPE_SZ)", "fd " + std::to_string(fd));
+    return ok();
+}
+
 Result<void> change_mode(const std::string& path, mode_t mode) {
     if (::chmod(path.c_str(), mode) < 0) return sys_error("chmod", path);
     return ok();

@@ -33,6 +33,9 @@ Result<size_t> read_some(int fd, std::span<char> buffer);
 namespace ssi {
 
 Result<void> set_nonblocking(int fd);
+// fcntl(F_SETPIPE_SZ): room for `bytes` in the pipe (rounded up by the kernel; an
+// unprivileged caller is capped at /proc/sys/fs/pipe-max-size).
+Result<void> set_pipe_capacity(int fd, int bytes);
 // fcntl(F_DUPFD_CLOEXEC): a second descriptor of the same open file.
 Result<UniqueFd> duplicate_fd_cloexec(int fd);
 // One write(); 0 when a non-blocking fd is full.

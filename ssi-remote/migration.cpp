@@ -123,16 +123,13 @@ Result<void> Supervisor::wait_for_resume_order() {
 // What the program wrote that we have not relayed yet, sent now; what it did not read,
 // returned. Only once the program is gone: its namespace ended, so no writer is left.
 std::string Supervisor::drain_program_output() {
-    char buf[kChunkBytes];
-    for (auto [fd, num] : {std::pair{stdout_.get(), 1}, std::pair{stderr_.get(), 2}, std::pair{pty_.get(), 0}}) {
+    for (auto [fd, stream] : {std::pair{stdout_.get(), kOutputStdout}, std::pair{stderr_.get(), kOutputStderr},
+                              std::pair{pty_.get(), kOutputTerminal}}) {
         if (fd < 0) continue;
-        for (;;) {
-            if (!wait_readable(fd, 1000).value_or(false)) break;
-            auto n = read_some(fd, std::span<char>(buf, sizeof buf));
-            if (!n || *n == 0) break;
-            send_control(wire::OutputData{num, std::string(buf, *n)});
+        while (wait_readable(fd, 1000).value_or(false) && relay_output(fd, stream)) {
         }
     }
+    char buf[kChunkBytes];
     std::string unread;
     if (stdin_reader_ && set_nonblocking(stdin_reader_.get())) {
         for (;;) {

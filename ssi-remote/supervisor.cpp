@@ -20,6 +20,7 @@
 #include <chrono>
 #include <tuple>
 #include <cstdio>
+#include <cstdlib>
 
 namespace ssi::remote {
 namespace {
@@ -59,6 +60,32 @@ Supervisor::~Supervisor() {
     if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
 }
 
+// One read of the program's output `stream`, sent on to the deputy as it came (a
+// kOutputKind message); false at its end. A big piece is handed to ZeroMQ without a copy.
+bool Supervisor::relay_output(int fd, char stream) {
+    auto* buf = static_cast<char*>(std::malloc(kOutputChunkBytes));
+    if (!buf) return true;  // try again on the next round
+    auto n = read_some(fd, std::span<char>(buf, kOutputChunkBytes));
+    if (!n || *n == 0) {
+        std::free(buf);
+        return false;
+    }
+    zmq::message_t data;
+    if (*n < kOutputChunkBytes / 16) {
+        data.rebuild(buf, *n);
+        std::free(buf);
+    } else {
+        data.rebuild(buf, *n, [](void* bytes, void*) { std::free(bytes); }, nullptr);
+    }
+    try {
+        control_.send(zmq::buffer(&kOutputKind, 1), zmq::send_flags::sndmore);
+        control_.send(zmq::buffer(&stream, 1), zmq::send_flags::sndmore);
+        control_.send(data, zmq::send_flags::none);
+    } catch (const zmq::error_t&) {
+    }
+    return true;
+}
+
 void Supervisor::send_control(const wire::Message& message) {
     std::string bytes = wire::encode(wire::Envelope{0, message});
     std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
@@ -90,6 +117,8 @@ Result<void> Supervisor::start_program() {
     if (!term.enabled) std::tie(in_read, in_write) = TRY(make_pipe());
     if (!term.stdout_tty || !term.enabled) std::tie(out_read, out_write) = TRY(make_pipe());
     if (!term.stderr_tty || !term.enabled) std::tie(err_read, err_write) = TRY(make_pipe());
+    for (const UniqueFd* out : {&out_read, &err_read})
+        if (*out) (void)set_pipe_capacity(out->get(), int(kOutputChunkBytes));  // a smaller pipe still works
     auto source = [&](const UniqueFd& pipe_end) { return pipe_end ? pipe_end.get() : pty->slave(); };
     LaunchSpec launch;
     launch.root = mountpoint_;
@@ -260,13 +289,9 @@ void Supervisor::relay() {
             (void)zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait);
             silence_limit = std::min(silence_limit, ms_since(last_heard) + kReconnectGraceMs);
         }
-        char buf[kChunkBytes];
-        for (auto [at, fd, open, num] : {std::tuple{out_at, stdout_.get(), &out_open, 1},
-                                         std::tuple{err_at, stderr_.get(), &err_open, 2}}) {
-            if (!at || !(items[at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) continue;
-            auto n = read_some(fd, std::span<char>(buf, sizeof buf));
-            if (!n || *n == 0) *open = false;
-            else send_control(wire::OutputData{num, std::string(buf, *n)});
+        for (auto [at, fd, open, stream] : {std::tuple{out_at, stdout_.get(), &out_open, kOutputStdout},
+                                            std::tuple{err_at, stderr_.get(), &err_open, kOutputStderr}}) {
+            if (at && (items[at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *open = relay_output(fd, stream);
         }
         if (in_at && (items[in_at].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))) {
             auto n = write_some(stdin_.get(), stdin_pending_);
@@ -276,9 +301,7 @@ void Supervisor::relay() {
         if (stdin_ && stdin_eof_ && stdin_pending_.empty()) stdin_.reset();
         if (pty_at && (items[pty_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
             // EIO once no process has the slave open any more: the terminal's output is over.
-            auto n = read_some(pty_.get(), std::span<char>(buf, sizeof buf));
-            if (!n || *n == 0) pty_open = false, stdin_pending_.clear();
-            else send_control(wire::OutputData{0, std::string(buf, *n)});
+            if (!relay_output(pty_.get(), kOutputTerminal)) pty_open = false, stdin_pending_.clear();
         }
         if (pty_open && !stdin_pending_.empty() && (items[pty_at].revents & ZMQ_POLLOUT)) {
             auto n = write_some(pty_.get(), stdin_pending_);

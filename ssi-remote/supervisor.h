@@ -34,6 +34,7 @@ private:
     Result<void> start_program();
     void relay();
     void send_control(const wire::Message& message);
+    bool relay_output(int fd, char stream);
     void on_control();
     void on_signal(int signal);
     void on_program_change();

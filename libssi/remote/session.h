@@ -2,8 +2,11 @@
 // deputy (ssi-run, at home): one ZeroMQ ROUTER at the deputy, CURVE with keys made for
 // this run only. Every message is two frames, [kind][payload]: kind "F" carries a file
 // system request or reply (libssi/remote/fs_protocol.h), kind "C" a control message
-// (wire::SessionHello, StdinData, OutputData, ForwardSignal, ProgramExited, Keepalive,
-// WindowSize).
+// (wire::SessionHello, StdinData, ForwardSignal, ProgramExited, Keepalive, WindowSize,
+// the migration messages), kind "I" a piece of a migration's image (image_stream.h).
+// The program's output is the exception, three frames [kOutputKind][stream][bytes]: its
+// bytes go from the pipe into a ZeroMQ message and from there into the deputy's write()
+// without being copied or encoded on the way (it is the bulk path).
 #pragma once
 
 #include <cstddef>
@@ -14,6 +17,11 @@ namespace ssi::remote {
 
 inline constexpr char kFsKind = 'F';
 inline constexpr char kControlKind = 'C';
+inline constexpr char kOutputKind = 'O';
+// The stream byte of an output message.
+inline constexpr char kOutputTerminal = '0';  // the program's pty, for the home terminal
+inline constexpr char kOutputStdout = '1';
+inline constexpr char kOutputStderr = '2';
 
 // Each side sends a Keepalive this often and gives the other up after kSilenceLimitMs.
 inline constexpr int kKeepaliveMs = 500;
@@ -22,8 +30,11 @@ inline constexpr int kSilenceLimitMs = 5000;
 inline constexpr int kReconnectGraceMs = 1000;
 // How long the deputy waits for the supervisor's first word.
 inline constexpr int kHelloTimeoutMs = 15000;
-// Output and input travel in pieces of at most this much.
+// Input travels in pieces of at most this much.
 inline constexpr size_t kChunkBytes = 256 * 1024;
+// Output is read in pieces of at most this much, from pipes this big: bulk output moves in
+// few, large messages, and the program and the supervisor do not take turns on a full pipe.
+inline constexpr size_t kOutputChunkBytes = 1024 * 1024;
 
 // ssi-run's own failures (cannot start, lost the target) exit with this status, as ssh
 // does, so they are told apart from the program's.

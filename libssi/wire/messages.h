@@ -207,6 +207,8 @@ struct StdinData {
     MSGPACK_DEFINE_ARRAY(bytes)
 };
 
+// Retired: output now travels as raw kOutputKind frames (libssi/remote/session.h), which
+// spare it two copies and an encoding. Kept so the message numbers of protocol 4 stay put.
 struct OutputData {
     int32_t fd = 1;  // 1 or 2; 0 = the program's terminal (its pty), for the home terminal
     std::string bytes;

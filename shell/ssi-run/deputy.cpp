@@ -127,10 +127,14 @@ void Deputy::on_router() {
     for (;;) {
         std::vector<zmq::message_t> frames;
         if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
-        if (frames.size() != 3 || frames[1].size() != 1) continue;  // not ours: ignore
+        if (frames.size() < 3 || frames[1].size() != 1) continue;  // not ours: ignore
         last_heard_ = clock::now();
         char kind = *frames[1].data<char>();
-        if (kind == remote::kFsKind) {
+        if (kind == remote::kOutputKind) {
+            if (frames.size() == 4 && frames[2].size() == 1) write_output(*frames[2].data<char>(), frames[3]);
+        } else if (frames.size() != 3) {
+            continue;
+        } else if (kind == remote::kFsKind) {
             std::string reply = files_->handle(std::string_view(frames[2].data<char>(), frames[2].size()));
             std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
                                                     zmq::buffer(&remote::kFsKind, 1), zmq::buffer(reply)};
@@ -144,6 +148,14 @@ void Deputy::on_router() {
             on_control(frames[0].to_string(), frames[2].to_string());
         }
     }
+}
+
+// The program's output (a kOutputKind message), written where the program would have.
+void Deputy::write_output(char stream, const zmq::message_t& bytes) {
+    int fd = stream == remote::kOutputStderr ? STDERR_FILENO : STDOUT_FILENO;
+    if (stream == remote::kOutputTerminal && tty_out_ >= 0) fd = tty_out_;
+    // A closed stdout is the reader's choice, as at home.
+    (void)write_all(fd, std::span<const char>(bytes.data<char>(), bytes.size()));
 }
 
 void Deputy::on_control(const std::string& routing_id, const std::string& payload) {
@@ -160,10 +172,6 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                 on_restore_ready();
             } else if constexpr (std::is_same_v<T, wire::Resumed>) {
                 on_resumed();
-            } else if constexpr (std::is_same_v<T, wire::OutputData>) {
-                int fd = msg.fd == 2 ? STDERR_FILENO : STDOUT_FILENO;
-                if (msg.fd == 0 && tty_out_ >= 0) fd = tty_out_;
-                (void)write_all(fd, msg.bytes);  // a closed stdout is the reader's choice, as at home
             } else if constexpr (std::is_same_v<T, wire::ForwardSignal>) {
                 // Job control: the program has stopped over there, so its deputy stops here
                 // and the shell sees the job stopped; `fg` continues the deputy, and its

@@ -61,6 +61,7 @@ private:
     [[noreturn]] void park(const std::string& why);
     void on_router();
     void on_control(const std::string& routing_id, const std::string& payload);
+    void write_output(char stream, const zmq::message_t& bytes);
     void on_stdin();
     void on_signals();
     void deliver_signal(int sig);
