@@ -1,6 +1,7 @@
 #include "kern-ext/files.h"
 
 #include <fcntl.h>
+#include <sys/sysmacros.h>
 #include <ftw.h>
 #include <unistd.h>
 
@@ -50,6 +51,14 @@ Result<struct stat> stat_path(const std::string& path) {
     struct stat st {};
     if (::stat(path.c_str(), &st) < 0) return sys_error("stat", path);
     return st;
+}
+
+Result<void> set_readahead_kb(const std::string& mountpoint, unsigned kb) {
+    auto st = TRY(stat_path(mountpoint));
+    std::string knob = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
+                       "/read_ahead_kb";
+    UniqueFd fd = TRY(open_file(knob, O_WRONLY | O_CLOEXEC));
+    return write_all(fd.get(), std::to_string(kb));
 }
 
 Result<void> make_dirs(const std::string& path, mode_t mode) {

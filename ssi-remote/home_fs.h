@@ -40,6 +40,7 @@ struct HomeFsOptions {
     double entry_timeout = 0.0;  // seconds the kernel trusts a name -> node lookup
     double attr_timeout = 1.0;   // seconds the kernel trusts attributes (stat)
     unsigned max_threads = 16;   // FUSE worker threads
+    unsigned readahead_kb = 4096;  // the kernel's readahead window here; 0 keeps its 128 KiB
     bool debug = false;          // libfuse's request log on stderr
 };
 
