@@ -1,6 +1,7 @@
 #define FUSE_USE_VERSION 312
 #include "ssi-remote/home_fs.h"
 
+#include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
 #include "libssi/remote/fs_protocol.h"
 
@@ -451,12 +452,16 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         fuse_session_loop_mt(s->session_, config);
         fuse_loop_cfg_destroy(config);
     });
-    // Once the kernel has our init (a stat waits for it), widen its readahead: a sequential
-    // reader then keeps several kMaxIo reads in flight instead of one 128 KiB read at a time.
+    // Once the kernel has our init (a statfs waits for it, and caches nothing), widen its
+    // readahead: a sequential reader then keeps several kMaxIo reads in flight instead of
+    // one 128 KiB read at a time.
     if (options.readahead_kb) {
-        TRY(stat_path(mountpoint));
+        UniqueFd root = TRY(open_at(AT_FDCWD, mountpoint, O_PATH | O_DIRECTORY));
+        TRY(stat_fs(root.get()));
         if (auto widened = set_readahead_kb(mountpoint, options.readahead_kb); !widened)
             std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
+        // Whatever the walk to the root cached of it is not the program's to see.
+        fuse_lowlevel_notify_inval_inode(self->session_, FUSE_ROOT_ID, -1, 0);
     }
     return self;
 }

@@ -37,7 +37,10 @@ struct fuse_session;
 namespace ssi::remote {
 
 struct HomeFsOptions {
-    double entry_timeout = 0.0;  // seconds the kernel trusts a name -> node lookup
+    // Seconds the kernel trusts a name -> node lookup without asking home. Safe to cache:
+    // every request made through a name checks at home that it still holds (ESTALE makes
+    // the kernel look it up again; libssi/remote/home_names.cpp).
+    double entry_timeout = 1.0;
     double attr_timeout = 1.0;   // seconds the kernel trusts attributes (stat)
     unsigned max_threads = 16;   // FUSE worker threads
     unsigned readahead_kb = 4096;  // the kernel's readahead window here; 0 keeps its 128 KiB

@@ -1,4 +1,5 @@
 #include "libssi/remote/home_file_server.h"
+#include "libssi/remote/home_node.h"
 
 #include "kern-ext/file_ops.h"
 
@@ -10,22 +11,6 @@
 #include <cerrno>
 
 namespace ssi::remote {
-
-struct HomeFileServer::Node {
-    UniqueFd fd;  // O_PATH | O_NOFOLLOW
-    dev_t dev = 0;
-    ino_t ino = 0;
-    uint64_t lookups = 0;  // guarded by the server's mutex
-    std::mutex lock_mu;    // guards owners, and each lock call made on them
-    std::map<uint64_t, UniqueFd> owners;  // one open file description per POSIX lock owner
-};
-
-struct HomeFileServer::Handle {
-    UniqueFd fd;
-    std::shared_ptr<Node> node;
-    std::mutex dir_mu;       // directories: guards the position below
-    int64_t dir_next = 0;    // where the directory fd is positioned now
-};
 
 namespace {
 
@@ -130,22 +115,29 @@ Attr HomeFileServer::attr_of(const struct stat& st) const {
     return a;
 }
 
-Result<EntryReply> HomeFileServer::enter(UniqueFd path_fd) {
+Result<EntryReply> HomeFileServer::enter(UniqueFd path_fd, uint64_t parent, std::string_view name) {
     struct stat st = TRY(stat_at(path_fd.get(), "", kSelf));
-    std::lock_guard lock(mu_);
-    auto key = std::make_pair(st.st_dev, st.st_ino);
-    if (auto it = node_by_inode_.find(key); it != node_by_inode_.end()) {
-        nodes_.at(it->second)->lookups++;
-        return EntryReply{it->second, attr_of(st)};
+    std::shared_ptr<Node> n;
+    uint64_t id = 0;
+    {
+        std::lock_guard lock(mu_);
+        auto key = std::make_pair(st.st_dev, st.st_ino);
+        if (auto it = node_by_inode_.find(key); it != node_by_inode_.end()) {
+            id = it->second;
+            n = nodes_.at(id);
+            n->lookups++;
+        } else {
+            n = std::make_shared<Node>();
+            n->fd = std::move(path_fd);
+            n->dev = st.st_dev;
+            n->ino = st.st_ino;
+            n->lookups = 1;
+            id = next_node_++;
+            nodes_[id] = n;
+            node_by_inode_[key] = id;
+        }
     }
-    auto n = std::make_shared<Node>();
-    n->fd = std::move(path_fd);
-    n->dev = st.st_dev;
-    n->ino = st.st_ino;
-    n->lookups = 1;
-    uint64_t id = next_node_++;
-    nodes_[id] = std::move(n);
-    node_by_inode_[key] = id;
+    record_name(*n, parent, name);
     return EntryReply{id, attr_of(st)};
 }
 
@@ -183,8 +175,9 @@ Result<int> HomeFileServer::owner_fd(Node& n, const Handle* via, uint64_t owner)
 
 Result<EntryReply> HomeFileServer::op(const LookupRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
-    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)), r.parent, r.name);
 }
 
 Result<EmptyReply> HomeFileServer::op(const ForgetRequest& r) {
@@ -205,55 +198,77 @@ Result<EmptyReply> HomeFileServer::op(const ForgetRequest& r) {
 
 Result<EntryReply> HomeFileServer::op(const MknodRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
     TRY(mknod_at(parent->fd.get(), r.name, r.mode, r.rdev));
-    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)), r.parent, r.name);
 }
 
 Result<EntryReply> HomeFileServer::op(const MkdirRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
     TRY(mkdir_at(parent->fd.get(), r.name, r.mode));
-    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)), r.parent, r.name);
 }
 
 Result<EmptyReply> HomeFileServer::op(const UnlinkRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
+    auto victim = node_named(r.parent, r.name);
     TRY(unlink_at(parent->fd.get(), r.name, 0));
+    forget_name(victim, r.parent, r.name);
     return EmptyReply{};
 }
 
 Result<EmptyReply> HomeFileServer::op(const RmdirRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
+    auto victim = node_named(r.parent, r.name);
     TRY(unlink_at(parent->fd.get(), r.name, AT_REMOVEDIR));
+    forget_name(victim, r.parent, r.name);
     return EmptyReply{};
 }
 
 Result<EntryReply> HomeFileServer::op(const SymlinkRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
     TRY(symlink_at(r.target, parent->fd.get(), r.name));
-    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)));
+    return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)), r.parent, r.name);
 }
 
 Result<EmptyReply> HomeFileServer::op(const RenameRequest& r) {
     TRY(check_name(r.name));
     TRY(check_name(r.new_name));
+    TRY(check_names(r.parent));
+    TRY(check_names(r.new_parent));
     auto parent = TRY(node(r.parent));
     auto new_parent = TRY(node(r.new_parent));
+    auto moved = node_named(r.parent, r.name), replaced = node_named(r.new_parent, r.new_name);
     TRY(rename_at(parent->fd.get(), r.name, new_parent->fd.get(), r.new_name, r.flags));
+    if (replaced && replaced != moved) {
+        forget_name(replaced, r.new_parent, r.new_name);
+        if (r.flags & RENAME_EXCHANGE) record_name(*replaced, r.parent, r.name);
+    }
+    if (moved) {
+        forget_name(moved, r.parent, r.name);
+        record_name(*moved, r.new_parent, r.new_name);
+    }
     return EmptyReply{};
 }
 
 Result<EntryReply> HomeFileServer::op(const LinkRequest& r) {
     TRY(check_name(r.new_name));
+    TRY(check_names(r.node));
+    TRY(check_names(r.new_parent));
     auto n = TRY(node(r.node));
     auto new_parent = TRY(node(r.new_parent));
     // linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; the /proc link does not.
     TRY(link_at(AT_FDCWD, proc_fd_path(n->fd.get()), new_parent->fd.get(), r.new_name, AT_SYMLINK_FOLLOW));
-    return enter(TRY(open_at(new_parent->fd.get(), r.new_name, kPathFlags)));
+    return enter(TRY(open_at(new_parent->fd.get(), r.new_name, kPathFlags)), r.new_parent, r.new_name);
 }
 
 // ---- attributes ------------------------------------------------------------------------
@@ -262,11 +277,13 @@ Result<AttrReply> HomeFileServer::op(const GetattrRequest& r) {
     if (r.handle != 0) {
         if (auto h = open_handle(r.handle)) return AttrReply{attr_of(TRY(stat_at((*h)->fd.get(), "", kSelf)))};
     }
+    TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     return AttrReply{attr_of(TRY(stat_at(n->fd.get(), "", kSelf)))};
 }
 
 Result<AttrReply> HomeFileServer::op(const SetattrRequest& r) {
+    if (r.handle == 0) TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     std::shared_ptr<Handle> h;
     if (r.handle != 0) h = TRY(open_handle(r.handle));
@@ -293,6 +310,7 @@ Result<AttrReply> HomeFileServer::op(const SetattrRequest& r) {
 }
 
 Result<ReadlinkReply> HomeFileServer::op(const ReadlinkRequest& r) {
+    TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     return ReadlinkReply{TRY(readlink_at(n->fd.get(), ""))};
 }
@@ -305,6 +323,7 @@ Result<StatfsReply> HomeFileServer::op(const StatfsRequest& r) {
 }
 
 Result<EmptyReply> HomeFileServer::op(const AccessRequest& r) {
+    TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     TRY(access_fd_path(n->fd.get(), r.mask));
     return EmptyReply{};
@@ -313,6 +332,7 @@ Result<EmptyReply> HomeFileServer::op(const AccessRequest& r) {
 // ---- open files ------------------------------------------------------------------------
 
 Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
+    TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     auto h = std::make_shared<Handle>();
     h->fd = TRY(reopen_fd(n->fd.get(), r.flags & ~O_NOCTTY));
@@ -323,10 +343,11 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
 
 Result<CreateReply> HomeFileServer::op(const CreateRequest& r) {
     TRY(check_name(r.name));
+    TRY(check_names(r.parent));
     auto parent = TRY(node(r.parent));
     auto h = std::make_shared<Handle>();
     h->fd = TRY(open_at(parent->fd.get(), r.name, (r.flags | O_CREAT) & ~O_NOCTTY, r.mode));
-    EntryReply entry = TRY(enter(TRY(reopen_fd(h->fd.get(), O_PATH))));
+    EntryReply entry = TRY(enter(TRY(reopen_fd(h->fd.get(), O_PATH)), r.parent, r.name));
     h->node = TRY(node(entry.node));
     return CreateReply{entry, add_handle(std::move(h))};
 }
@@ -386,6 +407,7 @@ Result<EmptyReply> HomeFileServer::op(const FallocateRequest& r) {
 // ---- directories -----------------------------------------------------------------------
 
 Result<OpenReply> HomeFileServer::op(const OpendirRequest& r) {
+    TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     auto h = std::make_shared<Handle>();
     h->fd = TRY(open_at(n->fd.get(), ".", O_RDONLY | O_DIRECTORY));

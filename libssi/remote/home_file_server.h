@@ -7,6 +7,8 @@
 //    (st_dev, st_ino) so hard links share a node, renames and unlinks at home never
 //    invalidate it, and the inode cannot be freed and its number reused while the target
 //    knows it. A node lives until the target forgets all its lookups (the root forever).
+//    Each node also remembers the names the target knows it by: the target caches names,
+//    and every request made through one checks first that it still holds (home_names.cpp).
 //  - handles: the files and directories the target has open, as real descriptors here, so
 //    reads, writes, appends, flock and unlink-while-open behave as they do at home.
 //  - POSIX (fcntl) locks: one open file description per (node, lock owner), locked with
@@ -33,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace ssi::remote {
 
@@ -58,8 +61,15 @@ private:
 
     Result<std::shared_ptr<Node>> node(uint64_t id) const;
     Result<std::shared_ptr<Handle>> open_handle(uint64_t id) const;
-    // Enters (or finds) the node of fd's inode, counting one lookup.
-    Result<EntryReply> enter(UniqueFd path_fd);
+    // Enters (or finds) the node of fd's inode, counting one lookup of it as `name` in
+    // directory node `parent`.
+    Result<EntryReply> enter(UniqueFd path_fd, uint64_t parent, std::string_view name);
+    // The names the target caches (home_names.cpp): recorded at each lookup, checked before
+    // a request acts through them (ESTALE when one no longer leads to its node).
+    void record_name(Node& n, uint64_t parent, std::string_view name);
+    void forget_name(const std::shared_ptr<Node>& n, uint64_t parent, const std::string& name);
+    std::shared_ptr<Node> node_named(uint64_t parent, const std::string& name) const;
+    Result<void> check_names(uint64_t id, int depth = 0);
     uint64_t add_handle(std::shared_ptr<Handle> h);
     std::shared_ptr<Handle> remove_handle(uint64_t id);
     Result<int> owner_fd(Node& n, const Handle* via, uint64_t owner);

@@ -237,6 +237,49 @@ TEST_CASE("home_fs: a file changed at home is fresh at the next open", "[fuse][h
     CHECK(slurp(m.via("g.txt")) == "created at home\n");
 }
 
+// The mount caches names (entry_timeout); each use of a cached name is checked at home.
+TEST_CASE("home_fs: names cached on the target never outlive a change at home", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m;
+    REQUIRE(::mkdir(m.home("d").c_str(), 0755) == 0);
+    put(m.home("d/f"), "old directory\n");
+    CHECK(slurp(m.via("d/f")) == "old directory\n");  // "d" and "d/f" are cached now
+
+    SECTION("a directory renamed and replaced at home") {
+        REQUIRE(::rename(m.home("d").c_str(), m.home("d.old").c_str()) == 0);
+        REQUIRE(::mkdir(m.home("d").c_str(), 0755) == 0);
+        put(m.home("d/f"), "new directory\n");
+        CHECK(slurp(m.via("d/f")) == "new directory\n");
+        CHECK(slurp(m.via("d.old/f")) == "old directory\n");
+        // Created through the mount: lands in the directory "d" names at home now.
+        put(m.via("d/g"), "made remotely\n");
+        CHECK(slurp(m.home("d/g")) == "made remotely\n");
+    }
+    SECTION("a file replaced by a hard link's rename at home") {
+        REQUIRE(::link(m.home("d/f").c_str(), m.home("d/keep").c_str()) == 0);
+        CHECK(slurp(m.via("d/keep")) == "old directory\n");  // both names cached
+        REQUIRE(write_file_atomic(m.home("d/f"), "replaced\n", 0644).ok());
+        CHECK(slurp(m.via("d/f")) == "replaced\n");
+        CHECK(slurp(m.via("d/keep")) == "old directory\n");
+    }
+    SECTION("a directory removed at home") {
+        REQUIRE(remove_tree(m.home("d")).ok());
+        CHECK(::open(m.via("d/f").c_str(), O_RDONLY) < 0);
+        CHECK(errno == ENOENT);
+        CHECK(::mkdir(m.via("d").c_str(), 0755) == 0);
+        put(m.via("d/f"), "again\n");
+        CHECK(slurp(m.home("d/f")) == "again\n");
+    }
+    SECTION("renames through the mount keep the names it caches right") {
+        REQUIRE(::rename(m.via("d/f").c_str(), m.via("d/h").c_str()) == 0);
+        CHECK(slurp(m.via("d/h")) == "old directory\n");
+        CHECK(::access(m.via("d/f").c_str(), F_OK) != 0);
+        REQUIRE(::rename(m.via("d").c_str(), m.via("e").c_str()) == 0);
+        CHECK(slurp(m.via("e/h")) == "old directory\n");
+        CHECK(slurp(m.home("e/h")) == "old directory\n");
+    }
+}
+
 TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs]") {
     if (!can_mount()) return;
     Mounted m;

@@ -1,0 +1,38 @@
+// The server's table entries (HomeFileServer::Node, ::Handle), shared by its source files.
+#pragma once
+
+#include "kern-ext/unique_fd.h"
+#include "libssi/remote/home_file_server.h"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ssi::remote {
+
+struct HomeFileServer::Node {
+    UniqueFd fd;  // O_PATH | O_NOFOLLOW
+    dev_t dev = 0;
+    ino_t ino = 0;
+    uint64_t lookups = 0;  // guarded by the server's mutex
+    // The (parent node, name) pairs the target's kernel knows it by, checked before use
+    // (home_names.cpp); guarded by the server's mutex.
+    std::vector<std::pair<uint64_t, std::string>> names;
+    std::mutex lock_mu;    // guards owners, and each lock call made on them
+    std::map<uint64_t, UniqueFd> owners;  // one open file description per POSIX lock owner
+};
+
+struct HomeFileServer::Handle {
+    UniqueFd fd;
+    std::shared_ptr<Node> node;
+    std::mutex dir_mu;       // directories: guards the position below
+    int64_t dir_next = 0;    // where the directory fd is positioned now
+};
+
+}  // namespace ssi::remote
