@@ -452,16 +452,20 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         fuse_session_loop_mt(s->session_, config);
         fuse_loop_cfg_destroy(config);
     });
-    // Once the kernel has our init (a statfs waits for it, and caches nothing), widen its
-    // readahead: a sequential reader then keeps several kMaxIo reads in flight instead of
-    // one 128 KiB read at a time.
+    // Once the kernel has our init, widen its readahead: a sequential reader then keeps
+    // several kMaxIo reads in flight instead of one 128 KiB read at a time. A statfs waits
+    // for the init (and caches nothing) but costs a round trip home, which the program's
+    // start need not wait for: on a thread of its own.
     if (options.readahead_kb) {
-        UniqueFd root = TRY(open_at(AT_FDCWD, mountpoint, O_PATH | O_DIRECTORY));
-        TRY(stat_fs(root.get()));
-        if (auto widened = set_readahead_kb(mountpoint, options.readahead_kb); !widened)
-            std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
-        // Whatever the walk to the root cached of it is not the program's to see.
-        fuse_lowlevel_notify_inval_inode(self->session_, FUSE_ROOT_ID, -1, 0);
+        self->widen_readahead_ = std::thread([s = self.get()] {
+            auto root = open_at(AT_FDCWD, s->mountpoint_, O_PATH | O_DIRECTORY);
+            if (!root || !stat_fs(root->get())) return;  // no home: nothing will be read anyway
+            if (auto widened = set_readahead_kb(s->mountpoint_, s->options_.readahead_kb); !widened)
+                std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
+            // What this walk to the root cached of it is not the program's to see.
+            std::lock_guard lock(s->session_mu_);
+            if (!s->stopping_) fuse_lowlevel_notify_inval_inode(s->session_, FUSE_ROOT_ID, -1, 0);
+        });
     }
     return self;
 }
@@ -472,8 +476,12 @@ void HomeFs::unmount() {
     fuse_session_exit(session_);
     fuse_session_unmount(session_);  // lazy: the loop ends when the last user lets go
     if (loop_.joinable()) loop_.join();
-    fuse_session_destroy(session_);
-    session_ = nullptr;
+    {
+        std::lock_guard lock(session_mu_);
+        fuse_session_destroy(session_);  // fails a statfs still waiting in widen_readahead_
+        session_ = nullptr;
+    }
+    if (widen_readahead_.joinable()) widen_readahead_.join();
 }
 
 HomeFs::~HomeFs() { unmount(); }

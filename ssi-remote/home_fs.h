@@ -81,6 +81,8 @@ private:
     std::string mountpoint_;
     fuse_session* session_ = nullptr;
     std::thread loop_;
+    std::thread widen_readahead_;  // waits for the kernel's init, off the start-up path
+    std::mutex session_mu_;        // session_ against its destruction, for widen_readahead_
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> round_trips_{0};
 
