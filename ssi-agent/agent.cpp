@@ -107,6 +107,7 @@ void Agent::run() { loop_.run(); }
 void Agent::scan_local() {
     uint64_t every = std::max<uint64_t>(1, kFullRefreshMs / config_.sample_ms);
     bool full = scans_++ % every == 0;
+    runs_.keep_spare();
     auto delta = share_.scan(full, runs_.visibility());
     if (!delta) {
         spdlog::warn("agent: scanning processes: {}", delta.error().message());

@@ -40,13 +40,10 @@ Result<wire::RunRequest> RemoteRuns::vouch(const PeerCredentials& caller, wire::
     return request;
 }
 
-Result<void> RemoteRuns::start(const wire::RunRequest& request) {
-    // The user must exist here; the supervisor runs the program with exactly these ids.
-    if (!::getpwuid(request.uid))
-        return make_error("user " + std::to_string(request.uid) + " has no account on node " +
-                          std::to_string(config_.self_id));
+// A supervisor waiting for its spec on stdin: exec'd and its libraries loaded, so a run
+// does not wait for that (several ms of ssi-remote's start).
+Result<RemoteRuns::Spare> RemoteRuns::launch_supervisor() {
     std::string path = supervisor_path();
-    TRY(make_dirs(runs_dir_, 0755));
     auto [read_end, write_end] = TRY(make_pipe());
     pid_t child = TRY(fork_process());
     if (child == 0) {
@@ -58,12 +55,29 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
         std::fprintf(stderr, "ssi-agent: cannot start %s: %s\n", path.c_str(), e.message().c_str());
         exit_child(125);
     }
-    read_end.reset();
-    supervisors_[child].identity = WornIdentity{request.home, request.pid, request.ppid};
-    // A spec is a few KiB at most: the pipe holds it without blocking the loop.
-    if (auto w = write_all(write_end.get(), wire::encode(request)); !w)
+    return Spare{child, std::move(write_end)};
+}
+
+void RemoteRuns::keep_spare() {
+    if (spare_) return;
+    if (auto made = make_dirs(runs_dir_, 0755); !made) return;
+    if (auto spare = launch_supervisor()) spare_ = std::move(*spare);
+    else spdlog::warn("runs: starting a spare supervisor: {}", spare.error().message());
+}
+
+Result<void> RemoteRuns::start(const wire::RunRequest& request) {
+    // The user must exist here; the supervisor runs the program with exactly these ids.
+    if (!::getpwuid(request.uid))
+        return make_error("user " + std::to_string(request.uid) + " has no account on node " +
+                          std::to_string(config_.self_id));
+    TRY(make_dirs(runs_dir_, 0755));
+    Spare s = spare_ ? std::move(*std::exchange(spare_, std::nullopt)) : TRY(launch_supervisor());
+    supervisors_[s.pid].identity = WornIdentity{request.home, request.pid, request.ppid};
+    // A spec is a few KiB at most: the pipe holds it without blocking the loop. Its end
+    // (EOF) tells the supervisor the spec is whole.
+    if (auto w = write_all(s.spec_pipe.get(), wire::encode(request)); !w)
         spdlog::warn("runs: handing the spec to the supervisor: {}", w.error().message());
-    spdlog::info("runs: started supervisor {} for {} (home {} pid {}, uid {})", child, request.argv[0], request.home,
+    spdlog::info("runs: supervisor {} runs {} (home {} pid {}, uid {})", s.pid, request.argv[0], request.home,
                  request.pid, request.uid);
     return ok();
 }
@@ -71,6 +85,12 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
 // By PID: the agent has other children (restarted processes, checkpoints.cpp) whose
 // statuses are not ours to take.
 void RemoteRuns::reap() {
+    if (spare_) {
+        if (auto r = try_wait_process(spare_->pid); r && *r) {
+            spdlog::warn("runs: the spare supervisor {} ended, {}", spare_->pid, (*r)->describe());
+            spare_.reset();
+        }
+    }
     for (auto it = supervisors_.begin(); it != supervisors_.end();) {
         pid_t pid = it->first;
         auto r = try_wait_process(pid);
@@ -105,6 +125,7 @@ Visibility RemoteRuns::visibility() {
     // A deputy that exited is forgotten, so that its PID, once reused, is listed again.
     std::erase_if(deputies_, [](const auto& d) { return !stat_path("/proc/" + std::to_string(d.first)); });
     for (const auto& [deputy, node] : deputies_) v.hidden.insert(deputy);
+    if (spare_) v.hidden.insert(spare_->pid);
     for (auto& [supervisor, run] : supervisors_) {
         v.hidden.insert(supervisor);
         if (!run.known) {

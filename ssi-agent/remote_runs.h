@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
 #include "kern-ext/unix_socket.h"
 #include "libssi/config.h"
 #include "libssi/wire/messages.h"
@@ -28,6 +29,10 @@ public:
 
     // Target side: checks the user may run here and starts the supervisor.
     Result<void> start(const wire::RunRequest& request);
+
+    // Target side: keeps one supervisor started and waiting for its spec, so the next run
+    // skips its exec and library loading (call when idle: the agent's scan timer).
+    void keep_spare();
 
     // Reaps supervisors that ended (call on SIGCHLD).
     void reap();
@@ -53,7 +58,14 @@ private:
         bool known = false;  // its pids file was read
         pid_t reaper = 0, stub = 0, program = 0;
     };
+    struct Spare {
+        pid_t pid = 0;
+        UniqueFd spec_pipe;  // its stdin; the spec, then EOF
+    };
+    Result<Spare> launch_supervisor();
+
     const ClusterConfig& config_;
+    std::optional<Spare> spare_;
     std::string runs_dir_;
     std::map<pid_t, Supervised> supervisors_;
     std::map<pid_t, int32_t> deputies_;  // deputy pid -> node its program runs on

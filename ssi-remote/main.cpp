@@ -1,5 +1,7 @@
 // ssi-remote: the supervisor of one remotely run program, started by the target node's
-// agent with the run's spec (a wire::RunRequest) on stdin. Not for users to call.
+// agent with the run's spec (a wire::RunRequest) on stdin — often well before the run, so
+// that the run does not wait for this program to load: the spec's EOF starts the work.
+// Not for users to call.
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "libssi/config.h"
@@ -22,6 +24,8 @@ int main(int argc, char** argv) {
         if (*n == 0) break;
         bytes.append(buf, *n);
     }
+    // A spare supervisor whose agent stopped before it had a run for it.
+    if (bytes.empty()) return 0;
     auto envelope = ssi::wire::decode(bytes);
     auto* spec = envelope ? std::get_if<ssi::wire::RunRequest>(&envelope->body) : nullptr;
     if (!spec) {
