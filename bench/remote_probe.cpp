@@ -1,9 +1,10 @@
 // remote_probe: the measuring helpers of the remote-execution benchmarks (bench/run_*.sh).
 //
-//   remote_probe stat-loop PATH N
-//       stat(2)s PATH N times (after 100 unmeasured calls); prints per-call statistics.
-//       Run by `ssi-run` on another node with a relative PATH (one name to revalidate), it
-//       times one forwarded file-system round trip (a FUSE LOOKUP: entry_timeout is 0).
+//   remote_probe access-loop PATH N
+//       access(PATH, R_OK) N times (after 100 unmeasured calls); prints per-call
+//       statistics. Run by `ssi-run` on another node, it times one forwarded file-system
+//       round trip: the kernel sends every access(2) to the filesystem (a FUSE ACCESS,
+//       answered at home), while the names on the way are cached.
 //   remote_probe zmq-serve BIND_IP INFO_FILE
 //       A bare ZeroMQ ROUTER with CURVE (server key made here, any client admitted),
 //       bound on BIND_IP, like the deputy's. Writes "ENDPOINT SERVER_PUBLIC_KEY" to
@@ -22,6 +23,7 @@
 #include "libssi/remote/fs_protocol.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -54,15 +56,14 @@ void print_stats(std::vector<double> v) {
                 at(0.9), at(0.99), sum / double(v.size()), v.front());
 }
 
-int stat_loop(const char* path, long n) {
-    struct stat st {};
+int access_loop(const char* path, long n) {
     for (int i = 0; i < 100; ++i)
-        if (::stat(path, &st) != 0) return std::perror(path), 1;
+        if (::access(path, R_OK) != 0) return std::perror(path), 1;
     std::vector<double> t;
     t.reserve(size_t(n));
     for (long i = 0; i < n; ++i) {
         auto t0 = clock_type::now();
-        ::stat(path, &st);
+        ::access(path, R_OK);
         t.push_back(us_since(t0));
     }
     print_stats(std::move(t));
@@ -161,12 +162,9 @@ std::string size_payload(uint32_t size, size_t pad) {
 
 int ping(const char* info, const char* src, long n) {
     using namespace ssi::remote;
-    // The sizes of a real LOOKUP and its EntryReply.
-    size_t req = encode_request(LookupRequest{1, "bench-stat-target"}).size();
-    Attr a{};
-    a.ino = 1234567, a.mode = 0100644, a.nlink = 1, a.size = 4096, a.blksize = 4096, a.blocks = 8;
-    a.atime_sec = a.mtime_sec = a.ctime_sec = 1700000000, a.atime_nsec = a.mtime_nsec = a.ctime_nsec = 123456789;
-    size_t rep = encode_reply(FsReply{0, EntryReply{42, a}}).size();
+    // The sizes of a real ACCESS and its reply.
+    size_t req = encode_request(AccessRequest{42, R_OK}).size();
+    size_t rep = encode_reply(FsReply{0, EmptyReply{}}).size();
     zmq::context_t ctx;
     zmq::socket_t s = connect(ctx, read_info(info), src);
     std::string payload = size_payload(uint32_t(rep), req);
@@ -237,7 +235,7 @@ int quit(const char* info, const char* src) {
 int main(int argc, char** argv) {
     std::string cmd = argc > 1 ? argv[1] : "";
     try {
-        if (cmd == "stat-loop" && argc == 4) return stat_loop(argv[2], std::atol(argv[3]));
+        if (cmd == "access-loop" && argc == 4) return access_loop(argv[2], std::atol(argv[3]));
         if (cmd == "zmq-serve" && argc == 4) return serve(argv[2], argv[3]);
         if (cmd == "zmq-ping" && argc == 5) return ping(argv[2], argv[3], std::atol(argv[4]));
         if (cmd == "zmq-pull" && argc == 7)
