@@ -99,7 +99,15 @@ struct HomeFsOps {
     // ---- names ----
 
     static void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-        reply_entry_result(req, call<EntryReply>(fs(req), LookupRequest{parent, name}));
+        HomeFs& self = fs(req);
+        auto r = call<EntryReply>(self, LookupRequest{parent, name});
+        if (r) {
+            // A node new to this mount has no cached pages: what the lookup saw is the
+            // baseline of its first open, whose attributes then need no invalidation.
+            std::lock_guard lock(self.mu_);
+            self.stamps_.try_emplace(r->node, stamp_of(r->attr));
+        }
+        reply_entry_result(req, std::move(r));
     }
 
     static void drop(HomeFs& self, const std::vector<std::pair<uint64_t, uint64_t>>& nodes) {
@@ -174,6 +182,7 @@ struct HomeFsOps {
     }
 
     static void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+        if (to_set & FUSE_SET_ATTR_SIZE) forget_wholes_of(fs(req), ino);
         SetattrRequest r;
         r.node = ino;
         r.handle = fi ? fi->fh : 0;
@@ -216,6 +225,7 @@ struct HomeFsOps {
 
     static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) forget_wholes_of(self, ino);  // it may write (or O_TRUNC)
         auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags});
         if (!r) return reply_error(req, r.error());
         HomeFs::Stamp now = stamp_of(r->attr);
@@ -231,12 +241,36 @@ struct HomeFsOps {
         fi->keep_cache = unchanged && (fi->flags & O_ACCMODE) == O_RDONLY;
         fi->direct_io = 0;
         fi->fh = r->handle;
+        if (r->has_whole) {
+            std::lock_guard lock(self.mu_);
+            self.wholes_[r->handle] = {ino, std::make_shared<const std::vector<char>>(std::move(r->whole))};
+        }
         // Changed at home: the kernel's size and times are stale too. Invalidating only the
         // attributes (offset < 0) takes no lock the opener holds, so it is safe from here;
         // the pages go when the open completes without keep_cache.
         if (!unchanged) fuse_lowlevel_notify_inval_inode(self.session_, ino, -1, 0);
-        if (fuse_reply_open(req, fi) == -ENOENT)  // interrupted: the kernel will not release it
+        if (fuse_reply_open(req, fi) == -ENOENT) {  // interrupted: the kernel will not release it
+            forget_whole(self, r->handle);
             (void)call<EmptyReply>(self, ReleaseRequest{r->handle});
+        }
+    }
+
+    // The file's bytes as read at its open, if it came whole (OpenReply::whole).
+    static std::shared_ptr<const std::vector<char>> whole_of(HomeFs& self, uint64_t handle) {
+        std::lock_guard lock(self.mu_);
+        auto it = self.wholes_.find(handle);
+        return it == self.wholes_.end() ? nullptr : it->second.bytes;
+    }
+
+    static void forget_whole(HomeFs& self, uint64_t handle) {
+        std::lock_guard lock(self.mu_);
+        self.wholes_.erase(handle);
+    }
+
+    // Written through this mount: what its read-only opens read whole is old now.
+    static void forget_wholes_of(HomeFs& self, uint64_t node) {
+        std::lock_guard lock(self.mu_);
+        std::erase_if(self.wholes_, [&](const auto& w) { return w.second.node == node; });
     }
 
     static void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
@@ -247,6 +281,7 @@ struct HomeFsOps {
             std::lock_guard lock(self.mu_);
             self.stamps_.erase(r->entry.node);
         }
+        forget_wholes_of(self, r->entry.node);
         fi->fh = r->handle;
         fi->keep_cache = 0;
         fi->direct_io = 0;
@@ -259,12 +294,18 @@ struct HomeFsOps {
     }
 
     static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+        if (auto whole = whole_of(fs(req), fi->fh)) {
+            size_t from = std::min(whole->size(), size_t(std::max<off_t>(off, 0)));
+            fuse_reply_buf(req, whole->data() + from, std::min(size, whole->size() - from));
+            return;
+        }
         auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(std::min<size_t>(size, kMaxIo))});
         if (!r) return reply_error(req, r.error());
         fuse_reply_buf(req, r->data.data(), r->data.size());
     }
 
-    static void write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+    static void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
+        forget_wholes_of(fs(req), ino);
         size = std::min<size_t>(size, kMaxIo);
         auto r = call<WriteReply>(fs(req), WriteRequest{fi->fh, off, Bytes(buf, buf + size)});
         if (!r) return reply_error(req, r.error());
@@ -288,6 +329,7 @@ struct HomeFsOps {
     }
 
     static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+        forget_whole(fs(req), fi->fh);
         reply_empty(req, call<EmptyReply>(fs(req), ReleaseRequest{fi->fh}));
     }
 
@@ -295,7 +337,8 @@ struct HomeFsOps {
         reply_empty(req, call<EmptyReply>(fs(req), FsyncRequest{fi->fh, datasync != 0}));
     }
 
-    static void fallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+    static void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi) {
+        forget_wholes_of(fs(req), ino);
         reply_empty(req, call<EmptyReply>(fs(req), FallocateRequest{fi->fh, mode, offset, length}));
     }
 

@@ -89,6 +89,13 @@ private:
     std::mutex mu_;
     std::unordered_map<uint64_t, Stamp> stamps_;  // node -> attributes at its last open
     std::set<uint64_t> locked_nodes_;             // nodes a POSIX lock was ever taken on
+    // Small files opened read-only, as read at their open (OpenReply::whole): their READs
+    // are answered from here until they are released, or written through this mount.
+    struct Whole {
+        uint64_t node = 0;
+        std::shared_ptr<const std::vector<char>> bytes;
+    };
+    std::unordered_map<uint64_t, Whole> wholes_;  // handle -> its file's bytes
 };
 
 }  // namespace ssi::remote

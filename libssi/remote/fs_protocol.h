@@ -23,11 +23,14 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 1;
+inline constexpr uint32_t kFsProtocolVersion = 2;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
 inline constexpr size_t kMaxFsMessageBytes = kMaxIo + 4096;
+// A regular file at most this big opened read-only comes whole with its OpenReply: a
+// small file costs no READ round trip.
+inline constexpr uint32_t kOpenHeadBytes = 64 * 1024;
 
 using Bytes = std::vector<char>;  // packed as MessagePack bin
 
@@ -127,7 +130,15 @@ struct AttrReply { Attr attr; MSGPACK_DEFINE_ARRAY(attr) };
 struct ReadlinkReply { std::string target; MSGPACK_DEFINE_ARRAY(target) };
 // Opened: the handle, and the file's attributes as of the open (what the target checks its
 // page cache against).
-struct OpenReply { uint64_t handle = 0; Attr attr; MSGPACK_DEFINE_ARRAY(handle, attr) };
+// `whole`: the file's bytes, read at the open, when it is a small regular file opened
+// read-only (kOpenHeadBytes); otherwise empty and `has_whole` false.
+struct OpenReply {
+    uint64_t handle = 0;
+    Attr attr;
+    bool has_whole = false;
+    Bytes whole;
+    MSGPACK_DEFINE_ARRAY(handle, attr, has_whole, whole)
+};
 struct CreateReply { EntryReply entry; uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(entry, handle) };
 struct DataReply { Bytes data; MSGPACK_DEFINE_ARRAY(data) };
 struct WriteReply { uint32_t size = 0; MSGPACK_DEFINE_ARRAY(size) };

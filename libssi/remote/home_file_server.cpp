@@ -337,8 +337,24 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
     auto h = std::make_shared<Handle>();
     h->fd = TRY(reopen_fd(n->fd.get(), r.flags & ~O_NOCTTY));
     h->node = n;
-    Attr attr = attr_of(TRY(stat_at(h->fd.get(), "", kSelf)));
-    return OpenReply{add_handle(std::move(h)), attr};
+    struct stat st = TRY(stat_at(h->fd.get(), "", kSelf));
+    OpenReply reply{0, attr_of(st)};
+    // A small file read whole now saves the target its first READ round trip.
+    if ((r.flags & O_ACCMODE) == O_RDONLY && S_ISREG(st.st_mode) && st.st_size <= kOpenHeadBytes) {
+        reply.whole.resize(kOpenHeadBytes + 1);  // one more: a file that grew meanwhile is not whole
+        size_t done = 0;
+        bool failed = false;
+        while (done < reply.whole.size()) {
+            auto n = pread_some(h->fd.get(), std::span(reply.whole).subspan(done), off_t(done));
+            if (!n) failed = true;
+            if (!n || *n == 0) break;
+            done += *n;
+        }
+        reply.has_whole = !failed && done <= kOpenHeadBytes;  // else its READs ask as usual
+        reply.whole.resize(reply.has_whole ? done : 0);
+    }
+    reply.handle = add_handle(std::move(h));
+    return reply;
 }
 
 Result<CreateReply> HomeFileServer::op(const CreateRequest& r) {

@@ -39,6 +39,7 @@ std::vector<FsReply> sample_replies() {
             {0, AttrReply{sample_attr()}},
             {0, ReadlinkReply{"/a/b"}},
             {0, OpenReply{7, sample_attr()}},
+            {0, OpenReply{7, sample_attr(), true, Bytes{'s', 'm', 'a', 'l', 'l'}}},
             {0, CreateReply{EntryReply{43, sample_attr()}, 8}},
             {0, DataReply{Bytes(100'000, '\x7f')}},
             {0, WriteReply{4096}},
@@ -76,7 +77,7 @@ TEST_CASE("fs_protocol: bad bytes decode to errors", "[remote][fs_protocol]") {
         CHECK_FALSE(decode_request(good + "x").ok());
         CHECK_FALSE(decode_request(encode_reply({0, WriteReply{1}})).ok());
         std::string other = good;
-        other[1] = 2;  // [version=1, ...] -> version 2
+        other[1] = char(kFsProtocolVersion + 1);  // [version, ...] -> the next version
         auto r = decode_request(other);
         REQUIRE_FALSE(r.ok());
         CHECK(r.error().err == EPROTO);
