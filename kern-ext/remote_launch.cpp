@@ -357,6 +357,14 @@ int RemoteProcess::pidfd() const { return reaper_ ? reaper_->fd() : -1; }
 
 pid_t RemoteProcess::reaper_pid() const { return reaper_ ? reaper_->pid() : 0; }
 
+std::optional<ProgramExit> RemoteProcess::reported_exit() const {
+    if (!exit_status_) return std::nullopt;
+    ProgramExit out;
+    static_cast<ExitStatus&>(out) = decode_wait_status(*exit_status_);
+    out.core_dumped = WIFSIGNALED(*exit_status_) && WCOREDUMP(*exit_status_);
+    return out;
+}
+
 Result<ProgramExit> RemoteProcess::wait() {
     if (result_) return *result_;
     if (!reaper_) return make_error("wait", "no process", ECHILD);
@@ -371,12 +379,8 @@ Result<ProgramExit> RemoteProcess::wait() {
         if (TRY(next_change()) == Change::none) break;
     }
     if (!exit_status_) return make_error("wait", "the stub ended without the program's status (killed from outside?)");
-    int raw = *exit_status_;
-    ProgramExit out;
-    static_cast<ExitStatus&>(out) = decode_wait_status(raw);
-    out.core_dumped = WIFSIGNALED(raw) && WCOREDUMP(raw);
-    result_ = out;
-    return out;
+    result_ = reported_exit();
+    return *result_;
 }
 
 }  // namespace ssi

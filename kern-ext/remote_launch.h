@@ -91,6 +91,10 @@ public:
     pid_t program_pid() const { return program_pid_; }
     // Blocks until everything ended; the program's exit code or signal. Repeatable.
     Result<ProgramExit> wait();
+    // How the program ended, as soon as its stub reported it (next_change() said `ended`
+    // after reading the report) — before the namespace has finished going away, which
+    // takes the kernel a few ms more (unmounting, RCU). nullopt until then.
+    std::optional<ProgramExit> reported_exit() const;
     // Leaves it running after this object is gone; the caller then reaps reaper_pid().
     void release() { released_ = true; }
 

@@ -102,6 +102,9 @@ void RemoteRuns::reap() {
         ::unlink((runs_dir_ + "/" + std::to_string(pid)).c_str());
         spdlog::info("runs: supervisor {} ended, {}", pid, (*r)->describe());
     }
+    // A run just ended (or the spare did): the CPU it used is free, and the next run
+    // often follows at once (a script's loop).
+    keep_spare();
 }
 
 }  // namespace ssi::agent

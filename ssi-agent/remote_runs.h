@@ -31,7 +31,8 @@ public:
     Result<void> start(const wire::RunRequest& request);
 
     // Target side: keeps one supervisor started and waiting for its spec, so the next run
-    // skips its exec and library loading (call when idle: the agent's scan timer).
+    // skips its exec and library loading (called on the scan timer and when a supervisor
+    // ends).
     void keep_spare();
 
     // Reaps supervisors that ended (call on SIGCHLD).

@@ -161,8 +161,10 @@ Result<void> Supervisor::start_program() {
         pty_slave_path_ = pty->slave_path();
         pty_ = pty->take_master();
         TRY(set_nonblocking(pty_.get()));
-        watch_changes_ = true;
     }
+    // The stub's reports: the program's stops (on a terminal) and its end, which comes
+    // before its namespace has finished going away.
+    watch_changes_ = true;
     // The agent lists the program under its home identity, and hides its helpers.
     if (!runs_dir_.empty()) {
         pid_t program = program_->program_pid();
@@ -248,6 +250,7 @@ void Supervisor::on_program_change() {
         watch_changes_ = false;
         return;
     }
+    if (!pty_) return;  // without a terminal the stub reports the end only
     if (*change == RemoteProcess::Change::stopped) send_control(wire::ForwardSignal{SIGSTOP});
 }
 
@@ -314,8 +317,10 @@ void Supervisor::relay() {
             move_away(*std::exchange(checkpoint_order_, std::nullopt));
             if (moved_away_) return;
         }
-        // The program has ended once its namespace has, and its output is drained.
-        bool ended = (items[1].revents & ZMQ_POLLIN) != 0;
+        // The program has ended once its stub said so (or its namespace is gone), and its
+        // output is drained: what it left running dies with the namespace, closing its
+        // copies of the pipes.
+        bool ended = (items[1].revents & ZMQ_POLLIN) != 0 || program_->reported_exit();
         if (ended && !out_open && !err_open && !pty_open) return;
         if (ended) {
             // Drain what is left without waiting on the deputy.
@@ -365,7 +370,8 @@ void Supervisor::run() {
     }
     wire::ProgramExited how;
     if (program_) {
-        auto status = program_->wait();
+        auto reported = program_->reported_exit();
+        auto status = reported ? Result<ProgramExit>(*reported) : program_->wait();
         if (status) {
             how.exit_code = status->signaled ? -1 : status->code;
             how.signal = status->signaled ? status->signal : 0;
