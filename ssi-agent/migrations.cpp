@@ -3,6 +3,7 @@
 #include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "kern-ext/namespaces.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/proc_status.h"
 #include "kern-ext/process.h"
@@ -36,7 +37,7 @@ constexpr int kMoveTimeoutMs = 30 * 60 * 1000;
 
 // The deputy's order socket, once it listens; the listener must be the process itself.
 Result<UniqueFd> reach_deputy(int32_t node, pid_t pid) {
-    const std::string name = remote::deputy_order_socket(node, pid);
+    const std::string name = remote::deputy_order_socket(node, TRY(namespace_id(::getpid(), "pid")), pid);
     auto deadline = clock::now() + std::chrono::milliseconds(kDeputyStartMs);
     for (;;) {
         auto fd = connect_abstract(name);

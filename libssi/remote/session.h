@@ -42,10 +42,12 @@ inline constexpr int kDeputyFailureStatus = 255;
 
 // ---- migration (docs/migration.md) ---------------------------------------------------
 // Where a deputy takes orders from its home agent: an abstract Unix socket named after
-// the node and the deputy's PID. The deputy only obeys root; the agent checks the
-// listener is the deputy's PID (SO_PEERCRED), so nobody can stand in for either.
-inline std::string deputy_order_socket(int32_t node, int32_t pid) {
-    return "ssi-deputy-" + std::to_string(node) + "-" + std::to_string(pid);
+// the node, its PID namespace (abstract names are per network namespace, which several
+// nodes of one machine — several clusters — may share, while their PIDs repeat) and the
+// deputy's PID. The deputy only obeys root; the agent checks the listener is the
+// deputy's PID (SO_PEERCRED), so nobody can stand in for either.
+inline std::string deputy_order_socket(int32_t node, uint64_t pid_namespace, int32_t pid) {
+    return "ssi-deputy-" + std::to_string(node) + "-" + std::to_string(pid_namespace) + "-" + std::to_string(pid);
 }
 // How long a supervisor holds a restored program for the deputy's ResumeOrder before it
 // discards it; the deputy gives the restore this long to report RestoreReady.

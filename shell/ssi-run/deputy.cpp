@@ -1,6 +1,7 @@
 #include "shell/ssi-run/deputy.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/namespaces.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/process_state.h"
@@ -41,7 +42,8 @@ int ms_since(clock::time_point t) {
 Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32_t self_node) {
     std::unique_ptr<Deputy> d(new Deputy());
     d->self_node_ = self_node;
-    d->order_listener_ = TRY(listen_abstract(remote::deputy_order_socket(self_node, ::getpid()), 4));
+    uint64_t pid_namespace = TRY(namespace_id(::getpid(), "pid"));
+    d->order_listener_ = TRY(listen_abstract(remote::deputy_order_socket(self_node, pid_namespace, ::getpid()), 4));
     KeyPair server = TRY(generate_keypair());
     KeyPair client = TRY(generate_keypair());
     d->server_public_ = server.public_key;
