@@ -13,6 +13,9 @@ set -euo pipefail
 SSI_BIN="${SSI_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../build/bin" 2>/dev/null && pwd)}"
 export SSI_BIN
 SSI_CLUSTER_BIN="$SSI_BIN/ssi-cluster"
+# Debian's programs first, as on a fresh machine: a wrapper earlier in PATH (a pyenv shim
+# for python3) runs the real program as its child, and the tests act on $!.
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 # One name per test run, so tests never meet each other's clusters.
 export SSI_CLUSTER="test-$(basename "${0%.sh}")-$$"
 
