@@ -109,6 +109,8 @@ void Children::work() {
             }
             create(n);
         }
+        // The table learns of new and ended children when no process creation waits.
+        if (runs_changed_) write_runs_file(), runs_changed_ = false;
     }
 }
 
@@ -152,7 +154,7 @@ void Children::create(const SyscallNotification& n) {
         std::lock_guard lock(mutex_);
         children_.emplace(*pid, Child{std::move(*pidfd), home_ppid});
     }
-    write_runs_file();
+    runs_changed_ = true;
 }
 
 // The child ended: its status goes home (its child deputy exits the same way).
@@ -173,7 +175,7 @@ void Children::ended(pid_t home_pid) {
         if (!status) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     send_ended(home_pid, status.value_or(0));
-    write_runs_file();
+    runs_changed_ = true;
 }
 
 // The kernel shows the child to us once it exists: poll the caller's children for a new one.
