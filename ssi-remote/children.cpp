@@ -216,8 +216,13 @@ std::optional<pid_t> Children::reserve(pid_t parent) {
             if (!zmq::recv_multipart(*deputy_, std::back_inserter(in), zmq::recv_flags::dontwait)) continue;
             if (in.size() != 2) continue;
             auto envelope = wire::decode(in[1].to_string());
-            if (!envelope || envelope->request_id != id) continue;  // a late answer to an earlier one
+            if (!envelope) continue;
             auto* reserved = std::get_if<wire::ChildReserved>(&envelope->body);
+            if (envelope->request_id != id) {
+                // A late answer to a request we gave up on: its stand-in is not needed.
+                if (reserved && reserved->pid > 1) send_ended(reserved->pid, 0);
+                continue;
+            }
             if (!reserved || reserved->pid <= 1) return std::nullopt;
             return reserved->pid;
         }

@@ -104,6 +104,27 @@ home 'grep -q ^done exit.out' && fail "the program ended before the stand-in che
 wait "$runner2" || fail "the program failed"
 ok "a child's end ends its stand-in at home while the program runs on"
 
+# ---- home unreachable (its deputy stopped): a fork goes on with a namespace PID
+cat > "$scripts/unreachable.sh" <<'SH'
+echo ready $$
+sleep 1
+sh -c 'echo child $$'
+echo status $?
+SH
+on_node 1 bash -c "cd /tmp/w && exec ssi-run -n 2 sh $scripts/unreachable.sh > unreachable.out 2>&1" &
+runner3=$!
+wait_until 5 home 'grep -q ^ready unreachable.out'
+deputy=$(home 'awk "/^ready/ {print \$2}" unreachable.out')  # the program's PID is its deputy's
+on_node 1 kill -STOP "$deputy"
+sleep 3.5  # the fork comes at 1 s and gives up on its home PID at 3 s; silence ends a run at 5 s
+on_node 1 kill -CONT "$deputy"
+st=0
+wait "$runner3" || st=$?
+[ "$st" = 0 ] || { home 'cat unreachable.out' >&2; fail "the program failed ($st) while its home was unreachable"; }
+home 'grep -q "^child [0-9]" unreachable.out && grep -qx "status 0" unreachable.out' \
+  || { home 'cat unreachable.out' >&2; fail "the fork failed while home was unreachable"; }
+ok "with home unreachable, a fork goes on with a namespace PID"
+
 # ---- a pipeline over a home-only file: byte for byte what a local run gives --------------
 local_out=$(home "sh -c 'grep x words.txt | sort | uniq -c'") || fail "local pipeline failed"
 remote_out=$(home "ssi-run -n 2 sh -c 'grep x words.txt | sort | uniq -c'") || fail "remote pipeline failed"
