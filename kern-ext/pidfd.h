@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <optional>
+
 namespace ssi {
 
 class Pidfd {
@@ -18,6 +20,10 @@ public:
     // pidfd_getfd(2): a copy (close-on-exec) of the process's descriptor `fd`: the same
     // open file, offset and flags included. Needs ptrace access to the process.
     Result<UniqueFd> get_fd(int fd) const;
+    // The raw wait status of a process that ended and was reaped, by anyone (PIDFD_GET_INFO
+    // with PIDFD_INFO_EXIT, Linux 6.15): nullopt while it runs or is a zombie, or when the
+    // kernel cannot tell.
+    std::optional<int> exit_status() const;
     pid_t pid() const { return pid_; }
     int fd() const { return fd_.get(); }
 
@@ -26,6 +32,13 @@ private:
     UniqueFd fd_;
     pid_t pid_ = 0;
 };
+
+// For a raw pidfd (received from another namespace): waitid(P_PIDFD) until the process has
+// ended (ECHILD — someone else reaped it — counts as ended); pidfd_send_signal; the PID it
+// refers to in our namespace (the "Pid:" line of its fdinfo). `pid` only names it in errors.
+Result<void> wait_pidfd(int pidfd, pid_t pid);
+Result<void> signal_through_pidfd(int pidfd, int sig, pid_t pid);
+Result<pid_t> pid_of_pidfd(int pidfd);
 
 // Plain kill(2), for callers that own the process they signal (e.g. their own children).
 Result<void> send_signal(pid_t pid, int signal);

@@ -55,7 +55,7 @@ Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node, std::string run
 }
 
 Supervisor::~Supervisor() {
-    program_.reset();  // kills whatever is left of it
+    end_program();  // kills whatever is left of it
     if (fs_) fs_->unmount();
     if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
 }
@@ -84,6 +84,13 @@ bool Supervisor::relay_output(int fd, char stream) {
     } catch (const zmq::error_t&) {
     }
     return true;
+}
+
+// The threads that use the program stop first; then the namespace is killed.
+void Supervisor::end_program() {
+    dispatch_.stop();
+    if (children_) children_->stop();
+    program_.reset();
 }
 
 void Supervisor::send_control(const wire::Message& message) {
@@ -147,6 +154,11 @@ Result<void> Supervisor::start_program() {
     launch.hostname = spec_.hostname;
     launch.controlling_terminal = term.enabled;
     launch.park = !spec_.restore_image.empty();
+    // Its children get home PIDs of their own (children.h): process creation is intercepted.
+    std::string runs_file = runs_dir_.empty() ? "" : runs_dir_ + "/" + std::to_string(::getpid());
+    children_ = std::make_unique<Children>(context_, keys_, runs_file);
+    children_->add_rules(dispatch_);
+    launch.syscall_rules = dispatch_.rules();
     if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
     program_ = TRY(RemoteProcess::launch(launch));
     // A migrating process: rebuilt in the parked one, resumed when its deputy says so.
@@ -166,13 +178,13 @@ Result<void> Supervisor::start_program() {
     // before its namespace has finished going away.
     watch_changes_ = true;
     // The agent lists the program under its home identity, and hides its helpers.
-    if (!runs_dir_.empty()) {
-        pid_t program = program_->program_pid();
-        pid_t stub = read_process_identity(program).value_or(ProcessIdentity{}).ppid;
-        std::string pids = std::to_string(program_->reaper_pid()) + " " + std::to_string(stub) + " " +
-                           std::to_string(program) + "\n";
-        (void)write_file_atomic(runs_dir_ + "/" + std::to_string(::getpid()), pids, 0644);
-    }
+    pid_t program = program_->program_pid();
+    pid_t stub = read_process_identity(program).value_or(ProcessIdentity{}).ppid;
+    std::string pids = std::to_string(program_->reaper_pid()) + " " + std::to_string(stub) + " " +
+                       std::to_string(program) + "\n";
+    if (!runs_file.empty()) (void)write_file_atomic(runs_file, pids, 0644);
+    children_->start(*program_, pids);
+    TRY(dispatch_.start(program_->take_syscall_listener()));
     return ok();
 }
 
@@ -200,6 +212,12 @@ void Supervisor::on_control() {
             else stdin_pending_ += in->bytes;
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
             on_signal(sig->signal);
+        } else if (auto* child = std::get_if<wire::ChildSignal>(&envelope->body)) {
+            // As for the program (on_signal): without a terminal, the kernel here would
+            // discard the job stop signals (the group is orphaned); stop the child outright.
+            int s = child->signal;
+            if (!pty_ && (s == SIGTSTP || s == SIGTTIN || s == SIGTTOU)) s = SIGSTOP;
+            if (children_) children_->signal(child->pid, s);
         } else if (auto* fg = std::get_if<wire::TerminalForeground>(&envelope->body)) {
             background_ = !fg->foreground;
             if (!background_) stopped_for_input_ = false;
@@ -332,7 +350,7 @@ void Supervisor::relay() {
         }
         if (ms_since(last_heard) > silence_limit) {
             std::fprintf(stderr, "ssi-remote: lost the deputy at %s; ending the program\n", keys_.endpoint.c_str());
-            program_.reset();
+            end_program();
             return;
         }
     }

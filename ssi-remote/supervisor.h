@@ -9,8 +9,10 @@
 #include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/wire/messages.h"
+#include "ssi-remote/children.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/home_fs.h"
+#include "ssi-remote/syscall_dispatch.h"
 
 #include <zmq.hpp>
 
@@ -40,6 +42,7 @@ private:
     void on_program_change();
     void stop_background_reader();
     void finish(const wire::ProgramExited& how);
+    void end_program();
     // Migration (migration.cpp).
     Result<void> restore_program();
     Result<void> wait_for_resume_order();
@@ -55,6 +58,10 @@ private:
     zmq::socket_t control_;
     std::string mountpoint_;
     std::unique_ptr<HomeFs> fs_;
+    // The program's intercepted calls; its children's home PIDs. Declared before program_,
+    // and stopped before it goes (end_program): they use it from their threads.
+    SyscallDispatch dispatch_;
+    std::unique_ptr<Children> children_;
     std::optional<RemoteProcess> program_;
     UniqueFd stdin_, stdout_, stderr_;  // pipes to the program, or -1 where the pty is
     UniqueFd pty_;                      // the pty master, when the program has a terminal

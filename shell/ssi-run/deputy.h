@@ -12,6 +12,7 @@
 #include "libssi/remote/image_server.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
+#include "shell/ssi-run/child_deputies.h"
 
 #include <zmq.hpp>
 
@@ -68,6 +69,8 @@ private:
     void stop_like_program();
     void take_terminal();
     void send_control(const wire::Message& message);
+    void reply_to(const std::string& routing_id, uint64_t request_id, const wire::Message& message);
+    void on_child_signals();
 
     zmq::context_t context_{1};
     zmq::socket_t zap_;
@@ -77,6 +80,7 @@ private:
     std::unique_ptr<remote::HomeFileServer> files_;
     remote::ImageServer images_;  // a migration's image, to and from the supervisors
     UniqueFd signals_;
+    std::optional<ChildDeputies> children_;  // stand-ins for the program's children
     mode_t umask_ = 022;
     std::string control_id_;  // the supervisor's control connection, once it said hello
     std::vector<int> early_signals_;
