@@ -25,7 +25,9 @@
 
 #include <fcntl.h>
 
+#include <array>
 #include <cstring>
+#include <future>
 #include <iterator>
 #include <type_traits>
 
@@ -86,20 +88,33 @@ uint64_t memory_length(const ProcessImage& image) {
     return total;
 }
 
-// One mapping's contents, from its buffer or, a chunk at a time, from the stopped process.
-Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m, Buffer& chunk, Checksum& sum) {
+// One mapping's contents, from its buffer or, a chunk at a time, from the stopped process:
+// the next chunk is read on another thread while this one is written (process_vm_readv
+// needs no tracer thread), two chunks taking turns.
+Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m,
+                            std::array<Buffer, 2>& chunks, Checksum& sum) {
     if (m.contents.size() == m.size()) {
         sum.add(m.contents.data(), m.size());
         return out.write({m.contents.data(), m.size()});
     }
     if (image.memory_from == 0) return make_error("save checkpoint image", "a readable mapping has no contents", EINVAL);
-    if (chunk.size() == 0) chunk = TRY(Buffer::create(kChunkBytes));
-    for (uint64_t at = m.start; at < m.end;) {
-        const size_t n = size_t(std::min<uint64_t>(m.end - at, chunk.size()));
-        TRY(read_remote_with_holes(image.memory_from, RemotePtr{at}, {chunk.data(), n}));
-        sum.add(chunk.data(), n);
-        TRY(out.write({chunk.data(), n}));
-        at += n;
+    for (Buffer& c : chunks)
+        if (c.size() == 0) c = TRY(Buffer::create(kChunkBytes));
+    auto size_at = [&](uint64_t at) { return size_t(std::min<uint64_t>(m.end - at, kChunkBytes)); };
+    auto read_into = [&](uint64_t at, Buffer& chunk) {
+        return std::async(std::launch::async, [&image, at, n = size_at(at), &chunk] {
+            return read_remote_with_holes(image.memory_from, RemotePtr{at}, {chunk.data(), n});
+        });
+    };
+    auto next = read_into(m.start, chunks[0]);
+    for (uint64_t at = m.start, turn = 0; at < m.end; turn ^= 1) {
+        const size_t n = size_at(at);
+        TRY(next.get());
+        const uint64_t after = at + n;
+        if (after < m.end) next = read_into(after, chunks[turn ^ 1]);
+        sum.add(chunks[turn].data(), n);
+        TRY(out.write({chunks[turn].data(), n}));  // on a failure, the read under way is awaited by ~future
+        at = after;
     }
     return ok();
 }
@@ -196,9 +211,9 @@ Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
     SectionHeader mem{kMemory, 0, memory_length(image), 0};
     TRY(out.write({reinterpret_cast<const char*>(&mem), sizeof mem}));
     Checksum sum;
-    Buffer chunk;  // for contents read from the process
+    std::array<Buffer, 2> chunks;  // for contents read from the process
     for (const MemoryMapping& m : image.mappings)
-        if (m.readable()) TRY(write_contents(out, image, m, chunk, sum));
+        if (m.readable()) TRY(write_contents(out, image, m, chunks, sum));
     const uint64_t total = sum.value();
     return out.write({reinterpret_cast<const char*>(&total), sizeof total});
 }
