@@ -18,6 +18,7 @@
 // the magic, a newer one on the version, a damaged one on a checksum, and each error says
 // which.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/checkpoint/chunk_pair.h"
 #include "kern-ext/checkpoint/image_checksum.h"
 #include "kern-ext/checkpoint/remote_memory.h"
 #include "kern-ext/checkpoint/image_sections.h"
@@ -25,7 +26,7 @@
 
 #include <fcntl.h>
 
-#include <array>
+#include <optional>
 #include <cstring>
 #include <future>
 #include <iterator>
@@ -78,8 +79,6 @@ Error damaged(const std::string& path, uint32_t kind) {
                       path + ": checksum mismatch in section " + section_name(kind) + " (the file is damaged)", EBADMSG);
 }
 
-constexpr size_t kChunkBytes = 4u << 20;
-
 // The readable mappings' contents, as the memory section holds them.
 uint64_t memory_length(const ProcessImage& image) {
     uint64_t total = 0;
@@ -90,30 +89,36 @@ uint64_t memory_length(const ProcessImage& image) {
 
 // One mapping's contents, from its buffer or, a chunk at a time, from the stopped process:
 // the next chunk is read on another thread while this one is written (process_vm_readv
-// needs no tracer thread), two chunks taking turns.
+// needs no tracer thread), two chunks taking turns. A mapping of one chunk is read here:
+// a thread per small mapping cost more than it saved (python has a hundred of them).
 Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m,
-                            std::array<Buffer, 2>& chunks, Checksum& sum) {
+                            std::optional<ChunkPair>& chunks, Checksum& sum) {
     if (m.contents.size() == m.size()) {
         sum.add(m.contents.data(), m.size());
         return out.write({m.contents.data(), m.size()});
     }
     if (image.memory_from == 0) return make_error("save checkpoint image", "a readable mapping has no contents", EINVAL);
-    for (Buffer& c : chunks)
-        if (c.size() == 0) c = TRY(Buffer::create(kChunkBytes));
-    auto size_at = [&](uint64_t at) { return size_t(std::min<uint64_t>(m.end - at, kChunkBytes)); };
+    if (!chunks) chunks = TRY(ChunkPair::take());
+    auto size_at = [&](uint64_t at) { return size_t(std::min<uint64_t>(m.end - at, ChunkPair::kBytes)); };
+    if (m.size() <= ChunkPair::kBytes) {
+        Buffer& chunk = (*chunks)[0];
+        TRY(read_remote_with_holes(image.memory_from, RemotePtr{m.start}, {chunk.data(), m.size()}));
+        sum.add(chunk.data(), m.size());
+        return out.write({chunk.data(), m.size()});
+    }
     auto read_into = [&](uint64_t at, Buffer& chunk) {
         return std::async(std::launch::async, [&image, at, n = size_at(at), &chunk] {
             return read_remote_with_holes(image.memory_from, RemotePtr{at}, {chunk.data(), n});
         });
     };
-    auto next = read_into(m.start, chunks[0]);
+    auto next = read_into(m.start, (*chunks)[0]);
     for (uint64_t at = m.start, turn = 0; at < m.end; turn ^= 1) {
         const size_t n = size_at(at);
         TRY(next.get());
         const uint64_t after = at + n;
-        if (after < m.end) next = read_into(after, chunks[turn ^ 1]);
-        sum.add(chunks[turn].data(), n);
-        TRY(out.write({chunks[turn].data(), n}));  // on a failure, the read under way is awaited by ~future
+        if (after < m.end) next = read_into(after, (*chunks)[turn ^ 1]);
+        sum.add((*chunks)[turn].data(), n);
+        TRY(out.write({(*chunks)[turn].data(), n}));  // on a failure, the read under way is awaited by ~future
         at = after;
     }
     return ok();
@@ -211,7 +216,7 @@ Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
     SectionHeader mem{kMemory, 0, memory_length(image), 0};
     TRY(out.write({reinterpret_cast<const char*>(&mem), sizeof mem}));
     Checksum sum;
-    std::array<Buffer, 2> chunks;  // for contents read from the process
+    std::optional<ChunkPair> chunks;  // for contents read from the process
     for (const MemoryMapping& m : image.mappings)
         if (m.readable()) TRY(write_contents(out, image, m, chunks, sum));
     const uint64_t total = sum.value();

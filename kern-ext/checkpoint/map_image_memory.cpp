@@ -17,21 +17,22 @@
 // blocks to the host, which must fault them in again), against a steady ~0.45 s in 4 KiB
 // pages, which come from smaller free blocks. So huge pages are given where the process
 // had them, not wherever alignment allows.
+#include "kern-ext/checkpoint/chunk_pair.h"
 #include "kern-ext/checkpoint/steps.h"
 
 #include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
-#include <array>
 #include <future>
+#include <optional>
 
 namespace ssi::ckpt {
 
 namespace {
 
 constexpr uint64_t kPage = 4096;
-constexpr uint64_t kStreamChunk = 4ull << 20;
+constexpr uint64_t kStreamChunk = ChunkPair::kBytes;
 
 bool zero_page(const char* p) {
     const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
@@ -55,9 +56,10 @@ Result<void> write_nonzero(pid_t pid, uint64_t to, const char* data, uint64_t n)
 
 // The mapping's contents from the image's stream, a chunk at a time: the next chunk is
 // read on another thread (from a file, or from the network as it arrives) while this one
-// is written into the process, two chunks taking turns. Chunks end on 2 MiB boundaries of
-// the address space where they can, so each write fills whole huge pages.
-Result<void> stream_contents(pid_t pid, const MemoryMapping& m, ImageMemoryStream& stream, std::array<Buffer, 2>& chunks) {
+// is written into the process, two chunks taking turns (a mapping of one chunk is read
+// here: a thread per small mapping cost more than it saved). Chunks end on 2 MiB
+// boundaries of the address space where they can, so each write fills whole huge pages.
+Result<void> stream_contents(pid_t pid, const MemoryMapping& m, ImageMemoryStream& stream, ChunkPair& chunks) {
     auto end_of_chunk = [&](uint64_t at) {
         uint64_t next = std::min<uint64_t>(m.end, (at + kStreamChunk) & ~((2ull << 20) - 1));
         return next > at ? next : std::min<uint64_t>(m.end, at + kStreamChunk);
@@ -67,6 +69,10 @@ Result<void> stream_contents(pid_t pid, const MemoryMapping& m, ImageMemoryStrea
             return stream.read({chunk.data(), n});
         });
     };
+    if (m.size() <= kStreamChunk) {
+        TRY(stream.read({chunks[0].data(), m.size()}));
+        return write_nonzero(pid, m.start, chunks[0].data(), m.size());
+    }
     auto next = read_into(m.start, chunks[0]);
     for (uint64_t at = m.start, turn = 0; at < m.end; turn ^= 1) {
         const uint64_t after = end_of_chunk(at);
@@ -81,9 +87,8 @@ Result<void> stream_contents(pid_t pid, const MemoryMapping& m, ImageMemoryStrea
 }  // namespace
 
 Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
-    std::array<Buffer, 2> chunks;
-    if (image.memory_stream)
-        for (Buffer& c : chunks) c = TRY(Buffer::create(kStreamChunk));
+    std::optional<ChunkPair> chunks;
+    if (image.memory_stream) chunks = TRY(ChunkPair::take());
     for (const MemoryMapping& m : image.mappings) {
         int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (m.grows_down ? MAP_GROWSDOWN : 0);
         uint32_t first_prot = m.readable() ? PROT_READ | PROT_WRITE : m.prot;
@@ -92,7 +97,7 @@ Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
         if (!m.readable()) continue;
         if (m.huge_pages) (void)sys.raw(SYS_madvise, m.start, m.size(), MADV_HUGEPAGE);  // advice only
         if (m.contents.size() == m.size()) TRY(write_nonzero(sys.pid(), m.start, m.contents.data(), m.size()));
-        else if (image.memory_stream) TRY(stream_contents(sys.pid(), m, *image.memory_stream, chunks));
+        else if (image.memory_stream) TRY(stream_contents(sys.pid(), m, *image.memory_stream, *chunks));
         else return make_error("restore", "the image holds no contents for a readable mapping", EINVAL);
         if (m.prot != (PROT_READ | PROT_WRITE)) TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), m.prot));
     }
