@@ -20,16 +20,17 @@
 #include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/checkpoint/chunk_pair.h"
 #include "kern-ext/checkpoint/image_checksum.h"
-#include "kern-ext/checkpoint/remote_memory.h"
 #include "kern-ext/checkpoint/image_sections.h"
+#include "kern-ext/checkpoint/remote_memory.h"
 #include "kern-ext/files.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
-#include <optional>
 #include <cstring>
 #include <future>
 #include <iterator>
+#include <optional>
 #include <type_traits>
 
 namespace ssi {
@@ -186,7 +187,10 @@ Result<ProcessImage> load(ImageSource& in, const std::string& path, bool streame
 Result<void> save_image(const ProcessImage& image, const std::string& path) {
     std::string tmp = path + ".tmp";
     UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    TRY(save_image_to(image, fd.get(), tmp));
+    if (auto saved = save_image_to(image, fd.get(), tmp); !saved) {
+        ::unlink(tmp.c_str());  // no half image left behind
+        return saved.error();
+    }
     fd.reset();
     if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename", tmp + " -> " + path);
     return ok();

@@ -193,7 +193,10 @@ TEST_CASE("checkpoint, streamed: memory goes from the stopped process into the f
         auto image = checkpoint(prog.pid, options);
         if (!image) FAIL(image.error().message());
         REQUIRE(wait_process(prog.pid).ok());
+        // Its contents were the stopped process's: saved later, there are none (and no
+        // half file is left).
         CHECK(save_image(*image, path + ".again").error().message().find("no contents") != std::string::npos);
+        CHECK_FALSE(stat_path(path + ".again.tmp").ok());
 
         auto fd = open_file(path, O_RDONLY);
         REQUIRE(fd.ok());
