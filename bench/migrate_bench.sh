@@ -9,12 +9,13 @@
 # Throughput = image bytes / total time, against bare ZeroMQ CURVE 1 MiB messages
 # (remote_probe zmq-pull, one in flight and four in flight).
 #   bench/migrate_bench.sh [RUNS] [SIZES_MIB...]   (root; builds first; default 3 runs of 16 256 1024)
+#   BUILD_DIR=build-x bench/migrate_bench.sh ...     (another build: bench/run_common.sh)
 source "$(dirname "$0")/run_common.sh"
 runs=${1:-3}
 shift || true
 if [ $# -gt 0 ]; then sizes=("$@"); else sizes=(16 256 1024); fi
 bench_setup migrate
-cmake --build build --target ssi-migrate ssi-checkpoint ssi-restart >/dev/null
+cmake --build "$build_dir" --target ssi-migrate ssi-checkpoint ssi-restart >/dev/null
 res=$work/results
 ms_now() { echo $(($(date +%s%N) / 1000000)); }
 

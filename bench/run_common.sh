@@ -8,10 +8,15 @@
 #   bench_setup NAME          # build, cluster of 2 nodes named ssi-bench-NAME-PID, $work
 #   sshd_start                # sshd on 127.0.1.2 (node 2's address); $ssh_cfg, $ssh_host
 #   on1 CMD...                # CMD logged into node 1
+#
+# BUILD_DIR (default build, relative to the source tree or absolute) is the build used:
+# a worktree's own build, e.g. BUILD_DIR=build-migrate bench/migrate_bench.sh.
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root=$PWD
+build_dir=${BUILD_DIR:-build}
+case $build_dir in /*) ;; *) build_dir=$root/$build_dir ;; esac
 
 bench_packages=(openssh-server openssh-client sshfs hyperfine python3)
 
@@ -25,9 +30,9 @@ bench_build() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
   scripts/setup.sh --no-build >/dev/null
-  [ -f build/build.ninja ] || cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  [ -f "$build_dir/build.ninja" ] || cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   # Only what these benchmarks run: a half-written file elsewhere in the tree must not stop them.
-  cmake --build build --target ssi-agent ssi-cluster ssi-run ssi-remote ssi-ps remote_probe >/dev/null
+  cmake --build "$build_dir" --target ssi-agent ssi-cluster ssi-run ssi-remote ssi-ps remote_probe >/dev/null
 }
 
 _cleanups=()
@@ -43,8 +48,8 @@ trap 'exit 130' INT TERM
 bench_setup() {
   [ "$(id -u)" -eq 0 ] || { echo "needs root (namespaces)" >&2; exit 1; }
   bench_build
-  export PATH=$root/build/bin:$PATH SSI_CLUSTER="ssi-bench-$1-$$"
-  probe=$root/build/bench/remote_probe
+  export PATH=$build_dir/bin:$PATH SSI_CLUSTER="ssi-bench-$1-$$"
+  probe=$build_dir/bench/remote_probe
   work=$(mktemp -d "/var/tmp/ssi-bench-$1.XXXXXX")
   at_exit "rm -rf '$work'"
   ssi-cluster up -n 2 >/dev/null

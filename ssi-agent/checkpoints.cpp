@@ -77,6 +77,7 @@ void Checkpoints::handle(const LocalRequest& request, const wire::CheckpointRequ
             // only once its image is safe, and a failed write leaves it running, untouched.
             CheckpointOptions options;
             options.after = j->after;
+            options.stream_memory = true;  // from the process to the file, no copy in between
             options.while_frozen = [&](const ProcessImage& image) {
                 return save_image_to(image, j->out.get(), "the image file");
             };
@@ -159,16 +160,18 @@ void Checkpoints::handle(const LocalRequest& request, const wire::RestartRequest
         loop_,
         [j] {
             // Loaded and restored on one thread: the restored child's tracer is the thread
-            // that forked it.
-            auto image = load_image_from(j->file.get(), j->name);
-            j->file.reset();
-            if (!image) {
+            // that forked it. The memory is read from the file as it is written into the
+            // child (no copy of the image in between).
+            FdImageSource source(j->file.get());
+            auto image = load_image_streamed(source, j->name);
+            if (image) {
+                j->image_pid = image->pid;
+                j->options.pid = image->pid;
+                j->pid = ssi::restore(*image, j->options);
+            } else {
                 j->pid = image.error();
-                return;
             }
-            j->image_pid = image->pid;
-            j->options.pid = image->pid;
-            j->pid = ssi::restore(*image, j->options);
+            j->file.reset();
         },
         [this, j, respond] {
             j->stdio.clear();

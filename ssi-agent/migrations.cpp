@@ -78,13 +78,14 @@ Result<void> Migrations::save_owned_image(const ProcessImage& image, const Job& 
     return rename_at(AT_FDCWD, tmp, AT_FDCWD, job.image_path, 0);
 }
 
-Result<ProcessImage> Migrations::load_owned_image(const Job& job) {
-    UniqueFd fd = TRY(open_file(job.image_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+Result<ProcessImage> Migrations::load_owned_image(const Job& job, UniqueFd& fd, std::optional<FdImageSource>& source) {
+    fd = TRY(open_file(job.image_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
     struct stat st = TRY(stat_at(fd.get(), "", AT_EMPTY_PATH));
     if (!S_ISREG(st.st_mode) || st.st_uid != job.owner.uid)
         return refused(job.image_path + " is not the image the move left (not a regular file of uid " +
                        std::to_string(job.owner.uid) + ")");
-    return load_image_from(fd.get(), job.image_path);
+    source.emplace(fd.get());
+    return load_image_streamed(*source, job.image_path);
 }
 
 std::string deputy_program_path() {
@@ -182,6 +183,7 @@ void Migrations::run(Job& job) {
             CheckpointOptions options;
             options.after = CheckpointOptions::replace;
             options.migrating = true;
+            options.stream_memory = true;  // from the process to the file, no copy in between
             options.replace_argv = {job.deputy_program, "--adopt"};
             options.replace_env = {"SSI_SOCKET=" + job.socket_path, "PATH=/usr/local/bin:/usr/bin:/bin"};
             options.while_frozen = [&](const ProcessImage& image) { return save_owned_image(image, job); };
@@ -203,7 +205,10 @@ void Migrations::run(Job& job) {
         auto* parked = std::get_if<wire::DeputyParked>(&reply);
         if (!parked) return refused("the deputy of " + job.gpid.str() + " sent an unexpected reply");
         // The deputy handed the process back: rebuild it in the deputy, from the image.
-        ProcessImage image = TRY(load_owned_image(job));
+        // Streamed: its memory is read from the file as it is written into the process.
+        UniqueFd image_fd;
+        std::optional<FdImageSource> source;
+        ProcessImage image = TRY(load_owned_image(job, image_fd, source));
         RestoreOptions options;
         options.credentials = RestoreCredentials{job.owner.uid, job.owner.gid, job.owner.groups};
         options.files = RestoreOptions::Files::in_place;

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/unique_fd.h"
 #include "libssi/config.h"
 #include "libssi/gpid.h"
 #include "libssi/wire/messages.h"
@@ -44,7 +45,8 @@ private:
     Result<std::shared_ptr<Job>> prepare(const wire::MigrateRequest& request, uid_t caller_uid);
     static void run(Job& job);
     static Result<void> save_owned_image(const ProcessImage& image, const Job& job);
-    static Result<ProcessImage> load_owned_image(const Job& job);
+    // Streamed from `fd` through `source` (both the caller's, alive through the restore).
+    static Result<ProcessImage> load_owned_image(const Job& job, UniqueFd& fd, std::optional<FdImageSource>& source);
 
     EventLoop& loop_;
     const ClusterConfig& config_;

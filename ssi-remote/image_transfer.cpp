@@ -9,9 +9,9 @@
 
 #include <zmq_addon.hpp>
 
-#include <deque>
+#include <algorithm>
+#include <cstring>
 #include <optional>
-#include <thread>
 
 namespace ssi::remote {
 namespace {
@@ -44,115 +44,121 @@ zmq::socket_t image_socket(zmq::context_t& context, const SessionKeys& keys) {
     return s;
 }
 
-// The pipe between the transfer thread and the image reader or writer: large, so each
-// side moves a whole chunk per call; SIGPIPE held, so a side that gives up is an error.
-Result<std::pair<UniqueFd, UniqueFd>> image_pipe() {
-    auto ends = TRY(make_pipe());
-    (void)::fcntl(ends.second.get(), F_SETPIPE_SZ, int(kImageChunkBytes));
-    return ends;
-}
-
 }  // namespace
 
-Result<ProcessImage> fetch_image(zmq::context_t& context, const SessionKeys& keys) {
-    auto [in, out] = TRY(image_pipe());
-    std::optional<Error> failed;
-    std::thread pump([&, out = std::move(out)]() mutable {
-        (void)set_signal_mask(SIG_BLOCK, signal_set({SIGPIPE}));
-        try {
-            zmq::socket_t s = image_socket(context, keys);
-            uint64_t next = 0;
-            int in_flight = 0;
-            bool end = false;
-            auto ask = [&] {
-                send_op(s, encode_image_op('G', next, uint32_t(kImageChunkBytes)));
-                next += kImageChunkBytes;
-                ++in_flight;
-            };
-            for (int i = 0; i < kImageChunksInFlight; ++i) ask();
-            while (in_flight > 0) {
-                auto reply = receive_op(s);
-                if (!reply) {
-                    failed = reply.error();
-                    break;
-                }
-                --in_flight;
-                auto op = decode_image_op(*reply);
-                if (end) continue;  // asked past the end: empty answers
-                if (op->op != 'D') {
-                    failed = make_error("image transfer", "unexpected reply from the deputy", EPROTO);
-                    break;
-                }
-                if (auto w = write_all(out.get(), op->data); !w) {
-                    failed = w.error();  // the reader gave up (a bad image): its error says why
-                    break;
-                }
-                if (op->data.size() < kImageChunkBytes) end = true;
-                else ask();
-            }
-        } catch (const zmq::error_t& e) {
-            failed = Error{"image transfer", e.num(), e.what()};
+Result<ImageFetch> ImageFetch::open(zmq::context_t& context, const SessionKeys& keys) {
+    try {
+        ImageFetch fetch(image_socket(context, keys));
+        for (int i = 0; i < kImageChunksInFlight; ++i) fetch.ask();
+        return fetch;
+    } catch (const zmq::error_t& e) {
+        return Error{"image transfer", e.num(), e.what()};
+    }
+}
+
+void ImageFetch::ask() {
+    send_op(socket_, encode_image_op('G', asked_, uint32_t(kImageChunkBytes)));
+    asked_ += kImageChunkBytes;
+    ++in_flight_;
+}
+
+Result<size_t> ImageFetch::read_some(std::span<char> out) {
+    try {
+        while (used_ == reply_.size()) {
+            if (end_) return size_t(0);
+            // The next reply, in order; decoded where it lies.
+            std::vector<zmq::message_t> frames;
+            if (!zmq::recv_multipart(socket_, std::back_inserter(frames)))
+                return make_error("image transfer", "the deputy did not answer", ETIMEDOUT);
+            --in_flight_;
+            if (frames.size() != 2 || frames[0].size() != 1 || *frames[0].data<char>() != kImageKind)
+                return make_error("image transfer", "malformed reply from the deputy", EPROTO);
+            auto op = decode_image_op({frames[1].data<char>(), frames[1].size()});
+            if (!op) return make_error("image transfer", "malformed reply from the deputy", EPROTO);
+            if (op->op == 'E') return make_error("image transfer", "at home: " + std::string(op->data), EIO);
+            if (op->op != 'D' || op->offset != received_)
+                return make_error("image transfer", "unexpected reply from the deputy", EPROTO);
+            received_ += op->data.size();
+            if (op->data.size() < kImageChunkBytes) end_ = true;  // the requests beyond it get empty answers
+            else ask();
+            used_ = size_t(op->data.data() - frames[1].data<char>());
+            reply_ = std::move(frames[1]);
         }
-        out.reset();  // end of the image for the reader
-    });
-    auto image = load_image_from(in.get(), "the image at home");
-    in.reset();  // the pump, if still writing, stops on EPIPE
-    pump.join();
-    if (!image && failed && failed->err != EPIPE) return *failed;
-    return image;
+        size_t n = std::min(out.size(), reply_.size() - used_);
+        std::memcpy(out.data(), reply_.data<char>() + used_, n);
+        used_ += n;
+        return n;
+    } catch (const zmq::error_t& e) {
+        return Error{"image transfer", e.num(), e.what()};
+    }
+}
+
+Result<ImageSend> ImageSend::open(zmq::context_t& context, const SessionKeys& keys) {
+    try {
+        return ImageSend(image_socket(context, keys));
+    } catch (const zmq::error_t& e) {
+        return Error{"image transfer", e.num(), e.what()};
+    }
+}
+
+Result<void> ImageSend::write(std::span<const char> data) {
+    constexpr size_t kHeader = 1 + sizeof(uint64_t);  // 'P' offset
+    while (!data.empty()) {
+        if (filled_ == 0) {
+            pending_.rebuild(kHeader + kImageChunkBytes);
+            char* p = pending_.data<char>();
+            p[0] = 'P';
+            std::memcpy(p + 1, &sent_, sizeof sent_);
+        }
+        size_t n = std::min(data.size(), kImageChunkBytes - filled_);
+        std::memcpy(pending_.data<char>() + kHeader + filled_, data.data(), n);
+        filled_ += n;
+        data = data.subspan(n);
+        if (filled_ == kImageChunkBytes) TRY(flush());
+    }
+    return ok();
+}
+
+Result<void> ImageSend::flush() {
+    constexpr size_t kHeader = 1 + sizeof(uint64_t);
+    if (filled_ == 0) return ok();
+    try {
+        while (in_flight_ >= kImageChunksInFlight) {
+            TRY(receive_op(socket_));
+            --in_flight_;
+        }
+        if (filled_ < kImageChunkBytes) {  // the last piece: a message of its own size
+            zmq::message_t last(kHeader + filled_);
+            std::memcpy(last.data(), pending_.data(), last.size());
+            pending_ = std::move(last);
+        }
+        socket_.send(zmq::buffer(&kImageKind, 1), zmq::send_flags::sndmore);
+        socket_.send(pending_, zmq::send_flags::none);
+        sent_ += filled_;
+        filled_ = 0;
+        ++in_flight_;
+        return ok();
+    } catch (const zmq::error_t& e) {
+        return Error{"image transfer", e.num(), e.what()};
+    }
+}
+
+Result<uint64_t> ImageSend::finish() {
+    TRY(flush());
+    try {
+        for (; in_flight_ > 0; --in_flight_) TRY(receive_op(socket_));
+        send_op(socket_, encode_image_op('C', 0));
+        TRY(receive_op(socket_));
+        return sent_;
+    } catch (const zmq::error_t& e) {
+        return Error{"image transfer", e.num(), e.what()};
+    }
 }
 
 Result<uint64_t> send_image(zmq::context_t& context, const SessionKeys& keys, const ProcessImage& image) {
-    auto [in, out] = TRY(image_pipe());
-    std::optional<Error> failed;
-    uint64_t total = 0;
-    std::thread pump([&, in = std::move(in)]() mutable {
-        try {
-            zmq::socket_t s = image_socket(context, keys);
-            std::string chunk(kImageChunkBytes, '\0');
-            int in_flight = 0;
-            bool end = false;
-            while (!end || in_flight > 0) {
-                if (!end && in_flight < kImageChunksInFlight) {
-                    size_t got = 0;
-                    while (got < chunk.size()) {
-                        auto n = read_some(in.get(), std::span<char>(chunk.data() + got, chunk.size() - got));
-                        if (!n) {
-                            failed = n.error();
-                            return;
-                        }
-                        if (*n == 0) break;
-                        got += *n;
-                    }
-                    if (got < chunk.size()) end = true;
-                    if (got > 0) {
-                        send_op(s, encode_image_op('P', total, 0, std::string_view(chunk.data(), got)));
-                        total += got;
-                        ++in_flight;
-                    }
-                    continue;
-                }
-                auto ack = receive_op(s);
-                if (!ack) {
-                    failed = ack.error();
-                    return;
-                }
-                --in_flight;
-            }
-            send_op(s, encode_image_op('C', 0));
-            if (auto done = receive_op(s); !done) failed = done.error();
-        } catch (const zmq::error_t& e) {
-            failed = Error{"image transfer", e.num(), e.what()};
-        }
-    });
-    sigset_t held = TRY(set_signal_mask(SIG_BLOCK, signal_set({SIGPIPE})));
-    auto written = save_image_to(image, out.get(), "the image for home");
-    out.reset();  // end of the image for the pump
-    pump.join();
-    (void)set_signal_mask(SIG_SETMASK, held);
-    if (failed) return *failed;
-    TRY(written);
-    return total;
+    ImageSend send = TRY(ImageSend::open(context, keys));
+    TRY(save_image_to(image, send));
+    return send.finish();
 }
 
 }  // namespace ssi::remote

@@ -1,9 +1,8 @@
 // The supervisor's part in a migration (docs/migration.md):
 //   - arriving: the program's process was launched parked (it already wears the home PID
 //     and parent); the image streams from the deputy (image_transfer.h) and is rebuilt in
-//     it; the
-//     deputy is told it is ready and must answer ResumeOrder in time — the commit point —
-//     before the process is let go. Any failure before that discards it here, and the
+//     it as it arrives; the deputy is told it is ready and must answer ResumeOrder in
+//     time — the commit point — before the process is let go. Any failure before that discards it here, and the
 //     deputy resumes the process from the image somewhere else: never two, never none.
 //   - leaving: on the deputy's CheckpointOrder, the program is saved, streaming into the
 //     deputy's home file, and ended once the image is whole there; its output still in our pipes
@@ -80,7 +79,9 @@ void Supervisor::inject_fault(const char* point) const {
 
 Result<void> Supervisor::restore_program() {
     KeepaliveThread alive(context_, keys_);
-    ProcessImage image = TRY(fetch_image(context_, keys_));
+    // Streamed: the memory arrives while the process is rebuilt, straight into it.
+    ImageFetch fetch = TRY(ImageFetch::open(context_, keys_));
+    ProcessImage image = TRY(load_image_streamed(fetch, "the image at home"));
     inject_fault("migrate-transfer");
     RestoreOptions options;
     options.credentials = RestoreCredentials{spec_.uid, spec_.gid, {spec_.groups.begin(), spec_.groups.end()}};
@@ -151,10 +152,11 @@ void Supervisor::move_away(const std::string& image_path) {
     CheckpointOptions options;
     options.after = CheckpointOptions::kill;
     options.migrating = true;
+    options.stream_memory = true;
     (void)image_path;  // the deputy knows where its image goes; it only takes it from us
     uint64_t bytes = 0;
     options.while_frozen = [&](const ProcessImage& image) -> Result<void> {
-        bytes = TRY(send_image(context_, keys_, image));
+        bytes = TRY(send_image(context_, keys_, image));  // read from the stopped process as it goes
         return ok();
     };
     KeepaliveThread alive(context_, keys_);

@@ -28,7 +28,7 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     TRY(ckpt::dump_mm_layout(pid, image));
     // Every mapping and the contents of the readable ones; last, after the injected
     // scratch page is gone.
-    TRY(ckpt::dump_memory(pid, image));
+    TRY(ckpt::dump_memory(pid, image, !options.stream_memory));
     // Open fds: numbers, flags, offsets, paths; before a replace clears close-on-exec.
     TRY(ckpt::dump_open_files(pid, image));
     // Registers as a fresh task must resume them: restart or EINTR an interrupted call.
@@ -36,6 +36,7 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
 
     // Save while it is still stopped; a failure lets it go on as if nothing happened.
     if (options.while_frozen) TRY(options.while_frozen(image));
+    image.memory_from = 0;  // streamed contents: the process is about to change or go
     if (options.after == CheckpointOptions::kill) TRY(ckpt::kill_stopped(task));
     // Or become another program in place; a failed exec lets it go on untouched.
     if (options.after == CheckpointOptions::replace) TRY(ckpt::replace_stopped(task, image, options));

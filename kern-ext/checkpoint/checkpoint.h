@@ -42,6 +42,11 @@ struct CheckpointOptions {
     // The process is about to move to another node: beyond stdin, stdout and stderr it may
     // hold only files, directories and devices, which can be reopened by path there.
     bool migrating = false;
+    // The memory's contents are not copied into the image: while_frozen's save_image_to
+    // reads them straight from the stopped process, a chunk at a time, so a large process
+    // is saved without a whole copy of it in memory (and without faulting one in). The
+    // image returned then has no contents: it can be saved only inside while_frozen.
+    bool stream_memory = false;
 };
 
 // Refuses (with the reason, leaving the process untouched) several threads, a tracer,
@@ -105,6 +110,12 @@ Result<ProcessImage> load_image(const std::string& path);
 // The same on an open file (the caller opened or created it); `name` is for messages.
 // save_image_to writes from the file's current offset and leaves it open.
 Result<void> save_image_to(const ProcessImage& image, int fd, const std::string& name);
+Result<void> save_image_to(const ProcessImage& image, ImageSink& out);
 Result<ProcessImage> load_image_from(int fd, const std::string& name);
+// Everything but the memory's contents, which restore() and restore_into() then read
+// from `in` as they write them into the process: the rebuild overlaps with the image's
+// arrival, and no whole copy of it is held. `in` must outlive the restore. A damaged
+// memory section is noticed at its end, during the rebuild, which then fails.
+Result<ProcessImage> load_image_streamed(ImageSource& in, const std::string& name);
 
 }  // namespace ssi

@@ -1,15 +1,21 @@
 // Memory: every mapping of /proc/PID/maps with its position and protection, and the
-// contents of every readable one through process_vm_readv. The kernel's own mappings
+// contents of every readable one through process_vm_readv (or, streaming, only where
+// they are: the stopped process itself, read as the image is saved). The kernel's own mappings
 // ([vdso], [vvar], ...) are recorded by position only: a restore moves the running
 // kernel's there. Pages that cannot be read (a file mapping past its file's end) are
-// saved as zeros.
+// saved as zeros. Which areas use transparent huge pages is kept, so that a restore
+// gives them huge pages again, and only them.
 #include "kern-ext/checkpoint/steps.h"
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 namespace ssi::ckpt {
 
-Result<void> dump_memory(pid_t pid, ProcessImage& image) {
+Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents) {
+    if (!contents) image.memory_from = pid;
+    const std::vector<uint64_t> huge = TRY(read_huge_page_areas(pid));
     for (const MapsEntry& e : TRY(read_maps(pid))) {
         if (e.is_kernel()) {
             if (e.path != "[vsyscall]") image.kernel_mappings.push_back({e.path, e.start, e.end});
@@ -22,9 +28,10 @@ Result<void> dump_memory(pid_t pid, ProcessImage& image) {
                  (e.perms[2] == 'x' ? PROT_EXEC : 0);
         m.shared = e.perms[3] == 's';
         m.grows_down = e.path == "[stack]";
+        m.huge_pages = std::find(huge.begin(), huge.end(), e.start) != huge.end();
         m.offset = e.offset;
         m.path = e.path;
-        if (m.readable()) {
+        if (m.readable() && contents) {
             m.contents = TRY(Buffer::create(m.size()));
             TRY(read_remote_with_holes(pid, RemotePtr{m.start}, {m.contents.data(), m.contents.size()}));
         }

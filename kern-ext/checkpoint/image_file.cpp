@@ -5,23 +5,32 @@
 //   sections u32 kind | u32 0 | u64 payload length | u64 payload checksum | payload
 //            in order: task, signals, mm, mappings, attributes, files, memory (the
 //            readable mappings' contents, in table order, written straight from their
-//            buffers)
+//            buffers or from the stopped process; its header's checksum field is 0 and
+//            its checksum follows it: u64 checksum)
 //
 // Version 2 added the attributes section (itimers, rlimits, umask, personality, cwd) and
-// the files section (open descriptors).
+// the files section (open descriptors). Version 3 moved the memory section's checksum
+// after it, so that the section can be written as it is read from the process and read
+// as it is written into one (a streamed save or load: no whole copy in memory), and gave
+// each mapping a huge-pages flag.
 //
-// The checksum is FNV-1a over 8-byte words (zero-padded tail) with an xor-shift after
-// each multiply, one pass at memory speed; every step is a bijection, so a changed word
-// always changes it. A foreign file fails on the magic, a newer one on the version, a
-// damaged one on a checksum, and each error says which.
+// The checksum (image_checksum.h) is FNV-1a over 8-byte words; a foreign file fails on
+// the magic, a newer one on the version, a damaged one on a checksum, and each error says
+// which.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/checkpoint/chunk_pair.h"
+#include "kern-ext/checkpoint/image_checksum.h"
 #include "kern-ext/checkpoint/image_sections.h"
+#include "kern-ext/checkpoint/remote_memory.h"
 #include "kern-ext/files.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <future>
 #include <iterator>
+#include <optional>
 #include <type_traits>
 
 namespace ssi {
@@ -31,7 +40,7 @@ using namespace ckpt;
 namespace {
 
 constexpr char kMagic[8] = {'S', 'S', 'I', '-', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 2;
+constexpr uint32_t kVersion = 3;
 constexpr uint32_t kMachine = 62;  // EM_X86_64
 enum Section : uint32_t { kTask = 1, kSignals, kMm, kMappings, kMemory, kAttributes, kFiles };
 // The order in the file: memory last, as it is streamed.
@@ -40,38 +49,6 @@ constexpr uint32_t kSectionCount = std::size(kSectionOrder);
 const char* section_name(uint32_t kind) {
     static const char* names[] = {"?", "task", "signals", "mm", "mappings", "memory", "attributes", "files"};
     return kind <= kFiles ? names[kind] : "?";
-}
-
-class Checksum {
-public:
-    void add(const char* p, size_t n) {
-        size_t whole = n & ~size_t(7);
-        for (size_t i = 0; i < whole; i += 8) {
-            uint64_t w;
-            std::memcpy(&w, p + i, 8);
-            mix(w);
-        }
-        if (whole < n) {
-            uint64_t w = 0;
-            std::memcpy(&w, p + whole, n - whole);
-            mix(w);
-        }
-    }
-    uint64_t value() const { return h_; }
-
-private:
-    void mix(uint64_t w) {
-        h_ ^= w;
-        h_ *= 0x100000001b3ull;
-        h_ ^= h_ >> 32;
-    }
-    uint64_t h_ = 0xcbf29ce484222325ull;
-};
-
-uint64_t checksum(std::string_view data) {
-    Checksum c;
-    c.add(data.data(), data.size());
-    return c.value();
 }
 
 // ---- file framing --------------------------------------------------------------------
@@ -91,20 +68,10 @@ struct SectionHeader {
 };
 static_assert(sizeof(SectionHeader) == 24);
 
-Result<void> write_section(int fd, uint32_t kind, const std::string& payload) {
+Result<void> write_section(ImageSink& out, uint32_t kind, const std::string& payload) {
     SectionHeader h{kind, 0, payload.size(), checksum(payload)};
-    TRY(write_all(fd, {reinterpret_cast<const char*>(&h), sizeof h}));
-    TRY(write_all(fd, payload));
-    return ok();
-}
-
-Result<void> read_exact(int fd, char* out, size_t n, const std::string& path) {
-    size_t done = 0;
-    while (done < n) {
-        size_t got = TRY(read_some(fd, {out + done, n - done}));
-        if (got == 0) return make_error("load checkpoint image", path + ": file ends early (truncated)", EBADMSG);
-        done += got;
-    }
+    TRY(out.write({reinterpret_cast<const char*>(&h), sizeof h}));
+    TRY(out.write(payload));
     return ok();
 }
 
@@ -113,53 +80,69 @@ Error damaged(const std::string& path, uint32_t kind) {
                       path + ": checksum mismatch in section " + section_name(kind) + " (the file is damaged)", EBADMSG);
 }
 
-}  // namespace
-
-Result<void> save_image(const ProcessImage& image, const std::string& path) {
-    std::string tmp = path + ".tmp";
-    UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600));
-    TRY(save_image_to(image, fd.get(), tmp));
-    fd.reset();
-    if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename", tmp + " -> " + path);
-    return ok();
+// The readable mappings' contents, as the memory section holds them.
+uint64_t memory_length(const ProcessImage& image) {
+    uint64_t total = 0;
+    for (const MemoryMapping& m : image.mappings)
+        if (m.readable()) total += m.size();
+    return total;
 }
 
-Result<void> save_image_to(const ProcessImage& image, int out, const std::string& name) {
-    (void)name;
-    FileHeader h{};
-    std::memcpy(h.magic, kMagic, sizeof kMagic);
-    h.version = kVersion;
-    h.sections = kSectionCount;
-    h.machine = kMachine;
-    h.checksum = checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)});
-    TRY(write_all(out, {reinterpret_cast<const char*>(&h), sizeof h}));
-    TRY(write_section(out, kTask, encode_task(image)));
-    TRY(write_section(out, kSignals, encode_signals(image)));
-    TRY(write_section(out, kMm, encode_mm(image)));
-    TRY(write_section(out, kMappings, encode_mappings(image)));
-    TRY(write_section(out, kAttributes, encode_attributes(image)));
-    TRY(write_section(out, kFiles, encode_files(image)));
-
-    SectionHeader mem{kMemory, 0, 0, 0};
-    Checksum sum;
-    for (const MemoryMapping& m : image.mappings) {
-        mem.length += m.contents.size();
-        sum.add(m.contents.data(), m.contents.size());
+// One mapping's contents, from its buffer or, a chunk at a time, from the stopped process:
+// the next chunk is read on another thread while this one is written (process_vm_readv
+// needs no tracer thread), two chunks taking turns. A mapping of one chunk is read here:
+// a thread per small mapping cost more than it saved (python has a hundred of them).
+Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m,
+                            std::optional<ChunkPair>& chunks, Checksum& sum) {
+    if (m.contents.size() == m.size()) {
+        sum.add(m.contents.data(), m.size());
+        return out.write({m.contents.data(), m.size()});
     }
-    mem.checksum = sum.value();
-    TRY(write_all(out, {reinterpret_cast<const char*>(&mem), sizeof mem}));
-    for (const MemoryMapping& m : image.mappings) TRY(write_all(out, {m.contents.data(), m.contents.size()}));
+    if (image.memory_from == 0) return make_error("save checkpoint image", "a readable mapping has no contents", EINVAL);
+    if (!chunks) chunks = TRY(ChunkPair::take());
+    auto size_at = [&](uint64_t at) { return size_t(std::min<uint64_t>(m.end - at, ChunkPair::kBytes)); };
+    if (m.size() <= ChunkPair::kBytes) {
+        Buffer& chunk = (*chunks)[0];
+        TRY(read_remote_with_holes(image.memory_from, RemotePtr{m.start}, {chunk.data(), m.size()}));
+        sum.add(chunk.data(), m.size());
+        return out.write({chunk.data(), m.size()});
+    }
+    auto read_into = [&](uint64_t at, Buffer& chunk) {
+        return std::async(std::launch::async, [&image, at, n = size_at(at), &chunk] {
+            return read_remote_with_holes(image.memory_from, RemotePtr{at}, {chunk.data(), n});
+        });
+    };
+    auto next = read_into(m.start, (*chunks)[0]);
+    for (uint64_t at = m.start, turn = 0; at < m.end; turn ^= 1) {
+        const size_t n = size_at(at);
+        TRY(next.get());
+        const uint64_t after = at + n;
+        if (after < m.end) next = read_into(after, (*chunks)[turn ^ 1]);
+        sum.add((*chunks)[turn].data(), n);
+        TRY(out.write({(*chunks)[turn].data(), n}));  // on a failure, the read under way is awaited by ~future
+        at = after;
+    }
     return ok();
 }
 
-Result<ProcessImage> load_image(const std::string& path) {
-    UniqueFd fd = TRY(open_file(path, O_RDONLY));
-    return load_image_from(fd.get(), path);
+// The whole memory section into the mappings' buffers, its checksum checked.
+Result<void> load_contents(ImageSource& in, const std::string& path, ProcessImage& image) {
+    Checksum sum;
+    for (MemoryMapping& m : image.mappings) {
+        if (!m.readable()) continue;
+        m.contents = TRY(Buffer::create(m.size()));
+        TRY(read_image_exact(in, {m.contents.data(), m.size()}, path));
+        sum.add(m.contents.data(), m.size());
+    }
+    uint64_t expected = 0;
+    TRY(read_image_exact(in, {reinterpret_cast<char*>(&expected), sizeof expected}, path));
+    if (sum.value() != expected) return damaged(path, kMemory);
+    return ok();
 }
 
-Result<ProcessImage> load_image_from(int in, const std::string& path) {
+Result<ProcessImage> load(ImageSource& in, const std::string& path, bool streamed) {
     FileHeader h{};
-    TRY(read_exact(in, reinterpret_cast<char*>(&h), sizeof h, path));
+    TRY(read_image_exact(in, {reinterpret_cast<char*>(&h), sizeof h}, path));
     if (std::memcmp(h.magic, kMagic, sizeof kMagic) != 0)
         return make_error("load checkpoint image", path + ": not an ssi checkpoint image (bad magic)", EBADMSG);
     if (h.checksum != checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)}))
@@ -174,26 +157,18 @@ Result<ProcessImage> load_image_from(int in, const std::string& path) {
     ProcessImage image;
     for (uint32_t kind : kSectionOrder) {
         SectionHeader s{};
-        TRY(read_exact(in, reinterpret_cast<char*>(&s), sizeof s, path));
+        TRY(read_image_exact(in, {reinterpret_cast<char*>(&s), sizeof s}, path));
         if (s.kind != kind)
             return make_error("load checkpoint image", path + ": expected section " + section_name(kind), EBADMSG);
         if (kind == kMemory) {
-            Checksum sum;
-            uint64_t total = 0;
-            for (MemoryMapping& m : image.mappings) {
-                if (!m.readable()) continue;
-                total += m.size();
-                if (total > s.length) return damaged(path, kind);
-                m.contents = TRY(Buffer::create(m.size()));
-                TRY(read_exact(in, m.contents.data(), m.size(), path));
-                sum.add(m.contents.data(), m.size());
-            }
-            if (total != s.length || sum.value() != s.checksum) return damaged(path, kind);
+            if (s.length != memory_length(image)) return damaged(path, kind);
+            if (!streamed) TRY(load_contents(in, path, image));
+            else image.memory_stream = std::make_unique<ImageMemoryStream>(in, path, s.length);
             break;
         }
         if (s.length > (64u << 20)) return damaged(path, kind);  // a header this size is no header
         std::string payload(s.length, '\0');
-        TRY(read_exact(in, payload.data(), payload.size(), path));
+        TRY(read_image_exact(in, payload, path));
         if (checksum(payload) != s.checksum) return damaged(path, kind);
         switch (kind) {
             case kTask: TRY(decode_task(payload, image)); break;
@@ -206,5 +181,62 @@ Result<ProcessImage> load_image_from(int in, const std::string& path) {
     }
     return image;
 }
+
+}  // namespace
+
+Result<void> save_image(const ProcessImage& image, const std::string& path) {
+    std::string tmp = path + ".tmp";
+    UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+    if (auto saved = save_image_to(image, fd.get(), tmp); !saved) {
+        ::unlink(tmp.c_str());  // no half image left behind
+        return saved.error();
+    }
+    fd.reset();
+    if (::rename(tmp.c_str(), path.c_str()) < 0) return sys_error("rename", tmp + " -> " + path);
+    return ok();
+}
+
+Result<void> save_image_to(const ProcessImage& image, int fd, const std::string& name) {
+    (void)name;
+    FdImageSink sink(fd);
+    return save_image_to(image, sink);
+}
+
+Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
+    FileHeader h{};
+    std::memcpy(h.magic, kMagic, sizeof kMagic);
+    h.version = kVersion;
+    h.sections = kSectionCount;
+    h.machine = kMachine;
+    h.checksum = checksum({reinterpret_cast<const char*>(&h), offsetof(FileHeader, checksum)});
+    TRY(out.write({reinterpret_cast<const char*>(&h), sizeof h}));
+    TRY(write_section(out, kTask, encode_task(image)));
+    TRY(write_section(out, kSignals, encode_signals(image)));
+    TRY(write_section(out, kMm, encode_mm(image)));
+    TRY(write_section(out, kMappings, encode_mappings(image)));
+    TRY(write_section(out, kAttributes, encode_attributes(image)));
+    TRY(write_section(out, kFiles, encode_files(image)));
+
+    SectionHeader mem{kMemory, 0, memory_length(image), 0};
+    TRY(out.write({reinterpret_cast<const char*>(&mem), sizeof mem}));
+    Checksum sum;
+    std::optional<ChunkPair> chunks;  // for contents read from the process
+    for (const MemoryMapping& m : image.mappings)
+        if (m.readable()) TRY(write_contents(out, image, m, chunks, sum));
+    const uint64_t total = sum.value();
+    return out.write({reinterpret_cast<const char*>(&total), sizeof total});
+}
+
+Result<ProcessImage> load_image(const std::string& path) {
+    UniqueFd fd = TRY(open_file(path, O_RDONLY));
+    return load_image_from(fd.get(), path);
+}
+
+Result<ProcessImage> load_image_from(int in, const std::string& path) {
+    FdImageSource source(in);
+    return load(source, path, false);
+}
+
+Result<ProcessImage> load_image_streamed(ImageSource& in, const std::string& name) { return load(in, name, true); }
 
 }  // namespace ssi

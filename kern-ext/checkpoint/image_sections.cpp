@@ -143,6 +143,7 @@ std::string encode_mappings(const ProcessImage& im) {
         w.put(m.prot);
         w.put(uint8_t(m.shared));
         w.put(uint8_t(m.grows_down));
+        w.put(uint8_t(m.huge_pages));
         w.put(m.offset);
         w.put_string(m.path);
     }
@@ -167,6 +168,7 @@ Result<void> decode_mappings(std::string_view in, ProcessImage& im) {
         m.prot = TRY(r.get<uint32_t>());
         m.shared = TRY(r.get<uint8_t>()) != 0;
         m.grows_down = TRY(r.get<uint8_t>()) != 0;
+        m.huge_pages = TRY(r.get<uint8_t>()) != 0;
         m.offset = TRY(r.get<uint64_t>());
         m.path = TRY(r.get_string());
         if (m.end <= m.start || (m.start | m.end) % 4096 != 0)

@@ -1,4 +1,5 @@
-// /proc/PID/maps, parsed: the layout a checkpoint saves and a restore clears.
+// /proc/PID/maps, parsed: the layout a checkpoint saves and a restore clears; and from
+// /proc/PID/smaps, which areas use transparent huge pages.
 #include "kern-ext/checkpoint/steps.h"
 #include "kern-ext/files.h"
 
@@ -31,6 +32,34 @@ Result<std::vector<MapsEntry>> read_maps(pid_t pid) {
         if (path_at > 0 && size_t(path_at) < line.size()) e.path = line.substr(size_t(path_at));
         out.push_back(std::move(e));
     }
+    return out;
+}
+
+Result<std::vector<uint64_t>> read_huge_page_areas(pid_t pid) {
+    std::string file = "/proc/" + std::to_string(pid) + "/smaps";
+    std::string text = TRY(read_file(file));
+    std::vector<uint64_t> out;
+    std::istringstream lines(text);
+    std::string line;
+    uint64_t start = 0;
+    bool huge = false;
+    auto close_area = [&] {
+        if (huge) out.push_back(start);
+        huge = false;
+    };
+    while (std::getline(lines, line)) {
+        if (line.empty()) continue;
+        char c = line[0];
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {  // an area's first line: "start-end perms ..."
+            close_area();
+            start = std::strtoull(line.c_str(), nullptr, 16);
+        } else if (line.rfind("AnonHugePages:", 0) == 0) {
+            huge = huge || std::strtoull(line.c_str() + 14, nullptr, 10) > 0;
+        } else if (line.rfind("VmFlags:", 0) == 0) {
+            huge = huge || (line + " ").find(" hg ") != std::string::npos;
+        }
+    }
+    close_area();
     return out;
 }
 

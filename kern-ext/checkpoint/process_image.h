@@ -3,12 +3,14 @@
 #pragma once
 
 #include "kern-ext/checkpoint/buffer.h"
+#include "kern-ext/checkpoint/image_memory_stream.h"
 #include "kern-ext/checkpoint/ptrace.h"
 
 #include <sys/types.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -21,6 +23,7 @@ struct MemoryMapping {
     uint32_t prot = 0;         // PROT_READ | PROT_WRITE | PROT_EXEC
     bool shared = false;       // a read-only MAP_SHARED mapping, restored as a private copy
     bool grows_down = false;   // the main [stack]
+    bool huge_pages = false;   // it had transparent huge pages, or asked for them (MADV_HUGEPAGE)
     uint64_t offset = 0;       // file offset, for file mappings
     std::string path;          // file, "[heap]", "[stack]", or empty for anonymous
     Buffer contents;           // end - start bytes when readable, else empty
@@ -116,6 +119,11 @@ struct ProcessImage {
     RseqRegistration rseq;
     std::vector<KernelMapping> kernel_mappings;
     std::vector<MemoryMapping> mappings;  // in address order
+    // Where the readable mappings' contents are when not in their buffers: in the stopped
+    // process itself, read as the image is saved (CheckpointOptions::stream_memory), or
+    // in the image's source, read as it is restored (load_image_streamed).
+    pid_t memory_from = 0;
+    std::unique_ptr<ImageMemoryStream> memory_stream;
     std::vector<OpenFile> files;          // in fd order
 
     ProcessAttributes attributes;

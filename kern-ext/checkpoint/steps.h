@@ -27,6 +27,8 @@ struct MapsEntry {
     bool is_kernel() const;  // [vdso], [vvar], [vvar_vclock], [vsyscall], [uprobes]
 };
 Result<std::vector<MapsEntry>> read_maps(pid_t pid);  // pid 0: ourselves
+// The start of every area that has transparent huge pages or asked for them (MADV_HUGEPAGE).
+Result<std::vector<uint64_t>> read_huge_page_areas(pid_t pid);
 // /proc/PID/fd and fdinfo, in fd order (dump_open_files.cpp).
 Result<std::vector<OpenFile>> read_open_files(pid_t pid);
 // SIGKILL a process we trace; when we are not its parent, collect the tracer's notice so
@@ -45,7 +47,8 @@ Result<void> dump_itimers(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage&
 Result<void> dump_rlimits(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage& image);
 Result<void> dump_process_attributes(pid_t pid, ProcessImage& image);
 Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
-Result<void> dump_memory(pid_t pid, ProcessImage& image);
+// `contents`: read them into the image; else the image says they are in the process.
+Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents);
 Result<void> dump_open_files(pid_t pid, ProcessImage& image);
 void prepare_syscall_restart(Registers& regs);
 Result<void> kill_stopped(SeizedTask& task);

@@ -19,56 +19,65 @@ void ImageServer::serve(std::string path) {
     writer_.reset();
 }
 
-std::string ImageServer::handle(std::string_view request) {
+const std::string& ImageServer::reply(std::string text) {
+    reply_ = std::move(text);
+    return reply_;
+}
+
+const std::string& ImageServer::handle(std::string_view request) {
     auto op = decode_image_op(request);
-    if (!op) return encode_image_error("malformed image request");
-    if (path_.empty()) return encode_image_error("no migration under way");
+    if (!op) return reply(encode_image_error("malformed image request"));
+    if (path_.empty()) return reply(encode_image_error("no migration under way"));
     const std::string part = path_ + ".part";
     switch (op->op) {
         case 'G': {
             if (!reader_) {
                 auto fd = open_file(path_, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-                if (!fd) return encode_image_error(fd.error().message());
+                if (!fd) return reply(encode_image_error(fd.error().message()));
                 reader_ = std::move(*fd);
             }
-            std::string data(std::min<size_t>(op->length, 4 * kImageChunkBytes), '\0');
+            // 'D' offset, then the bytes, read in place after the header.
+            reply_ = encode_image_op('D', op->offset);
+            const size_t header = reply_.size();
+            reply_.resize(header + std::min<size_t>(op->length, 4 * kImageChunkBytes));
             size_t got = 0;
-            while (got < data.size()) {
-                auto n = pread_some(reader_.get(), std::span<char>(data.data() + got, data.size() - got), off_t(op->offset + got));
-                if (!n) return encode_image_error(n.error().message());
+            while (header + got < reply_.size()) {
+                auto n = pread_some(reader_.get(), std::span<char>(reply_.data() + header + got, reply_.size() - header - got),
+                                    off_t(op->offset + got));
+                if (!n) return reply(encode_image_error(n.error().message()));
                 if (*n == 0) break;
                 got += *n;
             }
-            data.resize(got);
-            return encode_image_op('D', op->offset, 0, data);
+            reply_.resize(header + got);
+            return reply_;
         }
         case 'P': {
             if (!writer_) {
-                if (op->offset != 0) return encode_image_error("the image must be sent from its start");
+                if (op->offset != 0) return reply(encode_image_error("the image must be sent from its start"));
                 (void)unlink_at(AT_FDCWD, part, 0);
                 auto fd = open_file(part, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (!fd) return encode_image_error(fd.error().message());
+                if (!fd) return reply(encode_image_error(fd.error().message()));
                 writer_ = std::move(*fd);
             }
             std::string_view data = op->data;
             uint64_t at = op->offset;
             while (!data.empty()) {
                 auto n = pwrite_some(writer_.get(), data, off_t(at));
-                if (!n) return encode_image_error(n.error().message());
+                if (!n) return reply(encode_image_error(n.error().message()));
                 data.remove_prefix(*n);
                 at += *n;
             }
-            return encode_image_op('K', op->offset);
+            return reply(encode_image_op('K', op->offset));
         }
         case 'C': {
-            if (!writer_) return encode_image_error("no image was sent");
+            if (!writer_) return reply(encode_image_error("no image was sent"));
             auto st = stat_at(writer_.get(), "", AT_EMPTY_PATH);
             writer_.reset();
             if (auto renamed = rename_at(AT_FDCWD, part, AT_FDCWD, path_, 0); !renamed)
-                return encode_image_error(renamed.error().message());
-            return encode_image_op('K', st ? uint64_t(st->st_size) : 0);
+                return reply(encode_image_error(renamed.error().message()));
+            return reply(encode_image_op('K', st ? uint64_t(st->st_size) : 0));
         }
-        default: return encode_image_error("unknown image request");
+        default: return reply(encode_image_error("unknown image request"));
     }
 }
 

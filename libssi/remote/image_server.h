@@ -15,11 +15,14 @@ class ImageServer {
 public:
     // The image of the move under way; "" when none (every request is then refused).
     void serve(std::string path);
-    // The reply payload to one request payload.
-    std::string handle(std::string_view request);
+    // The reply payload to one request payload; valid until the next call (a chunk is read
+    // straight into a buffer kept from one request to the next: no allocation, one copy).
+    const std::string& handle(std::string_view request);
 
 private:
+    const std::string& reply(std::string text);
     std::string path_;
+    std::string reply_;
     UniqueFd reader_, writer_;
 };
 

@@ -161,7 +161,7 @@ void Deputy::on_router() {
                                                     zmq::buffer(&remote::kFsKind, 1), zmq::buffer(reply)};
             zmq::send_multipart(router_, out);
         } else if (kind == remote::kImageKind) {
-            std::string reply = images_.handle(std::string_view(frames[2].data<char>(), frames[2].size()));
+            const std::string& reply = images_.handle(std::string_view(frames[2].data<char>(), frames[2].size()));
             std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
                                                     zmq::buffer(&remote::kImageKind, 1), zmq::buffer(reply)};
             zmq::send_multipart(router_, out);

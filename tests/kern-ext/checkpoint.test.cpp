@@ -1,6 +1,7 @@
 // kern-ext/checkpoint: a process is checkpointed to a file, killed, restored from the
 // file and continues where it was; what cannot be restored is refused and left running;
-// damaged and foreign image files are refused. Needs root (ptrace of a non-child with
+// damaged and foreign image files are refused; streamed (no copy of the memory in
+// between) as without. Needs root (ptrace of a non-child with
 // PTRACE_SEIZE, PR_SET_MM_MAP); the programs are tests/kern-ext/checkpoint_programs/*.c.
 #include "kern-ext/checkpoint/checkpoint.h"
 #include "tests/support/pipe_lines.h"
@@ -166,6 +167,83 @@ TEST_CASE("checkpoint: a glibc program sleeping with 64 MiB of heap restores and
     REQUIRE(status.ok());
     CHECK(status->describe() == "exit status 0");
     REQUIRE(wait_process(reference.pid).ok());
+}
+
+TEST_CASE("checkpoint, streamed: memory goes from the stopped process into the file and from the file into the "
+          "restored process, and a damaged memory section fails the restore",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+
+    SECTION("a glibc program with 64 MiB of heap prints what an uninterrupted run prints") {
+        const std::vector<std::string> argv = {kPrograms + "/ckpt_counter_glibc", "4", "64"};
+        Program reference = start(argv);
+        Program prog = start(argv);
+        std::vector<std::string> lines;
+        for (int i = 0; i < 2; ++i) {  // "started", "progress 1": then it sleeps
+            auto l = prog.line();
+            REQUIRE(l);
+            lines.push_back(*l);
+        }
+        ::usleep(100 * 1000);
+
+        std::string path = temp_image_path("streamed");
+        CheckpointOptions options{CheckpointOptions::kill};
+        options.stream_memory = true;
+        options.while_frozen = [&](const ProcessImage& im) { return save_image(im, path); };
+        auto image = checkpoint(prog.pid, options);
+        if (!image) FAIL(image.error().message());
+        REQUIRE(wait_process(prog.pid).ok());
+        // Its contents were the stopped process's: saved later, there are none (and no
+        // half file is left).
+        CHECK(save_image(*image, path + ".again").error().message().find("no contents") != std::string::npos);
+        CHECK_FALSE(stat_path(path + ".again.tmp").ok());
+
+        auto fd = open_file(path, O_RDONLY);
+        REQUIRE(fd.ok());
+        FdImageSource source(fd->get());
+        auto loaded = load_image_streamed(source, path);
+        REQUIRE(loaded.ok());
+        for (const MemoryMapping& m : loaded->mappings) CHECK(m.contents.size() == 0);
+        auto restored = restore(*loaded, {{{1, prog.write.get()}}});
+        ::unlink(path.c_str());
+        if (!restored) FAIL(restored.error().message());
+        prog.write.reset();
+
+        for (auto& l : prog.lines_until_eof()) lines.push_back(l);
+        reference.write.reset();
+        CHECK(lines == reference.lines_until_eof());
+        auto status = wait_process(*restored);
+        REQUIRE(status.ok());
+        CHECK(status->describe() == "exit status 0");
+        REQUIRE(wait_process(reference.pid).ok());
+    }
+
+    SECTION("a byte changed in the memory section is noticed at its end, and the half-built process killed") {
+        Program prog = start({kPrograms + "/ckpt_counter_tiny"});
+        REQUIRE(prog.line());
+        std::string path = temp_image_path("streamed-damaged");
+        CheckpointOptions options;  // resume
+        options.stream_memory = true;
+        options.while_frozen = [&](const ProcessImage& im) { return save_image(im, path); };
+        REQUIRE(checkpoint(prog.pid, options).ok());
+        REQUIRE(::kill(prog.pid, SIGKILL) == 0);
+        REQUIRE(wait_process(prog.pid).ok());
+
+        auto bytes = read_file(path);
+        REQUIRE(bytes.ok());
+        std::string damaged = *bytes;
+        damaged[damaged.size() - 8 - 100] ^= 0x10;  // in the last mapping's contents, before the checksum
+        REQUIRE(write_file_atomic(path, damaged, 0600).ok());
+        auto fd = open_file(path, O_RDONLY);
+        REQUIRE(fd.ok());
+        FdImageSource source(fd->get());
+        auto loaded = load_image_streamed(source, path);
+        ::unlink(path.c_str());
+        REQUIRE(loaded.ok());  // the headers are whole
+        auto restored = restore(*loaded, {{{1, prog.write.get()}}});
+        REQUIRE_FALSE(restored.ok());
+        CHECK_THAT(restored.error().message(), Catch::Contains("checksum mismatch in section memory"));
+    }
 }
 
 TEST_CASE("checkpoint: refusals leave the process running, damaged and foreign images are refused",
