@@ -14,13 +14,28 @@ static_assert(std::size(kNames) == std::variant_size_v<SocketMessage>);
 const msgpack::unpack_limit kLimits(/*array=*/64, /*map=*/0, /*str=*/0, /*bin=*/kSocketChunkBytes,
                                     /*ext=*/0, /*depth=*/4);
 
+// How many fields a message type packs (its array's length), found once by packing one.
+template <class T>
+uint32_t field_count() {
+    static const uint32_t count = [] {
+        msgpack::sbuffer buffer;
+        msgpack::pack(buffer, T{});
+        return msgpack::unpack(buffer.data(), buffer.size()).get().via.array.size;
+    }();
+    return count;
+}
+
 template <size_t I = 0>
 Result<SocketMessage> convert_as(uint64_t type, const msgpack::object& body) {
     if constexpr (I == std::variant_size_v<SocketMessage>) {
         return make_error("decode", "unknown socket message type " + std::to_string(type), EPROTO);
     } else {
         if (type != I + 1) return convert_as<I + 1>(type, body);
-        std::variant_alternative_t<I, SocketMessage> value;
+        using T = std::variant_alternative_t<I, SocketMessage>;
+        // Exactly the fields the type defines (msgpack would default missing ones).
+        if (body.type != msgpack::type::ARRAY || body.via.array.size != field_count<T>())
+            return make_error("decode", std::string(kNames[I]) + " with the wrong fields", EPROTO);
+        T value;
         body.convert(value);  // throws msgpack::type_error on a shape mismatch
         return SocketMessage{std::in_place_index<I>, std::move(value)};
     }
