@@ -1,0 +1,49 @@
+// SocketService: the supervisor's SocketRelay on a thread of its own, talking to the deputy
+// through a DEALER of its own ('S' frames, libssi/remote/socket_protocol.h). The seccomp
+// handlers (socket_calls.cpp) run on the dispatcher's thread and must not wait for home:
+// they post their call here, and this thread answers it — at once, after the deputy's
+// reply, or (accept) whenever a connection comes.
+#pragma once
+
+#include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
+#include "ssi-remote/socket_relay.h"
+
+#include <zmq.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace ssi::remote {
+
+class SocketService {
+public:
+    // `dealer`: connected to the deputy (connect_to_deputy); the service owns it from now on.
+    static Result<std::unique_ptr<SocketService>> start(zmq::socket_t dealer);
+    ~SocketService();
+    SocketService(const SocketService&) = delete;
+    SocketService& operator=(const SocketService&) = delete;
+
+    // Runs `work` on the service thread, which alone touches the relay.
+    void post(std::function<void(SocketRelay&)> work);
+
+private:
+    explicit SocketService(zmq::socket_t dealer);
+    void run();
+    void send(const SocketMessage& message);
+    void on_dealer();
+
+    zmq::socket_t dealer_;
+    SocketRelay relay_;
+    std::mutex mutex_;
+    std::vector<std::function<void(SocketRelay&)>> posted_;
+    UniqueFd wake_read_, wake_write_;  // a pipe: something was posted
+    std::atomic<bool> stopping_{false};
+    std::thread thread_;
+};
+
+}  // namespace ssi::remote
