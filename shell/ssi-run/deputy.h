@@ -10,6 +10,7 @@
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/home_file_server.h"
 #include "libssi/remote/image_server.h"
+#include "libssi/remote/socket_server.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 
@@ -67,6 +68,11 @@ private:
     void stop_like_program();
     void take_terminal();
     void send_control(const wire::Message& message);
+    // The program's sockets, held here (deputy_sockets.cpp).
+    void on_socket_frame(const zmq::message_t& routing_id, const zmq::message_t& payload);
+    void send_socket(const remote::SocketMessage& message);
+    std::vector<remote::SocketWatch> add_socket_watches(std::vector<zmq::pollitem_t>& items) const;
+    void on_socket_events(const std::vector<remote::SocketWatch>& watches, const zmq::pollitem_t* items);
 
     zmq::context_t context_{1};
     zmq::socket_t zap_;
@@ -75,6 +81,8 @@ private:
     std::string server_public_, client_public_, client_secret_;
     std::unique_ptr<remote::HomeFileServer> files_;
     remote::ImageServer images_;  // a migration's image, to and from the supervisors
+    std::unique_ptr<remote::SocketServer> sockets_;
+    std::string sockets_id_;  // the supervisor's connection for sockets
     UniqueFd signals_;
     mode_t umask_ = 022;
     std::string control_id_;  // the supervisor's control connection, once it said hello
