@@ -4,6 +4,7 @@
 #include "kern-ext/fd_passing.h"
 #include "kern-ext/files.h"
 #include "kern-ext/launch_root.h"
+#include "kern-ext/namespace_pids.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/program_setup.h"
 #include "kern-ext/terminal.h"
@@ -19,6 +20,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <functional>
 
 #ifndef P_PIDFD
 #define P_PIDFD idtype_t(3)
@@ -29,7 +31,7 @@ namespace {
 
 // What the processes inside tell the launcher. Fixed size and under PIPE_BUF, so one
 // write() is one report, never interleaved.
-enum class ReportKind : int32_t { failed = 1, started = 2, exited = 3, stopped = 4, continued = 5 };
+enum class ReportKind : int32_t { failed = 1, started = 2, exited = 3, stopped = 4, continued = 5, listener = 6 };
 struct Report {
     ReportKind kind{};
     int32_t err = 0;
@@ -59,7 +61,9 @@ Error error_of(const Report& r) {
 // The descriptors the processes inside report through.
 struct Channels {
     int exec_report;  // pipe, close-on-exec: one failure Report, or EOF once the program exec'd
-    int control;      // socket: Report{started} with the program's pidfd, then Report{exited}
+    int control;      // socket: Report{started} with the program's pidfd, then Report{exited};
+                      // and from the program Report{listener} with its seccomp listener
+    int next_pid;     // socket: the launcher's next-PID requests, served by the reaper
 };
 
 // Exit status of the reaper or stub when they fail; the Report says why.
@@ -79,25 +83,15 @@ void close_stdio_sources(const LaunchSpec& spec) {
         if (fd >= 0) ::close(fd);
 }
 
-// waitpid(-1) until `pid` is reaped, reaping whatever else ends meanwhile (the reaper
-// inherits the program's orphans). The raw status keeps the core-dump bit. With
-// `report_to` >= 0, `pid`'s stops and continues are reported there as they happen.
-Result<int> reap_until(pid_t pid, int report_to = -1) {
-    int flags = report_to >= 0 ? WUNTRACED | WCONTINUED : 0;
-    for (;;) {
-        int status = 0;
-        pid_t r = ::waitpid(-1, &status, flags);
-        if (r < 0 && errno != EINTR) return sys_error("waitpid", "pid " + std::to_string(pid));
-        if (r != pid) continue;
-        if (WIFSTOPPED(status) || WIFCONTINUED(status)) {
-            Report change;
-            change.kind = WIFSTOPPED(status) ? ReportKind::stopped : ReportKind::continued;
-            change.wait_status = status;
-            (void)send_message(report_to, bytes_of(change));
-            continue;
-        }
-        return status;
-    }
+// The stub's report of the program's stops and continues (LaunchSpec::controlling_terminal).
+std::function<void(int)> stop_reporter(int report_to) {
+    if (report_to < 0) return {};
+    return [report_to](int status) {
+        Report change;
+        change.kind = WIFSTOPPED(status) ? ReportKind::stopped : ReportKind::continued;
+        change.wait_status = status;
+        (void)send_message(report_to, bytes_of(change));
+    };
 }
 
 Result<void> wait_pidfd(int pidfd, pid_t pid) {
@@ -153,6 +147,17 @@ pid_t pid_of_pidfd(int pidfd) {
     must(ch, close_on_exec_from(3));
     for (const auto& [resource, limit] : spec.rlimits) must(ch, set_resource_limit(resource, limit));
     set_umask(spec.umask);
+    // Interposition while still root (no no_new_privs needed, set-uid programs keep
+    // working) and before a park: a process restored into the parked one keeps it.
+    if (!spec.syscall_rules.empty()) {
+        auto listener = install_syscall_filter(spec.syscall_rules);
+        if (!listener) fail_child(ch, listener.error(), kLaunchFailed);
+        Report report;
+        report.kind = ReportKind::listener;
+        if (auto sent = send_message(ch.control, bytes_of(report), listener->get()); !sent)
+            fail_child(ch, sent.error(), kLaunchFailed);
+        listener->reset();
+    }
     // Credentials before chdir and exec: the home filesystem checks them, not root's.
     if (spec.park) park(spec, ch);
     must(ch, set_identity(spec.uid, spec.gid, spec.groups));
@@ -167,6 +172,9 @@ pid_t pid_of_pidfd(int pidfd) {
     // The terminal's session is the stub's: the program's process group then has a parent
     // in another group of its session, so it is not orphaned and Ctrl-Z can stop it.
     if (spec.controlling_terminal) must(ch, take_controlling_terminal(spec.stdin_fd));
+    // Next-PID requests are the reaper's to serve (unless the reaper is the stub itself).
+    bool reaper = ::getpid() == 1;
+    if (!reaper) ::close(ch.next_pid);
     auto program = clone_process({.set_tid = spec.pid, .want_pidfd = true});
     if (!program) fail_child(ch, program.error(), kLaunchFailed);
     if (program->pid == 0) run_program(spec, ch);
@@ -183,7 +191,8 @@ pid_t pid_of_pidfd(int pidfd) {
     ::close(ch.exec_report);
     close_stdio_sources(spec);
 
-    auto status = reap_until(program->pid, spec.controlling_terminal ? ch.control : -1);
+    auto status = reap_until(program->pid, stop_reporter(spec.controlling_terminal ? ch.control : -1),
+                             reaper ? ch.next_pid : -1);
     if (!status) exit_child(kLaunchFailed);
     Report exited;
     exited.kind = ReportKind::exited;
@@ -198,8 +207,8 @@ pid_t pid_of_pidfd(int pidfd) {
     // The launcher may have died before the line above: then nobody would kill us.
     if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
     // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
-    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control}));
-    for (int* fd : {&ch.exec_report, &ch.control}) {
+    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid}));
+    for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid}) {
         auto moved = move_above_stdio(*fd);
         if (!moved) fail_child(ch, moved.error(), kLaunchFailed);
         if (*moved != *fd) ::close(std::exchange(*fd, *moved));
@@ -229,7 +238,7 @@ pid_t pid_of_pidfd(int pidfd) {
     ::close(ch.exec_report);
     ::close(ch.control);
     close_stdio_sources(spec);
-    exit_child(reap_until(stub->pid) ? 0 : kLaunchFailed);
+    exit_child(reap_until(stub->pid, {}, ch.next_pid) ? 0 : kLaunchFailed);
 }
 
 Result<void> check_spec(const LaunchSpec& spec) {
@@ -259,11 +268,14 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
     Pidfd launcher = TRY(Pidfd::open(::getpid()));
     auto [exec_read, exec_write] = TRY(make_pipe());
     auto [control_here, control_there] = TRY(make_message_pair());
+    auto [next_pid_here, next_pid_there] = TRY(make_message_pair());
 
     pid_t reaper = TRY(fork_in_new_pid_namespace());
-    if (reaper == 0) run_reaper(spec, Channels{exec_write.get(), control_there.get()}, launcher.fd());
+    if (reaper == 0)
+        run_reaper(spec, Channels{exec_write.get(), control_there.get(), next_pid_there.get()}, launcher.fd());
     exec_write.reset();
     control_there.reset();
+    next_pid_there.reset();
     auto reaper_fd = Pidfd::open(reaper);
     if (!reaper_fd) {
         (void)send_signal(reaper, SIGKILL);
@@ -272,6 +284,7 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
     }
     // From here on, an early return kills and reaps the whole namespace.
     RemoteProcess process(std::move(*reaper_fd), std::move(control_here));
+    process.next_pid_ = std::move(next_pid_here);
 
     // Either one failure report, or EOF when the program's exec closed the pipe.
     Report failure;
@@ -284,12 +297,23 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
     }
     if (got != 0) return make_error("launch", "truncated report from the namespace", EPROTO);
 
-    Report started;
-    auto message = TRY(receive_message(process.control_.get(), bytes_of(started)));
-    if (message.size != sizeof started || started.kind != ReportKind::started || !message.fd)
-        return make_error("launch", "the namespace ended before the program started");
-    process.program_pidfd_ = std::move(message.fd);
-    process.program_pid_ = pid_of_pidfd(process.program_pidfd_.get());
+    // The stub's "started" and the program's listener, in either order; both were sent
+    // before the exec pipe's EOF.
+    bool want_listener = !spec.syscall_rules.empty();
+    while (!process.program_pidfd_ || (want_listener && !process.syscall_listener_)) {
+        Report report;
+        auto message = TRY(receive_message(process.control_.get(), bytes_of(report)));
+        if (message.size != sizeof report || !message.fd)
+            return make_error("launch", "the namespace ended before the program started");
+        if (report.kind == ReportKind::started && !process.program_pidfd_) {
+            process.program_pidfd_ = std::move(message.fd);
+            process.program_pid_ = pid_of_pidfd(process.program_pidfd_.get());
+        } else if (report.kind == ReportKind::listener && want_listener && !process.syscall_listener_) {
+            process.syscall_listener_ = std::move(message.fd);
+        } else {
+            return make_error("launch", "unexpected report from the namespace", EPROTO);
+        }
+    }
     return process;
 }
 
@@ -297,6 +321,8 @@ RemoteProcess::RemoteProcess(RemoteProcess&& o) noexcept
     : reaper_(std::exchange(o.reaper_, std::nullopt)),
       control_(std::move(o.control_)),
       program_pidfd_(std::move(o.program_pidfd_)),
+      syscall_listener_(std::move(o.syscall_listener_)),
+      next_pid_(std::move(o.next_pid_)),
       program_pid_(o.program_pid_),
       result_(o.result_),
       exit_status_(o.exit_status_),
@@ -310,6 +336,8 @@ RemoteProcess& RemoteProcess::operator=(RemoteProcess&& o) noexcept {
         reaper_ = std::exchange(o.reaper_, std::nullopt);
         control_ = std::move(o.control_);
         program_pidfd_ = std::move(o.program_pidfd_);
+        syscall_listener_ = std::move(o.syscall_listener_);
+        next_pid_ = std::move(o.next_pid_);
         program_pid_ = o.program_pid_;
         result_ = o.result_;
         exit_status_ = o.exit_status_;
@@ -351,6 +379,11 @@ Result<RemoteProcess::Change> RemoteProcess::next_change() {
     case ReportKind::exited: exit_status_ = report.wait_status; return Change::ended;
     default: return make_error("launch", "unexpected report from the stub", EPROTO);
     }
+}
+
+Result<void> RemoteProcess::set_next_pid(pid_t pid, int timeout_ms) {
+    if (!next_pid_) return make_error("next pid", "no namespace", ESRCH);
+    return request_next_pid(next_pid_.get(), pid, timeout_ms);
 }
 
 int RemoteProcess::pidfd() const { return reaper_ ? reaper_->fd() : -1; }

@@ -15,6 +15,7 @@
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/result.h"
+#include "kern-ext/syscall_filter.h"
 #include "kern-ext/unique_fd.h"
 
 #include <sys/resource.h>
@@ -54,6 +55,10 @@ struct LaunchSpec {
     // blocked and only stdio open, for a restore to rebuild a migrated process in it
     // (restore_into); it already wears pid and ppid. `program` and `argv` are unused.
     bool park = false;
+    // System calls the program (and everything it starts) has intercepted: the program
+    // installs the filter on itself while still root, before a park, and its listener is
+    // handed to the launcher (RemoteProcess::take_syscall_listener). Empty: no filter.
+    std::vector<SyscallRule> syscall_rules;
 };
 
 // How the program ended. Derives from ExitStatus so shell_status()/describe() apply.
@@ -102,6 +107,13 @@ public:
     int changes_fd() const { return control_.get(); }
     Result<Change> next_change();
 
+    // The listener of LaunchSpec::syscall_rules' filter (invalid without rules); once.
+    UniqueFd take_syscall_listener() { return std::move(syscall_listener_); }
+    // The next process (or thread) created in the program's namespace gets `pid`, if it
+    // is free: the reaper writes the namespace's ns_last_pid. Whoever creates one next
+    // takes it; callers serialize. May be called from another thread than the others.
+    Result<void> set_next_pid(pid_t pid, int timeout_ms = 1000);
+
 private:
     RemoteProcess(Pidfd reaper, UniqueFd control) : reaper_(std::move(reaper)), control_(std::move(control)) {}
     void kill_and_reap();
@@ -109,6 +121,8 @@ private:
     std::optional<Pidfd> reaper_;
     UniqueFd control_;        // the stub's reports
     UniqueFd program_pidfd_;  // received from the stub
+    UniqueFd syscall_listener_;  // received from the program
+    UniqueFd next_pid_;          // the reaper serves next-PID requests here
     pid_t program_pid_ = 0;
     std::optional<ProgramExit> result_;
     std::optional<int> exit_status_;  // the stub's exited report, once next_change() read it
