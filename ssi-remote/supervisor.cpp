@@ -55,6 +55,7 @@ Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node, std::string run
 
 Supervisor::~Supervisor() {
     program_.reset();  // kills whatever is left of it
+    stop_sockets();
     if (fs_) fs_->unmount();
     if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
 }
@@ -119,7 +120,10 @@ Result<void> Supervisor::start_program() {
     launch.controlling_terminal = term.enabled;
     launch.park = !spec_.restore_image.empty();
     if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
+    TRY(start_sockets());
+    launch.syscall_rules = syscalls_.rules();
     program_ = TRY(RemoteProcess::launch(launch));
+    TRY(syscalls_.start(program_->take_syscall_listener()));
     // A migrating process: rebuilt in the parked one, resumed when its deputy says so.
     if (launch.park) TRY(restore_program());
     stdin_ = std::move(in_write);

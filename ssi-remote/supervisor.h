@@ -11,6 +11,8 @@
 #include "libssi/wire/messages.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/home_fs.h"
+#include "ssi-remote/socket_service.h"
+#include "ssi-remote/syscall_dispatch.h"
 
 #include <zmq.hpp>
 
@@ -45,6 +47,9 @@ private:
     void move_away(const std::string& image_path);
     std::string drain_program_output();
     void inject_fault(const char* point) const;
+    // Sockets are home's (supervisor_sockets.cpp): the relay and its system call handlers.
+    Result<void> start_sockets();
+    void stop_sockets();
 
     wire::RunRequest spec_;
     int32_t self_node_;
@@ -70,6 +75,11 @@ private:
     std::vector<std::string> held_control_;
     std::optional<std::string> checkpoint_order_;
     bool moved_away_ = false;
+    // Intercepted system calls; the socket service answers some of them (stopped, in this
+    // order, before either goes: the dispatch posts to the service, the service answers
+    // through the dispatch's listener).
+    SyscallDispatch syscalls_;
+    std::unique_ptr<SocketService> sockets_;
 };
 
 }  // namespace ssi::remote
