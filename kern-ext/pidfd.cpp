@@ -1,9 +1,11 @@
 #include "kern-ext/pidfd.h"
 
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <string>
 
 namespace ssi {
@@ -24,6 +26,26 @@ Result<UniqueFd> Pidfd::get_fd(int fd) const {
     int got = int(::syscall(SYS_pidfd_getfd, fd_.get(), fd, 0));
     if (got < 0) return sys_error("pidfd_getfd", "fd " + std::to_string(fd) + " of pid " + std::to_string(pid_));
     return UniqueFd(got);
+}
+
+namespace {
+// linux/pidfd.h of 6.15, for older headers: the first 64 bytes of struct pidfd_info.
+struct PidfdInfo {
+    uint64_t mask;
+    uint64_t cgroupid;
+    uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+    int32_t exit_code;
+};
+constexpr uint64_t kPidfdInfoExit = 1ull << 3;
+constexpr unsigned long kPidfdGetInfo = _IOWR(0xFF, 11, PidfdInfo);
+}  // namespace
+
+std::optional<int> Pidfd::exit_status() const {
+    PidfdInfo info{};
+    info.mask = kPidfdInfoExit;
+    if (::ioctl(fd_.get(), kPidfdGetInfo, &info) < 0) return std::nullopt;
+    if (!(info.mask & kPidfdInfoExit)) return std::nullopt;
+    return int(info.exit_code);
 }
 
 Result<void> send_signal(pid_t pid, int signal) {

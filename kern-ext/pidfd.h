@@ -8,6 +8,8 @@
 
 #include <sys/types.h>
 
+#include <optional>
+
 namespace ssi {
 
 class Pidfd {
@@ -18,6 +20,10 @@ public:
     // pidfd_getfd(2): a copy (close-on-exec) of the process's descriptor `fd`: the same
     // open file, offset and flags included. Needs ptrace access to the process.
     Result<UniqueFd> get_fd(int fd) const;
+    // The raw wait status of a process that ended and was reaped, by anyone (PIDFD_GET_INFO
+    // with PIDFD_INFO_EXIT, Linux 6.15): nullopt while it runs or is a zombie, or when the
+    // kernel cannot tell.
+    std::optional<int> exit_status() const;
     pid_t pid() const { return pid_; }
     int fd() const { return fd_.get(); }
 

@@ -1,8 +1,19 @@
 #include "kern-ext/syscall_filter.h"
 
+#include "kern-ext/files.h"
+
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <string>
+
+#ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+#define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
 
 namespace ssi {
 namespace {
@@ -17,15 +28,47 @@ struct FilterContext {
     }
 };
 
+// The filter as libseccomp compiled it.
+Result<std::string> compiled_program(scmp_filter_ctx ctx) {
+    int fd = ::memfd_create("ssi-seccomp", MFD_CLOEXEC);
+    if (fd < 0) return sys_error("memfd_create");
+    UniqueFd memory(fd);
+    if (int rc = seccomp_export_bpf(ctx, fd); rc < 0) return seccomp_error("seccomp_export_bpf", rc);
+    if (::lseek(fd, 0, SEEK_SET) < 0) return sys_error("lseek", "exported filter");
+    std::string program;
+    char buf[4096];
+    for (;;) {
+        size_t n = TRY(read_some(fd, buf));
+        if (n == 0) return program;
+        program.append(buf, n);
+    }
+}
+
+// seccomp(2) ourselves rather than seccomp_load(): libseccomp 2.5 cannot ask for
+// WAIT_KILLABLE_RECV (Linux 5.19). With it, a caller whose notification we received is
+// not interrupted by a signal while it waits for the answer — without it, a fork waiting
+// for its home PID returns EINTR to a shell whose SIGCHLD handler lacks SA_RESTART, where
+// a real fork always restarts.
+Result<UniqueFd> load(const std::string& program, bool notifies) {
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(program.size() / sizeof(sock_filter));
+    prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()));
+    unsigned long flags = notifies ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
+    long fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (fd < 0 && errno == EINVAL && notifies)  // before 5.19
+        fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (fd < 0) return sys_error("seccomp(SECCOMP_SET_MODE_FILTER)");
+    return notifies ? UniqueFd(int(fd)) : UniqueFd();
+}
+
 }  // namespace
 
 Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules) {
     if (rules.empty()) return UniqueFd();
     FilterContext filter;
     if (!filter.ctx) return make_error("seccomp_init", {}, ENOMEM);
-    // Root installs it without no_new_privs: set-uid programs keep working under it.
-    if (int rc = seccomp_attr_set(filter.ctx, SCMP_FLTATR_CTL_NNP, 0); rc < 0)
-        return seccomp_error("seccomp_attr_set(CTL_NNP)", rc);
+    // Root installs it without no_new_privs (seccomp(2) allows that with CAP_SYS_ADMIN):
+    // set-uid programs keep working under it.
     bool notifies = false;
     for (const SyscallRule& rule : rules) {
         uint32_t action = rule.action == SyscallRule::Action::notify ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(uint32_t(rule.err));
@@ -40,11 +83,8 @@ Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules) {
         }
         if (rc < 0) return seccomp_error("seccomp_rule_add", rc, "syscall " + std::to_string(rule.nr));
     }
-    if (int rc = seccomp_load(filter.ctx); rc < 0) return seccomp_error("seccomp_load", rc);
-    if (!notifies) return UniqueFd();
-    int fd = seccomp_notify_fd(filter.ctx);
-    if (fd < 0) return seccomp_error("seccomp_notify_fd", fd);
-    return UniqueFd(fd);
+    std::string program = TRY(compiled_program(filter.ctx));
+    return load(program, notifies);
 }
 
 }  // namespace ssi

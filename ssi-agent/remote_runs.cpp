@@ -3,6 +3,7 @@
 #include "kern-ext/files.h"
 #include "kern-ext/proc_status.h"
 #include "kern-ext/process.h"
+#include "kern-ext/stand_in.h"
 #include "libssi/wire/codec.h"
 
 #include <pwd.h>
@@ -88,35 +89,72 @@ void RemoteRuns::reap() {
 
 namespace ssi::agent {
 
+// The deputy whose stand-in `pid` is (kern-ext/stand_in.h), if it is one.
+std::optional<pid_t> RemoteRuns::stand_in_parent(pid_t pid) const {
+    auto id = read_process_identity(pid);
+    if (!id || !deputies_.count(id->ppid)) return std::nullopt;
+    auto comm = read_file("/proc/" + std::to_string(pid) + "/comm");
+    if (!comm || *comm != std::string(kStandInName) + "\n") return std::nullopt;
+    return id->ppid;
+}
+
 std::optional<int32_t> RemoteRuns::deputy_target(pid_t pid) const {
     auto it = deputies_.find(pid);
-    if (it == deputies_.end()) return std::nullopt;
-    return it->second;
+    if (it != deputies_.end()) return it->second;
+    if (auto deputy = stand_in_parent(pid)) return deputies_.at(*deputy);
+    return std::nullopt;
 }
 
 std::optional<pid_t> RemoteRuns::program_wearing(int32_t home, pid_t pid) const {
-    for (const auto& [supervisor, run] : supervisors_)
-        if (run.known && run.identity.home == home && run.identity.pid == pid) return run.program;
+    for (const auto& [supervisor, run] : supervisors_) {
+        if (!run.known || run.identity.home != home) continue;
+        if (run.identity.pid == pid) return run.program;
+        for (const auto& [here, worn] : run.children)
+            if (worn.pid == pid) return here;
+    }
     return std::nullopt;
+}
+
+// "reaper stub program", then "child <pid here> <home pid> <home ppid>" per child of the
+// program (ssi-remote/children.h); re-read at every scan, since children come and go.
+void RemoteRuns::read_pids_file(pid_t supervisor, Supervised& run) {
+    auto text = read_file(runs_dir_ + "/" + std::to_string(supervisor));
+    if (!text) return;
+    if (std::sscanf(text->c_str(), "%d %d %d", &run.reaper, &run.stub, &run.program) == 3) run.known = true;
+    run.children.clear();
+    for (size_t at = text->find("\nchild "); at != std::string::npos; at = text->find("\nchild ", at + 1)) {
+        int here = 0, pid = 0, ppid = 0;
+        if (std::sscanf(text->c_str() + at + 7, "%d %d %d", &here, &pid, &ppid) == 3)
+            run.children[here] = WornIdentity{run.identity.home, pid, ppid};
+    }
 }
 
 Visibility RemoteRuns::visibility() {
     Visibility v;
     // A deputy that exited is forgotten, so that its PID, once reused, is listed again.
     std::erase_if(deputies_, [](const auto& d) { return !stat_path("/proc/" + std::to_string(d.first)); });
-    for (const auto& [deputy, node] : deputies_) v.hidden.insert(deputy);
+    for (const auto& [deputy, node] : deputies_) {
+        v.hidden.insert(deputy);
+        // Its stand-ins hold its program's children's PIDs; the children are listed where they run.
+        std::string d = std::to_string(deputy);
+        auto kids = read_file("/proc/" + d + "/task/" + d + "/children");
+        for (const char* p = kids ? kids->c_str() : ""; *p;) {
+            char* end = nullptr;
+            long pid = std::strtol(p, &end, 10);
+            if (end == p) break;
+            if (stand_in_parent(pid_t(pid))) v.hidden.insert(pid_t(pid));
+            p = end;
+        }
+    }
     for (auto& [supervisor, run] : supervisors_) {
         v.hidden.insert(supervisor);
-        if (!run.known) {
-            // Written by the supervisor once the program runs: "reaper stub program".
-            auto text = read_file(runs_dir_ + "/" + std::to_string(supervisor));
-            if (text && std::sscanf(text->c_str(), "%d %d %d", &run.reaper, &run.stub, &run.program) == 3)
-                run.known = true;
-        }
+        // Written by the supervisor once the program runs, rewritten as children come and go.
+        read_pids_file(supervisor, run);
         if (!run.known) continue;
         v.hidden.insert(run.reaper);
         v.hidden.insert(run.stub);
         v.worn[run.program] = run.identity;
+        for (const auto& [here, worn] : run.children) v.worn[here] = worn;
     }
     return v;
 }

@@ -37,9 +37,11 @@ public:
     void add_deputy(pid_t pid, int32_t node) { deputies_[pid] = node; }
     // Home side: its program came home (a migration); the process is itself again.
     void remove_deputy(pid_t pid) { deputies_.erase(pid); }
-    // The node where this deputy's program runs, if `pid` is a deputy.
+    // The node where this deputy's program runs, if `pid` is a deputy, or the stand-in
+    // of one of its program's children (a child of a deputy named kStandInName).
     std::optional<int32_t> deputy_target(pid_t pid) const;
-    // Target side: this node's PID of the program that wears (home, pid), if it runs here.
+    // Target side: this node's PID of the program, or of a child of it, that wears
+    // (home, pid), if it runs here.
     std::optional<pid_t> program_wearing(int32_t home, pid_t pid) const;
     // What the process table must hide or relabel on this node now.
     Visibility visibility();
@@ -52,7 +54,10 @@ private:
         WornIdentity identity;
         bool known = false;  // its pids file was read
         pid_t reaper = 0, stub = 0, program = 0;
+        std::map<pid_t, WornIdentity> children;  // by PID here: the program's children
     };
+    void read_pids_file(pid_t supervisor, Supervised& run);
+    std::optional<pid_t> stand_in_parent(pid_t pid) const;
     const ClusterConfig& config_;
     std::string runs_dir_;
     std::map<pid_t, Supervised> supervisors_;

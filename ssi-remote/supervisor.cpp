@@ -54,10 +54,17 @@ Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node, std::string run
 }
 
 Supervisor::~Supervisor() {
-    program_.reset();  // kills whatever is left of it
-    stop_sockets();
+    end_program();  // kills whatever is left of it
     if (fs_) fs_->unmount();
     if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
+}
+
+// The threads that use the program stop first; then the namespace is killed.
+void Supervisor::end_program() {
+    dispatch_.stop();
+    sockets_.reset();  // after the dispatch, which posts to it; it answers through the dispatch's listener
+    if (children_) children_->stop();
+    program_.reset();
 }
 
 void Supervisor::send_control(const wire::Message& message) {
@@ -119,11 +126,15 @@ Result<void> Supervisor::start_program() {
     launch.hostname = spec_.hostname;
     launch.controlling_terminal = term.enabled;
     launch.park = !spec_.restore_image.empty();
-    if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
+    // Its children get home PIDs of their own (children.h): process creation is intercepted.
+    std::string runs_file = runs_dir_.empty() ? "" : runs_dir_ + "/" + std::to_string(::getpid());
+    children_ = std::make_unique<Children>(context_, keys_, runs_file);
+    children_->add_rules(dispatch_);
+    // Its TCP sockets are home's (socket_calls.h): socket calls are intercepted.
     TRY(start_sockets());
-    launch.syscall_rules = syscalls_.rules();
+    launch.syscall_rules = dispatch_.rules();
+    if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
     program_ = TRY(RemoteProcess::launch(launch));
-    TRY(syscalls_.start(program_->take_syscall_listener()));
     // A migrating process: rebuilt in the parked one, resumed when its deputy says so.
     if (launch.park) TRY(restore_program());
     stdin_ = std::move(in_write);
@@ -139,13 +150,13 @@ Result<void> Supervisor::start_program() {
         watch_changes_ = true;
     }
     // The agent lists the program under its home identity, and hides its helpers.
-    if (!runs_dir_.empty()) {
-        pid_t program = program_->program_pid();
-        pid_t stub = read_process_identity(program).value_or(ProcessIdentity{}).ppid;
-        std::string pids = std::to_string(program_->reaper_pid()) + " " + std::to_string(stub) + " " +
-                           std::to_string(program) + "\n";
-        (void)write_file_atomic(runs_dir_ + "/" + std::to_string(::getpid()), pids, 0644);
-    }
+    pid_t program = program_->program_pid();
+    pid_t stub = read_process_identity(program).value_or(ProcessIdentity{}).ppid;
+    std::string pids = std::to_string(program_->reaper_pid()) + " " + std::to_string(stub) + " " +
+                       std::to_string(program) + "\n";
+    if (!runs_file.empty()) (void)write_file_atomic(runs_file, pids, 0644);
+    children_->start(*program_, pids);
+    TRY(dispatch_.start(program_->take_syscall_listener()));
     return ok();
 }
 
@@ -173,6 +184,8 @@ void Supervisor::on_control() {
             else stdin_pending_ += in->bytes;
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
             on_signal(sig->signal);
+        } else if (auto* child = std::get_if<wire::ChildSignal>(&envelope->body)) {
+            if (children_) children_->signal(child->pid, child->signal);
         } else if (auto* fg = std::get_if<wire::TerminalForeground>(&envelope->body)) {
             background_ = !fg->foreground;
             if (!background_) stopped_for_input_ = false;
@@ -308,7 +321,7 @@ void Supervisor::relay() {
         }
         if (ms_since(last_heard) > silence_limit) {
             std::fprintf(stderr, "ssi-remote: lost the deputy at %s; ending the program\n", keys_.endpoint.c_str());
-            program_.reset();
+            end_program();
             return;
         }
     }

@@ -9,6 +9,7 @@
 #include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/wire/messages.h"
+#include "ssi-remote/children.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/home_fs.h"
 #include "ssi-remote/socket_service.h"
@@ -41,6 +42,7 @@ private:
     void on_program_change();
     void stop_background_reader();
     void finish(const wire::ProgramExited& how);
+    void end_program();
     // Migration (migration.cpp).
     Result<void> restore_program();
     Result<void> wait_for_resume_order();
@@ -49,7 +51,6 @@ private:
     void inject_fault(const char* point) const;
     // Sockets are home's (supervisor_sockets.cpp): the relay and its system call handlers.
     Result<void> start_sockets();
-    void stop_sockets();
 
     wire::RunRequest spec_;
     int32_t self_node_;
@@ -59,6 +60,11 @@ private:
     zmq::socket_t control_;
     std::string mountpoint_;
     std::unique_ptr<HomeFs> fs_;
+    // The program's intercepted calls; its children's home PIDs. Declared before program_,
+    // and stopped before it goes (end_program): they use it from their threads.
+    SyscallDispatch dispatch_;
+    std::unique_ptr<Children> children_;
+    std::unique_ptr<SocketService> sockets_;  // the program's TCP sockets, relayed home
     std::optional<RemoteProcess> program_;
     UniqueFd stdin_, stdout_, stderr_;  // pipes to the program, or -1 where the pty is
     UniqueFd pty_;                      // the pty master, when the program has a terminal
@@ -75,11 +81,6 @@ private:
     std::vector<std::string> held_control_;
     std::optional<std::string> checkpoint_order_;
     bool moved_away_ = false;
-    // Intercepted system calls; the socket service answers some of them (stopped, in this
-    // order, before either goes: the dispatch posts to the service, the service answers
-    // through the dispatch's listener).
-    SyscallDispatch syscalls_;
-    std::unique_ptr<SocketService> sockets_;
 };
 
 }  // namespace ssi::remote

@@ -11,13 +11,8 @@ Result<void> Supervisor::start_sockets() {
     } catch (const zmq::error_t& e) {
         return Error{"zmq", e.num(), "socket link to the deputy"};
     }
-    add_socket_calls(syscalls_, *sockets_);
+    add_socket_calls(dispatch_, *sockets_);
     return ok();
-}
-
-void Supervisor::stop_sockets() {
-    syscalls_.stop();  // nothing is posted to the service any more
-    sockets_.reset();  // nothing answers through the listener any more
 }
 
 }  // namespace ssi::remote

@@ -1,6 +1,8 @@
 #include "ssi-remote/syscall_dispatch.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -32,6 +34,14 @@ void SyscallDispatch::stop() {
 }
 
 void SyscallDispatch::serve() {
+    // A caller is interruptible until we have received its notification (afterwards
+    // WAIT_KILLABLE_RECV holds it): a signal in that window makes a fork fail with EINTR
+    // in a shell whose SIGCHLD handler lacks SA_RESTART. Being first on the CPU when a
+    // notification comes keeps the window to a few microseconds. This thread only
+    // receives and dispatches; handlers that wait hand their work to threads of their own.
+    sched_param realtime{};
+    realtime.sched_priority = 1;
+    (void)::pthread_setschedparam(::pthread_self(), SCHED_FIFO, &realtime);
     for (;;) {
         pollfd fds[2] = {{listener_->fd(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
         if (::poll(fds, 2, -1) < 0) continue;  // EINTR

@@ -17,7 +17,8 @@ constexpr const char* kTypeNames[] = {"Heartbeat", "TableDelta",      "SnapshotR
                                       "RestartReply", "RestartWaitRequest", "MigrateRequest",
                                       "MigrateReply", "MoveOrder", "DeputyParked", "CheckpointOrder",
                                       "CheckpointDone", "RestoreReady", "ResumeOrder", "Resumed",
-                                      "TerminalForeground"};
+                                      "TerminalForeground", "ChildReserve", "ChildReserved", "ChildEnded",
+                                      "ChildSignal"};
 static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.

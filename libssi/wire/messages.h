@@ -246,6 +246,34 @@ struct TerminalForeground {
     MSGPACK_DEFINE_ARRAY(foreground)
 };
 
+// ---- a remote program's children (docs/remote-exec.md, "Children") ------------------
+// Supervisor -> deputy, a request: a process of the program forks; reserve a home PID for
+// the child (the deputy forks a child deputy that holds it). `parent` is the forking
+// process's PID (its home PID). Answered by ChildReserved.
+struct ChildReserve {
+    int32_t parent = 0;
+    MSGPACK_DEFINE_ARRAY(parent)
+};
+// Deputy -> supervisor: the reserved PID, or 0 and why not.
+struct ChildReserved {
+    int32_t pid = 0;
+    std::string error;
+    MSGPACK_DEFINE_ARRAY(pid, error)
+};
+// Supervisor -> deputy: the child wearing `pid` ended with this raw wait status (or its
+// reservation went unused: status 0); its child deputy exits the same way.
+struct ChildEnded {
+    int32_t pid = 0;
+    int32_t wait_status = 0;
+    MSGPACK_DEFINE_ARRAY(pid, wait_status)
+};
+// Deputy -> supervisor: a signal sent at home to the child deputy `pid`, for the child.
+struct ChildSignal {
+    int32_t pid = 0;
+    int32_t signal = 0;
+    MSGPACK_DEFINE_ARRAY(pid, signal)
+};
+
 // ---- checkpoint/restart (ssi-checkpoint, ssi-restart; docs/checkpoint.md) -----------
 // Files travel as descriptors, not paths: the tool opens them with its own credentials
 // and names the descriptor; the agent takes that very open file from the caller
@@ -366,7 +394,7 @@ using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest
                              CheckpointRequest, CheckpointReply, RestartRequest, RestartReply,
                              RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
                              CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed,
-                             TerminalForeground>;
+                             TerminalForeground, ChildReserve, ChildReserved, ChildEnded, ChildSignal>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

@@ -67,7 +67,11 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32
     } catch (const zmq::error_t& e) {
         return Error{"zmq", e.num(), e.what()};
     }
+    d->children_ = TRY(ChildDeputies::create());
+    // SIGCHLD too: our children are the stand-ins of the program's, reaped here, never
+    // forwarded to the program.
     sigset_t set = signal_set(kForwarded);
+    sigaddset(&set, SIGCHLD);
     TRY(set_signal_mask(SIG_BLOCK, set));
     d->signals_ = TRY(open_signalfd(set));
     // The first of our stdio that is the terminal: the pty's output is shown there.
@@ -124,6 +128,21 @@ void Deputy::send_control(const wire::Message& message) {
     }
 }
 
+void Deputy::reply_to(const std::string& routing_id, uint64_t request_id, const wire::Message& message) {
+    std::string bytes = wire::encode(wire::Envelope{request_id, message});
+    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(routing_id), zmq::buffer(&remote::kControlKind, 1),
+                                               zmq::buffer(bytes)};
+    try {
+        zmq::send_multipart(router_, frames);
+    } catch (const zmq::error_t&) {
+    }
+}
+
+// Signals sent at home to the stand-ins of the program's children, for the children.
+void Deputy::on_child_signals() {
+    for (auto [pid, sig] : children_->take_signals()) send_control(wire::ChildSignal{pid, sig});
+}
+
 void Deputy::on_router() {
     for (;;) {
         std::vector<zmq::message_t> frames;
@@ -172,6 +191,13 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                 // and the shell sees the job stopped; `fg` continues the deputy, and its
                 // SIGCONT travels to the program like any other signal.
                 if (msg.signal == SIGSTOP) stop_like_program();
+            } else if constexpr (std::is_same_v<T, wire::ChildReserve>) {
+                // The program forks: a stand-in here holds the child's home PID.
+                auto pid = children_->reserve();
+                reply_to(routing_id, envelope->request_id,
+                         pid ? wire::ChildReserved{*pid, ""} : wire::ChildReserved{0, pid.error().message()});
+            } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
+                children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
                 // Before the commit point, an end is a failed restore: the image is whole.
                 if (move_ == Move::restoring || move_ == Move::committing) on_move_failed(msg.error);
@@ -197,6 +223,11 @@ void Deputy::on_signals() {
     auto n = read_some(signals_.get(), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
     if (!n || *n != sizeof info) return;
     int sig = int(info.ssi_signo);
+    if (sig == SIGCHLD) {
+        // A stand-in killed here (kill -9 bypasses it): its child over there goes too.
+        for (pid_t pid : children_->reap()) send_control(wire::ChildSignal{pid, SIGKILL});
+        return;
+    }
     // No program to take it now (not started, or moving: until the commit point it is
     // not known where it will run): it waits.
     if (control_id_.empty() || move_ != Move::none) {
@@ -250,6 +281,7 @@ Result<int> Deputy::serve(int32_t node) {
             {router_.handle(), 0, ZMQ_POLLIN, 0},
             {nullptr, signals_.get(), ZMQ_POLLIN, 0},
             {nullptr, order_listener_.get(), ZMQ_POLLIN, 0},
+            {nullptr, children_->signals_fd(), ZMQ_POLLIN, 0},
         };
         size_t order_at = 0, stdin_at = 0;
         if (order_connection_) order_at = items.size(), items.push_back({nullptr, order_connection_.get(), ZMQ_POLLIN, 0});
@@ -272,6 +304,7 @@ Result<int> Deputy::serve(int32_t node) {
         on_router();
         if (items[2].revents & ZMQ_POLLIN) on_signals();
         if (items[3].revents & ZMQ_POLLIN) on_order_listener();
+        if (items[4].revents & ZMQ_POLLIN) on_child_signals();
         if (order_at && (items[order_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_order_connection();
         if (stdin_at && (items[stdin_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
         on_socket_events(socket_watches, items.data() + sockets_at);
@@ -304,6 +337,8 @@ Result<int> Deputy::serve(int32_t node) {
     }
     // The terminal as we found it, before any message or death by signal.
     raw_.reset();
+    // The children went with the program's namespace; so do their stand-ins.
+    children_->end_all();
     const wire::ProgramExited& e = *exited_;
     if (!e.error.empty()) std::fprintf(stderr, "ssi-run: %s\n", e.error.c_str());
     if (e.signal > 0) {

@@ -13,6 +13,7 @@
 #include "libssi/remote/socket_server.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
+#include "shell/ssi-run/child_deputies.h"
 
 #include <zmq.hpp>
 
@@ -73,6 +74,8 @@ private:
     void send_socket(const remote::SocketMessage& message);
     std::vector<remote::SocketWatch> add_socket_watches(std::vector<zmq::pollitem_t>& items) const;
     void on_socket_events(const std::vector<remote::SocketWatch>& watches, const zmq::pollitem_t* items);
+    void reply_to(const std::string& routing_id, uint64_t request_id, const wire::Message& message);
+    void on_child_signals();
 
     zmq::context_t context_{1};
     zmq::socket_t zap_;
@@ -84,6 +87,7 @@ private:
     std::unique_ptr<remote::SocketServer> sockets_;
     std::string sockets_id_;  // the supervisor's connection for sockets
     UniqueFd signals_;
+    std::optional<ChildDeputies> children_;  // stand-ins for the program's children
     mode_t umask_ = 022;
     std::string control_id_;  // the supervisor's control connection, once it said hello
     std::vector<int> early_signals_;

@@ -77,6 +77,10 @@ int main(int argc, char** argv) {
         ResumeOrder{},
         Resumed{},
         TerminalForeground{false},
+        ChildReserve{4711},
+        ChildReserved{4712, ""},
+        ChildEnded{4712, 0x0300},
+        ChildSignal{4712, 10},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

@@ -92,8 +92,11 @@ TEST_CASE("SyscallListener answers a child's intercepted calls", "[seccomp][root
         CHECK(listener.is_valid(ppid.id));
         REQUIRE(listener.reply(ppid.id, 4242).ok());
         CHECK_FALSE(listener.is_valid(ppid.id));
-        // Answered once: a second answer is refused.
-        CHECK(listener.reply(ppid.id, 1).error().err == ENOENT);
+        // Answered once: a second answer is refused (EINPROGRESS while the kernel still
+        // holds the answered notification, ENOENT once the caller took it).
+        auto again = listener.reply(ppid.id, 1);
+        REQUIRE_FALSE(again.ok());
+        CHECK((again.error().err == ENOENT || again.error().err == EINPROGRESS));
 
         auto write = next(listener);
         CHECK(write.nr == SYS_write);
@@ -142,4 +145,42 @@ TEST_CASE("install_syscall_filter without rules installs nothing", "[seccomp]") 
     auto fd = install_syscall_filter({});
     REQUIRE(fd.ok());
     CHECK_FALSE(fd->valid());
+}
+
+namespace {
+void ignore_signal(int) {}
+}  // namespace
+
+// Regression (a shell's fork failed with EINTR): once received, a call waits for its
+// answer through signals that have handlers without SA_RESTART, as a real fork would.
+TEST_CASE("a received notification is not interrupted by a signal", "[seccomp][root]") {
+    if (!have_root()) return;
+    auto [sock_here, sock_there] = make_message_pair().value();
+    auto [out_read, out_write] = make_pipe().value();
+    pid_t child = fork_process().value();
+    if (child == 0) {
+        struct sigaction sa {};
+        sa.sa_handler = ignore_signal;  // no SA_RESTART
+        ::sigaction(SIGUSR1, &sa, nullptr);
+        const SyscallRule rules[] = {SyscallRule::notify(SYS_getppid)};
+        auto listener = install_syscall_filter(rules);
+        if (!listener || !send_message(sock_there.get(), std::span<const char>("L", 1), listener->get())) exit_child(3);
+        listener->reset();
+        long r = ::syscall(SYS_getppid);
+        std::string line = std::to_string(r < 0 ? -errno : r);
+        (void)!::write(out_write.get(), line.data(), line.size());
+        exit_child(0);
+    }
+    out_write.reset();
+    char tag;
+    auto got = receive_message(sock_here.get(), std::span<char>(&tag, 1));
+    REQUIRE(got.ok());
+    SyscallListener listener(std::move(got->fd));
+    auto n = next(listener);
+    REQUIRE(::kill(child, SIGUSR1) == 0);
+    ::usleep(50'000);
+    CHECK(listener.reply(n.id, 42).ok());
+    REQUIRE(wait_process(child).ok());
+    char buf[16] = {};
+    CHECK(std::string(buf, size_t(std::max<ssize_t>(0, ::read(out_read.get(), buf, sizeof buf)))) == "42");
 }

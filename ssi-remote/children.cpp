@@ -1,0 +1,250 @@
+#include "ssi-remote/children.h"
+
+#include "kern-ext/files.h"
+#include "kern-ext/proc_tree.h"
+#include "libssi/remote/session.h"
+#include "libssi/wire/codec.h"
+
+#include <poll.h>
+#include <sched.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <zmq_addon.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace ssi::remote {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// How long a fork waits for the deputy's reservation before it goes on with a namespace
+// PID instead (the home node unreachable must not stop the program).
+constexpr int kReserveTimeoutMs = 2000;
+// How long a continued clone has to show its child; past that, it failed (or was
+// interrupted and will come again) and the reservation is given back.
+constexpr int kCloneTimeoutMs = 2000;
+
+}  // namespace
+
+Children::Children(zmq::context_t& context, SessionKeys keys, std::string runs_file)
+    : context_(context), keys_(std::move(keys)), runs_file_(std::move(runs_file)) {}
+
+void Children::add_rules(SyscallDispatch& dispatch) {
+    auto queue = [this](const SyscallNotification& n, const SyscallListener& listener) {
+        std::lock_guard lock(mutex_);
+        listener_ = &listener;
+        queue_.push_back(n);
+        uint64_t one = 1;
+        if (wake_) (void)!::write(wake_.get(), &one, sizeof one);
+    };
+    // Threads share their process's PID: only new processes are ours.
+    dispatch.add(SyscallRule::notify(SYS_clone, SyscallRule::MaskedEqual{0, CLONE_THREAD, 0}), queue);
+    dispatch.add(SyscallRule::notify(SYS_fork), queue);
+    dispatch.add(SyscallRule::notify(SYS_vfork), queue);
+    // clone3's flags live in memory, out of a filter's sight; glibc falls back to clone.
+    dispatch.add(SyscallRule::fail(SYS_clone3, ENOSYS));
+}
+
+void Children::start(RemoteProcess& program, std::string runs_header) {
+    program_ = &program;
+    runs_header_ = std::move(runs_header);
+    wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    worker_ = std::thread([this] { work(); });
+}
+
+void Children::stop() {
+    if (!worker_.joinable()) return;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    uint64_t one = 1;
+    (void)!::write(wake_.get(), &one, sizeof one);
+    worker_.join();
+    // The deputy lets the children's deputies go when the program ends; whatever is
+    // queued gets the kernel's ENOSYS when the listener closes.
+}
+
+void Children::signal(pid_t home_pid, int sig) {
+    std::lock_guard lock(mutex_);
+    auto it = children_.find(home_pid);
+    if (it != children_.end()) (void)it->second.pidfd.send_signal(sig);
+}
+
+void Children::work() {
+    try {
+        deputy_ = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
+    } catch (const zmq::error_t& e) {
+        std::fprintf(stderr, "ssi-remote: children: cannot reach the deputy: %s\n", e.what());
+    }
+    for (;;) {
+        std::vector<pollfd> fds = {{wake_.get(), POLLIN, 0}};
+        std::vector<pid_t> watched;
+        {
+            std::lock_guard lock(mutex_);
+            for (const auto& [home, child] : children_) {
+                fds.push_back({child.pidfd.fd(), POLLIN, 0});
+                watched.push_back(home);
+            }
+        }
+        if (::poll(fds.data(), fds.size(), -1) < 0) continue;
+        uint64_t count;
+        (void)!::read(wake_.get(), &count, sizeof count);
+        for (size_t i = 1; i < fds.size(); ++i)
+            if (fds[i].revents) ended(watched[i - 1]);
+        for (;;) {
+            SyscallNotification n;
+            {
+                std::lock_guard lock(mutex_);
+                if (stopping_) return;
+                if (queue_.empty()) break;
+                n = queue_.front();
+                queue_.pop_front();
+            }
+            create(n);
+        }
+    }
+}
+
+// One process creation, start to end: reserve at home, set the namespace's next PID,
+// let the kernel run the call, and find the child it made.
+void Children::create(const SyscallNotification& n) {
+    const SyscallListener& listener = *listener_;
+    auto parent = read_namespace_pids(n.pid);
+    auto parent_process = parent ? read_namespace_pids(parent->tgid) : parent;
+    if (!parent_process) {
+        (void)listener.continue_call(n.id);  // the caller is gone, or not ours to follow
+        return;
+    }
+    pid_t home_ppid = parent_process->innermost();
+    auto pid = reserve(home_ppid);
+    if (!pid) {
+        (void)listener.continue_call(n.id);  // a namespace PID rather than a failed fork
+        return;
+    }
+    auto before = read_thread_children(n.pid).value_or(std::vector<pid_t>{});
+    // A caller interrupted by a signal meanwhile will call again: a new notification.
+    if (!listener.is_valid(n.id) || !program_->set_next_pid(*pid)) {
+        (void)listener.continue_call(n.id);
+        send_ended(*pid, 0);
+        return;
+    }
+    if (!listener.continue_call(n.id)) {
+        send_ended(*pid, 0);
+        return;
+    }
+    auto child = wait_for_new_child(n.pid, before);
+    auto identity = child ? read_namespace_pids(*child) : Result<NamespacePids>(make_error("no child", {}, ESRCH));
+    auto pidfd = child ? Pidfd::open(*child) : Result<Pidfd>(make_error("no child", {}, ESRCH));
+    if (!identity || identity->innermost() != *pid || !pidfd) {
+        // Failed, or another creation (a thread) took the PID first: the child, if any,
+        // keeps a namespace PID and shows as this node's process.
+        send_ended(*pid, 0);
+        return;
+    }
+    {
+        std::lock_guard lock(mutex_);
+        children_.emplace(*pid, Child{std::move(*pidfd), home_ppid});
+    }
+    write_runs_file();
+}
+
+// The child ended: its status goes home (its child deputy exits the same way).
+void Children::ended(pid_t home_pid) {
+    std::optional<Child> child;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = children_.find(home_pid);
+        if (it == children_.end()) return;
+        child.emplace(std::move(it->second));
+        children_.erase(it);
+    }
+    // A zombie still shows its status; once its parent reaped it, the pidfd does (6.15).
+    std::optional<int> status;
+    for (int tries = 0; tries < 100 && !status; ++tries) {
+        status = zombie_wait_status(child->pidfd.pid());
+        if (!status) status = child->pidfd.exit_status();
+        if (!status) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    send_ended(home_pid, status.value_or(0));
+    write_runs_file();
+}
+
+// The kernel shows the child to us once it exists: poll the caller's children for a new one.
+std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<pid_t>& before) {
+    auto deadline = clock::now() + std::chrono::milliseconds(kCloneTimeoutMs);
+    auto pause = std::chrono::microseconds(10);
+    while (clock::now() < deadline) {
+        auto now = read_thread_children(tid);
+        if (!now) return std::nullopt;  // the caller is gone
+        for (pid_t c : *now)
+            if (std::find(before.begin(), before.end(), c) == before.end()) return c;
+        {
+            // The same caller asking again: its clone failed or was interrupted.
+            std::lock_guard lock(mutex_);
+            for (const auto& q : queue_)
+                if (q.pid == tid) return std::nullopt;
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::microseconds(1000));
+    }
+    return std::nullopt;
+}
+
+std::optional<pid_t> Children::reserve(pid_t parent) {
+    if (!deputy_) return std::nullopt;
+    uint64_t id = next_request_++;
+    std::string bytes = wire::encode(wire::Envelope{id, wire::ChildReserve{parent}});
+    try {
+        std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
+        zmq::send_multipart(*deputy_, out);
+        auto deadline = clock::now() + std::chrono::milliseconds(kReserveTimeoutMs);
+        for (;;) {
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now());
+            if (left.count() <= 0) return std::nullopt;
+            zmq::pollitem_t item{deputy_->handle(), 0, ZMQ_POLLIN, 0};
+            zmq::poll(&item, 1, left);
+            std::vector<zmq::message_t> in;
+            if (!zmq::recv_multipart(*deputy_, std::back_inserter(in), zmq::recv_flags::dontwait)) continue;
+            if (in.size() != 2) continue;
+            auto envelope = wire::decode(in[1].to_string());
+            if (!envelope || envelope->request_id != id) continue;  // a late answer to an earlier one
+            auto* reserved = std::get_if<wire::ChildReserved>(&envelope->body);
+            if (!reserved || reserved->pid <= 1) return std::nullopt;
+            return reserved->pid;
+        }
+    } catch (const zmq::error_t&) {
+        return std::nullopt;
+    }
+}
+
+void Children::send_ended(pid_t home_pid, int wait_status) {
+    if (!deputy_) return;
+    std::string bytes = wire::encode(wire::Envelope{0, wire::ChildEnded{home_pid, wait_status}});
+    std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
+    try {
+        zmq::send_multipart(*deputy_, out);
+    } catch (const zmq::error_t&) {
+    }
+}
+
+// "reaper stub program", then one line per child: "child <pid here> <home pid> <home ppid>".
+void Children::write_runs_file() {
+    if (runs_file_.empty()) return;
+    std::string text = runs_header_;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [home, child] : children_)
+            text += "child " + std::to_string(child.pidfd.pid()) + " " + std::to_string(home) + " " +
+                    std::to_string(child.home_ppid) + "\n";
+    }
+    (void)write_file_atomic(runs_file_, text, 0644);
+}
+
+}  // namespace ssi::remote
