@@ -5,6 +5,7 @@
                         each connection: read to its end, answer "LENGTH SHA256", close
   send HOST PORT FILE   connect, send FILE, shut down writing, print the answer
   hold HOST PORT        connect, print "connected LOCALPORT", then wait for the peer's end
+  upload HOST PORT MIB  connect, send MIB MiB, shut down, wait for the answer; print MiB/s
   fetch HOST PORT N     connect, read to the end, print "LENGTH SHA256" (N: unused label)
   source HOST FILE      listen; each connection gets FILE, then its end
   echo HOST             listen; each connection gets back what it sends
@@ -80,6 +81,16 @@ def main():
                 c.sendall(b)
         c.shutdown(socket.SHUT_WR)
         print(c.makefile().read().strip())
+    elif mode == "upload":
+        block, mib = os.urandom(1 << 20), int(sys.argv[4])
+        t = time.perf_counter()
+        c = socket.create_connection((host, int(sys.argv[3])))
+        for _ in range(mib):
+            c.sendall(block)
+        c.shutdown(socket.SHUT_WR)
+        answer = c.makefile().read().split()
+        assert int(answer[0]) == mib << 20, answer
+        print("%.0f" % (mib / (time.perf_counter() - t)))
     elif mode == "fetch":
         c = socket.create_connection((host, int(sys.argv[3])))
         print("%d %s" % read_all(c))
