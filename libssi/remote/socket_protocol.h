@@ -27,8 +27,8 @@ namespace ssi::remote {
 
 inline constexpr char kSocketKind = 'S';
 inline constexpr uint32_t kSocketProtocolVersion = 1;
-inline constexpr uint32_t kSocketChunkBytes = 128 * 1024;
-inline constexpr uint64_t kSocketWindow = 1024 * 1024;
+inline constexpr uint32_t kSocketChunkBytes = 256 * 1024;
+inline constexpr uint64_t kSocketWindow = 4 * 1024 * 1024;
 inline constexpr size_t kMaxSocketMessageBytes = kSocketChunkBytes + 4096;
 // Connections a deputy accepts for a listener before the program has taken them.
 inline constexpr int kAcceptAhead = 16;
