@@ -79,7 +79,7 @@ void SocketRelay::connect(uint64_t id, std::string addr, bool nonblocking, Done 
     Relayed* r = find_sock(id);
     if (!r) return done(EBADF);
     if (r->state == State::connecting) return done(EALREADY);
-    if (r->state == State::connected) return done(EISCONN);
+    if (r->state == State::connected || r->state == State::listening) return done(EISCONN);  // as Linux says
     r->state = State::connecting;
     call(SockConnect{0, id, to_bytes(addr)}, [this, id, nonblocking, done](int err, std::string) {
         Relayed* r = find_sock(id);

@@ -3,7 +3,8 @@
 // this run only. Every message is two frames, [kind][payload]: kind "F" carries a file
 // system request or reply (libssi/remote/fs_protocol.h), kind "C" a control message
 // (wire::SessionHello, StdinData, OutputData, ForwardSignal, ProgramExited, Keepalive,
-// WindowSize).
+// WindowSize), kind "I" a migration's image (image_stream.h), kind "S" the program's TCP
+// sockets (socket_protocol.h, on a connection of the supervisor's socket service).
 #pragma once
 
 #include <cstddef>
