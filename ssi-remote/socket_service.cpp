@@ -8,6 +8,7 @@
 #include <zmq_addon.hpp>
 
 #include <array>
+#include <future>
 
 namespace ssi::remote {
 
@@ -35,6 +36,18 @@ void SocketService::post(std::function<void(SocketRelay&)> work) {
         posted_.push_back(std::move(work));
     }
     (void)write_some(wake_write_.get(), std::string_view("x", 1));  // full: a wake-up is pending anyway
+}
+
+bool SocketService::finish(int timeout_ms) {
+    auto done = std::make_shared<std::promise<void>>();
+    auto future = done->get_future();
+    post([this, done](SocketRelay&) {
+        on_empty_ = [this, done] {
+            send(SockDone{});
+            done->set_value();
+        };
+    });
+    return future.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
 }
 
 void SocketService::send(const SocketMessage& message) {
@@ -96,6 +109,7 @@ void SocketService::run() {
             relay_.on_ready(watches[i].sock, revents);
         }
         on_dealer();
+        if (on_empty_ && relay_.socket_count() == 0) std::exchange(on_empty_, nullptr)();
     }
 }
 

@@ -30,6 +30,10 @@ public:
 
     // Runs `work` on the service thread, which alone touches the relay.
     void post(std::function<void(SocketRelay&)> work);
+    // After the program's end: waits until every socket it had is closed at home's side
+    // too (its last bytes sent), then tells the deputy (SockDone), so that the deputy does
+    // not exit before them. False if that takes longer than timeout_ms.
+    bool finish(int timeout_ms);
 
 private:
     explicit SocketService(zmq::socket_t dealer);
@@ -43,6 +47,7 @@ private:
     std::vector<std::function<void(SocketRelay&)>> posted_;
     UniqueFd wake_read_, wake_write_;  // a pipe: something was posted
     std::atomic<bool> stopping_{false};
+    std::function<void()> on_empty_;  // finish(): run once the relay holds no socket
     std::thread thread_;
 };
 

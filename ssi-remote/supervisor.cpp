@@ -360,6 +360,8 @@ void Supervisor::run() {
     wire::ProgramExited how;
     if (program_) {
         auto status = program_->wait();
+        // Its sockets' last bytes reach home before the news of its end.
+        if (sockets_) (void)sockets_->finish(kSocketFlushMs);
         if (status) {
             how.exit_code = status->signaled ? -1 : status->code;
             how.signal = status->signaled ? status->signal : 0;

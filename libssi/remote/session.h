@@ -23,6 +23,8 @@ inline constexpr int kSilenceLimitMs = 5000;
 inline constexpr int kReconnectGraceMs = 1000;
 // How long the deputy waits for the supervisor's first word.
 inline constexpr int kHelloTimeoutMs = 15000;
+// How long, after the program's end, its sockets may take to send their last bytes home.
+inline constexpr int kSocketFlushMs = 5000;
 // Output and input travel in pieces of at most this much.
 inline constexpr size_t kChunkBytes = 256 * 1024;
 

@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kNames[] = {"SockOpen",   "SockConnect", "SockBind", "SockListen", "SockName",
                                   "SockSetOpt", "SockGetOpt",  "SockData", "SockAck",    "SockEof",
-                                  "SockClose",  "SockTaken",   "SockReply", "SockAccepted"};
+                                  "SockClose",  "SockTaken",   "SockReply", "SockAccepted", "SockDone"};
 static_assert(std::size(kNames) == std::variant_size_v<SocketMessage>);
 
 // Bounds on what the decoder builds, so a few hostile bytes cannot ask for gigabytes.

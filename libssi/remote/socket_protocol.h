@@ -59,6 +59,10 @@ struct SockEof { uint64_t sock = 0; int32_t err = 0; MSGPACK_DEFINE_ARRAY(sock, 
 struct SockClose { uint64_t sock = 0; MSGPACK_DEFINE_ARRAY(sock) };
 // The program took one of the listener's accepted connections: the deputy may accept another.
 struct SockTaken { uint64_t listener = 0; MSGPACK_DEFINE_ARRAY(listener) };
+// The program has ended and every socket of it was closed (SockClose sent before this): the
+// deputy sends what it still holds, then may exit. It travels on the socket connection, so
+// it comes after the sockets' last data, which the control connection's ProgramExited may not.
+struct SockDone { MSGPACK_DEFINE_ARRAY() };
 
 // ---- deputy -> supervisor ---------------------------------------------------------------
 struct SockReply { uint64_t call = 0; int32_t err = 0; SocketBytes data; MSGPACK_DEFINE_ARRAY(call, err, data) };
@@ -68,7 +72,7 @@ struct SockAccepted { uint64_t listener = 0, sock = 0; SocketBytes peer; MSGPACK
 // Every message, by its wire type number (variant index + 1; never reorder, only append).
 using SocketMessage = std::variant<SockOpen, SockConnect, SockBind, SockListen, SockName, SockSetOpt,
                                    SockGetOpt, SockData, SockAck, SockEof, SockClose, SockTaken,
-                                   SockReply, SockAccepted>;
+                                   SockReply, SockAccepted, SockDone>;
 
 // Both ends are driven by their owner's poll loop: what to wait for on which descriptor.
 struct SocketWatch {

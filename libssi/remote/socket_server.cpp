@@ -82,6 +82,10 @@ void SocketServer::handle(const SocketMessage& message) {
                 write_to_network(m.sock, *s);  // closes it once what it holds is sent
             } else if constexpr (std::is_same_v<T, SockTaken>) {
                 if (Sock* s = find(m.listener); s && s->unclaimed > 0) --s->unclaimed;
+            } else if constexpr (std::is_same_v<T, SockDone>) {
+                // The program is gone: only what it sent before it closed is still owed.
+                done_ = true;
+                std::erase_if(socks_, [](const auto& entry) { return !entry.second.closing || entry.second.out.empty(); });
             }
             // SockReply and SockAccepted are ours to send, never to take.
         },

@@ -34,6 +34,9 @@ public:
     void on_ready(uint64_t sock, short revents);
 
     size_t socket_count() const { return socks_.size(); }
+    // The supervisor said SockDone, and every byte the program sent is out: nothing is
+    // left to do before the deputy exits.
+    bool finished() const { return done_ && socks_.empty(); }
     // Bytes held for the network (received from the supervisor, not yet sent).
     size_t buffered_bytes() const;
 
@@ -64,6 +67,7 @@ private:
     Send send_;
     std::map<uint64_t, Sock> socks_;
     uint64_t next_accepted_ = 2;  // ours are even; the supervisor's odd
+    bool done_ = false;
 };
 
 }  // namespace ssi::remote

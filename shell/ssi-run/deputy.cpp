@@ -335,6 +335,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
             return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
     }
+    finish_sockets();
     // The terminal as we found it, before any message or death by signal.
     raw_.reset();
     // The children went with the program's namespace; so do their stand-ins.

@@ -74,6 +74,7 @@ private:
     void send_socket(const remote::SocketMessage& message);
     std::vector<remote::SocketWatch> add_socket_watches(std::vector<zmq::pollitem_t>& items) const;
     void on_socket_events(const std::vector<remote::SocketWatch>& watches, const zmq::pollitem_t* items);
+    void finish_sockets();
     void reply_to(const std::string& routing_id, uint64_t request_id, const wire::Message& message);
     void on_child_signals();
 

@@ -3,9 +3,13 @@
 // as 'S' frames on the supervisor's socket connection, and the real sockets join our poll.
 #include "shell/ssi-run/deputy.h"
 
+#include "libssi/remote/session.h"
+
 #include <poll.h>
 
 #include <zmq_addon.hpp>
+
+#include <chrono>
 
 namespace ssi::run {
 
@@ -44,6 +48,23 @@ void Deputy::on_socket_events(const std::vector<remote::SocketWatch>& watches, c
         short revents = short(((r & ZMQ_POLLIN) ? POLLIN : 0) | ((r & ZMQ_POLLOUT) ? POLLOUT : 0) |
                               ((r & ZMQ_POLLERR) ? (POLLHUP | POLLERR) : 0));
         sockets_->on_ready(watches[i].sock, revents);
+    }
+}
+
+// The program has ended: what it sent before its sockets closed still goes out before we
+// exit (SockDone says the supervisor has sent all of it), within kSocketFlushMs.
+void Deputy::finish_sockets() {
+    if (sockets_id_.empty()) return;  // it never had a socket
+    auto start = std::chrono::steady_clock::now();
+    while (!sockets_->finished() && std::chrono::steady_clock::now() - start < std::chrono::milliseconds(remote::kSocketFlushMs)) {
+        std::vector<zmq::pollitem_t> items = {{router_.handle(), 0, ZMQ_POLLIN, 0}};
+        auto watches = add_socket_watches(items);
+        try {
+            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(100));
+        } catch (const zmq::error_t&) {
+        }
+        on_router();
+        on_socket_events(watches, items.data() + 1);
     }
 }
 

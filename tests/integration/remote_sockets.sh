@@ -34,6 +34,16 @@ got=$(home "ssi-run -n 2 python3 $TOOL send $HOST $sink up.bin")
 [ "$got" = "$want_up" ] || fail "upload from node 2: home received '$got', sent '$want_up'"
 ok "9 MiB sent from node 2 arrive whole at home, and the end of stream with them"
 
+# A program that sends and exits at once, to a reader that starts late: its last bytes,
+# still in the relay's buffers when it ends, arrive (the deputy exits only after them).
+home "python3 -u $TOOL sink $HOST 1.5 > slow.out 2>&1 & echo \$! > slow.pid"
+slow=$(port_in slow.out)
+home 'head -c 7M /dev/urandom > blast.bin'
+want_blast="$(home 'stat -c %s blast.bin') $(home 'sha256sum < blast.bin' | cut -d' ' -f1)"
+home "ssi-run -n 2 python3 $TOOL blast $HOST $slow blast.bin" || fail "the blasting program failed"
+wait_until 10 home "grep -qx '$want_blast' slow.out" || fail "bytes sent just before the program exited were lost: $(home 'tail -3 slow.out')"
+ok "7 MiB sent by a program that exits at once arrive whole at home"
+
 # Who owns the connection: the deputy at home; on node 2 nobody.
 home "ssi-run -n 2 python3 -u $TOOL hold $HOST $sink > hold.out 2>&1 & echo \$! > hold.pid"
 wait_until 20 home 'grep -q connected hold.out' || fail "the held connection never connected: $(home 'cat hold.out')"
@@ -75,7 +85,17 @@ got=$(on_node 3 python3 "$TOOL" send $HOST "$rsink" /proc/self/fd/0 < <(home 'ca
 [ "$got" = "$want_up" ] || fail "upload to the program on node 2: it received '$got', sent '$want_up'"
 ok "9 MiB sent to a program on node 2 arrive whole, with their end"
 
-home 'kill $(cat rweb.pid) $(cat rsink.pid) $(cat web.pid) $(cat sink.pid)'
+# An asyncio server on node 2 (non-blocking listener under epoll, accepting until EAGAIN)
+# takes 40 connections at once from node 3, more than the deputy accepts ahead.
+home "ssi-run -n 2 python3 -u $TOOL asink $HOST > asink.out 2>&1 & echo \$! > asink.pid"
+asink=$(port_in asink.out)
+on_node 3 bash -c "head -c 300000 /dev/urandom > /tmp/part && want=\"\$(stat -c %s /tmp/part) \$(sha256sum < /tmp/part | cut -d' ' -f1)\" &&
+  for i in \$(seq 40); do python3 $TOOL send $HOST $asink /tmp/part > /tmp/got.\$i & done; wait &&
+  [ \"\$(cat /tmp/got.* | sort -u)\" = \"\$want\" ] && [ \$(cat /tmp/got.* | wc -l) -eq 40 ]" \
+  || fail "40 concurrent connections to an asyncio server on node 2 did not all arrive whole"
+ok "an asyncio server on node 2 takes 40 concurrent connections, each whole"
+
+home 'kill $(cat rweb.pid) $(cat rsink.pid) $(cat asink.pid) $(cat web.pid) $(cat sink.pid) $(cat slow.pid)'
 listening_on() { [ -n "$(on_node 1 ss -tlnH "( sport = :$1 )")" ]; }
 wait_until 10 not listening_on "$rweb" || fail "the home port outlived the program"
 ok "the home port closes with the program"

@@ -1,6 +1,7 @@
 // ssi-remote/socket_service: the relay on its own thread, reaching a socket server through a
 // real ZeroMQ DEALER/ROUTER pair ('S' frames, as between supervisor and deputy), carries a
-// connection made "at home" both ways; calls posted from another thread complete there.
+// connection made "at home" both ways; calls posted from another thread complete there;
+// at the program's end, home hears SockDone only after its sockets are closed.
 #include "ssi-remote/socket_service.h"
 
 #include "kern-ext/files.h"
@@ -135,6 +136,10 @@ TEST_CASE("socket service: calls posted from another thread reach home and back"
         return n && *n == 0;
     });
     CHECK(back == "answer");
+    // The program ends: finish() waits for its sockets to close, then tells home it is done.
     end.reset();
-    home.until([&] { return home.server.socket_count() == 0; });
+    auto finished = std::async(std::launch::async, [&] { return (*service)->finish(5000); });
+    home.until([&] { return home.server.finished(); });
+    CHECK(finished.get());
+    CHECK(home.server.socket_count() == 0);
 }

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """TCP ends for tests/integration/remote_sockets.sh and bench/: small, stdlib only.
 
-  sink HOST             listen on HOST, port of the kernel's choice (printed as "port N");
-                        each connection: read to its end, answer "LENGTH SHA256", close
+  sink HOST [DELAY]     listen on HOST, port of the kernel's choice (printed as "port N");
+                        each connection: (DELAY s later) read to its end, answer "LENGTH SHA256" (also printed), close
   send HOST PORT FILE   connect, send FILE, shut down writing, print the answer
+  blast HOST PORT FILE  connect, send FILE, close and exit at once (no answer awaited)
   hold HOST PORT        connect, print "connected LOCALPORT", then wait for the peer's end
   upload HOST PORT MIB  connect, send MIB MiB, shut down, wait for the answer; print MiB/s
   fetch HOST PORT N     connect, read to the end, print "LENGTH SHA256" (N: unused label)
   source HOST FILE      listen; each connection gets FILE, then its end
   echo HOST             listen; each connection gets back what it sends
+  asink HOST            like sink, with asyncio (a non-blocking listener under epoll)
   connect HOST PORT     try to connect; print "ok" or the errno's name (ECONNREFUSED)
   rtt HOST PORT COUNT   COUNT connections made and closed against an echo; median us
 """
-import errno, hashlib, os, socket, sys, threading, time
+import asyncio, errno, hashlib, os, socket, sys, threading, time
 
 
 def listen(host):
@@ -30,7 +32,8 @@ def serve(s, handle):
         threading.Thread(target=handle, args=(c,), daemon=True).start()
 
 
-def sink(c):
+def sink(c, delay=0.0):
+    time.sleep(delay)  # a slow reader: the sender's bytes wait in buffers meanwhile
     h, n = hashlib.sha256(), 0
     while True:
         b = c.recv(1 << 16)
@@ -38,7 +41,11 @@ def sink(c):
             break
         h.update(b)
         n += len(b)
-    c.sendall(f"{n} {h.hexdigest()}\n".encode())
+    print(f"{n} {h.hexdigest()}", flush=True)
+    try:
+        c.sendall(f"{n} {h.hexdigest()}\n".encode())
+    except OSError:
+        pass  # a sender that did not wait for the answer
     c.close()
 
 
@@ -55,7 +62,22 @@ def read_all(c):
 def main():
     mode, host = sys.argv[1], sys.argv[2]
     if mode == "sink":
-        serve(listen(host), sink)
+        delay = float(sys.argv[3]) if len(sys.argv) > 3 else 0.0
+        serve(listen(host), lambda c: sink(c, delay))
+    elif mode == "asink":
+        async def handle(r, w):
+            h, n = hashlib.sha256(), 0
+            while b := await r.read(1 << 16):
+                h.update(b)
+                n += len(b)
+            w.write(f"{n} {h.hexdigest()}\n".encode())
+            await w.drain()
+            w.close()
+        async def run():
+            srv = await asyncio.start_server(handle, host, 0)
+            print("port", srv.sockets[0].getsockname()[1], flush=True)
+            await srv.serve_forever()
+        asyncio.run(run())
     elif mode == "echo":
         def echo(c):
             while True:
@@ -81,6 +103,10 @@ def main():
                 c.sendall(b)
         c.shutdown(socket.SHUT_WR)
         print(c.makefile().read().strip())
+    elif mode == "blast":
+        c = socket.create_connection((host, int(sys.argv[3])))
+        c.sendall(open(sys.argv[4], "rb").read())
+        os._exit(0)  # no close, no shutdown: the end of the process ends the connection
     elif mode == "upload":
         block, mib = os.urandom(1 << 20), int(sys.argv[4])
         t = time.perf_counter()

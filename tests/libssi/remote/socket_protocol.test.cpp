@@ -30,7 +30,8 @@ std::vector<SocketMessage> samples() {
             SockClose{3},
             SockTaken{5},
             SockReply{7, ECONNREFUSED, SocketBytes{'a', 'b'}},
-            SockAccepted{5, 2, addr}};
+            SockAccepted{5, 2, addr},
+            SockDone{}};
 }
 
 }  // namespace
