@@ -210,7 +210,7 @@ void SocketRelay::handle(const SocketMessage& message) {
                     r->home_eof = true, r->home_error = ENOBUFS;
                     r->to_program.clear();
                 } else {
-                    r->to_program.append(m.bytes.data(), m.bytes.size());
+                    r->to_program.append(m.bytes);
                 }
                 write_to_program(m.sock, *r);
             } else if constexpr (std::is_same_v<T, SockAck>) {
@@ -257,10 +257,10 @@ void SocketRelay::on_ready(uint64_t id, short revents) {
 }
 
 void SocketRelay::read_from_program(uint64_t id, Relayed& r) {
-    static thread_local std::vector<char> buf(kSocketChunkBytes);
     while (!r.program_eof && r.unacked < kSocketWindow) {
         size_t room = std::min<size_t>(kSocketChunkBytes, kSocketWindow - r.unacked);
-        auto n = receive_some(r.end.get(), std::span<char>(buf.data(), room));
+        SocketBytes chunk(room);  // read straight into the message (freed heap is kept: no page faults)
+        auto n = receive_some(r.end.get(), std::span<char>(chunk.data(), room));
         if (!n && n.error().err == EAGAIN) return;
         if (!n || *n == 0) {
             r.program_eof = true;
@@ -268,21 +268,22 @@ void SocketRelay::read_from_program(uint64_t id, Relayed& r) {
             return;
         }
         r.unacked += *n;
-        send_(SockData{id, SocketBytes(buf.data(), buf.data() + *n)});
+        chunk.resize(*n);
+        send_(SockData{id, std::move(chunk)});
     }
 }
 
 void SocketRelay::write_to_program(uint64_t id, Relayed& r) {
     size_t sent = 0;
     while (!r.to_program.empty()) {
-        auto n = send_some(r.end.get(), r.to_program);
+        auto n = send_some(r.end.get(), r.to_program.front());
         if (!n) {  // the program closed it: nobody will read this
             sent += r.to_program.size();
             r.to_program.clear();
             break;
         }
         if (*n == 0) break;
-        r.to_program.erase(0, *n);
+        r.to_program.consume(*n);
         sent += *n;
     }
     if (sent) send_(SockAck{id, sent});

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "kern-ext/unique_fd.h"
+#include "libssi/remote/byte_queue.h"
 #include "libssi/remote/socket_protocol.h"
 
 #include <sys/types.h>
@@ -84,7 +85,7 @@ private:
         State state = State::fresh;
         int connect_error = 0;           // for SO_ERROR, until read
         std::vector<std::function<void()>> on_connected;  // SO_ERROR readers waiting
-        std::string to_program;          // from home, not yet in the pair
+        ByteQueue to_program;            // from home, not yet in the pair
         bool home_eof = false;
         int home_error = 0;
         bool shut_down = false;          // we shut our end for writing

@@ -45,14 +45,27 @@ Result<SocketMessage> convert_as(uint64_t type, const msgpack::object& body) {
 
 const char* socket_message_name(const SocketMessage& message) { return kNames[message.index()]; }
 
+namespace {
+
+// Packs straight into the string that is sent, sized once: a data chunk is copied once here.
+struct StringWriter {
+    std::string& out;
+    void write(const char* data, size_t size) { out.append(data, size); }
+};
+
+}  // namespace
+
 std::string encode_socket_message(const SocketMessage& message) {
-    msgpack::sbuffer buffer;
-    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    std::string out;
+    const auto* data = std::get_if<SockData>(&message);
+    out.reserve(64 + (data ? data->bytes.size() : 0));
+    StringWriter writer{out};
+    msgpack::packer<StringWriter> pk(writer);
     pk.pack_array(3);
     pk.pack(kSocketProtocolVersion);
     pk.pack(static_cast<uint32_t>(message.index() + 1));
     std::visit([&](const auto& body) { pk.pack(body); }, message);
-    return std::string(buffer.data(), buffer.size());
+    return out;
 }
 
 Result<SocketMessage> decode_socket_message(std::span<const char> bytes) {
@@ -60,7 +73,10 @@ Result<SocketMessage> decode_socket_message(std::span<const char> bytes) {
         return make_error("decode", "socket message of " + std::to_string(bytes.size()) + " bytes is too large", EMSGSIZE);
     try {
         size_t offset = 0;
-        msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, kLimits);
+        // Bytes are referenced in `bytes`, not copied first: they are copied once, into the
+        // message, before this returns.
+        auto reference = [](msgpack::type::object_type, size_t, void*) { return true; };
+        msgpack::object_handle handle = msgpack::unpack(bytes.data(), bytes.size(), offset, reference, nullptr, kLimits);
         if (offset != bytes.size()) return make_error("decode", "trailing bytes after socket message", EPROTO);
         const msgpack::object& root = handle.get();
         if (root.type != msgpack::type::ARRAY || root.via.array.size != 3)

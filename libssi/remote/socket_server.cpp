@@ -128,7 +128,7 @@ void SocketServer::data(const SockData& m) {
         (void)shutdown_socket(s->fd.get(), SHUT_RDWR);
         return;
     }
-    s->out.append(m.bytes.data(), m.bytes.size());
+    s->out.append(m.bytes);
     write_to_network(m.sock, *s);
 }
 
@@ -178,10 +178,10 @@ void SocketServer::on_ready(uint64_t id, short revents) {
 
 void SocketServer::read_from_network(uint64_t id, Sock& s) {
     if (s.in_eof || s.closing) return;
-    static thread_local std::vector<char> buf(kSocketChunkBytes);
     while (s.unacked < kSocketWindow) {
         size_t room = std::min<size_t>(kSocketChunkBytes, kSocketWindow - s.unacked);
-        auto n = receive_some(s.fd.get(), std::span<char>(buf.data(), room));
+        SocketBytes chunk(room);  // read straight into the message (freed heap is kept: no page faults)
+        auto n = receive_some(s.fd.get(), std::span<char>(chunk.data(), room));
         if (!n && n.error().err == EAGAIN) return;
         if (!n || *n == 0) {
             s.in_eof = true;
@@ -189,14 +189,15 @@ void SocketServer::read_from_network(uint64_t id, Sock& s) {
             return;
         }
         s.unacked += *n;
-        send_(SockData{id, SocketBytes(buf.data(), buf.data() + *n)});
+        chunk.resize(*n);
+        send_(SockData{id, std::move(chunk)});
     }
 }
 
 void SocketServer::write_to_network(uint64_t id, Sock& s) {
     size_t sent = 0;
     while (!s.out.empty()) {
-        auto n = send_some(s.fd.get(), s.out);
+        auto n = send_some(s.fd.get(), s.out.front());
         if (!n) {
             // The connection is gone (reset, or the peer closed): nothing more can go.
             sent += s.out.size();
@@ -204,7 +205,7 @@ void SocketServer::write_to_network(uint64_t id, Sock& s) {
             break;
         }
         if (*n == 0) break;  // full: POLLOUT tells us when to go on
-        s.out.erase(0, *n);
+        s.out.consume(*n);
         sent += *n;
     }
     if (sent) send_(SockAck{id, sent});

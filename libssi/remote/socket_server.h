@@ -8,6 +8,7 @@
 #pragma once
 
 #include "kern-ext/unique_fd.h"
+#include "libssi/remote/byte_queue.h"
 #include "libssi/remote/socket_protocol.h"
 
 #include <cstdint>
@@ -46,7 +47,7 @@ private:
         UniqueFd fd;
         State state = State::fresh;
         uint64_t connect_call = 0;  // a SockConnect waiting for its outcome
-        std::string out;            // from the program, for the network
+        ByteQueue out;              // from the program, for the network
         bool out_eof = false;       // the program will send no more: shut down after `out`
         bool shut_down = false;
         bool closing = false;       // the program closed it: gone once `out` is sent
