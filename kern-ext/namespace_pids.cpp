@@ -23,14 +23,23 @@ struct NextPidAnswer {
 };
 
 // One request (an int32 PID) answered with an errno; false once the other end is gone.
-bool serve_one(int socket) {
+bool serve_one(int socket, UniqueFd& ns_last_pid) {
     int32_t next = 0;
     ssize_t n = ::recv(socket, &next, sizeof next, MSG_DONTWAIT);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
     if (n == 0) return false;
     NextPidAnswer answer;
     if (n != sizeof next || next < 2) answer.err = EINVAL;
-    else if (auto set = set_last_pid(next - 1); !set) answer.err = set.error().err ? set.error().err : EIO;
+    else {
+        if (!ns_last_pid) {
+            auto opened = open_file("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+            if (opened) ns_last_pid = std::move(*opened);
+            else answer.err = opened.error().err ? opened.error().err : EIO;
+        }
+        if (ns_last_pid) {
+            if (auto set = set_last_pid(ns_last_pid.get(), next - 1); !set) answer.err = set.error().err ? set.error().err : EIO;
+        }
+    }
     (void)::send(socket, &answer, sizeof answer, MSG_NOSIGNAL);
     return true;
 }
@@ -39,8 +48,12 @@ bool serve_one(int socket) {
 
 Result<void> set_last_pid(pid_t last) {
     UniqueFd fd = TRY(open_file("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC));
+    return set_last_pid(fd.get(), last);
+}
+
+Result<void> set_last_pid(int ns_last_pid_fd, pid_t last) {
     std::string text = std::to_string(last);
-    if (::write(fd.get(), text.data(), text.size()) < 0) return sys_error("write", "ns_last_pid " + text);
+    if (::pwrite(ns_last_pid_fd, text.data(), text.size(), 0) < 0) return sys_error("pwrite", "ns_last_pid " + text);
     return ok();
 }
 
@@ -49,6 +62,7 @@ Result<int> reap_until(pid_t pid, const std::function<void(int)>& on_change, int
     UniqueFd children;
     if (next_pid_requests >= 0) children = TRY(open_signalfd(signal_set({SIGCHLD})));
     bool serving = next_pid_requests >= 0;
+    UniqueFd ns_last_pid;
     for (;;) {
         int status = 0;
         pid_t r = ::waitpid(-1, &status, flags | (serving ? WNOHANG : 0));
@@ -61,7 +75,7 @@ Result<int> reap_until(pid_t pid, const std::function<void(int)>& on_change, int
                 signalfd_siginfo info;  // one SIGCHLD stands for every end so far: waitpid reaps them all
                 (void)!::read(children.get(), &info, sizeof info);
             }
-            if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) serving = serve_one(next_pid_requests);
+            if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) serving = serve_one(next_pid_requests, ns_last_pid);
             continue;
         }
         if (r != pid) continue;

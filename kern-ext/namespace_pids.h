@@ -16,11 +16,16 @@ namespace ssi {
 // process or thread created there gets last + 1 if it is free (the next free one after it
 // otherwise). Needs CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over the namespace.
 Result<void> set_last_pid(pid_t last);
+// The same through an open /proc/sys/kernel/ns_last_pid (the namespace is the writer's at
+// the time of the write, not the opener's): no path walk per call — inside a remote
+// program's root, "/proc" is looked up in the home filesystem, a round trip home.
+Result<void> set_last_pid(int ns_last_pid_fd, pid_t last);
 
 // waitpid(-1) until `pid` is reaped, reaping whatever else ends meanwhile; returns its
 // raw wait status. With `on_change`, `pid`'s stops and continues are passed to it as they
 // happen. With `next_pid_requests` >= 0 (a SOCK_SEQPACKET socket; SIGCHLD must be
-// blocked), requests arriving there are served meanwhile (request_next_pid's peer).
+// blocked), requests arriving there are served meanwhile (request_next_pid's peer); the
+// file is opened once, at the first request.
 Result<int> reap_until(pid_t pid, const std::function<void(int)>& on_change = {}, int next_pid_requests = -1);
 
 // The launcher's side: asks the process serving `socket` (in reap_until) to make `next`

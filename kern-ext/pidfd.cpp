@@ -1,12 +1,20 @@
 #include "kern-ext/pidfd.h"
 
+#include "kern-ext/files.h"
+
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
+
+#ifndef P_PIDFD
+#define P_PIDFD idtype_t(3)
+#endif
 
 namespace ssi {
 
@@ -46,6 +54,29 @@ std::optional<int> Pidfd::exit_status() const {
     if (::ioctl(fd_.get(), kPidfdGetInfo, &info) < 0) return std::nullopt;
     if (!(info.mask & kPidfdInfoExit)) return std::nullopt;
     return int(info.exit_code);
+}
+
+Result<void> wait_pidfd(int pidfd, pid_t pid) {
+    siginfo_t info{};
+    for (;;) {
+        if (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) == 0) return ok();
+        if (errno == EINTR) continue;
+        if (errno == ECHILD) return ok();  // someone else reaped it: it ended all the same
+        return sys_error("waitid(P_PIDFD)", "pid " + std::to_string(pid));
+    }
+}
+
+Result<void> signal_through_pidfd(int pidfd, int sig, pid_t pid) {
+    if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0)
+        return sys_error("pidfd_send_signal", "pid " + std::to_string(pid));
+    return ok();
+}
+
+Result<pid_t> pid_of_pidfd(int pidfd) {
+    std::string info = TRY(read_file("/proc/self/fdinfo/" + std::to_string(pidfd)));
+    auto at = info.find("\nPid:");
+    if (at == std::string::npos) return make_error("parse", "fdinfo of pidfd " + std::to_string(pidfd), EIO);
+    return pid_t(std::atoi(info.c_str() + at + 5));
 }
 
 Result<void> send_signal(pid_t pid, int signal) {

@@ -33,6 +33,13 @@ private:
     pid_t pid_ = 0;
 };
 
+// For a raw pidfd (received from another namespace): waitid(P_PIDFD) until the process has
+// ended (ECHILD — someone else reaped it — counts as ended); pidfd_send_signal; the PID it
+// refers to in our namespace (the "Pid:" line of its fdinfo). `pid` only names it in errors.
+Result<void> wait_pidfd(int pidfd, pid_t pid);
+Result<void> signal_through_pidfd(int pidfd, int sig, pid_t pid);
+Result<pid_t> pid_of_pidfd(int pidfd);
+
 // Plain kill(2), for callers that own the process they signal (e.g. their own children).
 Result<void> send_signal(pid_t pid, int signal);
 

@@ -22,9 +22,6 @@
 #include <cstring>
 #include <functional>
 
-#ifndef P_PIDFD
-#define P_PIDFD idtype_t(3)
-#endif
 
 namespace ssi {
 namespace {
@@ -94,34 +91,10 @@ std::function<void(int)> stop_reporter(int report_to) {
     };
 }
 
-Result<void> wait_pidfd(int pidfd, pid_t pid) {
-    siginfo_t info{};
-    for (;;) {
-        if (::waitid(P_PIDFD, id_t(pidfd), &info, WEXITED) == 0) return ok();
-        if (errno == EINTR) continue;
-        if (errno == ECHILD) return ok();  // someone else reaped it: it ended all the same
-        return sys_error("waitid(P_PIDFD)", "pid " + std::to_string(pid));
-    }
-}
-
-Result<void> signal_through_pidfd(int pidfd, int sig, pid_t pid) {
-    if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0)
-        return sys_error("pidfd_send_signal", "pid " + std::to_string(pid));
-    return ok();
-}
-
 Result<void> check_open(int fd, const char* what) {
     if (fd < 0) return ok();
     if (::fcntl(fd, F_GETFD) < 0) return sys_error("fcntl(F_GETFD)", std::string(what) + " fd " + std::to_string(fd));
     return ok();
-}
-
-// The PID a pidfd refers to, in our namespace: the "Pid:" line of its fdinfo.
-pid_t pid_of_pidfd(int pidfd) {
-    auto info = read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
-    if (!info) return 0;
-    auto at = info->find("\nPid:");
-    return at == std::string::npos ? 0 : pid_t(std::atoi(info->c_str() + at + 5));
 }
 
 // ---- inside: the program, its stub parent, the namespace's reaper ----------------------
@@ -307,7 +280,7 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
             return make_error("launch", "the namespace ended before the program started");
         if (report.kind == ReportKind::started && !process.program_pidfd_) {
             process.program_pidfd_ = std::move(message.fd);
-            process.program_pid_ = pid_of_pidfd(process.program_pidfd_.get());
+            process.program_pid_ = pid_of_pidfd(process.program_pidfd_.get()).value_or(0);
         } else if (report.kind == ReportKind::listener && want_listener && !process.syscall_listener_) {
             process.syscall_listener_ = std::move(message.fd);
         } else {

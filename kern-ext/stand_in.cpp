@@ -54,6 +54,7 @@ void close_all_but(int a, int b, int c) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(0);  // the parent died before the line above
     ::prctl(PR_SET_NAME, kStandInName);
+    (void)!::chdir("/");  // holds no directory of its parent's busy
     sigset_t all;
     sigfillset(&all);
     ::sigprocmask(SIG_SETMASK, &all, nullptr);

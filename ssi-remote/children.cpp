@@ -109,6 +109,8 @@ void Children::work() {
             }
             create(n);
         }
+        // The table learns of new and ended children when no process creation waits.
+        if (runs_changed_) write_runs_file(), runs_changed_ = false;
     }
 }
 
@@ -152,7 +154,7 @@ void Children::create(const SyscallNotification& n) {
         std::lock_guard lock(mutex_);
         children_.emplace(*pid, Child{std::move(*pidfd), home_ppid});
     }
-    write_runs_file();
+    runs_changed_ = true;
 }
 
 // The child ended: its status goes home (its child deputy exits the same way).
@@ -173,7 +175,7 @@ void Children::ended(pid_t home_pid) {
         if (!status) std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
     send_ended(home_pid, status.value_or(0));
-    write_runs_file();
+    runs_changed_ = true;
 }
 
 // The kernel shows the child to us once it exists: poll the caller's children for a new one.
@@ -214,8 +216,13 @@ std::optional<pid_t> Children::reserve(pid_t parent) {
             if (!zmq::recv_multipart(*deputy_, std::back_inserter(in), zmq::recv_flags::dontwait)) continue;
             if (in.size() != 2) continue;
             auto envelope = wire::decode(in[1].to_string());
-            if (!envelope || envelope->request_id != id) continue;  // a late answer to an earlier one
+            if (!envelope) continue;
             auto* reserved = std::get_if<wire::ChildReserved>(&envelope->body);
+            if (envelope->request_id != id) {
+                // A late answer to a request we gave up on: its stand-in is not needed.
+                if (reserved && reserved->pid > 1) send_ended(reserved->pid, 0);
+                continue;
+            }
             if (!reserved || reserved->pid <= 1) return std::nullopt;
             return reserved->pid;
         }

@@ -68,6 +68,7 @@ private:
     const SyscallListener* listener_ = nullptr;
     std::unique_ptr<zmq::socket_t> deputy_;  // the worker's own DEALER
     uint64_t next_request_ = 1;
+    bool runs_changed_ = false;  // the runs file is behind children_
 
     std::mutex mutex_;  // guards what follows
     std::deque<SyscallNotification> queue_;

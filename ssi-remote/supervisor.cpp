@@ -185,7 +185,11 @@ void Supervisor::on_control() {
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
             on_signal(sig->signal);
         } else if (auto* child = std::get_if<wire::ChildSignal>(&envelope->body)) {
-            if (children_) children_->signal(child->pid, child->signal);
+            // As for the program (on_signal): without a terminal, the kernel here would
+            // discard the job stop signals (the group is orphaned); stop the child outright.
+            int s = child->signal;
+            if (!pty_ && (s == SIGTSTP || s == SIGTTIN || s == SIGTTOU)) s = SIGSTOP;
+            if (children_) children_->signal(child->pid, s);
         } else if (auto* fg = std::get_if<wire::TerminalForeground>(&envelope->body)) {
             background_ = !fg->foreground;
             if (!background_) stopped_for_input_ = false;

@@ -16,7 +16,8 @@
 // thread: it must answer every notification exactly once, either before it returns or
 // later from a thread of its own (the listener is thread-safe) — a handler that waits
 // for the home node must hand the work to its own thread, or every intercepted call of
-// the program waits behind it. Such a thread talks to the deputy through a DEALER of its
+// the program waits behind it. The thread is real-time (SCHED_FIFO; see serve()), so a
+// handler must be quick on it: look, answer or queue, return. Such a thread talks to the deputy through a DEALER of its
 // own (connect_to_deputy, fs_transport.h): ZeroMQ sockets are not thread-safe. A call
 // whose number has no handler is let through (continue_call).
 #pragma once

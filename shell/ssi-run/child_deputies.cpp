@@ -15,10 +15,21 @@ Result<ChildDeputies> ChildDeputies::create() {
 }
 
 Result<pid_t> ChildDeputies::reserve() {
-    StandIn s = TRY(fork_stand_in(signals_write_.get()));
-    pid_t pid = s.pid;
-    stand_ins_.emplace(pid, std::move(s));
+    // A spare killed at home meanwhile holds no PID any more.
+    if (spare_) {
+        auto ended = try_wait_process(spare_->pid);
+        if (!ended || *ended) spare_.reset();
+    }
+    if (!spare_) spare_ = TRY(fork_stand_in(signals_write_.get()));
+    pid_t pid = spare_->pid;
+    stand_ins_.emplace(pid, std::move(*spare_));
+    spare_.reset();
     return pid;
+}
+
+void ChildDeputies::refill() {
+    if (spare_) return;
+    if (auto s = fork_stand_in(signals_write_.get())) spare_ = std::move(*s);
 }
 
 void ChildDeputies::ended(pid_t pid, int wait_status) {
@@ -56,6 +67,11 @@ std::vector<pid_t> ChildDeputies::reap() {
 }
 
 void ChildDeputies::end_all() {
+    if (spare_) {
+        (void)send_signal(spare_->pid, SIGKILL);
+        (void)wait_process(spare_->pid);
+        spare_.reset();
+    }
     for (auto* set : {&ending_, &stand_ins_}) {
         for (auto& [pid, s] : *set) {
             (void)send_signal(pid, SIGKILL);

@@ -11,6 +11,7 @@
 #include "kern-ext/unique_fd.h"
 
 #include <map>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -20,8 +21,11 @@ class ChildDeputies {
 public:
     static Result<ChildDeputies> create();
 
-    // A stand-in for a new child; its PID.
+    // A stand-in for a new child; its PID. One is kept forked ahead (refill()), so a
+    // reservation costs no fork while the program waits.
     Result<pid_t> reserve();
+    // Forks the spare stand-in if there is none (call after answering a reservation).
+    void refill();
     // The child wearing `pid` ended with this raw wait status (0 for a reservation that
     // went unused); its stand-in does the same.
     void ended(pid_t pid, int wait_status);
@@ -40,6 +44,7 @@ private:
     UniqueFd signals_read_, signals_write_;
     std::map<pid_t, StandIn> stand_ins_;
     std::map<pid_t, StandIn> ending_;  // told to end, not reaped yet
+    std::optional<StandIn> spare_;     // forked ahead, not given to a child yet
 };
 
 }  // namespace ssi::run

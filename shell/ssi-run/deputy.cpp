@@ -196,6 +196,7 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                 auto pid = children_->reserve();
                 reply_to(routing_id, envelope->request_id,
                          pid ? wire::ChildReserved{*pid, ""} : wire::ChildReserved{0, pid.error().message()});
+                children_->refill();  // the next one's, while the program runs
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {

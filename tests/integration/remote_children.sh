@@ -5,6 +5,9 @@
 # exit codes behave as in a local run; nothing is left at home afterwards.
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
+scripts=/var/tmp/ssi-children-$$  # /var/tmp is shared by the nodes; each /tmp is private
+mkdir -p "$scripts"
+trap 'rm -rf "$scripts"; cluster_down' EXIT
 
 home() { on_node 1 bash -c "cd /tmp/w || exit 99; $1"; }
 on_node 1 bash -c 'mkdir -p /tmp/w && cd /tmp/w && printf "apple\nbanana x\ncherry x\napple x\nbanana x\n" > words.txt'
@@ -52,6 +55,14 @@ on_node 1 kill -USR1 "$first"
 wait_until 3 home "grep -qx 'usr1 $first' got.$first"
 ok "kill -USR1 at home ran the child's trap on node 2"
 
+# ssi-kill -STOP/-CONT of a child's gpid: stopped on node 2 (and its stand-in at home), continued.
+state_is() { [ "$(on_node 1 ssi-ps --fresh -p "$((10000000 + first))" -o state --no-headers | tr -d ' ')" = "$1" ]; }
+on_node 3 ssi-kill -STOP "1:$first" || fail "ssi-kill -STOP 1:$first failed"
+wait_until 3 state_is T
+on_node 3 ssi-kill -CONT "1:$first" || fail "ssi-kill -CONT 1:$first failed"
+wait_until 3 not state_is T
+ok "ssi-kill -STOP/-CONT of a child's gpid stopped and continued it on node 2"
+
 # ssi-kill -KILL of the child's gpid from another node kills it there (a stand-in cannot catch it).
 second=${children##* }
 [ "$second" != "$first" ] || fail "two children expected: $children"
@@ -72,6 +83,47 @@ for c in $children; do
 done
 [ -z "$(on_node 1 ps -o pid= -C ssi-stand-in)" ] || fail "stand-ins left at home after the run"
 ok "no stand-in left at home"
+
+# ---- a child that ends on its own ends its stand-in, with its status, while the program runs on
+cat > "$scripts/child_exit.sh" <<'SH'
+sh -c 'echo child $$; sleep 0.5; exit 4' &
+wait $!
+echo status $?
+sleep 2
+echo done
+SH
+on_node 1 bash -c "cd /tmp/w && exec ssi-run -n 2 sh $scripts/child_exit.sh > exit.out 2>&1" &
+runner2=$!
+wait_until 5 home 'grep -q ^child exit.out'
+c=$(home 'awk "/^child/ {print \$2}" exit.out')
+[ "$(on_node 1 ps -o comm= -p "$c")" = ssi-stand-in ] || fail "no stand-in at home for child $c while it runs"
+wait_until 5 home 'grep -q ^status exit.out'
+[ "$(home 'awk "/^status/ {print \$2}" exit.out')" = 4 ] || fail "wait for the child did not give its exit code 4"
+wait_until 2 not on_node 1 kill -0 "$c"
+home 'grep -q ^done exit.out' && fail "the program ended before the stand-in check: the check proved nothing"
+wait "$runner2" || fail "the program failed"
+ok "a child's end ends its stand-in at home while the program runs on"
+
+# ---- home unreachable (its deputy stopped): a fork goes on with a namespace PID
+cat > "$scripts/unreachable.sh" <<'SH'
+echo ready $$
+sleep 1
+sh -c 'echo child $$'
+echo status $?
+SH
+on_node 1 bash -c "cd /tmp/w && exec ssi-run -n 2 sh $scripts/unreachable.sh > unreachable.out 2>&1" &
+runner3=$!
+wait_until 5 home 'grep -q ^ready unreachable.out'
+deputy=$(home 'awk "/^ready/ {print \$2}" unreachable.out')  # the program's PID is its deputy's
+on_node 1 kill -STOP "$deputy"
+sleep 3.5  # the fork comes at 1 s and gives up on its home PID at 3 s; silence ends a run at 5 s
+on_node 1 kill -CONT "$deputy"
+st=0
+wait "$runner3" || st=$?
+[ "$st" = 0 ] || { home 'cat unreachable.out' >&2; fail "the program failed ($st) while its home was unreachable"; }
+home 'grep -q "^child [0-9]" unreachable.out && grep -qx "status 0" unreachable.out' \
+  || { home 'cat unreachable.out' >&2; fail "the fork failed while home was unreachable"; }
+ok "with home unreachable, a fork goes on with a namespace PID"
 
 # ---- a pipeline over a home-only file: byte for byte what a local run gives --------------
 local_out=$(home "sh -c 'grep x words.txt | sort | uniq -c'") || fail "local pipeline failed"
