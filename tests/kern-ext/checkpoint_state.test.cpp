@@ -97,6 +97,18 @@ std::string temp_image_path(const std::string& name) {
     return "/dev/shm/ssi-checkpoint-state-test-" + std::to_string(::getpid()) + "-" + name + ".img";
 }
 
+// Until `pid` sleeps in a system call (state S in /proc/PID/stat), at most 5 s.
+void wait_asleep(pid_t pid) {
+    for (int i = 0; i < 500; ++i) {
+        auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+        REQUIRE(stat.ok());
+        auto close = stat->rfind(')');
+        if (close != std::string::npos && stat->compare(close, 4, ") S ") == 0) return;
+        ::usleep(10000);
+    }
+    FAIL("process " << pid << " never went to sleep");
+}
+
 // Ready, checkpoint (kill), image file, restore on the same pipes, a line, the verdict.
 Outcome checkpoint_and_restore(StateProgram& prog, const std::string& item, const Trip& trip = {}) {
     Outcome o;
@@ -108,6 +120,9 @@ Outcome checkpoint_and_restore(StateProgram& prog, const std::string& item, cons
         REQUIRE(l->rfind("info ", 0) == 0);
         o.info.push_back(*l);
     }
+    // "ready" comes just before the call that blocks: a checkpoint taken before the
+    // program is asleep in it would catch it before it loaded the state under test.
+    wait_asleep(prog.pid);
     if (trip.settle_ms) ::usleep(useconds_t(trip.settle_ms) * 1000);
     auto image = checkpoint(prog.pid, {CheckpointOptions::kill});
     if (!image) FAIL(image.error().message());
