@@ -26,6 +26,10 @@ web=$(port_in web.out)
 remote_big=$(home "ssi-run -n 2 curl -sS http://$HOST:$web/big.bin | sha256sum" | cut -d' ' -f1)
 [ "$remote_big" = "$want_big" ] || fail "curl on node 2 fetched other bytes from the home server"
 ok "ssi-run -n 2 curl fetches 24 MiB from a server at home, byte for byte"
+# The program's children are under the same interception: curl forked by sh on node 2.
+[ "$(home "ssi-run -n 2 sh -c 'curl -sS http://$HOST:$web/index.txt | tr a-z A-Z'")" = HELLO ] \
+  || fail "curl run by sh on node 2 did not reach the home server"
+ok "a child of the remote program (curl under sh) connects from home too"
 
 # A large upload, ended by shutdown(SHUT_WR): the home end sees every byte, then the end.
 home "python3 -u $TOOL sink $HOST > sink.out 2>&1 & echo \$! > sink.pid"
