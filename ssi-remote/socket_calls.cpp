@@ -3,17 +3,42 @@
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/socket_ops.h"
+#include "kern-ext/thread_signals.h"
 
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 
 namespace ssi::remote {
 namespace {
 
 constexpr size_t kMaxAddress = sizeof(sockaddr_storage);
+// How often calls that wait for home are checked for a signal to let through.
+constexpr int kSignalCheckMs = 50;
+// The kernel's "restart this call after the signal" (ERESTARTSYS, not in userspace headers):
+// the caller's kernel delivers the signal, then restarts the call or fails it with EINTR,
+// as the handler's SA_RESTART says — exactly as for its own blocking calls.
+constexpr int kRestartSys = 512;
+
+// Calls that may wait for home (accept, connect, SO_ERROR): notification id -> thread. The
+// filter waits killably once a call is taken (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV), so
+// without this a handler of SIGINT would run only when the call returns.
+using Waiting = std::map<uint64_t, pid_t>;
+
+void let_signals_through(Waiting& waiting, const SyscallListener& l) {
+    for (auto it = waiting.begin(); it != waiting.end();) {
+        bool answered = !l.is_valid(it->first);
+        if (!answered && deliverable_signal_pending(it->second).value_or(false)) {
+            (void)l.fail(it->first, kRestartSys);  // a connection it was to get goes to the next accept
+            answered = true;
+        }
+        it = answered ? waiting.erase(it) : std::next(it);
+    }
+}
 constexpr size_t kMaxOption = 256;
 
 // The process of a calling thread (a pidfd names a process, a notification a thread).
@@ -112,16 +137,18 @@ void on_accept(SocketRelay& relay, const SyscallListener& l, const SyscallNotifi
         if (auto w = write_sized(l, n, n.args[1], n.args[2], a.peer); !w) return answer(l, n.id, err_of(w.error()));
         // Interrupted by a signal meanwhile: the connection waits for the next accept.
         if (!l.add_fd(n.id, a.end.get(), flags & SOCK_CLOEXEC, true)) relay.give_back(listener, std::move(a));
-    });
+    }, [&l, id = n.id] { return l.is_valid(id); });
 }
 
-void on_call(SocketRelay& relay, const SyscallListener& l, const SyscallNotification& n) {
+void on_call(SocketRelay& relay, const SyscallListener& l, const SyscallNotification& n, Waiting& waiting) {
     if (n.nr == SYS_socket) return on_socket(relay, l, n);
     auto target = our_socket(relay, n, int(n.args[0]));
     if (!target) {
         (void)l.continue_call(n.id);
         return;
     }
+    // Answered at once or not, it is forgotten at the next check once answered.
+    if (n.nr == SYS_accept || n.nr == SYS_accept4 || n.nr == SYS_connect || n.nr == SYS_getsockopt) waiting[n.id] = n.pid;
     uint64_t sock = target->sock;
     auto done = [&l, id = n.id](int err) { answer(l, id, err); };
     switch (n.nr) {
@@ -166,10 +193,21 @@ void on_call(SocketRelay& relay, const SyscallListener& l, const SyscallNotifica
 }  // namespace
 
 void add_socket_calls(SyscallDispatch& dispatch, SocketService& service) {
-    auto handler = [&service](const SyscallNotification& n, const SyscallListener& l) {
+    // Only the service's thread touches it (the handler posts there, the check runs there).
+    auto waiting = std::make_shared<Waiting>();
+    auto listener = std::make_shared<const SyscallListener*>(nullptr);
+    service.every(kSignalCheckMs, [waiting, listener](SocketRelay& relay) {
+        if (!*listener) return;
+        let_signals_through(*waiting, **listener);
+        relay.prune_waiters();  // accepts whose calls have gone let go of their listener copies
+    });
+    auto handler = [&service, waiting, listener](const SyscallNotification& n, const SyscallListener& l) {
         // Everything happens on the service's thread: the relay is its alone, and an
         // answer may wait for home without holding up the program's other calls.
-        service.post([n, &l](SocketRelay& relay) { on_call(relay, l, n); });
+        service.post([n, &l, waiting, listener](SocketRelay& relay) {
+            *listener = &l;
+            on_call(relay, l, n, *waiting);
+        });
     };
     // Only the families carried; the filter lets every other socket() by untouched.
     for (int family : {AF_INET, AF_INET6})

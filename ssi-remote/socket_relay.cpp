@@ -134,24 +134,31 @@ void SocketRelay::get_option(uint64_t id, int level, int name, uint32_t size, Do
     call(SockGetOpt{0, id, level, name, size}, std::move(done));
 }
 
-void SocketRelay::accept(uint64_t id, UniqueFd program_listener, bool nonblocking, DoneAccept done) {
+void SocketRelay::accept(uint64_t id, UniqueFd program_listener, bool nonblocking, DoneAccept done,
+                         std::function<bool()> wanted) {
     Relayed* l = find_sock(id);
     if (!l || l->state != State::listening) return done(EINVAL, {});
     if (l->ready.empty() && nonblocking) return done(EAGAIN, {});
-    l->waiting.emplace_back(std::move(program_listener), std::move(done));
+    l->waiting.push_back({std::move(program_listener), std::move(done), std::move(wanted)});
     serve_accepts(id, *l);
+}
+
+void SocketRelay::prune_waiters() {
+    for (auto& [id, r] : socks_)
+        std::erase_if(r.waiting, [](const Relayed::Waiter& w) { return w.wanted && !w.wanted(); });
 }
 
 void SocketRelay::serve_accepts(uint64_t id, Relayed& l) {
     while (!l.ready.empty() && !l.waiting.empty()) {
+        Relayed::Waiter w = std::move(l.waiting.front());
+        l.waiting.pop_front();
+        if (w.wanted && !w.wanted()) continue;  // its call has gone (a signal, its end)
         Accepted a = std::move(l.ready.front());
         l.ready.pop_front();
-        auto [program_listener, done] = std::move(l.waiting.front());
-        l.waiting.pop_front();
         char byte;
-        (void)receive_some(program_listener.get(), std::span<char>(&byte, 1));  // one less waiting
+        (void)receive_some(w.program_listener.get(), std::span<char>(&byte, 1));  // one less waiting
         size_t before = l.ready.size();
-        done(0, std::move(a));
+        w.done(0, std::move(a));
         // Taken, unless the caller could not hand it over and gave it back.
         if (l.ready.size() == before) send_(SockTaken{id});
     }
@@ -299,7 +306,7 @@ void SocketRelay::close(uint64_t id) {
     Relayed r = std::move(it->second);
     socks_.erase(it);
     send_(SockClose{id});
-    for (auto& [fd, done] : r.waiting) done(EBADF, {});
+    for (auto& w : r.waiting) w.done(EBADF, {});
     // Connections the program never took end with the listener (their ends close here).
     for (auto& a : r.ready) {
         if (Relayed* c = find_sock(a.sock)) c->inode = 0;

@@ -68,7 +68,11 @@ public:
     // done when one comes. `program_listener` is the program's end of the listener (a
     // copy, by pidfd_getfd): its readability, one byte per waiting connection, is drained
     // by one. A connection the caller could not hand to the program goes back (give_back).
-    void accept(uint64_t listener, UniqueFd program_listener, bool nonblocking, DoneAccept done);
+    // `wanted`, if given, says whether the call still waits (a waiter that no longer does
+    // is dropped, with its copy of the listener, by prune_waiters or when its turn comes).
+    void accept(uint64_t listener, UniqueFd program_listener, bool nonblocking, DoneAccept done,
+                std::function<bool()> wanted = {});
+    void prune_waiters();
     void give_back(uint64_t listener, Accepted accepted);
     void name(uint64_t sock, bool peer, DoneBytes done);
     void set_option(uint64_t sock, int level, int name, std::string value, Done done);
@@ -94,7 +98,12 @@ private:
         bool hung_up = false;            // POLLHUP seen: the program closed it
         // A listener's connections accepted at home, and the program's accepts waiting.
         std::deque<Accepted> ready;
-        std::deque<std::pair<UniqueFd, DoneAccept>> waiting;
+        struct Waiter {
+            UniqueFd program_listener;
+            DoneAccept done;
+            std::function<bool()> wanted;
+        };
+        std::deque<Waiter> waiting;
     };
 
     uint64_t call(const SocketMessage& message, DoneBytes done);

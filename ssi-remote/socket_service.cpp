@@ -50,6 +50,13 @@ bool SocketService::finish(int timeout_ms) {
     return future.wait_for(std::chrono::milliseconds(timeout_ms)) == std::future_status::ready;
 }
 
+void SocketService::every(int interval_ms, std::function<void(SocketRelay&)> tick) {
+    post([this, interval_ms, tick = std::move(tick)](SocketRelay&) {
+        tick_ = tick;
+        tick_ms_ = interval_ms;
+    });
+}
+
 void SocketService::send(const SocketMessage& message) {
     std::string bytes = encode_socket_message(message);
     std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kSocketKind, 1), zmq::buffer(bytes)};
@@ -74,6 +81,7 @@ void SocketService::on_dealer() {
 }
 
 void SocketService::run() {
+    auto last_tick = std::chrono::steady_clock::now();
     while (!stopping_) {
         std::vector<zmq::pollitem_t> items = {{dealer_.handle(), 0, ZMQ_POLLIN, 0},
                                               {nullptr, wake_read_.get(), ZMQ_POLLIN, 0}};
@@ -83,7 +91,7 @@ void SocketService::run() {
             items.push_back({nullptr, w.fd, events, 0});
         }
         try {
-            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(1000));
+            zmq::poll(items.data(), items.size(), std::chrono::milliseconds(tick_ms_));
         } catch (const zmq::error_t&) {
             continue;  // EINTR
         }
@@ -110,6 +118,10 @@ void SocketService::run() {
         }
         on_dealer();
         if (on_empty_ && relay_.socket_count() == 0) std::exchange(on_empty_, nullptr)();
+        if (tick_ && std::chrono::steady_clock::now() - last_tick >= std::chrono::milliseconds(tick_ms_)) {
+            last_tick = std::chrono::steady_clock::now();
+            tick_(relay_);
+        }
     }
 }
 

@@ -34,6 +34,8 @@ public:
     // too (its last bytes sent), then tells the deputy (SockDone), so that the deputy does
     // not exit before them. False if that takes longer than timeout_ms.
     bool finish(int timeout_ms);
+    // Runs `tick` on the service thread about every interval_ms (set before calls come).
+    void every(int interval_ms, std::function<void(SocketRelay&)> tick);
 
 private:
     explicit SocketService(zmq::socket_t dealer);
@@ -48,6 +50,8 @@ private:
     UniqueFd wake_read_, wake_write_;  // a pipe: something was posted
     std::atomic<bool> stopping_{false};
     std::function<void()> on_empty_;  // finish(): run once the relay holds no socket
+    std::function<void(SocketRelay&)> tick_;
+    int tick_ms_ = 1000;
     std::thread thread_;
 };
 

@@ -99,6 +99,17 @@ on_node 3 bash -c "head -c 300000 /dev/urandom > /tmp/part && want=\"\$(stat -c 
   || fail "40 concurrent connections to an asyncio server on node 2 did not all arrive whole"
 ok "an asyncio server on node 2 takes 40 concurrent connections, each whole"
 
+# A program blocked in accept() at home's port still takes its signals at once: kill $!
+# runs its SIGTERM handler (the call is let go as the kernel would, for the signal).
+home "ssi-run -n 2 python3 -u $TOOL await $HOST > await.out 2>&1 & echo \$! > await.pid"
+wait_until 20 home 'grep -q listening await.out' || fail "the accepting program never listened: $(home 'cat await.out')"
+got=$(home 'p=$(cat await.pid); s=$(date +%s%N); kill $p; for i in $(seq 250); do kill -0 $p 2>/dev/null || break; sleep 0.02; done
+  tail -1 await.out; echo $((($(date +%s%N) - s) / 1000000))' | tr '\n' ' ')
+set -- $got
+[ "${1:-}" = term ] || fail "the SIGTERM handler of a program blocked in accept did not run: $got"
+[ "${2:-99999}" -lt 3000 ] || fail "the SIGTERM handler ran only after ${2} ms"
+ok "a program blocked in accept() at home runs its SIGTERM handler at once (${2} ms)"
+
 home 'kill $(cat rweb.pid) $(cat rsink.pid) $(cat asink.pid) $(cat web.pid) $(cat sink.pid) $(cat slow.pid)'
 listening_on() { [ -n "$(on_node 1 ss -tlnH "( sport = :$1 )")" ]; }
 wait_until 10 not listening_on "$rweb" || fail "the home port outlived the program"

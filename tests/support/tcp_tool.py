@@ -11,10 +11,12 @@
   source HOST FILE      listen; each connection gets FILE, then its end
   echo HOST             listen; each connection gets back what it sends
   asink HOST            like sink, with asyncio (a non-blocking listener under epoll)
+  await HOST            listen, print "listening PORT", block in accept(); SIGTERM's
+                        handler prints "term" and exits 5
   connect HOST PORT     try to connect; print "ok" or the errno's name (ECONNREFUSED)
   rtt HOST PORT COUNT   COUNT connections made and closed against an echo; median us
 """
-import asyncio, errno, hashlib, os, socket, sys, threading, time
+import asyncio, errno, hashlib, os, signal, socket, sys, threading, time
 
 
 def listen(host):
@@ -78,6 +80,17 @@ def main():
             print("port", srv.sockets[0].getsockname()[1], flush=True)
             await srv.serve_forever()
         asyncio.run(run())
+    elif mode == "await":
+        def term(*_):
+            print("term", flush=True)
+            os._exit(5)
+        signal.signal(signal.SIGTERM, term)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind((host, 0))
+        s.listen(1)
+        print("listening", s.getsockname()[1], flush=True)
+        s.accept()
+        print("accepted", flush=True)
     elif mode == "echo":
         def echo(c):
             while True:
