@@ -89,6 +89,7 @@ bool Supervisor::relay_output(int fd, char stream) {
 // The threads that use the program stop first; then the namespace is killed.
 void Supervisor::end_program() {
     dispatch_.stop();
+    sockets_.reset();  // after the dispatch, which posts to it; it answers through the dispatch's listener
     if (children_) children_->stop();
     program_.reset();
 }
@@ -158,6 +159,8 @@ Result<void> Supervisor::start_program() {
     std::string runs_file = runs_dir_.empty() ? "" : runs_dir_ + "/" + std::to_string(::getpid());
     children_ = std::make_unique<Children>(context_, keys_, runs_file);
     children_->add_rules(dispatch_);
+    // Its TCP sockets are home's (socket_calls.h): socket calls are intercepted.
+    TRY(start_sockets());
     launch.syscall_rules = dispatch_.rules();
     if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
     program_ = TRY(RemoteProcess::launch(launch));
@@ -390,6 +393,8 @@ void Supervisor::run() {
     if (program_) {
         auto reported = program_->reported_exit();
         auto status = reported ? Result<ProgramExit>(*reported) : program_->wait();
+        // Its sockets' last bytes reach home before the news of its end.
+        if (sockets_) (void)sockets_->finish(kSocketFlushMs);
         if (status) {
             how.exit_code = status->signaled ? -1 : status->code;
             how.signal = status->signaled ? status->signal : 0;

@@ -12,6 +12,7 @@
 #include "ssi-remote/children.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/home_fs.h"
+#include "ssi-remote/socket_service.h"
 #include "ssi-remote/syscall_dispatch.h"
 
 #include <zmq.hpp>
@@ -49,6 +50,8 @@ private:
     void move_away(const std::string& image_path);
     std::string drain_program_output();
     void inject_fault(const char* point) const;
+    // Sockets are home's (supervisor_sockets.cpp): the relay and its system call handlers.
+    Result<void> start_sockets();
 
     wire::RunRequest spec_;
     int32_t self_node_;
@@ -62,6 +65,7 @@ private:
     // and stopped before it goes (end_program): they use it from their threads.
     SyscallDispatch dispatch_;
     std::unique_ptr<Children> children_;
+    std::unique_ptr<SocketService> sockets_;  // the program's TCP sockets, relayed home
     std::optional<RemoteProcess> program_;
     UniqueFd stdin_, stdout_, stderr_;  // pipes to the program, or -1 where the pty is
     UniqueFd pty_;                      // the pty master, when the program has a terminal

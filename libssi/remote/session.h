@@ -3,7 +3,9 @@
 // this run only. Every message is two frames, [kind][payload]: kind "F" carries a file
 // system request or reply (libssi/remote/fs_protocol.h), kind "C" a control message
 // (wire::SessionHello, StdinData, ForwardSignal, ProgramExited, Keepalive, WindowSize,
-// the migration messages), kind "I" a piece of a migration's image (image_stream.h).
+// the migration messages), kind "I" a piece of a migration's image (image_stream.h),
+// kind "S" the program's TCP sockets (socket_protocol.h, on a connection of the
+// supervisor's socket service).
 // The program's output is the exception, three frames [kOutputKind][stream][bytes]: its
 // bytes go from the pipe into a ZeroMQ message and from there into the deputy's write()
 // without being copied or encoded on the way (it is the bulk path).
@@ -30,6 +32,8 @@ inline constexpr int kSilenceLimitMs = 5000;
 inline constexpr int kReconnectGraceMs = 1000;
 // How long the deputy waits for the supervisor's first word.
 inline constexpr int kHelloTimeoutMs = 15000;
+// How long, after the program's end, its sockets may take to send their last bytes home.
+inline constexpr int kSocketFlushMs = 5000;
 // Input travels in pieces of at most this much.
 inline constexpr size_t kChunkBytes = 256 * 1024;
 // Output is read in pieces of at most this much, from pipes this big: bulk output moves in

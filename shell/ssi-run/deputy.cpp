@@ -50,6 +50,7 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32
     d->client_public_ = client.public_key;
     d->client_secret_ = client.secret_key;
     d->files_ = TRY(remote::HomeFileServer::create("/"));
+    d->sockets_ = std::make_unique<remote::SocketServer>([raw = d.get()](const remote::SocketMessage& m) { raw->send_socket(m); });
     // The target's kernel applies the program's umask; ours would apply it twice.
     d->umask_ = exchange_umask(0);
     try {
@@ -167,6 +168,8 @@ void Deputy::on_router() {
             zmq::send_multipart(router_, out);
         } else if (kind == remote::kControlKind) {
             on_control(frames[0].to_string(), frames[2].to_string());
+        } else if (kind == remote::kSocketKind) {
+            on_socket_frame(frames[0], frames[2]);
         }
     }
 }
@@ -297,6 +300,8 @@ Result<int> Deputy::serve(int32_t node) {
         bool watch_stdin = stdin_open_ && !control_id_.empty() && move_ == Move::none &&
                            (!tty_ || in_foreground(STDIN_FILENO));
         if (watch_stdin) stdin_at = items.size(), items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
+        size_t sockets_at = items.size();
+        auto socket_watches = add_socket_watches(items);
         try {
             zmq::poll(items.data(), items.size(), std::chrono::milliseconds(remote::kKeepaliveMs));
         } catch (const zmq::error_t& e) {
@@ -313,6 +318,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (items[4].revents & ZMQ_POLLIN) on_child_signals();
         if (order_at && (items[order_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_order_connection();
         if (stdin_at && (items[stdin_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
+        on_socket_events(socket_watches, items.data() + sockets_at);
         if (exited_) break;
         if (move_ != Move::none) {
             if (move_silence_expired()) on_move_failed("lost contact with node " + std::to_string(node_));
@@ -340,6 +346,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
             return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
     }
+    finish_sockets();
     // The terminal as we found it, before any message or death by signal.
     raw_.reset();
     // The children went with the program's namespace; so do their stand-ins.

@@ -10,6 +10,7 @@
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/home_file_server.h"
 #include "libssi/remote/image_server.h"
+#include "libssi/remote/socket_server.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 #include "shell/ssi-run/child_deputies.h"
@@ -69,6 +70,12 @@ private:
     void stop_like_program();
     void take_terminal();
     void send_control(const wire::Message& message);
+    // The program's sockets, held here (deputy_sockets.cpp).
+    void on_socket_frame(const zmq::message_t& routing_id, const zmq::message_t& payload);
+    void send_socket(const remote::SocketMessage& message);
+    std::vector<remote::SocketWatch> add_socket_watches(std::vector<zmq::pollitem_t>& items) const;
+    void on_socket_events(const std::vector<remote::SocketWatch>& watches, const zmq::pollitem_t* items);
+    void finish_sockets();
     void reply_to(const std::string& routing_id, uint64_t request_id, const wire::Message& message);
     void on_child_signals();
 
@@ -79,6 +86,8 @@ private:
     std::string server_public_, client_public_, client_secret_;
     std::unique_ptr<remote::HomeFileServer> files_;
     remote::ImageServer images_;  // a migration's image, to and from the supervisors
+    std::unique_ptr<remote::SocketServer> sockets_;
+    std::string sockets_id_;  // the supervisor's connection for sockets
     UniqueFd signals_;
     std::optional<ChildDeputies> children_;  // stand-ins for the program's children
     mode_t umask_ = 022;
