@@ -2,6 +2,7 @@
 
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
+#include "libssi/remote/session.h"
 
 #include <poll.h>
 
@@ -44,6 +45,9 @@ bool SocketService::finish(int timeout_ms) {
     post([this, done](SocketRelay&) {
         on_empty_ = [this, done] {
             send(SockDone{});
+            // What is queued here (up to a window of the program's last bytes) must still
+            // leave once the supervisor exits; the dealer was made to drop it (linger 0).
+            dealer_.set(zmq::sockopt::linger, kSocketFlushMs);
             done->set_value();
         };
     });
