@@ -5,8 +5,13 @@
 # name the deputy (whose PID is $!), and node 2 must hold no TCP socket of the program.
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
-TOOL=$(cd "$(dirname "$0")/../support" && pwd)/tcp_tool.py
 HOST=127.0.1.1
+# Each node's /tmp is its own (and the checkout may be under this machine's /tmp): the
+# tool is copied into node 1 (home) and node 3, where it runs.
+TOOL=/tmp/w/tcp_tool.py
+for k in 1 3; do
+  on_node "$k" bash -c "mkdir -p /tmp/w && cat > $TOOL" < "$(dirname "$0")/../support/tcp_tool.py"
+done
 
 home() { on_node 1 bash -c "cd /tmp/w || exit 99; $1"; }
 on_node 1 bash -c 'mkdir -p /tmp/w/site && cd /tmp/w && head -c 24M /dev/urandom > site/big.bin && head -c 9M /dev/urandom > up.bin &&
