@@ -77,12 +77,20 @@ void Children::signal(pid_t home_pid, int sig) {
     if (it != children_.end()) (void)it->second.pidfd.send_signal(sig);
 }
 
-void Children::work() {
-    try {
-        deputy_ = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
-    } catch (const zmq::error_t& e) {
-        std::fprintf(stderr, "ssi-remote: children: cannot reach the deputy: %s\n", e.what());
+// The worker's link to the deputy, made at the first child: most programs never fork,
+// and a CURVE handshake per run is start-up time they would pay for nothing.
+zmq::socket_t* Children::deputy() {
+    if (!deputy_) {
+        try {
+            deputy_ = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
+        } catch (const zmq::error_t& e) {
+            std::fprintf(stderr, "ssi-remote: children: cannot reach the deputy: %s\n", e.what());
+        }
     }
+    return deputy_.get();
+}
+
+void Children::work() {
     for (;;) {
         std::vector<pollfd> fds = {{wake_.get(), POLLIN, 0}};
         std::vector<pid_t> watched;
@@ -200,7 +208,7 @@ std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<p
 }
 
 std::optional<pid_t> Children::reserve(pid_t parent) {
-    if (!deputy_) return std::nullopt;
+    if (!deputy()) return std::nullopt;
     uint64_t id = next_request_++;
     std::string bytes = wire::encode(wire::Envelope{id, wire::ChildReserve{parent}});
     try {
@@ -232,7 +240,7 @@ std::optional<pid_t> Children::reserve(pid_t parent) {
 }
 
 void Children::send_ended(pid_t home_pid, int wait_status) {
-    if (!deputy_) return;
+    if (!deputy()) return;
     std::string bytes = wire::encode(wire::Envelope{0, wire::ChildEnded{home_pid, wait_status}});
     std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
     try {

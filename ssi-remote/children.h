@@ -57,6 +57,7 @@ private:
     void ended(pid_t home_pid);
     std::optional<pid_t> reserve(pid_t parent);
     void send_ended(pid_t home_pid, int wait_status);
+    zmq::socket_t* deputy();  // connected at first use
     std::optional<pid_t> wait_for_new_child(pid_t tid, const std::vector<pid_t>& before);
     void write_runs_file();
 

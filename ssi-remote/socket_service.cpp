@@ -13,11 +13,11 @@
 
 namespace ssi::remote {
 
-SocketService::SocketService(zmq::socket_t dealer)
-    : dealer_(std::move(dealer)), relay_([this](const SocketMessage& m) { send(m); }) {}
+SocketService::SocketService(Connect connect)
+    : connect_(std::move(connect)), relay_([this](const SocketMessage& m) { send(m); }) {}
 
-Result<std::unique_ptr<SocketService>> SocketService::start(zmq::socket_t dealer) {
-    std::unique_ptr<SocketService> s(new SocketService(std::move(dealer)));
+Result<std::unique_ptr<SocketService>> SocketService::start(Connect connect) {
+    std::unique_ptr<SocketService> s(new SocketService(std::move(connect)));
     std::tie(s->wake_read_, s->wake_write_) = TRY(make_pipe());
     TRY(set_nonblocking(s->wake_read_.get()));
     TRY(set_nonblocking(s->wake_write_.get()));
@@ -44,10 +44,14 @@ bool SocketService::finish(int timeout_ms) {
     auto future = done->get_future();
     post([this, done](SocketRelay&) {
         on_empty_ = [this, done] {
+            if (!dealer_) {  // the deputy never heard of a socket: it waits for no SockDone
+                done->set_value();
+                return;
+            }
             send(SockDone{});
             // What is queued here (up to a window of the program's last bytes) must still
             // leave once the supervisor exits; the dealer was made to drop it (linger 0).
-            dealer_.set(zmq::sockopt::linger, kSocketFlushMs);
+            dealer_->set(zmq::sockopt::linger, kSocketFlushMs);
             done->set_value();
         };
     });
@@ -65,17 +69,18 @@ void SocketService::send(const SocketMessage& message) {
     std::string bytes = encode_socket_message(message);
     std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kSocketKind, 1), zmq::buffer(bytes)};
     try {
-        zmq::send_multipart(dealer_, frames);
+        if (!dealer_) dealer_.emplace(connect_());
+        zmq::send_multipart(*dealer_, frames);
     } catch (const zmq::error_t&) {
         // The deputy is gone: the supervisor ends the program.
     }
 }
 
 void SocketService::on_dealer() {
-    for (;;) {
+    while (dealer_) {
         std::vector<zmq::message_t> frames;
         try {
-            if (!zmq::recv_multipart(dealer_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
+            if (!zmq::recv_multipart(*dealer_, std::back_inserter(frames), zmq::recv_flags::dontwait)) return;
         } catch (const zmq::error_t&) {
             return;
         }
@@ -87,7 +92,9 @@ void SocketService::on_dealer() {
 void SocketService::run() {
     auto last_tick = std::chrono::steady_clock::now();
     while (!stopping_) {
-        std::vector<zmq::pollitem_t> items = {{dealer_.handle(), 0, ZMQ_POLLIN, 0},
+        // Without a link yet, the wake-up pipe stands in its place (nothing comes from home).
+        std::vector<zmq::pollitem_t> items = {dealer_ ? zmq::pollitem_t{dealer_->handle(), 0, ZMQ_POLLIN, 0}
+                                                      : zmq::pollitem_t{nullptr, wake_read_.get(), ZMQ_POLLIN, 0},
                                               {nullptr, wake_read_.get(), ZMQ_POLLIN, 0}};
         auto watches = relay_.watches();
         for (const auto& w : watches) {

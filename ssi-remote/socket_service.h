@@ -15,6 +15,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -22,8 +23,11 @@ namespace ssi::remote {
 
 class SocketService {
 public:
-    // `dealer`: connected to the deputy (connect_to_deputy); the service owns it from now on.
-    static Result<std::unique_ptr<SocketService>> start(zmq::socket_t dealer);
+    // `connect` makes the DEALER to the deputy (connect_to_deputy). It is called on the
+    // service thread at the first message to send: most programs never make a socket,
+    // and a CURVE handshake per run is start-up time they would pay for nothing.
+    using Connect = std::function<zmq::socket_t()>;
+    static Result<std::unique_ptr<SocketService>> start(Connect connect);
     ~SocketService();
     SocketService(const SocketService&) = delete;
     SocketService& operator=(const SocketService&) = delete;
@@ -38,12 +42,13 @@ public:
     void every(int interval_ms, std::function<void(SocketRelay&)> tick);
 
 private:
-    explicit SocketService(zmq::socket_t dealer);
+    explicit SocketService(Connect connect);
     void run();
     void send(const SocketMessage& message);
     void on_dealer();
 
-    zmq::socket_t dealer_;
+    Connect connect_;
+    std::optional<zmq::socket_t> dealer_;  // made at the first send
     SocketRelay relay_;
     std::mutex mutex_;
     std::vector<std::function<void(SocketRelay&)>> posted_;

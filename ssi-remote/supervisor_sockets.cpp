@@ -6,11 +6,7 @@
 namespace ssi::remote {
 
 Result<void> Supervisor::start_sockets() {
-    try {
-        sockets_ = TRY(SocketService::start(connect_to_deputy(context_, keys_)));
-    } catch (const zmq::error_t& e) {
-        return Error{"zmq", e.num(), "socket link to the deputy"};
-    }
+    sockets_ = TRY(SocketService::start([this] { return connect_to_deputy(context_, keys_); }));
     add_socket_calls(dispatch_, *sockets_);
     return ok();
 }

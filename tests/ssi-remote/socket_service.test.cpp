@@ -81,10 +81,12 @@ struct Home {
 
 TEST_CASE("socket service: calls posted from another thread reach home and back", "[remote][sockets]") {
     Home home;
-    zmq::socket_t dealer(home.context, zmq::socket_type::dealer);
-    dealer.set(zmq::sockopt::linger, 0);
-    dealer.connect("inproc://socket-service-test");
-    auto service = SocketService::start(std::move(dealer));
+    auto service = SocketService::start([&home] {
+        zmq::socket_t dealer(home.context, zmq::socket_type::dealer);
+        dealer.set(zmq::sockopt::linger, 0);
+        dealer.connect("inproc://socket-service-test");
+        return dealer;
+    });
     REQUIRE(service.ok());
 
     UniqueFd listener = open_socket(AF_INET, SOCK_STREAM, 0).value();
