@@ -145,3 +145,25 @@ TEST_CASE("socket service: calls posted from another thread reach home and back"
     CHECK(finished.get());
     CHECK(home.server.socket_count() == 0);
 }
+
+// Most programs never make a socket: their service never links to home, and its end
+// owes home no SockDone (the deputy waits for one only after a socket frame).
+TEST_CASE("socket service: a program without sockets never links to home", "[remote][sockets]") {
+    int connects = 0;
+    zmq::context_t context{1};
+    {
+        auto service = SocketService::start([&] {
+            ++connects;
+            zmq::socket_t dealer(context, zmq::socket_type::dealer);
+            dealer.set(zmq::sockopt::linger, 0);
+            dealer.connect("inproc://socket-service-unused");
+            return dealer;
+        });
+        REQUIRE(service.ok());
+        bool ran = false;
+        (*service)->post([&](SocketRelay& relay) { ran = relay.socket_count() == 0; });
+        CHECK((*service)->finish(5000));
+        CHECK(ran);
+    }
+    CHECK(connects == 0);
+}
