@@ -1,6 +1,7 @@
 #include "kern-ext/files.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/sysmacros.h>
 #include <ftw.h>
 #include <unistd.h>
@@ -98,6 +99,11 @@ Result<size_t> read_some(int fd, std::span<char> buffer) {
         if (errno == EINTR) continue;
         return sys_error("read", "fd " + std::to_string(fd));
     }
+}
+
+bool readable_now(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 1 && p.revents != 0;
 }
 
 }  // namespace ssi

@@ -31,6 +31,8 @@ Result<void> set_readahead_kb(const std::string& mountpoint, unsigned kb);
 Result<void> write_all(int fd, std::span<const char> data);
 // One read(); 0 means end of file.
 Result<size_t> read_some(int fd, std::span<char> buffer);
+// Whether a read() of fd would not block now (poll with no wait): data, an end or an error.
+bool readable_now(int fd);
 
 }  // namespace ssi
 

@@ -139,7 +139,7 @@ std::string Supervisor::drain_program_output() {
             unread.append(buf, *n);
         }
     }
-    return unread + stdin_pending_;
+    return unread + std::string(stdin_pending_.front());
 }
 
 void Supervisor::move_away(const std::string& image_path) {

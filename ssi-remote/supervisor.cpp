@@ -125,8 +125,8 @@ Result<void> Supervisor::start_program() {
     if (!term.enabled) std::tie(in_read, in_write) = TRY(make_pipe());
     if (!term.stdout_tty || !term.enabled) std::tie(out_read, out_write) = TRY(make_pipe());
     if (!term.stderr_tty || !term.enabled) std::tie(err_read, err_write) = TRY(make_pipe());
-    for (const UniqueFd* out : {&out_read, &err_read})
-        if (*out) (void)set_pipe_capacity(out->get(), int(kOutputChunkBytes));  // a smaller pipe still works
+    for (const UniqueFd* end : {&in_write, &out_read, &err_read})
+        if (*end) (void)set_pipe_capacity(end->get(), int(kOutputChunkBytes));  // a smaller pipe still works
     auto source = [&](const UniqueFd& pipe_end) { return pipe_end ? pipe_end.get() : pty->slave(); };
     LaunchSpec launch;
     launch.root = mountpoint_;
@@ -212,7 +212,7 @@ void Supervisor::on_control() {
         if (auto* in = std::get_if<wire::StdinData>(&envelope->body)) {
             // A terminal has no end of input to pass on (the home one hung up: SIGHUP follows).
             if (in->bytes.empty()) stdin_eof_ = !pty_;
-            else stdin_pending_ += in->bytes;
+            else stdin_pending_.append(in->bytes), stdin_received_ += in->bytes.size();
         } else if (auto* sig = std::get_if<wire::ForwardSignal>(&envelope->body)) {
             on_signal(sig->signal);
         } else if (auto* child = std::get_if<wire::ChildSignal>(&envelope->body)) {
@@ -229,6 +229,16 @@ void Supervisor::on_control() {
             if (pty_) (void)set_terminal_size(pty_.get(), {size->rows, size->cols});
         }
     }
+}
+
+// The deputy keeps a window of input in flight beyond what the program has taken (written
+// into its stdin, or dropped with a closed stdin): tell it each chunk, and when caught up.
+void Supervisor::report_input_taken() {
+    const uint64_t taken = stdin_received_ - stdin_pending_.size();
+    if (taken == stdin_reported_) return;
+    if (taken - stdin_reported_ < kChunkBytes && !stdin_pending_.empty()) return;
+    stdin_reported_ = taken;
+    send_control(wire::StdinTaken{taken});
 }
 
 void Supervisor::on_signal(int s) {
@@ -318,9 +328,9 @@ void Supervisor::relay() {
             if (at && (items[at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *open = relay_output(fd, stream);
         }
         if (in_at && (items[in_at].revents & (ZMQ_POLLOUT | ZMQ_POLLERR))) {
-            auto n = write_some(stdin_.get(), stdin_pending_);
+            auto n = write_some(stdin_.get(), stdin_pending_.front());
             if (!n) stdin_.reset(), stdin_pending_.clear();  // the program closed its stdin
-            else stdin_pending_.erase(0, *n);
+            else stdin_pending_.consume(*n);
         }
         if (stdin_ && stdin_eof_ && stdin_pending_.empty()) stdin_.reset();
         if (pty_at && (items[pty_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) {
@@ -328,10 +338,13 @@ void Supervisor::relay() {
             if (!relay_output(pty_.get(), kOutputTerminal)) pty_open = false, stdin_pending_.clear();
         }
         if (pty_open && !stdin_pending_.empty() && (items[pty_at].revents & ZMQ_POLLOUT)) {
-            auto n = write_some(pty_.get(), stdin_pending_);
+            auto n = write_some(pty_.get(), stdin_pending_.front());
             if (!n) stdin_pending_.clear();
-            else stdin_pending_.erase(0, *n);
+            else stdin_pending_.consume(*n);
         }
+        // Input for a stdin the program has closed goes nowhere, as the pipe's would.
+        if (!stdin_ && !pty_open) stdin_pending_.clear();
+        report_input_taken();
         if (change_at && (items[change_at].revents & ZMQ_POLLIN)) on_program_change();
         if (pty_open && background_ && !stopped_for_input_) stop_background_reader();
         if (checkpoint_order_) {

@@ -8,6 +8,7 @@
 #include "kern-ext/remote_launch.h"
 #include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
+#include "libssi/remote/byte_queue.h"
 #include "libssi/wire/messages.h"
 #include "ssi-remote/children.h"
 #include "ssi-remote/fs_transport.h"
@@ -38,6 +39,7 @@ private:
     void relay();
     void send_control(const wire::Message& message);
     bool relay_output(int fd, char stream);
+    void report_input_taken();
     void on_control();
     void on_signal(int signal);
     void on_program_change();
@@ -73,8 +75,10 @@ private:
     std::string pty_slave_path_;
     bool background_ = false;           // the deputy is not its terminal's foreground job
     bool stopped_for_input_ = false;    // SIGTTIN sent, until the deputy is in front again
-    std::string stdin_pending_;
+    ByteQueue stdin_pending_;  // for the program's stdin or terminal
     bool stdin_eof_ = false;
+    // Input flow (wire::StdinTaken): what this session received, what the deputy was told.
+    uint64_t stdin_received_ = 0, stdin_reported_ = 0;
     // Migration: our copy of the program's stdin read end (what it left unread moves on
     // with it), control messages that came while a restore waited for its ResumeOrder,
     // and whether the program moved away (then nobody reports its "death").

@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 4;
+inline constexpr uint32_t kProtocolVersion = 5;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -207,6 +207,15 @@ struct StdinData {
     MSGPACK_DEFINE_ARRAY(bytes)
 };
 
+// Supervisor -> deputy: how many bytes of input (StdinData since its SessionHello) it has
+// written into the program's stdin. The deputy keeps at most a window of input beyond
+// it in flight, so a slow reader holds no unbounded backlog over there, and a move finds
+// little input that the program had not read.
+struct StdinTaken {
+    uint64_t total = 0;
+    MSGPACK_DEFINE_ARRAY(total)
+};
+
 // Retired: output now travels as raw kOutputKind frames (libssi/remote/session.h), which
 // spare it two copies and an encoding. Kept so the message numbers of protocol 4 stay put.
 struct OutputData {
@@ -396,7 +405,8 @@ using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest
                              CheckpointRequest, CheckpointReply, RestartRequest, RestartReply,
                              RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
                              CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed,
-                             TerminalForeground, ChildReserve, ChildReserved, ChildEnded, ChildSignal>;
+                             TerminalForeground, ChildReserve, ChildReserved, ChildEnded, ChildSignal,
+                             StdinTaken>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

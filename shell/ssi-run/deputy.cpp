@@ -33,6 +33,9 @@ const std::initializer_list<int> kForwarded = {SIGHUP, SIGINT,  SIGQUIT, SIGUSR1
                                                SIGTERM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, SIGURG,
                                                SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGPWR, SIGSYS};
 
+// Input read ahead of what the program took: four chunks keep a fast reader fed.
+constexpr uint64_t kStdinWindowBytes = 4 * remote::kChunkBytes;
+
 int ms_since(clock::time_point t) {
     return int(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - t).count());
 }
@@ -207,6 +210,8 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                 reply_to(routing_id, envelope->request_id,
                          pid ? wire::ChildReserved{*pid, ""} : wire::ChildReserved{0, pid.error().message()});
                 children_->refill();  // the next one's, while the program runs
+            } else if constexpr (std::is_same_v<T, wire::StdinTaken>) {
+                if (routing_id == control_id_ && msg.total <= stdin_sent_) stdin_taken_ = msg.total;
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
@@ -218,15 +223,27 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
         envelope->body);
 }
 
+// What a pipe holds now, up to a chunk (a writer's pipe gives 64 KiB a read): one message.
 void Deputy::on_stdin() {
     char buf[remote::kChunkBytes];
-    auto n = read_some(STDIN_FILENO, std::span<char>(buf, sizeof buf));
-    if (!n || *n == 0) {
+    size_t got = 0;
+    bool ended = false;
+    do {
+        auto n = read_some(STDIN_FILENO, std::span<char>(buf + got, sizeof buf - got));
+        if (!n || *n == 0) {
+            ended = true;
+            break;
+        }
+        got += *n;
+    } while (got < sizeof buf && readable_now(STDIN_FILENO));
+    if (got > 0) {
+        stdin_sent_ += got;
+        send_control(wire::StdinData{std::string(buf, got)});
+    }
+    if (ended) {
         stdin_open_ = false;
         send_control(wire::StdinData{});
-        return;
     }
-    send_control(wire::StdinData{std::string(buf, *n)});
 }
 
 void Deputy::on_signals() {
@@ -297,8 +314,10 @@ Result<int> Deputy::serve(int32_t node) {
         size_t order_at = 0, stdin_at = 0;
         if (order_connection_) order_at = items.size(), items.push_back({nullptr, order_connection_.get(), ZMQ_POLLIN, 0});
         // Input is read only once someone is there to take it, and not while the program moves.
+        // At most kStdinWindowBytes ahead of the program: a slow reader leaves the rest in
+        // our stdin, not in memory over there, and a move has little unread input to carry.
         bool watch_stdin = stdin_open_ && !control_id_.empty() && move_ == Move::none &&
-                           (!tty_ || in_foreground(STDIN_FILENO));
+                           stdin_sent_ - stdin_taken_ < kStdinWindowBytes && (!tty_ || in_foreground(STDIN_FILENO));
         if (watch_stdin) stdin_at = items.size(), items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
         size_t sockets_at = items.size();
         auto socket_watches = add_socket_watches(items);

@@ -94,6 +94,8 @@ private:
     std::string control_id_;  // the supervisor's control connection, once it said hello
     std::vector<int> early_signals_;
     bool stdin_open_ = true;
+    // Input sent to the current supervisor, and what it says the program took (StdinTaken).
+    uint64_t stdin_sent_ = 0, stdin_taken_ = 0;
     std::optional<wire::ProgramExited> exited_;
     std::chrono::steady_clock::time_point last_heard_;
     int32_t node_ = 0;

@@ -13,6 +13,7 @@
 // the same image: it continues exactly once, at home, in its own PID.
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "kern-ext/input_pushback.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/unix_socket.h"
@@ -135,6 +136,7 @@ void Deputy::on_session_hello(const std::string& routing_id) {
     control_id_ = routing_id;
     said_foreground_.reset();  // a new supervisor knows nothing yet
     // What the program had not read where it was comes first, then the end of input.
+    stdin_sent_ = unread_input_.size(), stdin_taken_ = 0;
     if (!unread_input_.empty()) send_control(wire::StdinData{std::exchange(unread_input_, {})});
     if (!stdin_open_) send_control(wire::StdinData{});
     if (move_ == Move::none) deliver_early_signals();  // a move delivers them once resumed
@@ -207,6 +209,11 @@ void Deputy::park(const std::string& why) {
         context_.close();  // joins ZeroMQ's threads
     } catch (const zmq::error_t&) {
     }
+    // Input we read that the program had not: where its next read at home finds it first.
+    if (!unread_input_.empty())
+        if (auto back = push_back_input(STDIN_FILENO, unread_input_); !back)
+            std::fprintf(stderr, "ssi-run: %zu bytes of input the program had not read are lost: %s\n",
+                         unread_input_.size(), back.error().message().c_str());
     reply_order(wire::DeputyParked{image_path_, image_bytes_, why, std::move(signals)});
     for (;;) ::pause();
 }

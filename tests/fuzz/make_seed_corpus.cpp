@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
         ChildReserved{4712, ""},
         ChildEnded{4712, 0x0300},
         ChildSignal{4712, 10},
+        StdinTaken{65536},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

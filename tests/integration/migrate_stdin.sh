@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Input across moves (docs/migration.md, "stdin"): the deputy reads stdin ahead of the
+# program, at most a window ahead. A program that reads its input slowly is moved away
+# and back home mid-input: what the deputy had read but the program had not is put back
+# (a file: the offset moved back; a pipe: a feeder process gives it first), so the
+# program at home reads every byte exactly once. Also through ssi-run: a slow reader on
+# node 2 leaves the rest of a large input in the home pipe, not in memory on node 2.
+source "$(dirname "$0")/../support/cluster.sh"
+cluster_up 3
+
+slow='import sys, time
+n = s = 0
+for line in sys.stdin:
+    n += 1; s += int(line)
+    if n % 2000 == 0:
+        print("at", n, flush=True); time.sleep(0.04)
+print("end", n, s, flush=True)'
+on_node 1 sh -c "cat > /tmp/slow.py" <<<"$slow"
+on_node 1 sh -c 'seq 1 200000 > /tmp/nums'
+want="end 200000 20000100000"
+progress() { on_node 1 sh -c "grep -c '^at' $1 2>/dev/null || echo 0"; }
+past() { [ "$(progress "$1")" -ge "$2" ]; }
+migrate() {
+  local out rc=0
+  out=$(on_node 1 timeout 120 ssi-migrate "1:$1" "$2" 2>&1) || rc=$?
+  [ "$rc" -eq 0 ] || fail "ssi-migrate 1:$1 $2 exited $rc: $out"
+}
+
+for input in pipe file; do
+  if [ "$input" = pipe ]; then
+    on_node 1 sh -c 'seq 1 200000 | python3 -u /tmp/slow.py > /tmp/p.out 2>&1 & echo $! > /tmp/p.pid; wait $!; echo $? > /tmp/p.rc' &
+  else
+    on_node 1 sh -c 'python3 -u /tmp/slow.py < /tmp/nums > /tmp/p.out 2>&1 & echo $! > /tmp/p.pid; wait $!; echo $? > /tmp/p.rc' &
+  fi
+  parent=$!
+  wait_until 10 on_node 1 test -s /tmp/p.pid
+  pid=$(on_node 1 cat /tmp/p.pid)
+  wait_until 20 past /tmp/p.out 3 || fail "the slow reader ($input) did not start"
+  migrate "$pid" 2
+  at=$(progress /tmp/p.out)
+  wait_until 20 past /tmp/p.out $((at + 3)) || fail "the slow reader ($input) stopped on node 2"
+  migrate "$pid" home
+  if [ "$input" = pipe ]; then  # the input read ahead is fed back first: a feeder is there
+    on_node 1 pgrep -x ssi-stdin-feed > /dev/null || fail "no input feeder at home after the move (nothing was read ahead?)"
+  fi
+  wait "$parent"
+  [ "$(on_node 1 cat /tmp/p.rc)" = 0 ] || fail "the slow reader ($input) exited $(on_node 1 cat /tmp/p.rc)"
+  got=$(on_node 1 tail -n 1 /tmp/p.out)
+  [ "$got" = "$want" ] || fail "stdin from a $input, 1 -> 2 -> home mid-input: the program read '$got', expected '$want'"
+  on_node 1 rm -f /tmp/p.pid /tmp/p.out /tmp/p.rc
+  ok "stdin from a $input, read slowly, 1 -> 2 -> home mid-input: every line read exactly once"
+done
+
+# ssi-run with a slow reader: the input waits in the home pipe (the window), and the
+# supervisor on node 2 holds no backlog of it.
+on_node 1 sh -c 'head -c 200M /dev/zero | ssi-run -n 2 python3 -c "import sys, time; sys.stdin.buffer.read(1); time.sleep(600)" & echo $! > /tmp/r.pid; wait' &
+runner=$!
+wait_until 10 on_node 1 test -s /tmp/r.pid
+supervisor_rss() {  # the largest RSS (KiB) of an ssi-remote on node 2
+  on_node 2 sh -c 'for p in $(pgrep -x ssi-remote); do awk "/^VmRSS/ {print \$2}" /proc/$p/status; done | sort -n | tail -1'
+}
+sleep 3
+rss=$(supervisor_rss)
+[ -n "$rss" ] || fail "no supervisor on node 2"
+[ "$rss" -lt 65536 ] || fail "the supervisor on node 2 holds $rss KiB: the input was read ahead without bound"
+pid=$(on_node 1 cat /tmp/r.pid)
+on_node 1 kill "$pid"
+wait "$runner" || true
+ok "a slow remote reader of 200 MiB of input: its supervisor holds $rss KiB, the rest waits at home"
+
+pass
