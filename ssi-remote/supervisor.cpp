@@ -70,6 +70,7 @@ bool Supervisor::relay_output(int fd, char stream) {
         std::free(buf);
         return false;
     }
+    output_sent_ += *n;
     zmq::message_t data;
     if (*n < kOutputChunkBytes / 16) {
         data.rebuild(buf, *n);
@@ -209,6 +210,10 @@ void Supervisor::on_control() {
             checkpoint_order_ = order->image_path;  // relay() acts on it
             continue;
         }
+        if (auto* taken = std::get_if<wire::OutputTaken>(&envelope->body)) {
+            output_taken_ = std::min(taken->total, output_sent_);
+            continue;
+        }
         if (auto* in = std::get_if<wire::StdinData>(&envelope->body)) {
             // A terminal has no end of input to pass on (the home one hung up: SIGHUP follows).
             if (in->bytes.empty()) stdin_eof_ = !pty_;
@@ -292,6 +297,7 @@ void Supervisor::relay() {
     // A dropped connection to the deputy (its process died: the kernel closed its socket)
     // shortens the wait: if it does not speak again within kReconnectGraceMs, it is gone.
     int silence_limit = kSilenceLimitMs;
+    bool ended = false, dropped = false;
     zmq::socket_t monitor(context_, zmq::socket_type::pair);
     if (zmq_socket_monitor(control_.handle(), "inproc://ssi-remote-control", ZMQ_EVENT_DISCONNECTED) == 0)
         monitor.connect("inproc://ssi-remote-control");
@@ -300,11 +306,14 @@ void Supervisor::relay() {
                                               {nullptr, program_->pidfd(), ZMQ_POLLIN, 0},
                                               {monitor.handle(), 0, ZMQ_POLLIN, 0}};
         size_t out_at = 0, err_at = 0, in_at = 0, pty_at = 0, change_at = 0;
-        if (out_open) out_at = items.size(), items.push_back({nullptr, stdout_.get(), ZMQ_POLLIN, 0});
-        if (err_open) err_at = items.size(), items.push_back({nullptr, stderr_.get(), ZMQ_POLLIN, 0});
+        // Output is read at most a window ahead of what the deputy wrote out; once the
+        // program has ended, what is left in its pipes is drained regardless.
+        const bool output_room = ended || output_sent_ - output_taken_ < kOutputWindowBytes;
+        if (out_open && output_room) out_at = items.size(), items.push_back({nullptr, stdout_.get(), ZMQ_POLLIN, 0});
+        if (err_open && output_room) err_at = items.size(), items.push_back({nullptr, stderr_.get(), ZMQ_POLLIN, 0});
         if (stdin_ && !stdin_pending_.empty()) in_at = items.size(), items.push_back({nullptr, stdin_.get(), ZMQ_POLLOUT, 0});
         if (pty_open) {
-            short events = ZMQ_POLLIN | (stdin_pending_.empty() ? 0 : ZMQ_POLLOUT);
+            short events = (output_room ? ZMQ_POLLIN : 0) | (stdin_pending_.empty() ? 0 : ZMQ_POLLOUT);
             pty_at = items.size(), items.push_back({nullptr, pty_.get(), events, 0});
         }
         if (watch_changes_) change_at = items.size(), items.push_back({nullptr, program_->changes_fd(), ZMQ_POLLIN, 0});
@@ -316,13 +325,19 @@ void Supervisor::relay() {
         if (items[0].revents & ZMQ_POLLIN) {
             last_heard = clock::now();
             silence_limit = kSilenceLimitMs;
+            dropped = false;
             on_control();
         }
         if (items[2].revents & ZMQ_POLLIN) {
             std::vector<zmq::message_t> event;
             (void)zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait);
             silence_limit = std::min(silence_limit, ms_since(last_heard) + kReconnectGraceMs);
+            dropped = true;
         }
+        // A deputy that owes us a full window of output is writing it out at home, blocked
+        // as long as its reader does not read (a pager, a stopped job): silent, not gone.
+        // Its connection dropping still ends the wait.
+        if (!dropped && output_sent_ - output_taken_ >= kOutputWindowBytes) last_heard = clock::now();
         for (auto [at, fd, open, stream] : {std::tuple{out_at, stdout_.get(), &out_open, kOutputStdout},
                                             std::tuple{err_at, stderr_.get(), &err_open, kOutputStderr}}) {
             if (at && (items[at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *open = relay_output(fd, stream);
@@ -354,7 +369,7 @@ void Supervisor::relay() {
         // The program has ended once its stub said so (or its namespace is gone), and its
         // output is drained: what it left running dies with the namespace, closing its
         // copies of the pipes.
-        bool ended = (items[1].revents & ZMQ_POLLIN) != 0 || program_->reported_exit();
+        ended = ended || (items[1].revents & ZMQ_POLLIN) != 0 || program_->reported_exit();
         if (ended && !out_open && !err_open && !pty_open) return;
         if (ended) {
             // Drain what is left without waiting on the deputy.

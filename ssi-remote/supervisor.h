@@ -79,6 +79,8 @@ private:
     bool stdin_eof_ = false;
     // Input flow (wire::StdinTaken): what this session received, what the deputy was told.
     uint64_t stdin_received_ = 0, stdin_reported_ = 0;
+    // Output flow (wire::OutputTaken): what was sent, what the deputy has written out.
+    uint64_t output_sent_ = 0, output_taken_ = 0;
     // Migration: our copy of the program's stdin read end (what it left unread moves on
     // with it), control messages that came while a restore waited for its ResumeOrder,
     // and whether the program moved away (then nobody reports its "death").

@@ -39,6 +39,9 @@ inline constexpr size_t kChunkBytes = 256 * 1024;
 // Output is read in pieces of at most this much, from pipes this big: bulk output moves in
 // few, large messages, and the program and the supervisor do not take turns on a full pipe.
 inline constexpr size_t kOutputChunkBytes = 1024 * 1024;
+// Output read from the program but not yet written out at home (wire::OutputTaken), at
+// most; the deputy reports each kOutputChunkBytes it wrote, so it never waits on itself.
+inline constexpr size_t kOutputWindowBytes = 4 * kOutputChunkBytes;
 
 // ssi-run's own failures (cannot start, lost the target) exit with this status, as ssh
 // does, so they are told apart from the program's.

@@ -216,6 +216,15 @@ struct StdinTaken {
     MSGPACK_DEFINE_ARRAY(total)
 };
 
+// Deputy -> supervisor, the same for output: how many bytes of the program's output
+// (since its SessionHello) it has written out at home. The supervisor reads the program's
+// output at most a window ahead of it, so a slow consumer at home holds the program back
+// (as a full pipe would) instead of filling both processes' memory.
+struct OutputTaken {
+    uint64_t total = 0;
+    MSGPACK_DEFINE_ARRAY(total)
+};
+
 // Retired: output now travels as raw kOutputKind frames (libssi/remote/session.h), which
 // spare it two copies and an encoding. Kept so the message numbers of protocol 4 stay put.
 struct OutputData {
@@ -406,7 +415,7 @@ using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest
                              RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
                              CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed,
                              TerminalForeground, ChildReserve, ChildReserved, ChildEnded, ChildSignal,
-                             StdinTaken>;
+                             StdinTaken, OutputTaken>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

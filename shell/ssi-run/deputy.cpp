@@ -156,7 +156,10 @@ void Deputy::on_router() {
         last_heard_ = clock::now();
         char kind = *frames[1].data<char>();
         if (kind == remote::kOutputKind) {
-            if (frames.size() == 4 && frames[2].size() == 1) write_output(*frames[2].data<char>(), frames[3]);
+            if (frames.size() == 4 && frames[2].size() == 1) {
+                write_output(*frames[2].data<char>(), frames[3]);
+                report_output_taken(frames[0], frames[3].size());
+            }
         } else if (frames.size() != 3) {
             continue;
         } else if (kind == remote::kFsKind) {
@@ -183,6 +186,15 @@ void Deputy::write_output(char stream, const zmq::message_t& bytes) {
     if (stream == remote::kOutputTerminal && tty_out_ >= 0) fd = tty_out_;
     // A closed stdout is the reader's choice, as at home.
     (void)write_all(fd, std::span<const char>(bytes.data<char>(), bytes.size()));
+}
+
+// The supervisor reads the program's output at most kOutputWindowBytes ahead of us.
+void Deputy::report_output_taken(const zmq::message_t& routing_id, size_t bytes) {
+    if (routing_id.to_string_view() != control_id_) return;  // a supervisor that has left
+    output_written_ += bytes;
+    if (output_written_ - output_reported_ < remote::kOutputChunkBytes) return;
+    output_reported_ = output_written_;
+    send_control(wire::OutputTaken{output_written_});
 }
 
 void Deputy::on_control(const std::string& routing_id, const std::string& payload) {

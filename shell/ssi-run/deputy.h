@@ -64,6 +64,7 @@ private:
     void on_router();
     void on_control(const std::string& routing_id, const std::string& payload);
     void write_output(char stream, const zmq::message_t& bytes);
+    void report_output_taken(const zmq::message_t& routing_id, size_t bytes);
     void on_stdin();
     void on_signals();
     void deliver_signal(int sig);
@@ -96,6 +97,8 @@ private:
     bool stdin_open_ = true;
     // Input sent to the current supervisor, and what it says the program took (StdinTaken).
     uint64_t stdin_sent_ = 0, stdin_taken_ = 0;
+    // Output of the current supervisor written out here, and what it was told (OutputTaken).
+    uint64_t output_written_ = 0, output_reported_ = 0;
     std::optional<wire::ProgramExited> exited_;
     std::chrono::steady_clock::time_point last_heard_;
     int32_t node_ = 0;

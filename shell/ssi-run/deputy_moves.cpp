@@ -137,6 +137,7 @@ void Deputy::on_session_hello(const std::string& routing_id) {
     said_foreground_.reset();  // a new supervisor knows nothing yet
     // What the program had not read where it was comes first, then the end of input.
     stdin_sent_ = unread_input_.size(), stdin_taken_ = 0;
+    output_written_ = output_reported_ = 0;
     if (!unread_input_.empty()) send_control(wire::StdinData{std::exchange(unread_input_, {})});
     if (!stdin_open_) send_control(wire::StdinData{});
     if (move_ == Move::none) deliver_early_signals();  // a move delivers them once resumed

@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
         ChildEnded{4712, 0x0300},
         ChildSignal{4712, 10},
         StdinTaken{65536},
+        OutputTaken{1 << 20},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Input across moves (docs/migration.md, "stdin"): the deputy reads stdin ahead of the
-# program, at most a window ahead. A program that reads its input slowly is moved away
+# Stdio flow between a deputy and its program (docs/remote-exec.md, "Stdio"): input is
+# read at most a window ahead of the program, output at most a window ahead of its reader
+# at home. Input across moves (docs/migration.md, "stdin"). A program that reads its input slowly is moved away
 # and back home mid-input: what the deputy had read but the program had not is put back
 # (a file: the offset moved back; a pipe: a feeder process gives it first), so the
 # program at home reads every byte exactly once. Also through ssi-run: a slow reader on
@@ -67,5 +68,19 @@ pid=$(on_node 1 cat /tmp/r.pid)
 on_node 1 kill "$pid"
 wait "$runner" || true
 ok "a slow remote reader of 200 MiB of input: its supervisor holds $rss KiB, the rest waits at home"
+
+# Output for a reader at home that does not read for 8 s (longer than the silence limit):
+# the program waits, as on a full pipe; neither side piles it up; nothing is cut off.
+on_node 1 sh -c 'ssi-run -n 2 head -c 300M /dev/zero | (sleep 8; wc -c) > /tmp/o.out' &
+writer=$!
+sleep 5
+rss=$(supervisor_rss)
+deputy=$(on_node 1 sh -c 'for p in $(pgrep -x ssi-run); do awk "/^VmRSS/ {print \$2}" /proc/$p/status; done | sort -n | tail -1')
+[ -n "$rss" ] && [ -n "$deputy" ] || fail "no supervisor on node 2 or no deputy at home"
+[ "$rss" -lt 65536 ] || fail "the supervisor holds $rss KiB of output its deputy could not write out"
+[ "$deputy" -lt 65536 ] || fail "the deputy holds $deputy KiB of output its reader did not take"
+wait "$writer"
+[ "$(on_node 1 cat /tmp/o.out)" = 314572800 ] || fail "a slow reader at home got $(on_node 1 cat /tmp/o.out) bytes, expected 314572800"
+ok "a reader at home idle for 8 s: supervisor $rss KiB, deputy $deputy KiB, then all 300 MiB"
 
 pass
