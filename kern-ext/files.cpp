@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/sysmacros.h>
 #include <ftw.h>
 #include <unistd.h>
@@ -104,6 +105,22 @@ Result<size_t> read_some(int fd, std::span<char> buffer) {
 bool readable_now(int fd) {
     pollfd p{fd, POLLIN, 0};
     return ::poll(&p, 1, 0) == 1 && p.revents != 0;
+}
+
+Result<UniqueFd> make_wakeup_fd() {
+    int fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (fd < 0) return sys_error("eventfd");
+    return UniqueFd(fd);
+}
+
+void poke_wakeup_fd(int fd) {
+    uint64_t one = 1;
+    (void)!::write(fd, &one, sizeof one);
+}
+
+void clear_wakeup_fd(int fd) {
+    uint64_t count = 0;
+    (void)!::read(fd, &count, sizeof count);
 }
 
 }  // namespace ssi

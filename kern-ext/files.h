@@ -34,6 +34,12 @@ Result<size_t> read_some(int fd, std::span<char> buffer);
 // Whether a read() of fd would not block now (poll with no wait): data, an end or an error.
 bool readable_now(int fd);
 
+// An eventfd (non-blocking, close-on-exec) that one thread pokes and another polls.
+Result<UniqueFd> make_wakeup_fd();
+void poke_wakeup_fd(int fd);
+// Clears it: the next poll waits for the next poke.
+void clear_wakeup_fd(int fd);
+
 }  // namespace ssi
 
 namespace ssi {

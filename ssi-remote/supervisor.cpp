@@ -297,7 +297,7 @@ void Supervisor::relay() {
     // A dropped connection to the deputy (its process died: the kernel closed its socket)
     // shortens the wait: if it does not speak again within kReconnectGraceMs, it is gone.
     int silence_limit = kSilenceLimitMs;
-    bool ended = false, dropped = false;
+    bool ended = false;
     zmq::socket_t monitor(context_, zmq::socket_type::pair);
     if (zmq_socket_monitor(control_.handle(), "inproc://ssi-remote-control", ZMQ_EVENT_DISCONNECTED) == 0)
         monitor.connect("inproc://ssi-remote-control");
@@ -325,19 +325,14 @@ void Supervisor::relay() {
         if (items[0].revents & ZMQ_POLLIN) {
             last_heard = clock::now();
             silence_limit = kSilenceLimitMs;
-            dropped = false;
             on_control();
         }
         if (items[2].revents & ZMQ_POLLIN) {
             std::vector<zmq::message_t> event;
             (void)zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait);
             silence_limit = std::min(silence_limit, ms_since(last_heard) + kReconnectGraceMs);
-            dropped = true;
         }
-        // A deputy that owes us a full window of output is writing it out at home, blocked
-        // as long as its reader does not read (a pager, a stopped job): silent, not gone.
-        // Its connection dropping still ends the wait.
-        if (!dropped && output_sent_ - output_taken_ >= kOutputWindowBytes) last_heard = clock::now();
+
         for (auto [at, fd, open, stream] : {std::tuple{out_at, stdout_.get(), &out_open, kOutputStdout},
                                             std::tuple{err_at, stderr_.get(), &err_open, kOutputStderr}}) {
             if (at && (items[at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) *open = relay_output(fd, stream);

@@ -156,10 +156,9 @@ void Deputy::on_router() {
         last_heard_ = clock::now();
         char kind = *frames[1].data<char>();
         if (kind == remote::kOutputKind) {
-            if (frames.size() == 4 && frames[2].size() == 1) {
-                write_output(*frames[2].data<char>(), frames[3]);
-                report_output_taken(frames[0], frames[3].size());
-            }
+            if (frames.size() == 4 && frames[2].size() == 1)
+                write_output(*frames[2].data<char>(), std::move(frames[3]),
+                             frames[0].to_string_view() == control_id_);
         } else if (frames.size() != 3) {
             continue;
         } else if (kind == remote::kFsKind) {
@@ -180,21 +179,23 @@ void Deputy::on_router() {
     }
 }
 
-// The program's output (a kOutputKind message), written where the program would have.
-void Deputy::write_output(char stream, const zmq::message_t& bytes) {
+// The program's output (a kOutputKind message), written where the program would have, by
+// the output thread. What a supervisor that has left sends last is written, not counted.
+void Deputy::write_output(char stream, zmq::message_t bytes, bool from_current) {
     int fd = stream == remote::kOutputStderr ? STDERR_FILENO : STDOUT_FILENO;
     if (stream == remote::kOutputTerminal && tty_out_ >= 0) fd = tty_out_;
-    // A closed stdout is the reader's choice, as at home.
-    (void)write_all(fd, std::span<const char>(bytes.data<char>(), bytes.size()));
+    if (!output_) output_ = std::make_unique<OutputWriter>();
+    output_->write(fd, std::move(bytes), from_current);
 }
 
-// The supervisor reads the program's output at most kOutputWindowBytes ahead of us.
-void Deputy::report_output_taken(const zmq::message_t& routing_id, size_t bytes) {
-    if (routing_id.to_string_view() != control_id_) return;  // a supervisor that has left
-    output_written_ += bytes;
-    if (output_written_ - output_reported_ < remote::kOutputChunkBytes) return;
-    output_reported_ = output_written_;
-    send_control(wire::OutputTaken{output_written_});
+// The supervisor reads the program's output at most kOutputWindowBytes ahead of what we
+// wrote out. A reader gone is the SIGPIPE our own write would have raised: the program's.
+void Deputy::on_output_news() {
+    OutputWriter::News news = output_->take_news();
+    if (news.reader_gone) take_signal(SIGPIPE);
+    if (news.written - output_reported_ < remote::kOutputChunkBytes) return;
+    output_reported_ = news.written;
+    send_control(wire::OutputTaken{news.written});
 }
 
 void Deputy::on_control(const std::string& routing_id, const std::string& payload) {
@@ -262,7 +263,10 @@ void Deputy::on_signals() {
     signalfd_siginfo info;
     auto n = read_some(signals_.get(), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
     if (!n || *n != sizeof info) return;
-    int sig = int(info.ssi_signo);
+    take_signal(int(info.ssi_signo));
+}
+
+void Deputy::take_signal(int sig) {
     if (sig == SIGCHLD) {
         // A stand-in killed here (kill -9 bypasses it): its child over there goes too.
         for (pid_t pid : children_->reap()) send_control(wire::ChildSignal{pid, SIGKILL});
@@ -323,7 +327,8 @@ Result<int> Deputy::serve(int32_t node) {
             {nullptr, order_listener_.get(), ZMQ_POLLIN, 0},
             {nullptr, children_->signals_fd(), ZMQ_POLLIN, 0},
         };
-        size_t order_at = 0, stdin_at = 0;
+        size_t order_at = 0, stdin_at = 0, output_at = 0;
+        if (output_) output_at = items.size(), items.push_back({nullptr, output_->news_fd(), ZMQ_POLLIN, 0});
         if (order_connection_) order_at = items.size(), items.push_back({nullptr, order_connection_.get(), ZMQ_POLLIN, 0});
         // Input is read only once someone is there to take it, and not while the program moves.
         // At most kStdinWindowBytes ahead of the program: a slow reader leaves the rest in
@@ -349,6 +354,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (items[4].revents & ZMQ_POLLIN) on_child_signals();
         if (order_at && (items[order_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_order_connection();
         if (stdin_at && (items[stdin_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
+        if (output_at && (items[output_at].revents & ZMQ_POLLIN)) on_output_news();
         on_socket_events(socket_watches, items.data() + sockets_at);
         if (exited_) break;
         if (move_ != Move::none) {
@@ -377,6 +383,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
             return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
     }
+    if (output_) output_->finish();  // all of it out before our status is
     finish_sockets();
     // The terminal as we found it, before any message or death by signal.
     raw_.reset();

@@ -14,6 +14,7 @@
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 #include "shell/ssi-run/child_deputies.h"
+#include "shell/ssi-run/output_writer.h"
 
 #include <zmq.hpp>
 
@@ -63,8 +64,9 @@ private:
     [[noreturn]] void park(const std::string& why);
     void on_router();
     void on_control(const std::string& routing_id, const std::string& payload);
-    void write_output(char stream, const zmq::message_t& bytes);
-    void report_output_taken(const zmq::message_t& routing_id, size_t bytes);
+    void write_output(char stream, zmq::message_t bytes, bool from_current);
+    void on_output_news();
+    void take_signal(int sig);
     void on_stdin();
     void on_signals();
     void deliver_signal(int sig);
@@ -97,8 +99,10 @@ private:
     bool stdin_open_ = true;
     // Input sent to the current supervisor, and what it says the program took (StdinTaken).
     uint64_t stdin_sent_ = 0, stdin_taken_ = 0;
-    // Output of the current supervisor written out here, and what it was told (OutputTaken).
-    uint64_t output_written_ = 0, output_reported_ = 0;
+    // The program's output, written out on a thread of its own; what the current
+    // supervisor was told of it (OutputTaken).
+    std::unique_ptr<OutputWriter> output_;
+    uint64_t output_reported_ = 0;
     std::optional<wire::ProgramExited> exited_;
     std::chrono::steady_clock::time_point last_heard_;
     int32_t node_ = 0;

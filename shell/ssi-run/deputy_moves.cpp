@@ -137,7 +137,8 @@ void Deputy::on_session_hello(const std::string& routing_id) {
     said_foreground_.reset();  // a new supervisor knows nothing yet
     // What the program had not read where it was comes first, then the end of input.
     stdin_sent_ = unread_input_.size(), stdin_taken_ = 0;
-    output_written_ = output_reported_ = 0;
+    output_reported_ = 0;
+    if (output_) output_->new_session();
     if (!unread_input_.empty()) send_control(wire::StdinData{std::exchange(unread_input_, {})});
     if (!stdin_open_) send_control(wire::StdinData{});
     if (move_ == Move::none) deliver_early_signals();  // a move delivers them once resumed
@@ -196,6 +197,7 @@ void Deputy::on_move_failed(const std::string& why) {
 // The signals sent to it during the move go with the answer: the agent delivers them
 // once the process is itself again (the rebuild drops whatever is pending in us).
 void Deputy::park(const std::string& why) {
+    if (output_) output_->finish();  // its last output out, and one thread left to rebuild
     raw_.reset();
     sigset_t all;
     sigfillset(&all);

@@ -83,4 +83,18 @@ wait "$writer"
 [ "$(on_node 1 cat /tmp/o.out)" = 314572800 ] || fail "a slow reader at home got $(on_node 1 cat /tmp/o.out) bytes, expected 314572800"
 ok "a reader at home idle for 8 s: supervisor $rss KiB, deputy $deputy KiB, then all 300 MiB"
 
+# A signal to the deputy while its reader stalls reaches the program at once (the deputy
+# writes output on a thread of its own); its status comes once the reader is done.
+on_node 1 sh -c '(ssi-run -n 2 yes; echo "status $?" > /tmp/k.rc) | sleep 6' &
+pipeline=$!
+wait_until 10 on_node 2 pgrep -x yes > /dev/null || fail "yes did not start on node 2"
+sleep 1  # its output window fills, the deputy's writes block
+on_node 1 pkill -x ssi-run
+wait_until 3 not on_node 2 pgrep -x yes || fail "kill at home did not end yes on node 2 while its reader stalled"
+wait "$pipeline"
+[ "$(on_node 1 cat /tmp/k.rc)" = "status 143" ] || fail "expected status 143 (SIGTERM), got '$(on_node 1 cat /tmp/k.rc)'"
+status=$(on_node 1 bash -c 'ssi-run -n 2 yes | head -c 5 > /dev/null; echo ${PIPESTATUS[0]}')
+[ "$status" = 141 ] || fail "ssi-run -n 2 yes | head: expected 141 (SIGPIPE), got $status"
+ok "kill at home reached yes on node 2 while its reader stalled (status 143); yes | head: SIGPIPE"
+
 pass
