@@ -75,7 +75,7 @@ Result<PushedBack> start_feeder(int fd, std::string_view bytes) {
 
 }  // namespace
 
-Result<PushedBack> push_back_input(int fd, std::string_view bytes) {
+Result<PushedBack> push_back_input(int fd, std::string_view bytes, PushBack how) {
     struct stat st {};
     if (::fstat(fd, &st) < 0) return sys_error("fstat", "fd " + std::to_string(fd));
     if (bytes.empty()) return PushedBack::seek;
@@ -89,6 +89,8 @@ Result<PushedBack> push_back_input(int fd, std::string_view bytes) {
             if (::ioctl(fd, TIOCSTI, &c) < 0) return sys_error("ioctl(TIOCSTI)", "fd " + std::to_string(fd));
         return PushedBack::terminal;
     }
+    if (how == PushBack::in_place)
+        return make_error("push back input", "fd " + std::to_string(fd) + " is neither a file nor a terminal", ESPIPE);
     return start_feeder(fd, bytes);
 }
 

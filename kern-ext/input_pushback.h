@@ -18,8 +18,12 @@ namespace ssi {
 //             them in the original, until its end or until the reader closes the pipe.
 enum class PushedBack { seek, terminal, feeder };
 
-// `bytes` must be what was read last from `fd` (the seek assumes it). Call it with no
-// other thread running, or none that allocates: a feeder is forked.
-Result<PushedBack> push_back_input(int fd, std::string_view bytes);
+// Where a feeder would be needed: start one, or (in_place) give up with ESPIPE — at its
+// exit, a reader cannot hand a pipe's bytes back to the others that read it.
+enum class PushBack { or_feeder, in_place };
+
+// `bytes` must be what was read last from `fd` (the seek assumes it). With a feeder, call
+// it with no other thread running, or none that allocates: a feeder is forked.
+Result<PushedBack> push_back_input(int fd, std::string_view bytes, PushBack how = PushBack::or_feeder);
 
 }  // namespace ssi

@@ -130,16 +130,7 @@ std::string Supervisor::drain_program_output() {
         while (wait_readable(fd, 1000).value_or(false) && relay_output(fd, stream)) {
         }
     }
-    char buf[kChunkBytes];
-    std::string unread;
-    if (stdin_reader_ && set_nonblocking(stdin_reader_.get())) {
-        for (;;) {
-            auto n = read_some(stdin_reader_.get(), std::span<char>(buf, sizeof buf));
-            if (!n || *n == 0) break;
-            unread.append(buf, *n);
-        }
-    }
-    return unread + std::string(stdin_pending_.front());
+    return take_unread_input();
 }
 
 void Supervisor::move_away(const std::string& image_path) {

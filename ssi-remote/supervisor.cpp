@@ -382,6 +382,23 @@ void Supervisor::relay() {
     }
 }
 
+// Input the program did not read: what is left in its stdin pipe, then what we had not
+// written into it yet. Only once the program is gone (its end, or a move).
+std::string Supervisor::take_unread_input() {
+    char buf[kChunkBytes];
+    std::string unread;
+    if (stdin_reader_ && set_nonblocking(stdin_reader_.get())) {
+        for (;;) {
+            auto n = read_some(stdin_reader_.get(), std::span<char>(buf, sizeof buf));
+            if (!n || *n == 0) break;
+            unread.append(buf, *n);
+        }
+    }
+    unread += stdin_pending_.front();
+    stdin_pending_.clear();
+    return unread;
+}
+
 void Supervisor::finish(const wire::ProgramExited& how) {
     send_control(how);
     // Let the last messages leave before the context closes.
@@ -418,6 +435,8 @@ void Supervisor::run() {
         auto status = reported ? Result<ProgramExit>(*reported) : program_->wait();
         // Its sockets' last bytes reach home before the news of its end.
         if (sockets_) (void)sockets_->finish(kSocketFlushMs);
+        how.input_received = stdin_received_;
+        how.unread_input = take_unread_input();
         if (status) {
             how.exit_code = status->signaled ? -1 : status->code;
             how.signal = status->signaled ? status->signal : 0;

@@ -40,6 +40,7 @@ private:
     void send_control(const wire::Message& message);
     bool relay_output(int fd, char stream);
     void report_input_taken();
+    std::string take_unread_input();
     void on_control();
     void on_signal(int signal);
     void on_program_change();

@@ -245,7 +245,11 @@ struct ProgramExited {
     int32_t signal = 0;
     bool core_dumped = false;
     std::string error;
-    MSGPACK_DEFINE_ARRAY(exit_code, signal, core_dumped, error)
+    // The input of this session the supervisor received, and what of it the program left
+    // unread: the deputy gives back what it had read for nothing (kern-ext/input_pushback.h).
+    uint64_t input_received = 0;
+    std::string unread_input;
+    MSGPACK_DEFINE_ARRAY(exit_code, signal, core_dumped, error, input_received, unread_input)
 };
 
 struct Keepalive {

@@ -1,6 +1,7 @@
 #include "shell/ssi-run/deputy.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/input_pushback.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
@@ -179,6 +180,20 @@ void Deputy::on_router() {
     }
 }
 
+// Input we read that the program never did — still in its pipe, not yet written there, or
+// on its way — goes back where the next reader of our stdin finds it: a file's offset
+// moves back, a terminal gets it again (typed ahead of a prompt). From a pipe nothing can
+// go back for others: that is gone, as with ssh (which reads ahead without a window).
+void Deputy::give_back_input(const wire::ProgramExited& exited) {
+    if (exited.input_received > stdin_sent_) return;  // not ours to trust
+    const uint64_t on_the_way = stdin_sent_ - exited.input_received;
+    std::string_view window = stdin_in_flight_.front();
+    if (on_the_way > window.size()) return;
+    std::string back = exited.unread_input;
+    back += window.substr(window.size() - on_the_way);
+    if (!back.empty()) (void)push_back_input(STDIN_FILENO, back, PushBack::in_place);
+}
+
 // The program's output (a kOutputKind message), written where the program would have, by
 // the output thread. What a supervisor that has left sends last is written, not counted.
 void Deputy::write_output(char stream, zmq::message_t bytes, bool from_current) {
@@ -224,7 +239,10 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                          pid ? wire::ChildReserved{*pid, ""} : wire::ChildReserved{0, pid.error().message()});
                 children_->refill();  // the next one's, while the program runs
             } else if constexpr (std::is_same_v<T, wire::StdinTaken>) {
-                if (routing_id == control_id_ && msg.total <= stdin_sent_) stdin_taken_ = msg.total;
+                if (routing_id == control_id_ && msg.total <= stdin_sent_ && msg.total > stdin_taken_) {
+                    stdin_in_flight_.consume(msg.total - stdin_taken_);
+                    stdin_taken_ = msg.total;
+                }
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
@@ -251,6 +269,7 @@ void Deputy::on_stdin() {
     } while (got < sizeof buf && readable_now(STDIN_FILENO));
     if (got > 0) {
         stdin_sent_ += got;
+        stdin_in_flight_.append(std::span<const char>(buf, got));
         send_control(wire::StdinData{std::string(buf, got)});
     }
     if (ended) {
@@ -387,6 +406,7 @@ Result<int> Deputy::serve(int32_t node) {
     finish_sockets();
     // The terminal as we found it, before any message or death by signal.
     raw_.reset();
+    give_back_input(*exited_);  // a terminal's, once it is cooked again
     // The children went with the program's namespace; so do their stand-ins.
     children_->end_all();
     const wire::ProgramExited& e = *exited_;

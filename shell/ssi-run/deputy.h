@@ -11,6 +11,7 @@
 #include "libssi/remote/home_file_server.h"
 #include "libssi/remote/image_server.h"
 #include "libssi/remote/socket_server.h"
+#include "libssi/remote/byte_queue.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 #include "shell/ssi-run/child_deputies.h"
@@ -68,6 +69,7 @@ private:
     void on_output_news();
     void take_signal(int sig);
     void on_stdin();
+    void give_back_input(const wire::ProgramExited& exited);
     void on_signals();
     void deliver_signal(int sig);
     void stop_like_program();
@@ -99,6 +101,9 @@ private:
     bool stdin_open_ = true;
     // Input sent to the current supervisor, and what it says the program took (StdinTaken).
     uint64_t stdin_sent_ = 0, stdin_taken_ = 0;
+    // What we sent beyond stdin_taken_: some of it may still be on its way at the
+    // program's end, read here for nothing, and given back (give_back_input).
+    remote::ByteQueue stdin_in_flight_;
     // The program's output, written out on a thread of its own; what the current
     // supervisor was told of it (OutputTaken).
     std::unique_ptr<OutputWriter> output_;

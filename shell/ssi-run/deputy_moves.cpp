@@ -137,6 +137,8 @@ void Deputy::on_session_hello(const std::string& routing_id) {
     said_foreground_.reset();  // a new supervisor knows nothing yet
     // What the program had not read where it was comes first, then the end of input.
     stdin_sent_ = unread_input_.size(), stdin_taken_ = 0;
+    stdin_in_flight_.clear();
+    stdin_in_flight_.append(unread_input_);
     output_reported_ = 0;
     if (output_) output_->new_session();
     if (!unread_input_.empty()) send_control(wire::StdinData{std::exchange(unread_input_, {})});
@@ -214,7 +216,7 @@ void Deputy::park(const std::string& why) {
     }
     // Input we read that the program had not: where its next read at home finds it first.
     if (!unread_input_.empty())
-        if (auto back = push_back_input(STDIN_FILENO, unread_input_); !back)
+        if (auto back = push_back_input(STDIN_FILENO, unread_input_, PushBack::or_feeder); !back)
             std::fprintf(stderr, "ssi-run: %zu bytes of input the program had not read are lost: %s\n",
                          unread_input_.size(), back.error().message().c_str());
     reply_order(wire::DeputyParked{image_path_, image_bytes_, why, std::move(signals)});

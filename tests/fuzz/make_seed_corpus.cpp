@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
         StdinData{"input\n"},
         OutputData{1, "hi\n"},
         ForwardSignal{2},
-        ProgramExited{0, 0, false, ""},
+        ProgramExited{0, 0, false, "", 5, "x"},
         Keepalive{},
         WindowSize{24, 80},
         CheckpointRequest{10'004'711, 4, false},

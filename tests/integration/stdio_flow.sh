@@ -52,6 +52,12 @@ for input in pipe file; do
   ok "stdin from a $input, read slowly, 1 -> 2 -> home mid-input: every line read exactly once"
 done
 
+# A program that does not read its input leaves it to the next reader, when it is a
+# file: the classic loop over a file of names runs once per line (ssh would eat it all).
+out=$(on_node 1 bash -c 'seq 1 5 > /tmp/names; while read n; do echo "name $n"; ssi-run -n 2 true; done < /tmp/names')
+[ "$out" = "$(seq 1 5 | sed 's/^/name /')" ] || fail "ssi-run in a while-read loop over a file ate the file: $out"
+ok "while read n; do ssi-run -n 2 true; done < file: every line read by the loop"
+
 # ssi-run with a slow reader: the input waits in the home pipe (the window), and the
 # supervisor on node 2 holds no backlog of it.
 on_node 1 sh -c 'head -c 200M /dev/zero | ssi-run -n 2 python3 -c "import sys, time; sys.stdin.buffer.read(1); time.sleep(600)" & echo $! > /tmp/r.pid; wait' &

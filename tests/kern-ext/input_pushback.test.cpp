@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <termios.h>
 #include <unistd.h>
@@ -63,6 +64,21 @@ TEST_CASE("input pushed back into a pipe comes first, then the rest of the pipe,
     REQUIRE(write_all(writer.get(), std::string_view("-tail")));
     writer.reset();
     CHECK(read_to_end(number) == "defgh-tail");
+}
+
+TEST_CASE("in place only: a pipe is refused with ESPIPE and left as it was", "[input_pushback]") {
+    auto ends = make_pipe();
+    REQUIRE(ends);
+    auto& [reader, writer] = *ends;
+    const int number = reader.get();
+    struct stat before {};
+    REQUIRE(::fstat(number, &before) == 0);
+    auto back = push_back_input(number, "abc", PushBack::in_place);
+    REQUIRE_FALSE(back);
+    CHECK(back.error().err == ESPIPE);
+    struct stat after {};
+    REQUIRE(::fstat(number, &after) == 0);
+    CHECK(after.st_ino == before.st_ino);  // still the original pipe: no feeder
 }
 
 TEST_CASE("a reader that closes early ends the feeder; an empty push-back changes nothing", "[input_pushback]") {

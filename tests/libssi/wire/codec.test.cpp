@@ -94,7 +94,7 @@ std::vector<Message> samples() {
     out.emplace_back(StdinData{std::string("in\0put", 6)});
     out.emplace_back(OutputData{2, "error output\n"});
     out.emplace_back(ForwardSignal{SIGINT});
-    out.emplace_back(ProgramExited{3, 9, true, "killed"});
+    out.emplace_back(ProgramExited{3, 9, true, "killed", 7'000'000'000ull, std::string("un\0read", 7)});
     out.emplace_back(Keepalive{});
     out.emplace_back(WindowSize{33, 101});
     out.emplace_back(CheckpointRequest{10'004'711, 5, true});
@@ -123,7 +123,7 @@ std::vector<Message> samples() {
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
-constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 4, 0, 2, 3, 1, 4, 2, 1,
+constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
                                    3, 4, 2, 4, 1, 3, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
@@ -198,7 +198,8 @@ bool same(const StdinData& a, const StdinData& b) { return a.bytes == b.bytes; }
 bool same(const OutputData& a, const OutputData& b) { return a.fd == b.fd && a.bytes == b.bytes; }
 bool same(const ForwardSignal& a, const ForwardSignal& b) { return a.signal == b.signal; }
 bool same(const ProgramExited& a, const ProgramExited& b) {
-    return a.exit_code == b.exit_code && a.signal == b.signal && a.core_dumped == b.core_dumped && a.error == b.error;
+    return a.exit_code == b.exit_code && a.signal == b.signal && a.core_dumped == b.core_dumped && a.error == b.error &&
+           a.input_received == b.input_received && a.unread_input == b.unread_input;
 }
 bool same(const Keepalive&, const Keepalive&) { return true; }
 bool same(const WindowSize& a, const WindowSize& b) { return a.rows == b.rows && a.cols == b.cols; }
