@@ -7,6 +7,8 @@
 #include "kern-ext/process.h"
 #include "kern-ext/terminal.h"
 
+#include "tests/support/pipe_lines.h"
+
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
@@ -18,21 +20,7 @@
 #include <cstdlib>
 
 using namespace ssi;
-
-namespace {
-
-std::string read_to_end(int fd) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        auto n = read_some(fd, buf);
-        REQUIRE(n);
-        if (*n == 0) return out;
-        out.append(buf, *n);
-    }
-}
-
-}  // namespace
+using ssi::test::read_to_end;
 
 TEST_CASE("input pushed back into a file is read again from where its consumer stopped", "[input_pushback]") {
     char path[] = "/tmp/ssi-pushback-XXXXXX";

@@ -6,6 +6,8 @@
 #include "kern-ext/remote_launch.h"
 #include "ssi-remote/syscall_dispatch.h"
 
+#include "tests/support/pipe_lines.h"
+
 #include <catch2/catch.hpp>
 
 #include <sched.h>
@@ -16,22 +18,8 @@
 #include <string>
 
 using namespace ssi;
+using ssi::test::read_to_end;
 using namespace ssi::remote;
-
-namespace {
-
-std::string read_to_end(int fd) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        auto n = read_some(fd, buf);
-        REQUIRE(n.ok());
-        if (*n == 0) return out;
-        out.append(buf, *n);
-    }
-}
-
-}  // namespace
 
 TEST_CASE("SyscallDispatch: handlers answer the launched program's calls", "[seccomp][launch][root]") {
     if (::geteuid() != 0) {

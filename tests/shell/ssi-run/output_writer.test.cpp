@@ -5,6 +5,8 @@
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 
+#include "tests/support/pipe_lines.h"
+
 #include <catch2/catch.hpp>
 
 #include <poll.h>
@@ -13,6 +15,7 @@
 #include <string>
 
 using namespace ssi;
+using ssi::test::read_to_end;
 using namespace ssi::run;
 
 namespace {
@@ -24,17 +27,6 @@ OutputWriter::News next_news(OutputWriter& w) {
     pollfd p{w.news_fd(), POLLIN, 0};
     REQUIRE(::poll(&p, 1, 5000) == 1);
     return w.take_news();
-}
-
-std::string read_all(int fd) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        auto n = read_some(fd, buf);
-        REQUIRE(n);
-        if (*n == 0) return out;
-        out.append(buf, *n);
-    }
 }
 
 }  // namespace
@@ -56,7 +48,7 @@ TEST_CASE("output writer: in order, counted per session, all out at finish", "[o
     w.finish();
     CHECK(w.take_news().written == 4);
     writer.reset();
-    CHECK(read_all(reader.get()) == "one two three four");
+    CHECK(read_to_end(reader.get()) == "one two three four");
 }
 
 TEST_CASE("output writer: a stalled reader blocks only its thread; a reader gone is news", "[output_writer]") {
