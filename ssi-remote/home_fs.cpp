@@ -88,7 +88,8 @@ struct HomeFsOps {
     static void init(void*, fuse_conn_info* conn) {
         conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // write-through: writes are at home on return
         conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;  // the page cache is checked at open instead
-        conn->want &= ~FUSE_CAP_READDIRPLUS;
+        // Listings come with their entries looked up (readdirplus, when the kernel asks).
+        if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
         if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
         // Big requests: one round trip moves up to kMaxIo (libfuse derives the kernel's
         // max_pages from max_write), and readahead keeps sequential reads streaming.
@@ -368,6 +369,43 @@ struct HomeFsOps {
         fuse_reply_buf(req, buf.data(), used);
     }
 
+    // Each entry with its node, so the names need no LOOKUP of their own. An entry the
+    // buffer cannot take has its lookup at home given back.
+    static void readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+        HomeFs& self = fs(req);
+        auto r = call<DirplusReply>(self, ReaddirplusRequest{fi->fh, off, static_cast<uint32_t>(size)});
+        if (!r) return reply_error(req, r.error());
+        std::vector<char> buf(size);
+        size_t used = 0;
+        std::vector<std::pair<uint64_t, uint64_t>> not_taken;
+        for (const auto& e : r->entries) {
+            fuse_entry_param p {};
+            p.ino = e.node;
+            if (e.node) {
+                p.attr = to_stat(e.attr);
+                p.attr_timeout = self.options_.attr_timeout;
+                p.entry_timeout = self.options_.entry_timeout;
+            } else {
+                p.attr.st_ino = e.entry.ino;
+                p.attr.st_mode = e.entry.type << 12;
+            }
+            size_t n = not_taken.empty() ? fuse_add_direntry_plus(req, buf.data() + used, size - used,
+                                                                   e.entry.name.c_str(), &p, e.entry.next)
+                                         : size;
+            if (not_taken.size() || n > size - used) {
+                if (e.node) not_taken.emplace_back(e.node, 1);
+                continue;
+            }
+            used += n;
+            if (e.node) {
+                std::lock_guard lock(self.mu_);
+                self.stamps_.try_emplace(e.node, stamp_of(e.attr));
+            }
+        }
+        if (!not_taken.empty()) (void)call<EmptyReply>(self, ForgetRequest{not_taken});
+        fuse_reply_buf(req, buf.data(), used);
+    }
+
     static void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
         reply_empty(req, call<EmptyReply>(fs(req), ReleasedirRequest{fi->fh}));
     }
@@ -453,6 +491,7 @@ struct HomeFsOps {
         o.fsync = fsync;
         o.opendir = opendir;
         o.readdir = readdir;
+        o.readdirplus = readdirplus;
         o.releasedir = releasedir;
         o.fsyncdir = fsyncdir;
         o.statfs = statfs;

@@ -23,7 +23,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 2;
+inline constexpr uint32_t kFsProtocolVersion = 3;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -113,6 +113,13 @@ struct SetlkRequest { uint64_t node = 0; uint64_t handle = 0; uint64_t owner = 0
 struct FlockRequest { uint64_t handle = 0; int32_t op = 0; MSGPACK_DEFINE_ARRAY(handle, op) };
 struct FallocateRequest { uint64_t handle = 0; int32_t mode = 0; int64_t offset = 0; int64_t length = 0; MSGPACK_DEFINE_ARRAY(handle, mode, offset, length) };
 
+// As ReaddirRequest, each entry with its node looked up at home (one lookup counted, which
+// the target's kernel forgets as for a LookupRequest): a listing followed by opens or
+// stats (`cat dir/*`, `ls -l`) then costs no round trip per name. Node 0: not looked up
+// ("." and "..", a name gone meanwhile, or past kMaxPlusNodes of one directory handle).
+struct ReaddirplusRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t max_bytes = 0; MSGPACK_DEFINE_ARRAY(handle, offset, max_bytes) };
+inline constexpr uint32_t kMaxPlusNodes = 4096;
+
 // Every request, by its wire type number (variant index + 1; never reorder, only append).
 using FsRequest = std::variant<LookupRequest, ForgetRequest, GetattrRequest, SetattrRequest,
                                ReadlinkRequest, MknodRequest, MkdirRequest, UnlinkRequest,
@@ -120,7 +127,8 @@ using FsRequest = std::variant<LookupRequest, ForgetRequest, GetattrRequest, Set
                                OpenRequest, CreateRequest, ReadRequest, WriteRequest,
                                FlushRequest, ReleaseRequest, FsyncRequest, OpendirRequest,
                                ReaddirRequest, ReleasedirRequest, StatfsRequest, AccessRequest,
-                               GetlkRequest, SetlkRequest, FlockRequest, FallocateRequest>;
+                               GetlkRequest, SetlkRequest, FlockRequest, FallocateRequest,
+                               ReaddirplusRequest>;
 
 // ---- replies ---------------------------------------------------------------------------
 
@@ -144,6 +152,11 @@ struct DataReply { Bytes data; MSGPACK_DEFINE_ARRAY(data) };
 struct WriteReply { uint32_t size = 0; MSGPACK_DEFINE_ARRAY(size) };
 struct DirEntryWire { uint64_t ino = 0; uint32_t type = 0; int64_t next = 0; std::string name; MSGPACK_DEFINE_ARRAY(ino, type, next, name) };
 struct DirReply { std::vector<DirEntryWire> entries; MSGPACK_DEFINE_ARRAY(entries) };
+struct DirplusEntryWire { DirEntryWire entry; uint64_t node = 0; Attr attr; MSGPACK_DEFINE_ARRAY(entry, node, attr) };
+struct DirplusReply { std::vector<DirplusEntryWire> entries; MSGPACK_DEFINE_ARRAY(entries) };
+// What one entry takes in the kernel's READDIRPLUS buffer (struct fuse_direntplus: a
+// 128-byte fuse_entry_out, a 24-byte fuse_dirent header, the name, 8-byte aligned).
+inline constexpr size_t direntplus_size(size_t name_bytes) { return (152 + name_bytes + 7) & ~size_t(7); }
 struct StatfsReply {
     uint64_t bsize = 0, frsize = 0, blocks = 0, bfree = 0, bavail = 0, files = 0, ffree = 0,
              favail = 0, fsid = 0, flag = 0, namemax = 0;
@@ -153,7 +166,7 @@ struct LockReply { Lock lock; MSGPACK_DEFINE_ARRAY(lock) };
 
 using FsReplyBody = std::variant<EmptyReply, EntryReply, AttrReply, ReadlinkReply, OpenReply,
                                  CreateReply, DataReply, WriteReply, DirReply, StatfsReply,
-                                 LockReply>;
+                                 LockReply, DirplusReply>;
 
 struct FsReply {
     int32_t err = 0;   // errno at home; 0 on success

@@ -428,6 +428,7 @@ Result<OpenReply> HomeFileServer::op(const OpendirRequest& r) {
     auto h = std::make_shared<Handle>();
     h->fd = TRY(open_at(n->fd.get(), ".", O_RDONLY | O_DIRECTORY));
     h->node = n;
+    h->dir_node = r.node;
     Attr attr = attr_of(TRY(stat_at(h->fd.get(), "", kSelf)));
     return OpenReply{add_handle(std::move(h)), attr};
 }
@@ -446,6 +447,38 @@ Result<DirReply> HomeFileServer::op(const ReaddirRequest& r) {
         h->dir_next = e.next;
         reply.entries.push_back(DirEntryWire{e.ino, e.type, e.next, std::move(e.name)});
     }
+    return reply;
+}
+
+Result<DirplusReply> HomeFileServer::op(const ReaddirplusRequest& r) {
+    auto h = TRY(open_handle(r.handle));
+    std::lock_guard lock(h->dir_mu);
+    if (r.offset != h->dir_next) {
+        TRY(seek_dir(h->fd.get(), r.offset));
+        h->dir_next = r.offset;
+    }
+    // The kernel's buffer holds what fits of it: no lookup is made for an entry it would
+    // not take (a plain entry is smaller, so reading `room` bytes of them is enough).
+    const size_t room = std::min<uint32_t>(std::max<uint32_t>(r.max_bytes, 4096), 1 << 16);
+    auto entries = TRY(read_dir_entries(h->fd.get(), room));
+    DirplusReply reply;
+    size_t used = 0;
+    for (auto& e : entries) {
+        used += direntplus_size(e.name.size());
+        if (used > room) break;
+        DirplusEntryWire w{DirEntryWire{e.ino, e.type, e.next, e.name}, 0, {}};
+        // "." and ".." never: the kernel does not count lookups of them.
+        if (e.name != "." && e.name != ".." && h->plus_nodes < kMaxPlusNodes)
+            if (auto path = open_at(h->fd.get(), e.name, kPathFlags))
+                if (auto entry = enter(std::move(*path), h->dir_node, e.name)) {
+                    w.node = entry->node;
+                    w.attr = entry->attr;
+                    ++h->plus_nodes;
+                }
+        h->dir_next = e.next;
+        reply.entries.push_back(std::move(w));
+    }
+    if (reply.entries.size() < entries.size()) TRY(seek_dir(h->fd.get(), h->dir_next));  // the rest next time
     return reply;
 }
 

@@ -96,6 +96,7 @@ private:
     Result<EmptyReply> op(const FsyncRequest& r);
     Result<OpenReply> op(const OpendirRequest& r);
     Result<DirReply> op(const ReaddirRequest& r);
+    Result<DirplusReply> op(const ReaddirplusRequest& r);
     Result<EmptyReply> op(const ReleasedirRequest& r);
     Result<StatfsReply> op(const StatfsRequest& r);
     Result<EmptyReply> op(const AccessRequest& r);

@@ -31,8 +31,10 @@ struct HomeFileServer::Node {
 struct HomeFileServer::Handle {
     UniqueFd fd;
     std::shared_ptr<Node> node;
-    std::mutex dir_mu;       // directories: guards the position below
+    std::mutex dir_mu;       // directories: guards the position and the count below
     int64_t dir_next = 0;    // where the directory fd is positioned now
+    uint64_t dir_node = 0;   // the directory's node id (ReaddirplusRequest enters its names)
+    uint32_t plus_nodes = 0; // lookups ReaddirplusRequest made through this handle
 };
 
 }  // namespace ssi::remote

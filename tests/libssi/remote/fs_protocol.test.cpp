@@ -30,7 +30,8 @@ std::vector<FsRequest> sample_requests() {
             WriteRequest{4, 7, Bytes{'a', '\0', 'b'}}, FlushRequest{3, 4, 0xdeadbeefcafeull},
             ReleaseRequest{4}, FsyncRequest{4, true}, OpendirRequest{1}, ReaddirRequest{5, 77, 4096},
             ReleasedirRequest{5}, StatfsRequest{1}, AccessRequest{1, 7}, GetlkRequest{3, 4, 5, l},
-            SetlkRequest{3, 4, 5, l}, FlockRequest{4, 2}, FallocateRequest{4, 1, 2, 3}};
+            SetlkRequest{3, 4, 5, l}, FlockRequest{4, 2}, FallocateRequest{4, 1, 2, 3},
+            ReaddirplusRequest{5, 78, 8192}};
 }
 
 std::vector<FsReply> sample_replies() {
@@ -46,6 +47,7 @@ std::vector<FsReply> sample_replies() {
             {0, DirReply{{{1, 4, 10, "."}, {2, 8, 20, "file"}}}},
             {0, StatfsReply{4096, 4096, 1, 2, 3, 4, 5, 6, 7, 8, 255}},
             {0, LockReply{Lock{F_RDLCK, 1, 2, 0}}},
+            {0, DirplusReply{{{{1, 4, 10, "."}, 0, {}}, {{2, 8, 20, "file"}, 44, sample_attr()}}}},
             {ENOENT, EmptyReply{}}};
 }
 

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -97,6 +99,37 @@ TEST_CASE("home_file_server: reads, writes, directories", "[remote][home_file_se
     CHECK(rest.entries.size() == 2);
     srv.ok<EmptyReply>(ReleasedirRequest{dir.handle});
     CHECK(srv.err(RmdirRequest{kRootNode, "d"}) == ENOTEMPTY);
+}
+
+TEST_CASE("home_file_server: readdirplus enters each name as a lookup would", "[remote][home_file_server]") {
+    Server srv;
+    auto d = srv.ok<EntryReply>(MkdirRequest{kRootNode, "d", 0755});
+    for (const char* name : {"a", "b"}) {
+        auto c = srv.ok<CreateReply>(CreateRequest{d.node, name, 0644, O_RDWR});
+        srv.ok<EmptyReply>(ReleaseRequest{c.handle});
+        srv.ok<EmptyReply>(ForgetRequest{{{c.entry.node, 1}}});  // only the directory is known now
+    }
+    const size_t known = srv.s->node_count();
+    auto dir = srv.ok<OpenReply>(OpendirRequest{d.node});
+    auto listing = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, 0, 4096});
+    std::map<std::string, DirplusEntryWire> by_name;
+    for (auto& e : listing.entries) by_name[e.entry.name] = e;
+    REQUIRE(by_name.size() == 4);
+    CHECK(by_name["."].node == 0);  // the kernel counts no lookup of these
+    CHECK(by_name[".."].node == 0);
+    CHECK(srv.s->node_count() == known + 2);
+    // The same node a lookup finds, with its attributes; one lookup each to forget.
+    auto a = srv.ok<EntryReply>(LookupRequest{d.node, "a"});
+    CHECK(a.node == by_name["a"].node);
+    CHECK(by_name["a"].attr.ino == a.attr.ino);
+    CHECK((by_name["b"].attr.mode & S_IFMT) == S_IFREG);
+    srv.ok<EmptyReply>(ForgetRequest{{{a.node, 2}, {by_name["b"].node, 1}}});
+    CHECK(srv.s->node_count() == known);
+    // Reading again from an entry's offset goes on after it.
+    auto first = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, 0, 4096});
+    auto rest = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, first.entries[0].entry.next, 4096});
+    CHECK(rest.entries.size() == 3);
+    srv.ok<EmptyReply>(ReleasedirRequest{dir.handle});
 }
 
 TEST_CASE("home_file_server: POSIX locks per owner, dropped by the owner's flush", "[remote][home_file_server]") {
