@@ -6,6 +6,7 @@
 #include "kern-ext/pidfd.h"
 #include "kern-ext/process.h"
 #include "kern-ext/process_state.h"
+#include "kern-ext/program_setup.h"
 #include "kern-ext/unix_socket.h"
 #include "libssi/keys.h"
 #include "libssi/remote/image_stream.h"
@@ -46,6 +47,12 @@ int ms_since(clock::time_point t) {
 Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32_t self_node) {
     std::unique_ptr<Deputy> d(new Deputy());
     d->self_node_ = self_node;
+    // The program gets the limits we were given. We take all the descriptors we may: the
+    // home file server holds one per name the target knows (a listing of thousands).
+    d->rlimits_ = current_rlimits();
+    for (auto& [resource, limit] : d->rlimits_)
+        if (resource == RLIMIT_NOFILE && limit.rlim_cur < limit.rlim_max)
+            (void)set_resource_limit(RLIMIT_NOFILE, rlimit{limit.rlim_max, limit.rlim_max});
     uint64_t pid_namespace = TRY(namespace_id(::getpid(), "pid"));
     d->order_listener_ = TRY(listen_abstract(remote::deputy_order_socket(self_node, pid_namespace, ::getpid()), 4));
     KeyPair server = TRY(generate_keypair());
@@ -94,7 +101,7 @@ wire::RunRequest Deputy::request(const RunOptions& options) const {
     for (char** e = environ; *e; ++e) r.env.emplace_back(*e);
     r.cwd = current_dir().value_or("/");
     r.umask = umask_;
-    for (auto& [resource, limit] : current_rlimits())
+    for (auto& [resource, limit] : rlimits_)
         r.rlimits.push_back({resource, {uint64_t(limit.rlim_cur), uint64_t(limit.rlim_max)}});
     r.deputy_endpoint = endpoint_;
     r.deputy_public_key = server_public_;

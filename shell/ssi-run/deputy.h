@@ -19,6 +19,8 @@
 
 #include <zmq.hpp>
 
+#include <sys/resource.h>
+
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -96,6 +98,7 @@ private:
     UniqueFd signals_;
     std::optional<ChildDeputies> children_;  // stand-ins for the program's children
     mode_t umask_ = 022;
+    std::vector<std::pair<int, rlimit>> rlimits_;  // as given to us, for the program
     std::string control_id_;  // the supervisor's control connection, once it said hello
     std::vector<int> early_signals_;
     bool stdin_open_ = true;

@@ -115,6 +115,16 @@ ok "SIGTSTP, SIGSTOP, SIGCONT and SIGKILL reach the program wherever it runs"
 home "ssi-run --auto sh -c 'grep -c . data.txt'" | grep -qx 50000 || fail "ssi-run --auto failed"
 ok "--auto"
 
+# A listing of more names than the user's descriptor limit: the deputy holds one per name
+# the target knows, so it takes its hard limit; the program keeps the limit it was given.
+home "mkdir -p many && cd many && seq 1 1500 | xargs touch"
+out=$(home "ulimit -Sn 256; ssi-run -n 2 sh -c 'ulimit -n; ls -l many | grep -c ^-; cat many/* | wc -c'" 2>&1) ||
+  fail "a remote listing of 1500 names under ulimit -n 256 failed: $out"
+[ "$out" = "256
+1500
+0" ] || fail "under ulimit -n 256: expected the program's limit 256 and 1500 files listed, got: $out"
+ok "1500 names listed and opened remotely under ulimit -Sn 256; the program's limit stays 256"
+
 # Bad input: unknown node, no program.
 expect_status 255 home "ssi-run -n 9 true"
 expect_status 2 home "ssi-run -n 2"
