@@ -9,6 +9,8 @@
 #     start-up can be taken out of the per-file figure).
 #  3. stdout: `ssi-run -n 2 head -c SIZE /dev/zero > file-at-home` against the same at
 #     home, through ssh (ControlMaster) and bare ZeroMQ streaming 256 KiB messages.
+#  4. stdin: `head -c SIZE /dev/zero | ssi-run -n 2 wc -c` against the same at home and
+#     through ssh (ControlMaster).
 # The big file is read from the home page cache (warm) in every case; the page cache on the
 # reading side is cold (ssi-run mounts afresh per run; sshfs's is dropped before each run).
 #   bench/run_throughput.sh [SIZE_MIB] [RUNS]      (root; builds first; default 1024 MiB, 3 runs)
@@ -79,6 +81,21 @@ for r in $(seq "$runs"); do
   echo "stdout zmq-256k $rate" >>"$res"
 done
 
+echo "4. stdin, ${size} MiB" >&2
+for r in $(seq "$runs"); do
+  for how in local ssi ssh; do
+    case $how in
+      local) cmd="wc -c" ;;
+      ssi) cmd="ssi-run -n 2 wc -c" ;;
+      ssh) cmd="ssh -F '$ssh_cfg' -S '$ssh_cm' $ssh_host wc -c" ;;
+    esac
+    got=$work/got
+    t=$(on1 sh -c "s=\$(date +%s%N); head -c ${size}M /dev/zero | $cmd >'$got'; e=\$(date +%s%N); echo \$((e - s))")
+    [ "$(tr -d ' ' <"$got")" -eq $((size * 1048576)) ] || { echo "stdin: $how counted $(cat "$got") bytes" >&2; exit 1; }
+    echo "stdin $how $(awk -v n="$size" -v t="$t" 'BEGIN {printf "%.0f", n / (t / 1e9)}')" >>"$res"
+  done
+done
+
 python3 - "$res" "$hf" "$size" <<'PY'
 import json, statistics, sys
 res, hf, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -116,4 +133,10 @@ for k, name in [("local", "head -c at home"), ("ssi", "ssi-run -n 2 head -c"), (
                 ("zmq-256k", "bare ZeroMQ: 256 KiB messages streamed")]:
     print(f"   {name:44} {med('stdout', k):7.0f}   [{runs('stdout', k)}]")
 print(f"   ssi / bare ZeroMQ {med('stdout','ssi')/med('stdout','zmq-256k'):.2f}x, ssi / ssh {med('stdout','ssi')/med('stdout','ssh'):.2f}x")
+print()
+print(f"4. stdin: head -c {size}M /dev/zero | ... wc -c (MiB/s, wall clock incl. start-up; runs listed)")
+for k, name in [("local", "wc -c at home"), ("ssi", "ssi-run -n 2 wc -c"), ("ssh", "ssh (ControlMaster) wc -c")]:
+    print(f"   {name:44} {med('stdin', k):7.0f}   [{runs('stdin', k)}]")
+print(f"   ssi / bare ZeroMQ (256 KiB streamed, above) {med('stdin','ssi')/med('stdout','zmq-256k'):.2f}x, "
+      f"ssi / ssh {med('stdin','ssi')/med('stdin','ssh'):.2f}x")
 PY
