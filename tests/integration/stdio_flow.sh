@@ -63,10 +63,15 @@ ok "while read n; do ssi-run -n 2 true; done < file: every line read by the loop
 on_node 1 sh -c 'head -c 200M /dev/zero | ssi-run -n 2 python3 -c "import sys, time; sys.stdin.buffer.read(1); time.sleep(600)" & echo $! > /tmp/r.pid; wait' &
 runner=$!
 wait_until 10 on_node 1 test -s /tmp/r.pid
+writing_blocked() {  # writing_blocked NODE COMM: a thread of COMM there waits to write a full pipe
+  on_node "$1" sh -c 'for t in /proc/$(pgrep -x '"$2"' | head -1)/task/*; do grep -q pipe_write $t/wchan && exit 0; done; exit 1'
+}
 supervisor_rss() {  # the largest RSS (KiB) of an ssi-remote on node 2
   on_node 2 sh -c 'for p in $(pgrep -x ssi-remote); do awk "/^VmRSS/ {print \$2}" /proc/$p/status; done | sort -n | tail -1'
 }
-sleep 3
+# The window is full once the writer at home waits on its pipe (read without bound, head
+# would have finished instead).
+wait_until 20 writing_blocked 1 head || fail "head at home never waited: its input was read without bound"
 rss=$(supervisor_rss)
 [ -n "$rss" ] || fail "no supervisor on node 2"
 [ "$rss" -lt 65536 ] || fail "the supervisor on node 2 holds $rss KiB: the input was read ahead without bound"
@@ -79,7 +84,7 @@ ok "a slow remote reader of 200 MiB of input: its supervisor holds $rss KiB, the
 # the program waits, as on a full pipe; neither side piles it up; nothing is cut off.
 on_node 1 sh -c 'ssi-run -n 2 head -c 300M /dev/zero | (sleep 8; wc -c) > /tmp/o.out' &
 writer=$!
-sleep 5
+wait_until 20 writing_blocked 2 head || fail "head on node 2 never waited: its output was read without bound"
 rss=$(supervisor_rss)
 deputy=$(on_node 1 sh -c 'for p in $(pgrep -x ssi-run); do awk "/^VmRSS/ {print \$2}" /proc/$p/status; done | sort -n | tail -1')
 [ -n "$rss" ] && [ -n "$deputy" ] || fail "no supervisor on node 2 or no deputy at home"
@@ -94,7 +99,7 @@ ok "a reader at home idle for 8 s: supervisor $rss KiB, deputy $deputy KiB, then
 on_node 1 sh -c '(ssi-run -n 2 yes; echo "status $?" > /tmp/k.rc) | sleep 6' &
 pipeline=$!
 wait_until 10 on_node 2 pgrep -x yes > /dev/null || fail "yes did not start on node 2"
-sleep 1  # its output window fills, the deputy's writes block
+wait_until 20 writing_blocked 1 ssi-run || fail "the deputy's output thread never waited on its stalled reader"
 on_node 1 pkill -x ssi-run
 wait_until 3 not on_node 2 pgrep -x yes || fail "kill at home did not end yes on node 2 while its reader stalled"
 wait "$pipeline"
