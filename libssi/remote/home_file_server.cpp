@@ -30,6 +30,20 @@ uint64_t mix_dev(dev_t dev) {
     return x ^ (x >> 29);
 }
 
+// How much of a listing one reply carries: what the kernel's buffer takes, within bounds.
+size_t listing_room(uint32_t max_bytes) { return std::min<uint32_t>(std::max<uint32_t>(max_bytes, 4096), 1 << 16); }
+
+// A listing's entries from `offset` on, about `room` bytes of them; it seeks only when the
+// kernel asks for another place than where the last reply stopped (`next`). The caller
+// holds the handle's dir_mu.
+Result<std::vector<DirEntry>> read_dir_from(int fd, int64_t& next, int64_t offset, size_t room) {
+    if (offset != next) {
+        TRY(seek_dir(fd, offset));
+        next = offset;
+    }
+    return read_dir_entries(fd, room);
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HomeFileServer>> HomeFileServer::create(const std::string& root) {
@@ -436,11 +450,7 @@ Result<OpenReply> HomeFileServer::op(const OpendirRequest& r) {
 Result<DirReply> HomeFileServer::op(const ReaddirRequest& r) {
     auto h = TRY(open_handle(r.handle));
     std::lock_guard lock(h->dir_mu);
-    if (r.offset != h->dir_next) {
-        TRY(seek_dir(h->fd.get(), r.offset));
-        h->dir_next = r.offset;
-    }
-    auto entries = TRY(read_dir_entries(h->fd.get(), std::min<uint32_t>(std::max<uint32_t>(r.max_bytes, 4096), 1 << 16)));
+    auto entries = TRY(read_dir_from(h->fd.get(), h->dir_next, r.offset, listing_room(r.max_bytes)));
     DirReply reply;
     reply.entries.reserve(entries.size());
     for (auto& e : entries) {
@@ -453,14 +463,10 @@ Result<DirReply> HomeFileServer::op(const ReaddirRequest& r) {
 Result<DirplusReply> HomeFileServer::op(const ReaddirplusRequest& r) {
     auto h = TRY(open_handle(r.handle));
     std::lock_guard lock(h->dir_mu);
-    if (r.offset != h->dir_next) {
-        TRY(seek_dir(h->fd.get(), r.offset));
-        h->dir_next = r.offset;
-    }
     // The kernel's buffer holds what fits of it: no lookup is made for an entry it would
     // not take (a plain entry is smaller, so reading `room` bytes of them is enough).
-    const size_t room = std::min<uint32_t>(std::max<uint32_t>(r.max_bytes, 4096), 1 << 16);
-    auto entries = TRY(read_dir_entries(h->fd.get(), room));
+    const size_t room = listing_room(r.max_bytes);
+    auto entries = TRY(read_dir_from(h->fd.get(), h->dir_next, r.offset, room));
     DirplusReply reply;
     size_t used = 0;
     for (auto& e : entries) {
