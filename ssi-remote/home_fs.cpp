@@ -378,6 +378,7 @@ struct HomeFsOps {
         std::vector<char> buf(size);
         size_t used = 0;
         std::vector<std::pair<uint64_t, uint64_t>> not_taken;
+        bool full = false;  // once one entry does not fit, none after it is taken
         for (const auto& e : r->entries) {
             fuse_entry_param p {};
             p.ino = e.node;
@@ -389,18 +390,20 @@ struct HomeFsOps {
                 p.attr.st_ino = e.entry.ino;
                 p.attr.st_mode = e.entry.type << 12;
             }
-            size_t n = not_taken.empty() ? fuse_add_direntry_plus(req, buf.data() + used, size - used,
-                                                                   e.entry.name.c_str(), &p, e.entry.next)
-                                         : size;
-            if (not_taken.size() || n > size - used) {
-                if (e.node) not_taken.emplace_back(e.node, 1);
-                continue;
+            if (!full) {  // fuse_add_direntry_plus writes nothing when the entry does not fit
+                size_t n = fuse_add_direntry_plus(req, buf.data() + used, size - used, e.entry.name.c_str(), &p,
+                                                  e.entry.next);
+                full = n > size - used;
+                if (!full) {
+                    used += n;
+                    if (e.node) {
+                        std::lock_guard lock(self.mu_);
+                        self.stamps_.try_emplace(e.node, stamp_of(e.attr));
+                    }
+                    continue;
+                }
             }
-            used += n;
-            if (e.node) {
-                std::lock_guard lock(self.mu_);
-                self.stamps_.try_emplace(e.node, stamp_of(e.attr));
-            }
+            if (e.node) not_taken.emplace_back(e.node, 1);
         }
         if (!not_taken.empty()) (void)call<EmptyReply>(self, ForgetRequest{not_taken});
         fuse_reply_buf(req, buf.data(), used);
