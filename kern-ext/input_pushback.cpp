@@ -1,5 +1,6 @@
 #include "kern-ext/input_pushback.h"
 
+#include "kern-ext/process.h"
 #include "kern-ext/unique_fd.h"
 
 #include <fcntl.h>
@@ -9,7 +10,6 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,11 +45,8 @@ bool write_whole(int fd, const char* p, size_t n) {
 }
 
 Result<PushedBack> start_feeder(int fd, std::string_view bytes) {
-    int ends[2];
-    if (::pipe2(ends, O_CLOEXEC) < 0) return sys_error("pipe2", "for the input feeder");
-    UniqueFd read_end(ends[0]), write_end(ends[1]);
-    pid_t child = ::fork();
-    if (child < 0) return sys_error("fork", "the input feeder");
+    auto [read_end, write_end] = TRY(make_pipe());
+    const pid_t child = TRY(fork_process());
     if (child == 0) {
         // Detached (a grandchild): the reader's wait() never sees it.
         if (::fork() != 0) ::_exit(0);
@@ -64,12 +61,10 @@ Result<PushedBack> start_feeder(int fd, std::string_view bytes) {
         ::syscall(SYS_close_range, 2u, ~0u, 0u);
         feed(0, 1, bytes);
     }
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return make_error("fork", "the input feeder did not start", ECHILD);
+    const ExitStatus status = TRY(wait_process(child));
+    if (status.signaled || status.code != 0) return make_error("fork", "the input feeder did not start", ECHILD);
     write_end.reset();
-    if (::dup2(read_end.get(), fd) < 0) return sys_error("dup2", "the input feeder's pipe onto fd " + std::to_string(fd));
+    TRY(duplicate_fd(read_end.get(), fd));
     return PushedBack::feeder;
 }
 
