@@ -63,6 +63,12 @@ on1 hyperfine -N --warmup 1 --runs "$((runs * 3))" --export-json "$hf" \
   "sh -c 'cat $data/small/* >/dev/null'" \
   "sh -c 'cat $mnt/small/* >/dev/null'" >/dev/null
 
+# MiB/s of a whole command line run on node 1 that moves SIZE MiB, timed from outside.
+mib_per_s() {
+  t=$(on1 sh -c "s=\$(date +%s%N); $1; e=\$(date +%s%N); echo \$((e - s))")
+  awk -v n="$size" -v t="$t" 'BEGIN {printf "%.0f", n / (t / 1e9)}'
+}
+
 echo "3. stdout, ${size} MiB" >&2
 out=$work/out
 for r in $(seq "$runs"); do
@@ -72,9 +78,9 @@ for r in $(seq "$runs"); do
       ssi) cmd="ssi-run -n 2 head -c ${size}M /dev/zero >'$out'" ;;
       ssh) cmd="ssh -F '$ssh_cfg' -S '$ssh_cm' $ssh_host head -c ${size}M /dev/zero >'$out'" ;;
     esac
-    t=$(on1 sh -c "s=\$(date +%s%N); $cmd; e=\$(date +%s%N); echo \$((e - s))")
+    rate=$(mib_per_s "$cmd")
     [ "$(stat -c %s "$out")" -eq $((size * 1048576)) ] || { echo "stdout: $how wrote $(stat -c %s "$out") bytes" >&2; exit 1; }
-    echo "stdout $how $(awk -v n="$size" -v t="$t" 'BEGIN {printf "%.0f", n / (t / 1e9)}')" >>"$res"
+    echo "stdout $how $rate" >>"$res"
     rm -f "$out"
   done
   rate=$(ssi-cluster exec 2 -- "$probe" zmq-push "$work/zmq.info" 127.0.1.2 "$size" 256 | sed 's/.*, \([0-9]*\) MiB.s/\1/')
@@ -90,9 +96,9 @@ for r in $(seq "$runs"); do
       ssh) cmd="ssh -F '$ssh_cfg' -S '$ssh_cm' $ssh_host wc -c" ;;
     esac
     got=$work/got
-    t=$(on1 sh -c "s=\$(date +%s%N); head -c ${size}M /dev/zero | $cmd >'$got'; e=\$(date +%s%N); echo \$((e - s))")
+    rate=$(mib_per_s "head -c ${size}M /dev/zero | $cmd >'$got'")
     [ "$(tr -d ' ' <"$got")" -eq $((size * 1048576)) ] || { echo "stdin: $how counted $(cat "$got") bytes" >&2; exit 1; }
-    echo "stdin $how $(awk -v n="$size" -v t="$t" 'BEGIN {printf "%.0f", n / (t / 1e9)}')" >>"$res"
+    echo "stdin $how $rate" >>"$res"
   done
 done
 
