@@ -23,7 +23,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 3;
+inline constexpr uint32_t kFsProtocolVersion = 4;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -139,13 +139,17 @@ struct ReadlinkReply { std::string target; MSGPACK_DEFINE_ARRAY(target) };
 // Opened: the handle, and the file's attributes as of the open (what the target checks its
 // page cache against).
 // `whole`: the file's bytes, read at the open, when it is a small regular file opened
-// read-only (kOpenHeadBytes); otherwise empty and `has_whole` false.
+// read-only (kOpenHeadBytes); otherwise empty and `has_whole` false. `dev` (the file's
+// real device) and home's clock at the open name the version a node's copy may be kept
+// of (ssi-remote/file_cache.h).
 struct OpenReply {
     uint64_t handle = 0;
     Attr attr;
     bool has_whole = false;
     Bytes whole;
-    MSGPACK_DEFINE_ARRAY(handle, attr, has_whole, whole)
+    uint64_t dev = 0;
+    int64_t opened_at_ns = 0;  // CLOCK_REALTIME, as ctime
+    MSGPACK_DEFINE_ARRAY(handle, attr, has_whole, whole, dev, opened_at_ns)
 };
 struct CreateReply { EntryReply entry; uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(entry, handle) };
 struct DataReply { Bytes data; MSGPACK_DEFINE_ARRAY(data) };

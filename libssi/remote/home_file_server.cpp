@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 
 namespace ssi::remote {
@@ -353,6 +354,9 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
     h->node = n;
     struct stat st = TRY(stat_at(h->fd.get(), "", kSelf));
     OpenReply reply{0, attr_of(st)};
+    reply.dev = st.st_dev;
+    reply.opened_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch()).count();
     // A small file read whole now saves the target its first READ round trip.
     if ((r.flags & O_ACCMODE) == O_RDONLY && S_ISREG(st.st_mode) && st.st_size <= kOpenHeadBytes) {
         reply.whole.resize(kOpenHeadBytes + 1);  // one more: a file that grew meanwhile is not whole
