@@ -1,6 +1,8 @@
 #define FUSE_USE_VERSION 312
 #include "ssi-remote/home_fs.h"
 
+#include "ssi-remote/file_cache.h"
+
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
 #include "libssi/remote/fs_protocol.h"
@@ -183,7 +185,7 @@ struct HomeFsOps {
     }
 
     static void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
-        if (to_set & FUSE_SET_ATTR_SIZE) forget_wholes_of(fs(req), ino);
+        if (to_set & FUSE_SET_ATTR_SIZE) forget_locals_of(fs(req), ino);
         SetattrRequest r;
         r.node = ino;
         r.handle = fi ? fi->fh : 0;
@@ -226,7 +228,7 @@ struct HomeFsOps {
 
     static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
-        if ((fi->flags & O_ACCMODE) != O_RDONLY) forget_wholes_of(self, ino);  // it may write (or O_TRUNC)
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) forget_locals_of(self, ino);  // it may write (or O_TRUNC)
         auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags});
         if (!r) return reply_error(req, r.error());
         HomeFs::Stamp now = stamp_of(r->attr);
@@ -244,34 +246,52 @@ struct HomeFsOps {
         fi->fh = r->handle;
         if (r->has_whole) {
             std::lock_guard lock(self.mu_);
-            self.wholes_[r->handle] = {ino, std::make_shared<const std::vector<char>>(std::move(r->whole))};
+            self.locals_[r->handle] = {ino, std::make_shared<const std::vector<char>>(std::move(r->whole)), nullptr};
+        } else if (auto copy = copy_for(self, *r, fi->flags)) {
+            std::lock_guard lock(self.mu_);
+            self.locals_[r->handle] = {ino, nullptr, std::move(copy)};
         }
         // Changed at home: the kernel's size and times are stale too. Invalidating only the
         // attributes (offset < 0) takes no lock the opener holds, so it is safe from here;
         // the pages go when the open completes without keep_cache.
         if (!unchanged) fuse_lowlevel_notify_inval_inode(self.session_, ino, -1, 0);
         if (fuse_reply_open(req, fi) == -ENOENT) {  // interrupted: the kernel will not release it
-            forget_whole(self, r->handle);
+            (void)take_local(self, r->handle);
             (void)call<EmptyReply>(self, ReleaseRequest{r->handle});
         }
     }
 
-    // The file's bytes as read at its open, if it came whole (OpenReply::whole).
-    static std::shared_ptr<const std::vector<char>> whole_of(HomeFs& self, uint64_t handle) {
-        std::lock_guard lock(self.mu_);
-        auto it = self.wholes_.find(handle);
-        return it == self.wholes_.end() ? nullptr : it->second.bytes;
+    // This node's copy of a regular file opened read-only, or an empty one to fill from
+    // its READs (file_cache.h).
+    static std::shared_ptr<CachedFile> copy_for(HomeFs& self, const OpenReply& r, int flags) {
+        if (!self.options_.cache || r.opened_at_ns == 0 || (flags & O_ACCMODE) != O_RDONLY || !S_ISREG(r.attr.mode))
+            return nullptr;
+        constexpr int64_t kNs = 1'000'000'000;
+        FileVersion version{self.options_.home, r.dev, r.attr.ino, r.attr.size,
+                            r.attr.mtime_sec * kNs + r.attr.mtime_nsec, r.attr.ctime_sec * kNs + r.attr.ctime_nsec};
+        return self.options_.cache->open_copy(version, r.opened_at_ns);
     }
 
-    static void forget_whole(HomeFs& self, uint64_t handle) {
+    static HomeFs::Local local_of(HomeFs& self, uint64_t handle) {
         std::lock_guard lock(self.mu_);
-        self.wholes_.erase(handle);
+        auto it = self.locals_.find(handle);
+        return it == self.locals_.end() ? HomeFs::Local{} : it->second;
     }
 
-    // Written through this mount: what its read-only opens read whole is old now.
-    static void forget_wholes_of(HomeFs& self, uint64_t node) {
+    static HomeFs::Local take_local(HomeFs& self, uint64_t handle) {
         std::lock_guard lock(self.mu_);
-        std::erase_if(self.wholes_, [&](const auto& w) { return w.second.node == node; });
+        auto it = self.locals_.find(handle);
+        if (it == self.locals_.end()) return {};
+        HomeFs::Local local = std::move(it->second);
+        self.locals_.erase(it);
+        return local;
+    }
+
+    // Written through this mount: what its read-only opens read from here is old now (a
+    // copy being filled is not kept either).
+    static void forget_locals_of(HomeFs& self, uint64_t node) {
+        std::lock_guard lock(self.mu_);
+        std::erase_if(self.locals_, [&](const auto& l) { return l.second.node == node; });
     }
 
     static void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
@@ -282,7 +302,7 @@ struct HomeFsOps {
             std::lock_guard lock(self.mu_);
             self.stamps_.erase(r->entry.node);
         }
-        forget_wholes_of(self, r->entry.node);
+        forget_locals_of(self, r->entry.node);
         fi->fh = r->handle;
         fi->keep_cache = 0;
         fi->direct_io = 0;
@@ -295,18 +315,28 @@ struct HomeFsOps {
     }
 
     static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-        if (auto whole = whole_of(fs(req), fi->fh)) {
+        HomeFs::Local local = local_of(fs(req), fi->fh);
+        if (const auto& whole = local.bytes) {
             size_t from = std::min(whole->size(), size_t(std::max<off_t>(off, 0)));
             fuse_reply_buf(req, whole->data() + from, std::min(size, whole->size() - from));
             return;
         }
-        auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(std::min<size_t>(size, kMaxIo))});
+        size = std::min<size_t>(size, kMaxIo);
+        if (local.copy && local.copy->whole()) {
+            thread_local std::vector<char> buffer;  // kept: fresh pages cost more than the read
+            buffer.resize(std::max(buffer.size(), size));
+            if (auto n = local.copy->read(std::span(buffer).first(size), uint64_t(std::max<off_t>(off, 0))))
+                return (void)fuse_reply_buf(req, buffer.data(), *n);
+            // A copy that cannot be read now: home still can.
+        }
+        auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(size)});
         if (!r) return reply_error(req, r.error());
+        if (local.copy && off >= 0) local.copy->add(uint64_t(off), r->data);
         fuse_reply_buf(req, r->data.data(), r->data.size());
     }
 
     static void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
-        forget_wholes_of(fs(req), ino);
+        forget_locals_of(fs(req), ino);
         size = std::min<size_t>(size, kMaxIo);
         auto r = call<WriteReply>(fs(req), WriteRequest{fi->fh, off, Bytes(buf, buf + size)});
         if (!r) return reply_error(req, r.error());
@@ -330,8 +360,11 @@ struct HomeFsOps {
     }
 
     static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-        forget_whole(fs(req), fi->fh);
-        reply_empty(req, call<EmptyReply>(fs(req), ReleaseRequest{fi->fh}));
+        HomeFs& self = fs(req);
+        HomeFs::Local local = take_local(self, fi->fh);
+        reply_empty(req, call<EmptyReply>(self, ReleaseRequest{fi->fh}));
+        // After the reply: nobody waits for a copy to be kept.
+        if (local.copy) self.options_.cache->release(*local.copy);
     }
 
     static void fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
@@ -339,7 +372,7 @@ struct HomeFsOps {
     }
 
     static void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi) {
-        forget_wholes_of(fs(req), ino);
+        forget_locals_of(fs(req), ino);
         reply_empty(req, call<EmptyReply>(fs(req), FallocateRequest{fi->fh, mode, offset, length}));
     }
 

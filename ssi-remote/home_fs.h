@@ -36,6 +36,9 @@ struct fuse_session;
 
 namespace ssi::remote {
 
+class CachedFile;
+class FileCache;
+
 struct HomeFsOptions {
     // Seconds the kernel trusts a name -> node lookup without asking home. Safe to cache:
     // every request made through a name checks at home that it still holds (ESTALE makes
@@ -45,6 +48,10 @@ struct HomeFsOptions {
     unsigned max_threads = 16;   // FUSE worker threads
     unsigned readahead_kb = 4096;  // the kernel's readahead window here; 0 keeps its 128 KiB
     bool debug = false;          // libfuse's request log on stderr
+    // This node's copies of home files (file_cache.h), kept across runs; none: every READ
+    // of a file not in the page cache goes home. `home` is the node the files are from.
+    std::shared_ptr<FileCache> cache;
+    int32_t home = 0;
 };
 
 class HomeFs {
@@ -89,13 +96,16 @@ private:
     std::mutex mu_;
     std::unordered_map<uint64_t, Stamp> stamps_;  // node -> attributes at its last open
     std::set<uint64_t> locked_nodes_;             // nodes a POSIX lock was ever taken on
-    // Small files opened read-only, as read at their open (OpenReply::whole): their READs
-    // are answered from here until they are released, or written through this mount.
-    struct Whole {
+    // Where the READs of a file opened read-only are answered from, here: a small file's
+    // bytes as read at its open (OpenReply::whole), or this node's copy of the file; or,
+    // for a copy being filled, where their replies go too. Until the file is released, or
+    // written through this mount.
+    struct Local {
         uint64_t node = 0;
         std::shared_ptr<const std::vector<char>> bytes;
+        std::shared_ptr<CachedFile> copy;
     };
-    std::unordered_map<uint64_t, Whole> wholes_;  // handle -> its file's bytes
+    std::unordered_map<uint64_t, Local> locals_;  // handle -> what it reads from here
 };
 
 }  // namespace ssi::remote

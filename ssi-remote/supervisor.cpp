@@ -1,5 +1,7 @@
 #include "ssi-remote/supervisor.h"
 
+#include "ssi-remote/file_cache.h"
+
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/namespaces.h"
@@ -104,6 +106,20 @@ void Supervisor::send_control(const wire::Message& message) {
     }
 }
 
+// The home file view's options: this node's copies of home files live next to the
+// agent's socket (file_cache.h), shared by the runs here.
+HomeFsOptions Supervisor::file_view_options() const {
+    HomeFsOptions options;
+    options.home = spec_.home;
+    if (runs_dir_.empty()) return options;
+    const std::string dir = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/file-cache";
+    if (auto cache = FileCache::open(dir, kFileCacheBytes))
+        options.cache = std::move(*cache);
+    else
+        std::fprintf(stderr, "ssi-remote: no file cache (%s)\n", cache.error().message().c_str());
+    return options;
+}
+
 Result<void> Supervisor::start_program() {
     // The home files are mounted in a mount namespace of our own: nobody else on this
     // node sees them, and they vanish with us.
@@ -112,7 +128,8 @@ Result<void> Supervisor::start_program() {
     mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
     TRY(make_dirs(mountpoint_, 0755));
     auto transport = std::make_shared<FsTransport>(context_, keys_);
-    fs_ = TRY(HomeFs::mount(mountpoint_, [transport](const std::string& req) { return transport->call(req); }));
+    fs_ = TRY(HomeFs::mount(mountpoint_, [transport](const std::string& req) { return transport->call(req); },
+                            file_view_options()));
 
     // Pipes for stdio, or the pty for those the deputy has on its terminal.
     const wire::TerminalSpec& term = spec_.terminal;

@@ -35,6 +35,10 @@ public:
     void run();
 
 private:
+    // Bytes of home files this node keeps copies of, for all runs here (file_cache.h).
+    static constexpr uint64_t kFileCacheBytes = 256ull << 20;
+
+    HomeFsOptions file_view_options() const;
     Result<void> start_program();
     void relay();
     void send_control(const wire::Message& message);
