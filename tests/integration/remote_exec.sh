@@ -55,6 +55,17 @@ home "sqlite3 db.local '$sql' > sq.local && ssi-run -n 2 sqlite3 db.remote '$sql
 ok "sqlite3 database in home /tmp"
 on_node 2 test -e /tmp/w/db.remote && fail "the remote sqlite3 wrote to node 2's /tmp instead of home's"
 
+# Node 2 keeps copies of home files it read whole (ssi-remote/file_cache.h): a run after
+# the first reads a big file from the copy; a file changed at home, same size, within the
+# second, is read fresh, never from the old copy.
+home "head -c 3000000 /dev/urandom > big.bin && sleep 1.2"  # only a settled version is copied
+for round in fill hit; do
+  same "sha256sum of a 3 MB home file ($round)" "sha256sum big.bin"
+done
+on_node 2 sh -c 'ls /run/ssi/file-cache | grep -q -- -3000000-' || fail "node 2 kept no copy of the home file it read whole"
+home "printf changed | dd of=big.bin bs=1 seek=1000000 conv=notrunc status=none"
+same "sha256sum of the home file changed in place since the copy" "sha256sum big.bin"
+
 # It really ran on node 2: its root is the FUSE view of home, its /proc is node 2's own.
 home "ssi-run -n 2 cat /proc/self/mountinfo" | grep -q " / .* fuse" || fail "the program did not run under the home file view"
 

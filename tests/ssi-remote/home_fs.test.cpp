@@ -4,6 +4,7 @@
 // The [.bench] case prints the measurements of docs (round trip, throughput, small files).
 #include "kern-ext/files.h"
 #include "libssi/remote/home_file_server.h"
+#include "ssi-remote/file_cache.h"
 #include "ssi-remote/home_fs.h"
 
 #include <catch2/catch.hpp>
@@ -288,6 +289,7 @@ TEST_CASE("home_fs: a small file read costs its open and release only", "[fuse][
     HomeFsOptions trusting;
     trusting.entry_timeout = 60;
     trusting.attr_timeout = 60;
+    trusting.readahead_kb = 0;  // no statfs of its own, late on a loaded machine, in the count
     Mounted m(trusting);
     std::string small(5000, 's'), big(3 * kOpenHeadBytes + 7, 'b');
     put(m.home("small"), small);
@@ -321,6 +323,58 @@ TEST_CASE("home_fs: a small file read costs its open and release only", "[fuse][
         CHECK(std::string(buf) == "NEW");
         ::close(reader);
     }
+}
+
+TEST_CASE("home_fs: a file read once is read from this node's copy next time, never stale", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    std::string cache_dir = make_temp_dir("cache");
+    auto cache = FileCache::open(cache_dir + "/copies", 64 << 20);
+    REQUIRE(cache.ok());
+    HomeFsOptions options;
+    options.entry_timeout = 60;  // only OPEN, READ and RELEASE are counted below
+    options.attr_timeout = 60;
+    options.readahead_kb = 0;
+    options.cache = *cache;
+    options.home = 1;
+    Mounted m(options);
+    const std::string first = std::string(300 << 10, 'a') + "end", second = std::string(300 << 10, 'b') + "end";
+    put(m.home("lib.so"), first);
+    ::sleep(1);  // a version is copied only once it is over a second old
+    ::usleep(100000);
+    auto copies = [&] { return sh("test -n \"$(ls -A '" + cache_dir + "/copies')\"") == 0; };
+    // Reads that go to the file system, not to the mount's page cache.
+    auto read_uncached = [&] {
+        int fd = ::open(m.via("lib.so").c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        std::string got(1 << 20, '\0');
+        size_t n = 0;
+        for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, off_t(n))) > 0;) n += size_t(r);
+        ::close(fd);
+        got.resize(n);
+        return got;
+    };
+    auto settle = [&](uint64_t before, uint64_t want) {  // RELEASE goes after close returns
+        for (int i = 0; i < 200 && m.fs->round_trips() - before < want; ++i) ::usleep(10000);
+        return m.fs->round_trips() - before;
+    };
+
+    CHECK(::access(m.via("lib.so").c_str(), R_OK) == 0);
+    uint64_t before = m.fs->round_trips();
+    CHECK(read_uncached() == first);
+    CHECK(settle(before, 3) > 2);  // OPEN, READs, RELEASE
+    for (int i = 0; i < 200 && !copies(); ++i) ::usleep(10000);
+    REQUIRE(copies());
+
+    before = m.fs->round_trips();
+    CHECK(read_uncached() == first);
+    CHECK(settle(before, 2) == 2);  // OPEN (the check against home) and RELEASE: no READ
+
+    // Changed at home, same size, within a second: the copy is of another version.
+    put(m.home("lib.so"), second);
+    CHECK(read_uncached() == second);
+    CHECK(read_uncached() == second);
+    (void)remove_tree(cache_dir);
 }
 
 TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs]") {
