@@ -2,6 +2,8 @@
 # Remote execution's start-to-exit latency: `ssi-run -n 2 true` against a local `true` and
 # against `ssh true` to 127.0.1.2 (a throwaway Debian sshd), with and without a
 # ControlMaster connection, all timed by hyperfine in the same run from inside node 1.
+# First, `ssi-run -n 2 true` with node 2 keeping no copies of home files (its file-cache
+# directory made unusable; ssi-remote/file_cache.h), as every run was before copies.
 #   bench/run_latency.sh [RUNS]      (root; builds first)
 source "$(dirname "$0")/run_common.sh"
 runs=${1:-200}
@@ -11,14 +13,20 @@ ssh_master_start
 
 ssh_plain="ssh -F $ssh_cfg $ssh_host true"
 ssh_mux="ssh -F $ssh_cfg -S $ssh_cm $ssh_host true"
+cold=$work/latency-no-copies.json
+ssi-cluster exec 2 -- sh -c 'rm -rf /run/ssi/file-cache && touch /run/ssi/file-cache'
+on1 hyperfine -N --warmup 10 --runs "$runs" --export-json "$cold" 'ssi-run -n 2 true' >/dev/null
+ssi-cluster exec 2 -- rm -f /run/ssi/file-cache
+
 out=$work/latency.json
 on1 hyperfine -N --warmup 10 --runs "$runs" --export-json "$out" \
   'ssi-run -n 2 true' 'true' "$ssh_plain" "$ssh_mux" >/dev/null
 
-python3 - "$out" <<'PY'
+python3 - "$out" "$cold" <<'PY'
 import json, sys
-rows = json.load(open(sys.argv[1]))["results"]
-names = ["ssi-run -n 2 true", "true (local)", "ssh true (new connection)", "ssh true (ControlMaster)"]
+rows = json.load(open(sys.argv[1]))["results"] + json.load(open(sys.argv[2]))["results"]
+names = ["ssi-run -n 2 true", "true (local)", "ssh true (new connection)", "ssh true (ControlMaster)",
+         "ssi-run, no file copies"]
 med = [r["median"] * 1e3 for r in rows]
 print(f"{'command':28} {'median':>10} {'mean ± σ':>20} {'min':>9}")
 for n, r in zip(names, rows):
