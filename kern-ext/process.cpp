@@ -181,17 +181,6 @@ void keep_freed_heap_memory(size_t keep_bytes) {
     ::mallopt(M_TRIM_THRESHOLD, int(keep_bytes));
 }
 
-Result<void> discard_pending_signals() {
-    sigset_t all;
-    sigfillset(&all);
-    const timespec now{0, 0};
-    for (;;) {
-        if (::sigtimedwait(&all, nullptr, &now) >= 0) continue;
-        if (errno == EAGAIN) return ok();
-        if (errno != EINTR) return sys_error("sigtimedwait");
-    }
-}
-
 Result<UniqueFd> open_signalfd(const sigset_t& set) {
     int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
     if (fd < 0) return sys_error("signalfd");

@@ -103,9 +103,6 @@ Result<sigset_t> set_signal_mask(int how, const sigset_t& set);
 // heap and up to `keep_bytes` of freed memory, so the next buffer reuses warm pages.
 void keep_freed_heap_memory(size_t keep_bytes);
 
-// Takes every pending signal of the calling thread and process off the queue, unhandled
-// (sigtimedwait with a zero timeout; blocked signals only: block them all first).
-Result<void> discard_pending_signals();
 // signalfd(2), close-on-exec, blocking reads. Block `set` with set_signal_mask first.
 Result<UniqueFd> open_signalfd(const sigset_t& set);
 // sigaction(2) with SA_SIGINFO | SA_RESTART.

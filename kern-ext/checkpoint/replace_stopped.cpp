@@ -5,7 +5,13 @@
 // flags), argv and envp go to an injected scratch mapping, and execve is injected at the
 // borrowed rip. PTRACE_O_TRACEEXEC shows a success as an exec event stop; a failed
 // execve comes back to the gadget's int3 with -errno, and then the close-on-exec flags,
-// the scratch mapping, the code bytes and the registers are put back.
+// the scratch mapping, the code bytes, the signal mask and the registers are put back.
+//
+// Signals: every one is blocked before the exec, so that none sent from the dump on is
+// delivered to the old program (which is gone) or kills the new one before it can take
+// them (a default action): they wait pending, and exec keeps them. Those pending at the
+// dump are in the image, delivered where it resumes: one instance of each is taken off
+// the new program's queues, so it starts with exactly the ones that came later.
 #include "kern-ext/checkpoint/borrowed_rip.h"
 #include "kern-ext/checkpoint/steps.h"
 
@@ -57,6 +63,41 @@ Result<void> inject_execve(SeizedTask& task, RemoteSyscaller& sys, uint64_t base
     return Error{"execve", int(-int64_t(after.rax)), options.replace_argv[0] + ", injected into pid " + std::to_string(pid)};
 }
 
+// At the exec event stop, in the new program: takes one instance of each signal the
+// image holds off its queues (rt_sigtimedwait with a zero timeout, at the borrowed entry
+// point). A standard signal sent again since the dump was merged with its pending
+// instance, as the kernel merges them: the image delivers it.
+Result<void> drop_image_pending(pid_t pid, const ProcessImage& image) {
+    if (image.pending.empty()) return ok();
+    // The exec event stop is inside execve, whose return value would then overwrite an
+    // injected call's number: on to its syscall-exit stop first, where registers are final.
+    TRY(ptrace_set_options(pid, PTRACE_O_TRACEEXEC | PTRACE_O_TRACESYSGOOD));
+    TRY(ptrace_syscall(pid));
+    if (TraceeStop stop = TRY(wait_tracee(pid)); stop.kind != TraceeStop::syscall_stop)
+        return make_error("execve", "pid " + std::to_string(pid) + " after its exec: " + stop.describe());
+    BorrowedRip borrowed = TRY(BorrowedRip::create(pid, TRY(ptrace_get_regs(pid))));
+    RemoteSyscaller sys = borrowed.syscaller();
+    const uint64_t page =
+        TRY(sys.call("mmap", SYS_mmap, 0, kPage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, uint64_t(-1), 0));
+    Result<void> dropped = [&]() -> Result<void> {
+        const struct timespec zero {};
+        TRY(write_remote(pid, RemotePtr{page + 8}, {reinterpret_cast<const char*>(&zero), sizeof zero}));
+        for (const PendingSignal& p : image.pending) {
+            int sig = 0;
+            std::memcpy(&sig, p.info.data(), sizeof sig);  // si_signo comes first
+            if (sig < 1 || sig > 64) continue;
+            const uint64_t set = 1ull << (sig - 1);
+            TRY(write_remote(pid, RemotePtr{page}, {reinterpret_cast<const char*>(&set), sizeof set}));
+            (void)sys.call("rt_sigtimedwait", SYS_rt_sigtimedwait, page, 0, page + 8, 8);  // EAGAIN: not there
+        }
+        return ok();
+    }();
+    (void)sys.call("munmap", SYS_munmap, page, kPage);
+    TRY(borrowed.give_back());
+    TRY(ptrace_set_sigmask(pid, ~uint64_t(0)));  // each injected call's int3 unblocked SIGTRAP
+    return dropped;
+}
+
 }  // namespace
 
 Result<void> check_replace_options(const CheckpointOptions& options) {
@@ -71,6 +112,8 @@ Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const 
     const pid_t pid = task.pid();
     TRY(ptrace_set_options(pid, PTRACE_O_TRACEEXEC));
     const Registers regs = TRY(ptrace_get_regs(pid));  // live ones: the image's are prepared for a restart
+    const uint64_t mask = TRY(ptrace_get_sigmask(pid));
+    TRY(ptrace_set_sigmask(pid, ~uint64_t(0)));  // the kernel leaves SIGKILL and SIGSTOP out
     BorrowedRip borrowed = TRY(BorrowedRip::create(pid, regs));
     RemoteSyscaller sys = borrowed.syscaller();
 
@@ -89,6 +132,9 @@ Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const 
     }();
     if (replaced) {
         borrowed.forget();  // the old memory is gone; the guard in checkpoint() detaches
+        // The exec cannot be undone, and the image must not be lost over this: should it
+        // fail, the new program sees the image's pending signals too.
+        (void)drop_image_pending(pid, image);
         return ok();
     }
     if (task.pid() == 0) {  // died in the exec
@@ -99,6 +145,7 @@ Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const 
     for (int fd : inheritable) (void)sys.call("fcntl(F_SETFD, FD_CLOEXEC)", SYS_fcntl, uint64_t(fd), F_SETFD, FD_CLOEXEC);
     (void)sys.call("munmap", SYS_munmap, base, size);
     (void)borrowed.give_back();
+    (void)ptrace_set_sigmask(pid, mask);
     (void)ptrace_set_options(pid, 0);
     return replaced;
 }

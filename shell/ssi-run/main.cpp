@@ -63,15 +63,15 @@ ssi::Result<std::pair<std::string, int32_t>> self_node(ssi::AgentClient& agent) 
 
 // `ssi-run --adopt`: what a process migrating away from home becomes. The home agent
 // saved it and exec'd us in its place (same PID, parent, open files, cwd); we wait for
-// its MoveOrder, then serve as its deputy. Exec kept its signal mask, its pending signals
-// and the signals it ignored: the pending ones are in its image (they are delivered where
-// it resumes), so they are dropped here, with everything held; then every disposition
-// goes back to default so the deputy hears them all and forwards them.
+// its MoveOrder, then serve as its deputy. We start with every signal blocked, and
+// pending exactly those sent to the process since its image was taken (the image's own
+// were taken off: kern-ext/checkpoint/replace_stopped.cpp): they stay pending for our
+// signalfd, which holds them for the process until it runs again. Every disposition goes
+// back to default (exec kept the ignored ones) so that we hear them all and forward them.
 ssi::Result<int> adopt() {
     sigset_t all;
     sigfillset(&all);
     TRY(ssi::set_signal_mask(SIG_SETMASK, all));
-    TRY(ssi::discard_pending_signals());
     TRY(ssi::reset_signals());
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
     auto [address, node] = TRY(self_node(agent));

@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <map>
 #include <optional>
 #include <string>
 #include <thread>
@@ -410,4 +411,49 @@ TEST_CASE("checkpoint, replace: the process becomes another program with the sam
     r.stdin_end.reset();
     CHECK(r.out.next() == std::optional<std::string>(std::to_string(r.pid) + " " + r.path + " c deputy"));
     CHECK(exit_of(r.pid) == "exit status 0");  // still our child
+}
+
+TEST_CASE("checkpoint, replace: the new program starts with every signal blocked and pending only those sent since "
+          "the dump",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+    auto [out_read, out_write] = pipe_pair();
+    Lines out{std::move(out_read), {}};
+    UniqueFd null = dev_null();
+    auto pid = fork_process();
+    REQUIRE(pid.ok());
+    if (*pid == 0) {
+        place_fds({{0, null.get()}, {1, out_write.get()}, {2, null.get()}});
+        sigset_t usr1;
+        sigemptyset(&usr1);
+        sigaddset(&usr1, SIGUSR1);
+        ::sigprocmask(SIG_BLOCK, &usr1, nullptr);
+        ::raise(SIGUSR1);  // pending at the dump: the image's, delivered where it resumes
+        if (::write(1, "ready\n", 6) != 6) ::_exit(1);
+        for (;;) ::pause();
+    }
+    out_write.reset();
+    REQUIRE(out.next() == std::optional<std::string>("ready"));
+
+    CheckpointOptions replace;
+    replace.after = CheckpointOptions::replace;
+    // Not a shell: dash unblocks every signal as it starts.
+    replace.replace_argv = {"/usr/bin/grep", "-E", "^(SigPnd|ShdPnd|SigBlk)", "/proc/self/status"};
+    // Sent while it is stopped between its dump and the exec: SIGUSR2 (not blocked by the
+    // program) must neither reach the old program nor kill the new one; it waits for it.
+    replace.while_frozen = [&](const ProcessImage&) -> Result<void> { return send_signal(*pid, SIGUSR2); };
+    auto image = checkpoint(*pid, replace);
+    if (!image) FAIL(image.error().message());
+    REQUIRE(image->pending.size() == 1);
+
+    std::map<std::string, uint64_t> fields;
+    for (const std::string& line : out.until_eof())
+        fields[line.substr(0, line.find(':'))] = std::stoull(line.substr(line.find('\t') + 1), nullptr, 16);
+    REQUIRE(fields.size() == 3);
+    const uint64_t pending = fields["SigPnd"] | fields["ShdPnd"];
+    auto bit = [](int sig) { return uint64_t(1) << (sig - 1); };
+    CHECK((pending & bit(SIGUSR2)) != 0);
+    CHECK((pending & bit(SIGUSR1)) == 0);
+    CHECK(fields["SigBlk"] == ~(bit(SIGKILL) | bit(SIGSTOP)));
+    CHECK(exit_of(*pid) == "exit status 0");
 }
