@@ -94,16 +94,20 @@ Result<void> close_fds_except(std::vector<int> keep) {
 
 Result<void> close_on_exec_from(int first) { return close_range_flags(unsigned(first), ~0U, CLOSE_RANGE_CLOEXEC); }
 
-Result<void> reset_signals() {
-    sigset_t all;
-    sigfillset(&all);
-    TRY(set_signal_mask(SIG_UNBLOCK, all));
+Result<void> reset_signal_handlers() {
     for (int s = 1; s < NSIG; ++s) {
         if (s == SIGKILL || s == SIGSTOP) continue;
         // glibc reserves two real-time signals for itself and refuses them (EINVAL).
         if (auto r = reset_signal_handler(s); !r && r.error().err != EINVAL) return r.error();
     }
     return ok();
+}
+
+Result<void> reset_signals() {
+    sigset_t all;
+    sigfillset(&all);
+    TRY(set_signal_mask(SIG_UNBLOCK, all));
+    return reset_signal_handlers();
 }
 
 Result<void> set_resource_limit(int resource, const rlimit& limit) {

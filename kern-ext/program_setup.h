@@ -25,8 +25,10 @@ Result<void> close_on_exec_from(int first);
 // without clobbering it.
 Result<int> move_above_stdio(int fd);
 
-// Every signal unblocked and back to its default action (ignored ones too: exec keeps
-// SIG_IGN, and the launcher's choices are not the program's).
+// Every signal back to its default action (ignored ones too: exec keeps SIG_IGN, and the
+// launcher's choices are not the program's); the mask as it is.
+Result<void> reset_signal_handlers();
+// The same, and every signal unblocked.
 Result<void> reset_signals();
 Result<void> set_resource_limit(int resource, const rlimit& limit);
 mode_t set_umask(mode_t mask);

@@ -1,41 +1,22 @@
 // Signal handlers, the alternate signal stack and pending signals, by injected
 // rt_sigaction, sigaltstack and rt_(tg)sigqueueinfo. All signals stay blocked while the
 // restore runs (so a queued signal cannot interrupt the rebuilding); the saved mask is
-// put back last, by resume_restored. Signals already pending in the process are dropped
-// first (rt_sigtimedwait with a zero timeout, all blocked): a fork has none, but
-// restore_into's target may, and the image's pending signals are the ones it had.
+// put back last, by resume_restored. Signals already pending in the process are kept:
+// a fork has none, and restore_into's target wears the process's PID — what was sent to
+// it (a parked deputy, after its last look) was sent to the process.
 #include "kern-ext/checkpoint/steps.h"
 
 #include <signal.h>
 #include <sys/syscall.h>
 
 #include <cstring>
-#include <ctime>
 #include <string>
 
 namespace ssi::ckpt {
 
-namespace {
-Result<void> drop_pending(RemoteSyscaller& sys, RemotePtr scratch) {
-    const uint64_t all = ~0ull;
-    const timespec zero{};
-    std::string args(sizeof all + sizeof zero, '\0');
-    std::memcpy(args.data(), &all, sizeof all);
-    std::memcpy(args.data() + sizeof all, &zero, sizeof zero);
-    TRY(write_remote(sys.pid(), scratch, args));
-    for (int i = 0; i < 4096; ++i) {  // at most 64 standard + the real-time queue limit, in practice
-        int64_t rv = TRY(sys.raw(SYS_rt_sigtimedwait, scratch.addr, 0, scratch.addr + sizeof all, 8));
-        if (rv == -EAGAIN) return ok();
-        if (rv < 0) return Error{"rt_sigtimedwait", int(-rv), "injected into pid " + std::to_string(sys.pid())};
-    }
-    return make_error("rt_sigtimedwait", "pid " + std::to_string(sys.pid()) + ": signals keep coming");
-}
-}  // namespace
-
 Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image) {
     const pid_t pid = sys.pid();
     const RemotePtr scratch = region.scratch();
-    TRY(drop_pending(sys, scratch));
     for (int sig = 1; sig <= 64; ++sig) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         const SignalAction& a = image.actions[size_t(sig - 1)];

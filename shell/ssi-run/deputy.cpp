@@ -30,10 +30,19 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Everything a terminal or a user can send that the program should get instead of us.
-const std::initializer_list<int> kForwarded = {SIGHUP, SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2, SIGPIPE, SIGALRM,
-                                               SIGTERM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGWINCH, SIGURG,
-                                               SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF, SIGPWR, SIGSYS};
+// Everything a terminal or a user can send, which the program should get instead of us:
+// every signal but SIGKILL and SIGSTOP (the home agent gives those to the program first),
+// real-time ones included, and `kill -SEGV` too (a fault of our own is still ours: the
+// kernel unblocks what it forces). sigfillset leaves out the two glibc keeps below
+// SIGRTMIN. Blocked, they wait for our signalfd; SIGCHLD is read there too, for our own
+// children (the stand-ins), and never forwarded.
+sigset_t forwarded_signals() {
+    sigset_t set;
+    sigfillset(&set);
+    sigdelset(&set, SIGKILL);
+    sigdelset(&set, SIGSTOP);
+    return set;
+}
 
 // Input read ahead of what the program took: four chunks keep a fast reader fed.
 constexpr uint64_t kStdinWindowBytes = 4 * remote::kChunkBytes;
@@ -81,10 +90,7 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32
         return Error{"zmq", e.num(), e.what()};
     }
     d->children_ = TRY(ChildDeputies::create());
-    // SIGCHLD too: our children are the stand-ins of the program's, reaped here, never
-    // forwarded to the program.
-    sigset_t set = signal_set(kForwarded);
-    sigaddset(&set, SIGCHLD);
+    const sigset_t set = forwarded_signals();
     TRY(set_signal_mask(SIG_BLOCK, set));
     d->signals_ = TRY(open_signalfd(set));
     // The first of our stdio that is the terminal: the pty's output is shown there.

@@ -72,7 +72,7 @@ ssi::Result<int> adopt() {
     sigset_t all;
     sigfillset(&all);
     TRY(ssi::set_signal_mask(SIG_SETMASK, all));
-    TRY(ssi::reset_signals());
+    TRY(ssi::reset_signal_handlers());
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
     auto [address, node] = TRY(self_node(agent));
     auto deputy = TRY(ssi::run::Deputy::create(address, node));

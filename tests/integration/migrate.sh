@@ -71,6 +71,31 @@ usr1 $pid
 term $pid" ] || fail "unexpected output: $(on_node 1 cat /tmp/t.out)"
 ok "kill -USR1 at home reached it on node 2, ssi-kill -TERM from node 2 on node 3; getpid() stayed $pid"
 
+# Not one signal lost or doubled on the way: 300 real-time signals (they queue, one per
+# kill) sent at home while the process goes 1 -> 2 -> 3 -> home, counted by sigwaitinfo.
+rtcount='import os, signal, sys
+rt = signal.SIGRTMIN + 1
+signal.pthread_sigmask(signal.SIG_BLOCK, {rt, signal.SIGTERM})
+print("ready", flush=True)
+n = 0
+while signal.sigwaitinfo({rt, signal.SIGTERM}).si_signo == rt: n += 1
+print("count", n, flush=True)'
+on_node 1 sh -c "cat > /tmp/rtcount.py" <<<"$rtcount"
+on_node 1 sh -c 'python3 -u /tmp/rtcount.py > /tmp/rt.out 2>&1 & echo $! > /tmp/rt.pid; wait $!; echo $? > /tmp/rt.rc' &
+parent=$!
+wait_until 10 has_lines /tmp/rt.out 1
+pid=$(on_node 1 cat /tmp/rt.pid)
+on_node 1 sh -c "for i in \$(seq 300); do kill -s RTMIN+1 $pid || exit 1; sleep 0.01; done" &
+sender=$!
+for hop in 2 3 home; do migrate "$pid" "$hop"; done
+wait "$sender" || fail "a kill at home failed: the process (or its deputy) was gone for a moment"
+sleep 1  # the last ones on their way before TERM, which signalfd would hand over first
+on_node 1 kill -TERM "$pid"
+wait "$parent"
+[ "$(on_node 1 cat /tmp/rt.out)" = "ready
+count 300" ] || fail "300 real-time signals sent across three moves, the process got: $(on_node 1 cat /tmp/rt.out)"
+ok "300 queued signals sent at home while it moved 1 -> 2 -> 3 -> home: all 300 arrived, once each"
+
 # Open files move with their offsets: sha256sum and gzip -c of a large home file.
 on_node 1 sh -c 'head -c 300M /dev/urandom > /tmp/big && sha256sum < /tmp/big > /tmp/big.sha && gzip -c /tmp/big > /tmp/big.gz.want'
 reading() {  # reading PID: it has /tmp/big open and has read some of it

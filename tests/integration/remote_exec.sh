@@ -90,6 +90,23 @@ home 'ssi-run -n 2 sh -c "trap \"echo handled > term.out; exit 0\" TERM; echo re
 [ "$(home 'cat term.out term.status')" = "$(printf 'handled\nstatus 0')" ] || fail "SIGTERM handler did not run remotely: $(home 'cat term.out term.status')"
 ok "kill \$! at home runs the remote SIGTERM handler"
 
+# Real-time signals queue, and each one sent to $! reaches the program: 100 kills, 100
+# signals counted by sigwaitinfo over there.
+home "cat > rt.py" <<'PY'
+import signal
+rt = signal.SIGRTMIN + 1
+signal.pthread_sigmask(signal.SIG_BLOCK, {rt, signal.SIGTERM})
+print("ready", flush=True)
+n = 0
+while signal.sigwaitinfo({rt, signal.SIGTERM}).si_signo == rt: n += 1
+print("count", n, flush=True)
+PY
+home 'ssi-run -n 2 python3 -u rt.py > rt.out & p=$!
+  for i in $(seq 200); do grep -q ready rt.out && break; sleep 0.05; done
+  for i in $(seq 100); do kill -s RTMIN+1 $p; done; sleep 1; kill $p; wait $p' || fail "the real-time signal run failed"
+[ "$(home 'cat rt.out')" = "$(printf 'ready\ncount 100')" ] || fail "100 real-time signals sent, the program got: $(home 'cat rt.out')"
+ok "100 real-time signals sent to \$! at home: 100 arrived"
+
 # One process table: the remote program is listed once, under its home gpid, running on
 # node 2; its deputy and the supervisor's helpers are not listed. ssi-kill reaches it.
 home 'ssi-run -n 2 sleep 4242 >/dev/null 2>&1 & echo $! > sleeper.pid' || fail "could not start the sleeper"

@@ -190,8 +190,6 @@ TEST_CASE("restore_into: a counter continues inside a parked process, which keep
 
     pid_t parked = park(fds, as_nobody);
     write_end.reset();
-    // Pending in the parked process, not in the image: must not reach the counter.
-    REQUIRE(send_signal(parked, SIGUSR1).ok());
     RestoreOptions options;
     options.files = RestoreOptions::Files::in_place;
     if (as_nobody) options.credentials = RestoreCredentials{65534, 65534, {}};  // its own: no setgroups
@@ -205,6 +203,35 @@ TEST_CASE("restore_into: a counter continues inside a parked process, which keep
     for (auto& l : out.until_eof()) lines.push_back(l);
     check_tiny_output(lines);
     CHECK(exit_of(parked) == "exit status 0");  // our child: the same PID ran the counter to its end
+}
+
+TEST_CASE("restore_into: a signal sent to the parked process reaches the process rebuilt in it", "[checkpoint][root]") {
+    if (!have_root()) return;
+    auto [read_end, write_end] = pipe_pair();
+    Lines out{std::move(read_end), {}};
+    UniqueFd null = dev_null();
+    const FdMap fds = {{0, null.get()}, {1, write_end.get()}, {2, null.get()}};
+    pid_t prog = spawn(fds, {kPrograms + "/ckpt_counter_tiny"});
+    REQUIRE(out.next() == std::optional<std::string>("progress 1"));
+    auto image = checkpoint(prog, {CheckpointOptions::kill});
+    REQUIRE(image.ok());
+    CHECK(exit_of(prog) == "killed by signal 9 (Killed)");
+
+    // The parked process wears the PID: what is sent to it is sent to the process (a
+    // deputy parked at home while its process comes back), and must not be lost.
+    pid_t parked = park(fds, false);
+    write_end.reset();
+    REQUIRE(send_signal(parked, SIGTERM).ok());
+    RestoreOptions options;
+    options.files = RestoreOptions::Files::in_place;
+    auto restored = restore_into(parked, *image, options);
+    if (!restored) {
+        (void)send_signal(parked, SIGKILL);
+        (void)wait_process(parked);
+        FAIL(restored.error().message());
+    }
+    CHECK(exit_of(parked) == "killed by signal 15 (Terminated)");
+    CHECK(out.until_eof().size() < 200);  // it did not count on to its end
 }
 
 TEST_CASE("restore_into: a failure before the layout is cleared gives the process back as it was",
