@@ -170,68 +170,69 @@ struct Reader {
     }
 };
 
-}  // namespace
+// The tiny counter writing to a pipe, saved (and killed) once it printed `first` lines.
+struct SavedCounter {
+    Lines out;
+    UniqueFd write_end, null = dev_null();
+    FdMap fds;
+    std::vector<std::string> lines;  // what it printed before
+    ProcessImage image;
 
-TEST_CASE("restore_into: a counter continues inside a parked process, which keeps its PID", "[checkpoint][root]") {
-    if (!have_root()) return;
-    auto [read_end, write_end] = pipe_pair();
-    Lines out{std::move(read_end), {}};
-    UniqueFd null = dev_null();
-    const FdMap fds = {{0, null.get()}, {1, write_end.get()}, {2, null.get()}};
-    const bool as_nobody = GENERATE(false, true);
-    INFO((as_nobody ? "parked child runs as nobody" : "parked child runs as root"));
+    explicit SavedCounter(size_t first) {
+        auto [read_end, write] = pipe_pair();
+        out.in = std::move(read_end);
+        write_end = std::move(write);
+        fds = {{0, null.get()}, {1, write_end.get()}, {2, null.get()}};
+        pid_t prog = spawn(fds, {kPrograms + "/ckpt_counter_tiny"});
+        while (lines.size() < first) lines.push_back(out.next().value_or("?"));
+        auto saved = checkpoint(prog, {CheckpointOptions::kill});
+        REQUIRE(saved.ok());
+        image = std::move(*saved);
+        CHECK(exit_of(prog) == "killed by signal 9 (Killed)");
+    }
+};
 
-    pid_t prog = spawn(fds, {kPrograms + "/ckpt_counter_tiny"});
-    std::vector<std::string> lines;
-    while (lines.size() < 20) lines.push_back(out.next().value_or("?"));
-    auto image = checkpoint(prog, {CheckpointOptions::kill});
-    REQUIRE(image.ok());
-    CHECK(exit_of(prog) == "killed by signal 9 (Killed)");
-
-    pid_t parked = park(fds, as_nobody);
-    write_end.reset();
-    RestoreOptions options;
-    options.files = RestoreOptions::Files::in_place;
-    if (as_nobody) options.credentials = RestoreCredentials{65534, 65534, {}};  // its own: no setgroups
-    auto restored = restore_into(parked, *image, options);
-    if (!restored) {
+// restore_into that fails the test (the parked process killed) when it fails.
+void restore_or_fail(pid_t parked, const ProcessImage& image, const RestoreOptions& options) {
+    if (auto restored = restore_into(parked, image, options); !restored) {
         (void)send_signal(parked, SIGKILL);
         (void)wait_process(parked);
         FAIL(restored.error().message());
     }
+}
+
+}  // namespace
+
+TEST_CASE("restore_into: a counter continues inside a parked process, which keeps its PID", "[checkpoint][root]") {
+    if (!have_root()) return;
+    const bool as_nobody = GENERATE(false, true);
+    INFO((as_nobody ? "parked child runs as nobody" : "parked child runs as root"));
+    SavedCounter c(20);
+    pid_t parked = park(c.fds, as_nobody);
+    c.write_end.reset();
+    RestoreOptions options;
+    options.files = RestoreOptions::Files::in_place;
+    if (as_nobody) options.credentials = RestoreCredentials{65534, 65534, {}};  // its own: no setgroups
+    restore_or_fail(parked, c.image, options);
     CHECK_THAT(status_of(parked), Catch::Contains(as_nobody ? "Uid:\t65534\t65534\t65534\t65534" : "Uid:\t0\t0\t0\t0"));
-    for (auto& l : out.until_eof()) lines.push_back(l);
-    check_tiny_output(lines);
+    for (auto& l : c.out.until_eof()) c.lines.push_back(l);
+    check_tiny_output(c.lines);
     CHECK(exit_of(parked) == "exit status 0");  // our child: the same PID ran the counter to its end
 }
 
 TEST_CASE("restore_into: a signal sent to the parked process reaches the process rebuilt in it", "[checkpoint][root]") {
     if (!have_root()) return;
-    auto [read_end, write_end] = pipe_pair();
-    Lines out{std::move(read_end), {}};
-    UniqueFd null = dev_null();
-    const FdMap fds = {{0, null.get()}, {1, write_end.get()}, {2, null.get()}};
-    pid_t prog = spawn(fds, {kPrograms + "/ckpt_counter_tiny"});
-    REQUIRE(out.next() == std::optional<std::string>("progress 1"));
-    auto image = checkpoint(prog, {CheckpointOptions::kill});
-    REQUIRE(image.ok());
-    CHECK(exit_of(prog) == "killed by signal 9 (Killed)");
-
+    SavedCounter c(1);
     // The parked process wears the PID: what is sent to it is sent to the process (a
     // deputy parked at home while its process comes back), and must not be lost.
-    pid_t parked = park(fds, false);
-    write_end.reset();
+    pid_t parked = park(c.fds, false);
+    c.write_end.reset();
     REQUIRE(send_signal(parked, SIGTERM).ok());
     RestoreOptions options;
     options.files = RestoreOptions::Files::in_place;
-    auto restored = restore_into(parked, *image, options);
-    if (!restored) {
-        (void)send_signal(parked, SIGKILL);
-        (void)wait_process(parked);
-        FAIL(restored.error().message());
-    }
+    restore_or_fail(parked, c.image, options);
     CHECK(exit_of(parked) == "killed by signal 15 (Terminated)");
-    CHECK(out.until_eof().size() < 200);  // it did not count on to its end
+    CHECK(c.out.until_eof().size() < 200);  // it did not count on to its end
 }
 
 TEST_CASE("restore_into: a failure before the layout is cleared gives the process back as it was",
