@@ -351,14 +351,16 @@ Result<int> Deputy::serve(int32_t node) {
     auto last_keepalive = clock::now();
     last_heard_ = clock::now();
     take_terminal();
+    const std::string supervisor_key = z85_to_raw(client_public_);  // the only client ZAP admits
+    std::vector<zmq::pollitem_t> items;  // kept: one allocation, not one per request
     while (!exited_) {
-        std::vector<zmq::pollitem_t> items = {
+        items.assign({
             {zap_.handle(), 0, ZMQ_POLLIN, 0},
             {router_.handle(), 0, ZMQ_POLLIN, 0},
             {nullptr, signals_.get(), ZMQ_POLLIN, 0},
             {nullptr, order_listener_.get(), ZMQ_POLLIN, 0},
             {nullptr, children_->signals_fd(), ZMQ_POLLIN, 0},
-        };
+        });
         size_t order_at = 0, stdin_at = 0, output_at = 0;
         if (output_) output_at = items.size(), items.push_back({nullptr, output_->news_fd(), ZMQ_POLLIN, 0});
         if (order_connection_) order_at = items.size(), items.push_back({nullptr, order_connection_.get(), ZMQ_POLLIN, 0});
@@ -375,12 +377,13 @@ Result<int> Deputy::serve(int32_t node) {
         } catch (const zmq::error_t& e) {
             if (e.num() != EINTR) return Error{"zmq_poll", e.num(), {}};
         }
-        std::string expected = z85_to_raw(client_public_);
-        serve_zap_requests(zap_, [&](const std::string& key) -> std::optional<std::string> {
-            if (key == expected) return std::string("supervisor");
-            return std::nullopt;
-        });
-        on_router();
+        // zmq_poll looked at both sockets' events last: what it did not report is not there.
+        if (items[0].revents & ZMQ_POLLIN)
+            serve_zap_requests(zap_, [&](const std::string& key) -> std::optional<std::string> {
+                if (key == supervisor_key) return std::string("supervisor");
+                return std::nullopt;
+            });
+        if (items[1].revents & ZMQ_POLLIN) on_router();
         if (items[2].revents & ZMQ_POLLIN) on_signals();
         if (items[3].revents & ZMQ_POLLIN) on_order_listener();
         if (items[4].revents & ZMQ_POLLIN) on_child_signals();
