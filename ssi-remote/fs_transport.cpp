@@ -31,25 +31,47 @@ zmq::socket_t connect_to_deputy(zmq::context_t& context, const SessionKeys& keys
     return s;
 }
 
-Result<std::string> FsTransport::call(const std::string& request) {
-    thread_local std::unique_ptr<zmq::socket_t> socket;
+FsTransport::FsTransport(zmq::context_t& context, SessionKeys keys) : context_(context), keys_(std::move(keys)) {
     try {
-        if (!socket) {
-            socket = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
-            socket->set(zmq::sockopt::rcvtimeo, kFsReplyTimeoutMs);
+        give_back(take_link());
+    } catch (const zmq::error_t&) {
+        // The first call will try again, and say what failed.
+    }
+}
+
+std::unique_ptr<zmq::socket_t> FsTransport::take_link() {
+    {
+        std::lock_guard lock(mu_);
+        if (!idle_.empty()) {
+            auto link = std::move(idle_.back());
+            idle_.pop_back();
+            return link;
         }
+    }
+    auto link = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
+    link->set(zmq::sockopt::rcvtimeo, kFsReplyTimeoutMs);
+    return link;
+}
+
+void FsTransport::give_back(std::unique_ptr<zmq::socket_t> link) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(link));
+}
+
+Result<std::string> FsTransport::call(const std::string& request) {
+    try {
+        std::unique_ptr<zmq::socket_t> link = take_link();
         std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kFsKind, 1), zmq::buffer(request)};
-        zmq::send_multipart(*socket, out);
+        zmq::send_multipart(*link, out);
         std::vector<zmq::message_t> in;
-        if (!zmq::recv_multipart(*socket, std::back_inserter(in))) {
-            socket.reset();  // a late reply must not answer the next request
+        // Without its reply the link is dropped: a late reply must not answer the next request.
+        if (!zmq::recv_multipart(*link, std::back_inserter(in)))
             return make_error("the home node's file server did not answer", {}, EIO);
-        }
+        give_back(std::move(link));
         if (in.size() != 2) return make_error("malformed reply from the home file server", {}, EIO);
         return in[1].to_string();
     } catch (const zmq::error_t& e) {
-        socket.reset();  // start afresh next time
-        return Error{"zmq", e.num(), "file request to the deputy"};
+        return Error{"zmq", e.num(), "file request to the deputy"};  // that link is dropped
     }
 }
 

@@ -1,13 +1,19 @@
-// FsTransport: how the FUSE threads reach the deputy's file server. Each thread gets a
-// ZeroMQ DEALER of its own (sockets are not thread-safe; one per thread keeps requests
-// in parallel without a lock), connected with this run's CURVE keys.
+// FsTransport: how the FUSE threads reach the deputy's file server: ZeroMQ DEALERs
+// connected with this run's CURVE keys. A request takes an idle link (a socket is not
+// thread-safe, so one request at a time on each; a mutex hands them over) or, when all are
+// busy, connects one more: requests still go in parallel, but each link's CURVE handshake
+// (4-7 ms here) is paid once per run, not once per FUSE thread, and the first one is
+// started with the transport, while the mount and the launch go on.
 #pragma once
 
 #include "kern-ext/result.h"
 
 #include <zmq.hpp>
 
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 namespace ssi::remote {
 
@@ -23,13 +29,19 @@ zmq::socket_t connect_to_deputy(zmq::context_t& context, const SessionKeys& keys
 
 class FsTransport {
 public:
-    FsTransport(zmq::context_t& context, SessionKeys keys) : context_(context), keys_(std::move(keys)) {}
+    // Connects the first link now.
+    FsTransport(zmq::context_t& context, SessionKeys keys);
     // One request, one reply; EIO-worthy Error when the deputy does not answer in time.
     Result<std::string> call(const std::string& request);
 
 private:
+    std::unique_ptr<zmq::socket_t> take_link();
+    void give_back(std::unique_ptr<zmq::socket_t> link);
+
     zmq::context_t& context_;
     SessionKeys keys_;
+    std::mutex mu_;
+    std::vector<std::unique_ptr<zmq::socket_t>> idle_;
 };
 
 }  // namespace ssi::remote

@@ -121,13 +121,14 @@ HomeFsOptions Supervisor::file_view_options() const {
 }
 
 Result<void> Supervisor::start_program() {
+    // First, so that its first link's handshake goes on while we set up.
+    auto transport = std::make_shared<FsTransport>(context_, keys_);
     // The home files are mounted in a mount namespace of our own: nobody else on this
     // node sees them, and they vanish with us.
     TRY(unshare_namespaces(CLONE_NEWNS));
     TRY(make_mounts_private("/"));
     mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
     TRY(make_dirs(mountpoint_, 0755));
-    auto transport = std::make_shared<FsTransport>(context_, keys_);
     fs_ = TRY(HomeFs::mount(mountpoint_, [transport](const std::string& req) { return transport->call(req); },
                             file_view_options()));
 
