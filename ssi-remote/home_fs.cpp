@@ -257,7 +257,7 @@ struct HomeFsOps {
         if (!unchanged) fuse_lowlevel_notify_inval_inode(self.session_, ino, -1, 0);
         if (fuse_reply_open(req, fi) == -ENOENT) {  // interrupted: the kernel will not release it
             (void)take_local(self, r->handle);
-            (void)call<EmptyReply>(self, ReleaseRequest{r->handle});
+            (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
         }
     }
 
@@ -311,7 +311,7 @@ struct HomeFsOps {
         p.attr = to_stat(r->entry.attr);
         p.attr_timeout = self.options_.attr_timeout;
         p.entry_timeout = self.options_.entry_timeout;
-        if (fuse_reply_create(req, &p, fi) == -ENOENT) (void)call<EmptyReply>(self, ReleaseRequest{r->handle});
+        if (fuse_reply_create(req, &p, fi) == -ENOENT) (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
     }
 
     static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -359,12 +359,45 @@ struct HomeFsOps {
         reply_empty(req, call<EmptyReply>(self, FlushRequest{ino, fi->fh, fi->lock_owner}));
     }
 
-    static void release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+    static void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
         HomeFs::Local local = take_local(self, fi->fh);
-        reply_empty(req, call<EmptyReply>(self, ReleaseRequest{fi->fh}));
+        bool locked;
+        {
+            std::lock_guard lock(self.mu_);
+            locked = self.locked_nodes_.contains(ino);
+        }
+        if ((fi->flags & O_ACCMODE) == O_RDONLY && !fi->flock_release && !locked) {
+            {
+                std::lock_guard lock(self.release_mu_);
+                self.deferred_releases_.push_back(fi->fh);
+            }
+            self.release_cv_.notify_one();
+            fuse_reply_err(req, 0);
+        } else {
+            reply_empty(req, call<EmptyReply>(self, ReleaseRequest{{fi->fh}}));
+        }
         // After the reply: nobody waits for a copy to be kept.
         if (local.copy) self.options_.cache->release(*local.copy);
+    }
+
+    // The deferred releases' thread: a batch goes when kReleaseBatch are waiting or
+    // kReleaseDelay after the first; what is left goes at unmount.
+    static void flush_releases(HomeFs& self) {
+        constexpr size_t kReleaseBatch = 256;
+        constexpr auto kReleaseDelay = std::chrono::milliseconds(5);
+        std::unique_lock lock(self.release_mu_);
+        for (;;) {
+            self.release_cv_.wait(lock, [&] { return self.release_stop_ || !self.deferred_releases_.empty(); });
+            if (self.deferred_releases_.empty()) return;  // stopping, nothing left
+            self.release_cv_.wait_for(lock, kReleaseDelay, [&] {
+                return self.release_stop_ || self.deferred_releases_.size() >= kReleaseBatch;
+            });
+            std::vector<uint64_t> batch = std::exchange(self.deferred_releases_, {});
+            lock.unlock();
+            (void)call<EmptyReply>(self, ReleaseRequest{std::move(batch)});
+            lock.lock();
+        }
     }
 
     static void fsync(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
@@ -563,6 +596,7 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         self->session_ = nullptr;
         return make_error("fuse_session_mount", mountpoint, EIO);
     }
+    self->release_flusher_ = std::thread([s = self.get()] { HomeFsOps::flush_releases(*s); });
     self->loop_ = std::thread([s = self.get()] {
         fuse_loop_config* config = fuse_loop_cfg_create();
         fuse_loop_cfg_set_max_threads(config, s->options_.max_threads);
@@ -594,6 +628,12 @@ void HomeFs::unmount() {
     fuse_session_exit(session_);
     fuse_session_unmount(session_);  // lazy: the loop ends when the last user lets go
     if (loop_.joinable()) loop_.join();
+    {
+        std::lock_guard lock(release_mu_);
+        release_stop_ = true;
+    }
+    release_cv_.notify_one();
+    if (release_flusher_.joinable()) release_flusher_.join();  // the last batch is home
     {
         std::lock_guard lock(session_mu_);
         fuse_session_destroy(session_);  // fails a statfs still waiting in widen_readahead_

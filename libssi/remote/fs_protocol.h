@@ -23,7 +23,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 4;
+inline constexpr uint32_t kFsProtocolVersion = 5;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -98,7 +98,9 @@ struct ReadRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t size = 0;
 struct WriteRequest { uint64_t handle = 0; int64_t offset = 0; Bytes data; MSGPACK_DEFINE_ARRAY(handle, offset, data) };
 // A close(2) of one of the target's descriptors: drops the POSIX locks of `owner` on node.
 struct FlushRequest { uint64_t node = 0; uint64_t handle = 0; uint64_t owner = 0; MSGPACK_DEFINE_ARRAY(node, handle, owner) };
-struct ReleaseRequest { uint64_t handle = 0; MSGPACK_DEFINE_ARRAY(handle) };
+// Open files closed for good on the target: several at once when the target batched the
+// releases of read-only files that hold no lock (ssi-remote/home_fs.cpp).
+struct ReleaseRequest { std::vector<uint64_t> handles; MSGPACK_DEFINE_ARRAY(handles) };
 struct FsyncRequest { uint64_t handle = 0; bool datasync = false; MSGPACK_DEFINE_ARRAY(handle, datasync) };
 struct OpendirRequest { uint64_t node = 0; MSGPACK_DEFINE_ARRAY(node) };
 struct ReaddirRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t max_bytes = 0; MSGPACK_DEFINE_ARRAY(handle, offset, max_bytes) };

@@ -422,7 +422,10 @@ Result<EmptyReply> HomeFileServer::op(const FlushRequest& r) {
 }
 
 Result<EmptyReply> HomeFileServer::op(const ReleaseRequest& r) {
-    if (!remove_handle(r.handle)) return make_error("release", std::to_string(r.handle), EBADF);
+    std::string unknown;
+    for (uint64_t handle : r.handles)
+        if (!remove_handle(handle)) unknown += (unknown.empty() ? "" : ",") + std::to_string(handle);
+    if (!unknown.empty()) return make_error("release", unknown, EBADF);  // the others are closed
     return EmptyReply{};
 }
 

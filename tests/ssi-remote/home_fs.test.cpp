@@ -325,6 +325,26 @@ TEST_CASE("home_fs: a small file read costs its open and release only", "[fuse][
     }
 }
 
+TEST_CASE("home_fs: the releases of files read and closed go home together", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    HomeFsOptions options;
+    options.readahead_kb = 0;  // no statfs of its own in the count
+    Mounted m(options);
+    constexpr int kFiles = 60;
+    for (int i = 0; i < kFiles; ++i) put(m.home("f" + std::to_string(i)), std::string(100, char('a' + i % 26)));
+    const size_t open_before = m.server->handle_count();
+    const uint64_t before = m.fs->round_trips();
+    for (int i = 0; i < kFiles; ++i) CHECK(slurp(m.via("f" + std::to_string(i))) == std::string(100, char('a' + i % 26)));
+    // Every one of them closed at home too, soon.
+    for (int i = 0; i < 200 && m.server->handle_count() > open_before; ++i) ::usleep(10000);
+    CHECK(m.server->handle_count() == open_before);
+    // A LOOKUP and an OPEN each, and a few batches of releases: not one RELEASE per file.
+    const uint64_t trips = m.fs->round_trips() - before;
+    INFO(trips << " round trips for " << kFiles << " files");
+    CHECK(trips >= 2 * kFiles);
+    CHECK(trips < 2 * kFiles + kFiles / 2);
+}
+
 TEST_CASE("home_fs: a file read once is read from this node's copy next time, never stale", "[fuse][home_fs]") {
     if (!can_mount()) return;
     std::string cache_dir = make_temp_dir("cache");

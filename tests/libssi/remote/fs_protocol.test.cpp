@@ -28,7 +28,7 @@ std::vector<FsRequest> sample_requests() {
             RenameRequest{1, "a", 2, "b", 1}, LinkRequest{3, 1, "l"}, OpenRequest{3, O_RDWR | O_APPEND},
             CreateRequest{1, "c", 0600, O_WRONLY | O_EXCL}, ReadRequest{4, 1ll << 35, 131072},
             WriteRequest{4, 7, Bytes{'a', '\0', 'b'}}, FlushRequest{3, 4, 0xdeadbeefcafeull},
-            ReleaseRequest{4}, FsyncRequest{4, true}, OpendirRequest{1}, ReaddirRequest{5, 77, 4096},
+            ReleaseRequest{{4, 9}}, FsyncRequest{4, true}, OpendirRequest{1}, ReaddirRequest{5, 77, 4096},
             ReleasedirRequest{5}, StatfsRequest{1}, AccessRequest{1, 7}, GetlkRequest{3, 4, 5, l},
             SetlkRequest{3, 4, 5, l}, FlockRequest{4, 2}, FallocateRequest{4, 1, 2, 3},
             ReaddirplusRequest{5, 78, 8192}};

@@ -55,7 +55,7 @@ struct Server {
 TEST_CASE("home_file_server: nodes follow inodes", "[remote][home_file_server]") {
     Server srv;
     auto f = srv.ok<CreateReply>(CreateRequest{kRootNode, "f", 0644, O_WRONLY});
-    srv.ok<EmptyReply>(ReleaseRequest{f.handle});
+    srv.ok<EmptyReply>(ReleaseRequest{{f.handle}});
     auto link = srv.ok<EntryReply>(LinkRequest{f.entry.node, kRootNode, "g"});
     CHECK(link.node == f.entry.node);  // a hard link is the same node
     CHECK(link.attr.nlink == 2);
@@ -86,7 +86,7 @@ TEST_CASE("home_file_server: reads, writes, directories", "[remote][home_file_se
     CHECK(*read_file(srv.root + "/d/f") == "abc");
     srv.ok<AttrReply>(SetattrRequest{f.entry.node, f.handle, kSetSize, 0, 0, 0, 1});
     CHECK(*read_file(srv.root + "/d/f") == "a");
-    srv.ok<EmptyReply>(ReleaseRequest{f.handle});
+    srv.ok<EmptyReply>(ReleaseRequest{{f.handle}});
 
     auto dir = srv.ok<OpenReply>(OpendirRequest{d.node});
     auto listing = srv.ok<DirReply>(ReaddirRequest{dir.handle, 0, 4096});
@@ -106,7 +106,7 @@ TEST_CASE("home_file_server: readdirplus enters each name as a lookup would", "[
     auto d = srv.ok<EntryReply>(MkdirRequest{kRootNode, "d", 0755});
     for (const char* name : {"a", "b"}) {
         auto c = srv.ok<CreateReply>(CreateRequest{d.node, name, 0644, O_RDWR});
-        srv.ok<EmptyReply>(ReleaseRequest{c.handle});
+        srv.ok<EmptyReply>(ReleaseRequest{{c.handle}});
         srv.ok<EmptyReply>(ForgetRequest{{{c.entry.node, 1}}});  // only the directory is known now
     }
     const size_t known = srv.s->node_count();
@@ -151,7 +151,7 @@ TEST_CASE("home_file_server: POSIX locks per owner, dropped by the owner's flush
     auto g = srv.ok<OpenReply>(OpenRequest{node, O_RDONLY});
     srv.ok<EmptyReply>(FlockRequest{f.handle, LOCK_EX});
     CHECK(srv.err(FlockRequest{g.handle, LOCK_SH}) == EWOULDBLOCK);
-    srv.ok<EmptyReply>(ReleaseRequest{f.handle});  // closing the description drops the flock
+    srv.ok<EmptyReply>(ReleaseRequest{{f.handle}});  // closing the description drops the flock
     srv.ok<EmptyReply>(FlockRequest{g.handle, LOCK_SH});
-    srv.ok<EmptyReply>(ReleaseRequest{g.handle});
+    srv.ok<EmptyReply>(ReleaseRequest{{g.handle}});
 }
