@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cinttypes>
@@ -83,6 +84,9 @@ Result<std::shared_ptr<FileCache>> FileCache::open(const std::string& dir, uint6
     TRY(make_dirs(dir, 0700));
     TRY(change_mode(dir, 0700));
     UniqueFd fd = TRY(open_file(dir, O_RDONLY | O_DIRECTORY));
+    // Never more than an eighth of the filesystem (a small /run stays usable).
+    const struct statvfs fs = TRY(stat_fs(fd.get()));
+    budget = std::min<uint64_t>(budget, uint64_t(fs.f_blocks) * fs.f_frsize / 8);
     return std::shared_ptr<FileCache>(new FileCache(std::move(fd), budget));
 }
 

@@ -15,7 +15,8 @@
 // in advance) and published when every page of it arrived, at its release: written into
 // an O_TMPFILE and linked under its name, so a reader sees a whole copy or none. Only root
 // (the supervisor) reads the directory; a copy is served only after home let the opener
-// open the file. Least recently used copies go when the directory exceeds its budget.
+// open the file. Least recently used copies go when the directory exceeds its budget
+// (256 MiB, or an eighth of the filesystem if that is less).
 #pragma once
 
 #include "kern-ext/result.h"
@@ -65,7 +66,8 @@ private:
 
 class FileCache {
 public:
-    // `dir` is created (root only) if missing; `budget` bytes of copies at most.
+    // `dir` is created (root only) if missing; `budget` bytes of copies at most, and
+    // never more than an eighth of the filesystem it is on.
     static Result<std::shared_ptr<FileCache>> open(const std::string& dir, uint64_t budget);
 
     // Files bigger than this are not copied (a quarter of the budget).

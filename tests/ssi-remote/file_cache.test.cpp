@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <dirent.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -135,4 +136,20 @@ TEST_CASE("file_cache: over its budget, the least recently used copies go", "[fi
     CHECK(std::find(names.begin(), names.end(), version(2).name()) == names.end());
     CHECK(std::find(names.begin(), names.end(), version(1).name()) != names.end());
     CHECK(std::find(names.begin(), names.end(), version(5).name()) != names.end());
+}
+
+TEST_CASE("file_cache: the budget is never more than an eighth of the filesystem", "[file_cache]") {
+    if (::geteuid() != 0) {
+        WARN("not root: no tmpfs to mount, skipped");
+        return;
+    }
+    CacheDir dir;
+    const std::string mnt = dir.path.substr(0, dir.path.rfind('/'));
+    REQUIRE(::mount("ssi-test", mnt.c_str(), "tmpfs", 0, "size=1m") == 0);
+    {
+        auto cache = FileCache::open(dir.path, 256ull << 20);
+        REQUIRE(cache.ok());
+        CHECK((*cache)->max_file_bytes() == (1u << 20) / 8 / 4);
+    }
+    CHECK(::umount(mnt.c_str()) == 0);
 }
