@@ -93,6 +93,8 @@ struct HomeFsOps {
         // Listings come with their entries looked up (readdirplus, when the kernel asks).
         if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
         if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+        // Not FUSE_CAP_CACHE_SYMLINKS: through a cached name the kernel would follow a link
+        // replaced at home without a READLINK, the request where home checks the name.
         // Big requests: one round trip moves up to kMaxIo (libfuse derives the kernel's
         // max_pages from max_write), and readahead keeps sequential reads streaming.
         conn->max_write = kMaxIo;

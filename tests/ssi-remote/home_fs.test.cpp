@@ -263,6 +263,19 @@ TEST_CASE("home_fs: names cached on the target never outlive a change at home", 
         CHECK(slurp(m.via("d/f")) == "replaced\n");
         CHECK(slurp(m.via("d/keep")) == "old directory\n");
     }
+    // The kernel must not keep symlink targets (FUSE_CAP_CACHE_SYMLINKS): through a cached
+    // name it would follow the old link without asking home, where the name is checked.
+    SECTION("a symlink replaced at home under a cached name") {
+        REQUIRE(::symlink("f", m.home("d/link").c_str()) == 0);
+        CHECK(slurp(m.via("d/link")) == "old directory\n");  // "d/link" is cached now
+        put(m.home("d/other"), "other\n");
+        REQUIRE(::unlink(m.home("d/link").c_str()) == 0);
+        REQUIRE(::symlink("other", m.home("d/link").c_str()) == 0);
+        CHECK(slurp(m.via("d/link")) == "other\n");
+        char target[16] = {};
+        CHECK(::readlink(m.via("d/link").c_str(), target, sizeof target - 1) == 5);
+        CHECK(std::string(target) == "other");
+    }
     SECTION("a directory removed at home") {
         REQUIRE(remove_tree(m.home("d")).ok());
         CHECK(::open(m.via("d/f").c_str(), O_RDONLY) < 0);
