@@ -25,8 +25,8 @@ int64_t ns_of(const struct timespec& t) { return int64_t(t.tv_sec) * 1'000'000'0
 
 std::string FileVersion::name() const {
     char buf[160];
-    std::snprintf(buf, sizeof buf, "%" PRId32 "-%" PRIx64 "-%" PRIx64 "-%" PRId64 "-%" PRId64 "-%" PRId64, home, dev,
-                  ino, size, mtime_ns, ctime_ns);
+    std::snprintf(buf, sizeof buf, "%" PRId32 "-%" PRIu32 "-%" PRIx64 "-%" PRIx64 "-%" PRId64 "-%" PRId64 "-%" PRId64,
+                  home, uid, dev, ino, size, mtime_ns, ctime_ns);
     return buf;
 }
 

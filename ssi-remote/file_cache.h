@@ -11,6 +11,10 @@
 // same clock tick as the open could otherwise leave ctime and size as they were (a
 // kernel without fine-grained timestamps).
 //
+// Never shared between users: the deputy that answers a run's OPENs is the user's own
+// program, so it could name another user's file in its reply; a copy is found only by
+// runs of the uid that made it (as the home agent vouched for it), from the same home.
+//
 // A copy is filled from the READ replies of one open file (nothing is fetched twice or
 // in advance) and published when every page of it arrived, at its release: written into
 // an O_TMPFILE and linked under its name, so a reader sees a whole copy or none. Only root
@@ -31,9 +35,10 @@
 
 namespace ssi::remote {
 
-// What a copy copies; its file name.
+// What a copy copies, and for whom; its file name.
 struct FileVersion {
     int32_t home = 0;
+    uint32_t uid = 0;  // the runs that may read it
     uint64_t dev = 0, ino = 0;
     int64_t size = 0;
     int64_t mtime_ns = 0, ctime_ns = 0;

@@ -269,7 +269,7 @@ struct HomeFsOps {
         if (!self.options_.cache || r.opened_at_ns == 0 || (flags & O_ACCMODE) != O_RDONLY || !S_ISREG(r.attr.mode))
             return nullptr;
         constexpr int64_t kNs = 1'000'000'000;
-        FileVersion version{self.options_.home, r.dev, r.attr.ino, r.attr.size,
+        FileVersion version{self.options_.home, self.options_.uid, r.dev, r.attr.ino, r.attr.size,
                             r.attr.mtime_sec * kNs + r.attr.mtime_nsec, r.attr.ctime_sec * kNs + r.attr.ctime_nsec};
         return self.options_.cache->open_copy(version, r.opened_at_ns);
     }

@@ -51,9 +51,11 @@ struct HomeFsOptions {
     unsigned readahead_kb = 4096;  // the kernel's readahead window here; 0 keeps its 128 KiB
     bool debug = false;          // libfuse's request log on stderr
     // This node's copies of home files (file_cache.h), kept across runs; none: every READ
-    // of a file not in the page cache goes home. `home` is the node the files are from.
+    // of a file not in the page cache goes home. `home` is the node the files are from,
+    // `uid` the user the run is for (copies are never shared between users).
     std::shared_ptr<FileCache> cache;
     int32_t home = 0;
+    uint32_t uid = 0;
 };
 
 class HomeFs {

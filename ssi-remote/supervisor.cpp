@@ -111,6 +111,7 @@ void Supervisor::send_control(const wire::Message& message) {
 HomeFsOptions Supervisor::file_view_options() const {
     HomeFsOptions options;
     options.home = spec_.home;
+    options.uid = spec_.uid;  // from the home agent, not the deputy
     if (runs_dir_.empty()) return options;
     const std::string dir = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/file-cache";
     if (auto cache = FileCache::open(dir, kFileCacheBytes))

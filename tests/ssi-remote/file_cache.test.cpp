@@ -60,7 +60,7 @@ TEST_CASE("file_cache: a copy is kept only whole, and found only by its exact ve
     auto cache = FileCache::open(dir.path, 1 << 20);
     REQUIRE(cache.ok());
     const std::string bytes = pattern(10000, 'a');  // two whole pages and a partial one
-    const FileVersion v{1, 0x801, 42, int64_t(bytes.size()), 5 * kSecond, 5 * kSecond};
+    const FileVersion v{1, 1000, 0x801, 42, int64_t(bytes.size()), 5 * kSecond, 5 * kSecond};
     const int64_t settled = v.ctime_ns + 2 * kSecond;
 
     auto fill = (*cache)->open_copy(v, settled);
@@ -86,12 +86,13 @@ TEST_CASE("file_cache: a copy is kept only whole, and found only by its exact ve
     CHECK(read_copy(*hit, 1 << 16) == bytes);
     CHECK(read_copy(*hit, 100, 9950) == bytes.substr(9950));
 
-    SECTION("another version of the same file is another copy") {
-        std::vector<FileVersion> others(4, v);
+    SECTION("another version of the same file, or another user's run, is another copy") {
+        std::vector<FileVersion> others(5, v);
         others[0].ctime_ns += 1;
         others[1].mtime_ns -= 1;
         others[2].size -= 1;
         others[3].home = 2;
+        others[4].uid = 1001;  // its deputy could name any file: never another user's copy
         for (const FileVersion& other : others) {
             auto f = (*cache)->open_copy(other, settled);
             REQUIRE(f);
@@ -115,7 +116,7 @@ TEST_CASE("file_cache: over its budget, the least recently used copies go", "[fi
     auto cache = FileCache::open(dir.path, 64 << 10);
     REQUIRE(cache.ok());
     const std::string bytes = pattern(16 << 10, 'x');
-    auto version = [&](uint64_t ino) { return FileVersion{1, 1, ino, int64_t(bytes.size()), kSecond, kSecond}; };
+    auto version = [&](uint64_t ino) { return FileVersion{1, 0, 1, ino, int64_t(bytes.size()), kSecond, kSecond}; };
     auto keep = [&](uint64_t ino) {
         auto f = (*cache)->open_copy(version(ino), 10 * kSecond);
         REQUIRE(f);
