@@ -349,27 +349,22 @@ struct HomeFsOps {
     // locked through this mount can have any, so other closes cost no round trip.
     static void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
-        bool locked;
-        {
-            std::lock_guard lock(self.mu_);
-            locked = self.locked_nodes_.contains(ino);
-        }
-        if (!locked) {
+        if (!ever_locked(self, ino)) {
             fuse_reply_err(req, 0);
             return;
         }
         reply_empty(req, call<EmptyReply>(self, FlushRequest{ino, fi->fh, fi->lock_owner}));
     }
 
+    static bool ever_locked(HomeFs& self, uint64_t node) {
+        std::lock_guard lock(self.mu_);
+        return self.locked_nodes_.contains(node);
+    }
+
     static void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
         HomeFs::Local local = take_local(self, fi->fh);
-        bool locked;
-        {
-            std::lock_guard lock(self.mu_);
-            locked = self.locked_nodes_.contains(ino);
-        }
-        if ((fi->flags & O_ACCMODE) == O_RDONLY && !fi->flock_release && !locked) {
+        if ((fi->flags & O_ACCMODE) == O_RDONLY && !fi->flock_release && !ever_locked(self, ino)) {
             {
                 std::lock_guard lock(self.release_mu_);
                 self.deferred_releases_.push_back(fi->fh);
