@@ -26,9 +26,9 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     TRY(ckpt::dump_process_attributes(pid, image));
     // Code/data/stack/argv bounds and auxv, for PR_SET_MM_MAP.
     TRY(ckpt::dump_mm_layout(pid, image));
-    // Every mapping and the contents of the readable ones; last, after the injected
-    // scratch page is gone.
-    TRY(ckpt::dump_memory(pid, image, !options.stream_memory));
+    // Every mapping and the contents of the readable ones (after a pre-copy, of the pages
+    // written since); last, after the injected scratch page is gone.
+    TRY(ckpt::dump_memory(pid, image, !options.stream_memory, options.precopied));
     // Open fds: numbers, flags, offsets, paths; before a replace clears close-on-exec.
     TRY(ckpt::dump_open_files(pid, image));
     // Registers as a fresh task must resume them: restart or EINTR an interrupted call.

@@ -26,6 +26,8 @@
 
 namespace ssi {
 
+class WriteTracker;
+
 struct CheckpointOptions {
     // What happens to the process once saved: it goes on, dies while still stopped, or
     // execs replace_argv (keeping its PID, parent, open files and cwd: a deputy left
@@ -47,6 +49,11 @@ struct CheckpointOptions {
     // is saved without a whole copy of it in memory (and without faulting one in). The
     // image returned then has no contents: it can be saved only inside while_frozen.
     bool stream_memory = false;
+    // The process was pre-copied while this tracker followed it (write_tracker.h): the
+    // mappings it follows are saved as the pages written since its last look, marked
+    // pre-copied. Such an image can be rebuilt only by restore_into the process that
+    // received the pre-copy (it holds the rest).
+    WriteTracker* precopied = nullptr;
 };
 
 // Refuses (with the reason, leaving the process untouched) several threads, a tracer,

@@ -1,12 +1,14 @@
 // Empty the child: park its vdso/vvar inside the restore region, unmap everything it
-// inherited from us outside that region, then move the vdso/vvar to where the image had
-// them. The restored code calls the vdso (clock_gettime...) at the image's addresses,
-// and the vdso reaches its data pages ([vvar], [vvar_vclock]) at fixed offsets, so all
-// of them move together. Same kernel, same sizes: anything else is refused.
+// inherited from us outside that region (but pre-copied mappings, which it holds filled),
+// then move the vdso/vvar to where the image had them. The restored code calls the vdso
+// (clock_gettime...) at the image's addresses, and the vdso reaches its data pages
+// ([vvar], [vvar_vclock]) at fixed offsets, so all of them move together. Same kernel, same sizes: anything else is refused.
 #include "kern-ext/checkpoint/steps.h"
 
 #include <sys/mman.h>
 #include <sys/syscall.h>
+
+#include <algorithm>
 
 namespace ssi::ckpt {
 
@@ -30,9 +32,17 @@ Result<void> clear_child_layout(RemoteSyscaller& sys, const RestoreRegion& regio
     for (const MapsEntry& k : kernel)
         TRY(sys.call("mremap (park vdso)", SYS_mremap, k.start, k.end - k.start, k.end - k.start,
                      MREMAP_MAYMOVE | MREMAP_FIXED, region.parking() + (k.start - base)));
-    // Everything else goes.
-    TRY(sys.call("munmap (below region)", SYS_munmap, 0, region.start));
-    TRY(sys.call("munmap (above region)", SYS_munmap, region.end(), kUserTop - region.end()));
+    // Everything else goes, but the region and the pre-copied mappings (already filled).
+    std::vector<PageRun> keep{{region.start, region.end()}};
+    for (const MemoryMapping& m : image.mappings)
+        if (m.precopied) keep.push_back({m.start, m.end});
+    std::sort(keep.begin(), keep.end(), [](PageRun a, PageRun b) { return a.start < b.start; });
+    uint64_t at = 0;
+    for (const PageRun& k : keep) {
+        if (k.start > at) TRY(sys.call("munmap", SYS_munmap, at, k.start - at));
+        at = std::max(at, k.end);
+    }
+    if (at < kUserTop) TRY(sys.call("munmap", SYS_munmap, at, kUserTop - at));
     // To the image's places.
     for (size_t i = 0; i < kernel.size(); ++i) {
         const KernelMapping& to = image.kernel_mappings[i];

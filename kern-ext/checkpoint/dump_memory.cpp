@@ -4,8 +4,10 @@
 // ([vdso], [vvar], ...) are recorded by position only: a restore moves the running
 // kernel's there. Pages that cannot be read (a file mapping past its file's end) are
 // saved as zeros. Which areas use transparent huge pages is kept, so that a restore
-// gives them huge pages again, and only them.
+// gives them huge pages again, and only them. After a pre-copy, a mapping the tracker
+// followed is saved as the runs of pages written since (write_tracker.h).
 #include "kern-ext/checkpoint/steps.h"
+#include "kern-ext/checkpoint/write_tracker.h"
 
 #include <sys/mman.h>
 
@@ -13,7 +15,7 @@
 
 namespace ssi::ckpt {
 
-Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents) {
+Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTracker* precopied) {
     if (!contents) image.memory_from = pid;
     const std::vector<uint64_t> huge = TRY(read_huge_page_areas(pid));
     for (const MapsEntry& e : TRY(read_maps(pid))) {
@@ -31,9 +33,23 @@ Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents) {
         m.huge_pages = std::find(huge.begin(), huge.end(), e.start) != huge.end();
         m.offset = e.offset;
         m.path = e.path;
+        if (precopied && m.readable() && precopied->tracks({m.start, m.end})) {
+            // Where the pre-copy went, only what was written since; an area that is not
+            // the one tracked any more (mapped anew) is saved whole.
+            if (auto runs = precopied->take_written({m.start, m.end})) {
+                m.precopied = true;
+                m.runs = std::move(*runs);
+            } else {
+                precopied->forget({m.start, m.end});
+            }
+        }
         if (m.readable() && contents) {
-            m.contents = TRY(Buffer::create(m.size()));
-            TRY(read_remote_with_holes(pid, RemotePtr{m.start}, {m.contents.data(), m.contents.size()}));
+            m.contents = TRY(Buffer::create(m.saved_bytes()));
+            uint64_t at = 0;
+            for (PageRun r : m.precopied ? m.runs : std::vector<PageRun>{{m.start, m.end}}) {
+                TRY(read_remote_with_holes(pid, RemotePtr{r.start}, {m.contents.data() + at, r.size()}));
+                at += r.size();
+            }
         }
         image.mappings.push_back(std::move(m));
     }

@@ -12,7 +12,8 @@
 // the files section (open descriptors). Version 3 moved the memory section's checksum
 // after it, so that the section can be written as it is read from the process and read
 // as it is written into one (a streamed save or load: no whole copy in memory), and gave
-// each mapping a huge-pages flag.
+// each mapping a huge-pages flag. Version 4 marks pre-copied mappings, with the runs of
+// pages the memory section holds for them (only those written since the pre-copy).
 //
 // The checksum (image_checksum.h) is FNV-1a over 8-byte words; a foreign file fails on
 // the magic, a newer one on the version, a damaged one on a checksum, and each error says
@@ -40,7 +41,7 @@ using namespace ckpt;
 namespace {
 
 constexpr char kMagic[8] = {'S', 'S', 'I', '-', 'C', 'K', 'P', 'T'};
-constexpr uint32_t kVersion = 3;
+constexpr uint32_t kVersion = 4;
 constexpr uint32_t kMachine = 62;  // EM_X86_64
 enum Section : uint32_t { kTask = 1, kSignals, kMm, kMappings, kMemory, kAttributes, kFiles };
 // The order in the file: memory last, as it is streamed.
@@ -83,44 +84,56 @@ Error damaged(const std::string& path, uint32_t kind) {
 // The readable mappings' contents, as the memory section holds them.
 uint64_t memory_length(const ProcessImage& image) {
     uint64_t total = 0;
-    for (const MemoryMapping& m : image.mappings)
-        if (m.readable()) total += m.size();
+    for (const MemoryMapping& m : image.mappings) total += m.saved_bytes();
     return total;
 }
 
-// One mapping's contents, from its buffer or, a chunk at a time, from the stopped process:
-// the next chunk is read on another thread while this one is written (process_vm_readv
-// needs no tracer thread), two chunks taking turns. A mapping of one chunk is read here:
-// a thread per small mapping cost more than it saved (python has a hundred of them).
-Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m,
-                            std::optional<ChunkPair>& chunks, Checksum& sum) {
-    if (m.contents.size() == m.size()) {
-        sum.add(m.contents.data(), m.size());
-        return out.write({m.contents.data(), m.size()});
+// The bytes of `r`, from `held` (a buffer holding them) or, a chunk at a time, from the
+// stopped process: the next chunk is read on another thread while this one is written
+// (process_vm_readv needs no tracer thread), two chunks taking turns. A run of one chunk
+// is read here: a thread per small mapping cost more than it saved (python has a hundred).
+Result<void> write_run(ImageSink& out, const ProcessImage& image, PageRun r, const char* held,
+                       std::optional<ChunkPair>& chunks, Checksum& sum) {
+    if (held) {
+        sum.add(held, r.size());
+        return out.write({held, r.size()});
     }
     if (image.memory_from == 0) return make_error("save checkpoint image", "a readable mapping has no contents", EINVAL);
     if (!chunks) chunks = TRY(ChunkPair::take());
-    auto size_at = [&](uint64_t at) { return size_t(std::min<uint64_t>(m.end - at, ChunkPair::kBytes)); };
-    if (m.size() <= ChunkPair::kBytes) {
+    auto size_at = [&](uint64_t at) { return size_t(std::min<uint64_t>(r.end - at, ChunkPair::kBytes)); };
+    if (r.size() <= ChunkPair::kBytes) {
         Buffer& chunk = (*chunks)[0];
-        TRY(read_remote_with_holes(image.memory_from, RemotePtr{m.start}, {chunk.data(), m.size()}));
-        sum.add(chunk.data(), m.size());
-        return out.write({chunk.data(), m.size()});
+        TRY(read_remote_with_holes(image.memory_from, RemotePtr{r.start}, {chunk.data(), r.size()}));
+        sum.add(chunk.data(), r.size());
+        return out.write({chunk.data(), r.size()});
     }
     auto read_into = [&](uint64_t at, Buffer& chunk) {
         return std::async(std::launch::async, [&image, at, n = size_at(at), &chunk] {
             return read_remote_with_holes(image.memory_from, RemotePtr{at}, {chunk.data(), n});
         });
     };
-    auto next = read_into(m.start, (*chunks)[0]);
-    for (uint64_t at = m.start, turn = 0; at < m.end; turn ^= 1) {
+    auto next = read_into(r.start, (*chunks)[0]);
+    for (uint64_t at = r.start, turn = 0; at < r.end; turn ^= 1) {
         const size_t n = size_at(at);
         TRY(next.get());
         const uint64_t after = at + n;
-        if (after < m.end) next = read_into(after, (*chunks)[turn ^ 1]);
+        if (after < r.end) next = read_into(after, (*chunks)[turn ^ 1]);
         sum.add((*chunks)[turn].data(), n);
         TRY(out.write({(*chunks)[turn].data(), n}));  // on a failure, the read under way is awaited by ~future
         at = after;
+    }
+    return ok();
+}
+
+// One mapping's contents: all of it, or only its written runs when it was pre-copied.
+Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m,
+                            std::optional<ChunkPair>& chunks, Checksum& sum) {
+    const bool held = m.contents.size() == m.saved_bytes();
+    if (!m.precopied) return write_run(out, image, {m.start, m.end}, held ? m.contents.data() : nullptr, chunks, sum);
+    uint64_t offset = 0;
+    for (const PageRun& r : m.runs) {
+        TRY(write_run(out, image, r, held ? m.contents.data() + offset : nullptr, chunks, sum));
+        offset += r.size();
     }
     return ok();
 }
@@ -129,10 +142,11 @@ Result<void> write_contents(ImageSink& out, const ProcessImage& image, const Mem
 Result<void> load_contents(ImageSource& in, const std::string& path, ProcessImage& image) {
     Checksum sum;
     for (MemoryMapping& m : image.mappings) {
-        if (!m.readable()) continue;
-        m.contents = TRY(Buffer::create(m.size()));
-        TRY(read_image_exact(in, {m.contents.data(), m.size()}, path));
-        sum.add(m.contents.data(), m.size());
+        const uint64_t n = m.saved_bytes();
+        if (n == 0) continue;
+        m.contents = TRY(Buffer::create(n));
+        TRY(read_image_exact(in, {m.contents.data(), n}, path));
+        sum.add(m.contents.data(), n);
     }
     uint64_t expected = 0;
     TRY(read_image_exact(in, {reinterpret_cast<char*>(&expected), sizeof expected}, path));
@@ -222,7 +236,7 @@ Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
     Checksum sum;
     std::optional<ChunkPair> chunks;  // for contents read from the process
     for (const MemoryMapping& m : image.mappings)
-        if (m.readable()) TRY(write_contents(out, image, m, chunks, sum));
+        if (m.saved_bytes() != 0) TRY(write_contents(out, image, m, chunks, sum));
     const uint64_t total = sum.value();
     return out.write({reinterpret_cast<const char*>(&total), sizeof total});
 }

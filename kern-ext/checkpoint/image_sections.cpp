@@ -146,6 +146,9 @@ std::string encode_mappings(const ProcessImage& im) {
         w.put(uint8_t(m.huge_pages));
         w.put(m.offset);
         w.put_string(m.path);
+        w.put(uint8_t(m.precopied));
+        w.put(uint64_t(m.runs.size()));
+        for (const PageRun& run : m.runs) w.put(run);
     }
     return w.take();
 }
@@ -173,6 +176,17 @@ Result<void> decode_mappings(std::string_view in, ProcessImage& im) {
         m.path = TRY(r.get_string());
         if (m.end <= m.start || (m.start | m.end) % 4096 != 0)
             return make_error("load checkpoint image", "mapping with a bad address range", EBADMSG);
+        m.precopied = TRY(r.get<uint8_t>()) != 0;
+        uint64_t runs = TRY(r.get<uint64_t>());
+        if (runs > m.size() / 4096 || (runs != 0 && !m.precopied) || (m.precopied && !m.readable()))
+            return make_error("load checkpoint image", "mapping with bad pre-copied runs", EBADMSG);
+        for (uint64_t at = m.start; runs-- > 0;) {
+            PageRun run = TRY(r.get<PageRun>());
+            if (run.start < at || run.end <= run.start || run.end > m.end || (run.start | run.end) % 4096 != 0)
+                return make_error("load checkpoint image", "mapping with a bad pre-copied run", EBADMSG);
+            at = run.end;
+            m.runs.push_back(run);
+        }
         im.mappings.push_back(std::move(m));
     }
     return r.done();

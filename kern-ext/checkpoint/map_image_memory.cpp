@@ -1,6 +1,7 @@
 // Rebuild every mapping at its address: an anonymous private mapping (file-backed ones
 // too, as copies of their saved contents, in this first version), filled through
-// process_vm_writev, then given its saved protection. Pages that are all zero are not
+// process_vm_writev, then given its saved protection. A pre-copied mapping is kept as
+// the process holds it, and gets only the pages written since. Pages that are all zero are not
 // written: a fresh anonymous page already is, and not touching it saves a page fault.
 //
 // The contents come from the image's buffers, or, for an image loaded streamed
@@ -59,7 +60,11 @@ Result<void> write_nonzero(pid_t pid, uint64_t to, const char* data, uint64_t n)
 // is written into the process, two chunks taking turns (a mapping of one chunk is read
 // here: a thread per small mapping cost more than it saved). Chunks end on 2 MiB
 // boundaries of the address space where they can, so each write fills whole huge pages.
-Result<void> stream_contents(pid_t pid, const MemoryMapping& m, ImageMemoryStream& stream, ChunkPair& chunks) {
+// `fresh`: the memory is new, zero already, and all-zero pages are not written.
+Result<void> stream_contents(pid_t pid, PageRun m, bool fresh, ImageMemoryStream& stream, ChunkPair& chunks) {
+    auto write = [&](uint64_t to, const char* data, uint64_t n) {
+        return fresh ? write_nonzero(pid, to, data, n) : write_remote(pid, RemotePtr{to}, {data, n});
+    };
     auto end_of_chunk = [&](uint64_t at) {
         uint64_t next = std::min<uint64_t>(m.end, (at + kStreamChunk) & ~((2ull << 20) - 1));
         return next > at ? next : std::min<uint64_t>(m.end, at + kStreamChunk);
@@ -71,16 +76,33 @@ Result<void> stream_contents(pid_t pid, const MemoryMapping& m, ImageMemoryStrea
     };
     if (m.size() <= kStreamChunk) {
         TRY(stream.read({chunks[0].data(), m.size()}));
-        return write_nonzero(pid, m.start, chunks[0].data(), m.size());
+        return write(m.start, chunks[0].data(), m.size());
     }
     auto next = read_into(m.start, chunks[0]);
     for (uint64_t at = m.start, turn = 0; at < m.end; turn ^= 1) {
         const uint64_t after = end_of_chunk(at);
         TRY(next.get());
         if (after < m.end) next = read_into(after, chunks[turn ^ 1]);
-        TRY(write_nonzero(pid, at, chunks[turn].data(), after - at));  // a read under way is awaited by ~future
+        TRY(write(at, chunks[turn].data(), after - at));  // a read under way is awaited by ~future
         at = after;
     }
+    return ok();
+}
+
+// A pre-copied mapping is there already, filled while the original still ran
+// (check_precopied said so before anything was touched): only the pages written since.
+Result<void> write_precopied(RemoteSyscaller& sys, const ProcessImage& image, const MemoryMapping& m,
+                             std::optional<ChunkPair>& chunks) {
+    if (m.huge_pages) (void)sys.raw(SYS_madvise, m.start, m.size(), MADV_HUGEPAGE);  // advice only
+    uint64_t offset = 0;
+    for (const PageRun& r : m.runs) {
+        if (m.contents.size() == m.saved_bytes())
+            TRY(write_remote(sys.pid(), RemotePtr{r.start}, {m.contents.data() + offset, r.size()}));
+        else if (image.memory_stream) TRY(stream_contents(sys.pid(), r, false, *image.memory_stream, *chunks));
+        else return make_error("restore", "the image holds no contents for a pre-copied mapping", EINVAL);
+        offset += r.size();
+    }
+    if (m.prot != (PROT_READ | PROT_WRITE)) TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), m.prot));
     return ok();
 }
 
@@ -90,6 +112,10 @@ Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
     std::optional<ChunkPair> chunks;
     if (image.memory_stream) chunks = TRY(ChunkPair::take());
     for (const MemoryMapping& m : image.mappings) {
+        if (m.precopied) {
+            TRY(write_precopied(sys, image, m, chunks));
+            continue;
+        }
         int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (m.grows_down ? MAP_GROWSDOWN : 0);
         uint32_t first_prot = m.readable() ? PROT_READ | PROT_WRITE : m.prot;
         uint64_t at = TRY(sys.call("mmap", SYS_mmap, m.start, m.size(), first_prot, uint64_t(flags), uint64_t(-1), 0));
@@ -97,7 +123,7 @@ Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
         if (!m.readable()) continue;
         if (m.huge_pages) (void)sys.raw(SYS_madvise, m.start, m.size(), MADV_HUGEPAGE);  // advice only
         if (m.contents.size() == m.size()) TRY(write_nonzero(sys.pid(), m.start, m.contents.data(), m.size()));
-        else if (image.memory_stream) TRY(stream_contents(sys.pid(), m, *image.memory_stream, *chunks));
+        else if (image.memory_stream) TRY(stream_contents(sys.pid(), {m.start, m.end}, true, *image.memory_stream, *chunks));
         else return make_error("restore", "the image holds no contents for a readable mapping", EINVAL);
         if (m.prot != (PROT_READ | PROT_WRITE)) TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), m.prot));
     }

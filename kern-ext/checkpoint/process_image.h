@@ -4,6 +4,7 @@
 
 #include "kern-ext/checkpoint/buffer.h"
 #include "kern-ext/checkpoint/image_memory_stream.h"
+#include "kern-ext/checkpoint/page_run.h"
 #include "kern-ext/checkpoint/ptrace.h"
 
 #include <sys/types.h>
@@ -26,9 +27,22 @@ struct MemoryMapping {
     bool huge_pages = false;   // it had transparent huge pages, or asked for them (MADV_HUGEPAGE)
     uint64_t offset = 0;       // file offset, for file mappings
     std::string path;          // file, "[heap]", "[stack]", or empty for anonymous
-    Buffer contents;           // end - start bytes when readable, else empty
+    // Pre-copied (docs/migration.md, "Pre-copy"): the process the image is rebuilt in
+    // already holds this mapping, filled while the original still ran; the image carries
+    // only `runs`, the pages written since, and `contents` only their bytes, in order.
+    bool precopied = false;
+    std::vector<PageRun> runs;
+    Buffer contents;           // end - start bytes when readable (the runs' when pre-copied), else empty
 
     uint64_t size() const { return end - start; }
+    // The bytes the image holds for it: all of it, the written runs, or none.
+    uint64_t saved_bytes() const {
+        if (!readable()) return 0;
+        if (!precopied) return size();
+        uint64_t n = 0;
+        for (const PageRun& r : runs) n += r.size();
+        return n;
+    }
     bool readable() const { return (prot & 1) != 0; }
 };
 

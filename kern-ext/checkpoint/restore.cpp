@@ -10,6 +10,8 @@ namespace ssi {
 Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options) {
     // Files that cannot be reopened are refused before anything is done.
     TRY(ckpt::check_restore_files(0, image, options));
+    // A pre-copied image can be rebuilt only in the process that holds its memory.
+    TRY(ckpt::check_precopied(0, image));
     // Our own pages during the restore: free in our layout and in the image's.
     ckpt::RestoreRegion region = TRY(ckpt::choose_restore_region(0, image));
     // A traced fork with the given fds and the gadget, stopped; killed unless committed.

@@ -14,6 +14,8 @@ Result<void> restore_into(pid_t pid, const ProcessImage& image, const RestoreOpt
         return make_error("restore_into", "pid " + std::to_string(pid) + ": fds and pid are restore()'s options", EINVAL);
     // Files to reopen can be, files in place are there: said before anything is touched.
     TRY(ckpt::check_restore_files(pid, image, options));
+    // Pre-copied memory is where the image says, filled, or nothing is touched.
+    TRY(ckpt::check_precopied(pid, image));
     // Seized and stopped; given back as it was on a failure, until its layout is cleared.
     ckpt::RestoreTarget target = TRY(ckpt::RestoreTarget::seize(pid));
     // Our pages during the rebuild: free in its layout and in the image's.

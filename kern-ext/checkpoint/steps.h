@@ -13,6 +13,10 @@
 #include <utility>
 #include <vector>
 
+namespace ssi {
+class WriteTracker;
+}
+
 namespace ssi::ckpt {
 
 // ---- shared ------------------------------------------------------------------------
@@ -48,7 +52,9 @@ Result<void> dump_rlimits(RemoteSyscaller& sys, RemotePtr scratch, ProcessImage&
 Result<void> dump_process_attributes(pid_t pid, ProcessImage& image);
 Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
 // `contents`: read them into the image; else the image says they are in the process.
-Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents);
+// `precopied`: the tracker of a pre-copy; the mappings it follows are saved as their runs
+// written since its last look.
+Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTracker* precopied);
 Result<void> dump_open_files(pid_t pid, ProcessImage& image);
 void prepare_syscall_restart(Registers& regs);
 Result<void> kill_stopped(SeizedTask& task);
@@ -104,6 +110,9 @@ Result<void> restore_files(RemoteSyscaller& sys, const RestoreRegion& region, co
                            const RestoreOptions& options);
 Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image,
                              const RestoreOptions& options);
+// The image's pre-copied mappings are all in `target`, anonymous and writable (0: restore()
+// has no such process, and refuses an image with any).
+Result<void> check_precopied(pid_t target, const ProcessImage& image);
 // Whether the process already runs with `c` exactly (real, effective, saved and fs ids
 // and groups): then the credential steps change nothing.
 Result<bool> has_credentials(pid_t pid, const RestoreCredentials& c);

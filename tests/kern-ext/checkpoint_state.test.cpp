@@ -330,5 +330,5 @@ TEST_CASE("checkpoint image: the attributes section round-trips; other format ve
     auto refused = load_image(path);
     ::unlink(path.c_str());
     REQUIRE_FALSE(refused.ok());
-    CHECK_THAT(refused.error().message(), Catch::Contains("image format version 1, this build reads 3"));
+    CHECK_THAT(refused.error().message(), Catch::Contains("image format version 1, this build reads 4"));
 }

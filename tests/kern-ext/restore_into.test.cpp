@@ -3,6 +3,8 @@
 // by path, or found in place), a migrating checkpoint's refusals, and checkpoint then
 // replace (the process execs another program, keeping PID and files). Needs root.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/checkpoint/remote_memory.h"
+#include "kern-ext/checkpoint/write_tracker.h"
 #include "tests/support/pipe_lines.h"
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
@@ -14,6 +16,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -199,6 +202,54 @@ void restore_or_fail(pid_t parked, const ProcessImage& image, const RestoreOptio
         (void)wait_process(parked);
         FAIL(restored.error().message());
     }
+}
+
+// A parked child (as park() makes) that first mapped `areas` where it could, fresh and
+// writable, as a deputy does for a pre-copy; the areas it holds, in order.
+std::pair<pid_t, std::vector<PageRun>> park_with_areas(const FdMap& fds, const std::vector<PageRun>& areas) {
+    auto [read_end, write_end] = pipe_pair();
+    auto forked = fork_process();
+    REQUIRE(forked.ok());
+    if (*forked == 0) {
+        for (const PageRun& a : areas) {
+            void* at = reinterpret_cast<void*>(a.start);
+            char took = ::mmap(at, a.size(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == at;
+            if (::write(write_end.get(), &took, 1) != 1) ::_exit(123);
+        }
+        place_fds(fds);
+        sigset_t all;
+        ::sigfillset(&all);
+        ::sigprocmask(SIG_BLOCK, &all, nullptr);
+        for (;;) ::pause();
+    }
+    write_end.reset();
+    std::vector<PageRun> held;
+    for (const PageRun& a : areas) {
+        char took = 0;
+        REQUIRE(::read(read_end.get(), &took, 1) == 1);
+        if (took) held.push_back(a);
+    }
+    for (int i = 0; i < 3000; ++i) {
+        auto sc = read_file("/proc/" + std::to_string(*forked) + "/syscall");
+        if (sc && sc->rfind("34 ", 0) == 0) return {*forked, held};
+        ::usleep(1000);
+    }
+    FAIL("the parked child never reached pause()");
+    return {};
+}
+
+// The lines a glibc counter prints, run to its end without interruption.
+std::vector<std::string> uninterrupted_counter(const std::vector<std::string>& args) {
+    auto [read_end, write_end] = pipe_pair();
+    UniqueFd null = dev_null();
+    std::vector<std::string> argv{kPrograms + "/ckpt_counter_glibc"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t pid = spawn({{0, null.get()}, {1, write_end.get()}, {2, null.get()}}, argv);
+    write_end.reset();
+    Lines out{std::move(read_end), {}};
+    auto lines = out.until_eof();
+    CHECK(exit_of(pid) == "exit status 0");
+    return lines;
 }
 
 }  // namespace
@@ -484,4 +535,69 @@ TEST_CASE("checkpoint, replace: the new program starts with every signal blocked
     CHECK((pending & bit(SIGUSR1)) == 0);
     CHECK(fields["SigBlk"] == ~(bit(SIGKILL) | bit(SIGSTOP)));
     CHECK(exit_of(*pid) == "exit status 0");
+}
+
+TEST_CASE("restore_into: a pre-copied process continues from an image of only the pages written since",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+    const std::vector<std::string> args{"3", "16"};
+    const std::vector<std::string> expected = uninterrupted_counter(args);
+
+    auto [read_end, write_end] = pipe_pair();
+    UniqueFd null = dev_null();
+    const FdMap fds{{0, null.get()}, {1, write_end.get()}, {2, null.get()}};
+    std::vector<std::string> argv{kPrograms + "/ckpt_counter_glibc"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    pid_t prog = spawn(fds, argv);
+    Lines out{std::move(read_end), {}};
+    std::vector<std::string> lines;
+    while (lines.size() < 2) lines.push_back(out.next().value_or("?"));  // "started", "progress 1": it sleeps now
+
+    // What a deputy does for a move home: hold the areas, receive them while the program runs.
+    auto areas = private_writable_areas(prog, 1 << 20);
+    REQUIRE(areas.ok());
+    auto [parked, held] = park_with_areas(fds, *areas);
+    REQUIRE_FALSE(held.empty());
+    auto tracker = WriteTracker::start(prog, held);
+    REQUIRE(tracker.ok());
+    for (const PageRun& a : held) {
+        std::string bytes(a.size(), '\0');
+        REQUIRE(read_remote_with_holes(prog, RemotePtr{a.start}, bytes).ok());
+        REQUIRE(write_remote(parked, RemotePtr{a.start}, bytes).ok());
+    }
+    CheckpointOptions options{CheckpointOptions::kill};
+    options.precopied = &*tracker;
+    auto saved = checkpoint(prog, options);
+    REQUIRE(saved.ok());
+    CHECK(exit_of(prog) == "killed by signal 9 (Killed)");
+    uint64_t precopied = 0, carried = 0;
+    for (const MemoryMapping& m : saved->mappings)
+        if (m.precopied) precopied += m.size(), carried += m.saved_bytes();
+    CHECK(precopied >= (16u << 20));
+    CHECK(carried < precopied / 8);  // it slept: next to nothing was written since
+
+    // Through a file: the runs and their bytes survive a save and a load.
+    const std::string path = "/dev/shm/ssi-precopy-test-" + std::to_string(::getpid()) + ".img";
+    REQUIRE(save_image(*saved, path).ok());
+    auto loaded = load_image(path);
+    ::unlink(path.c_str());
+    REQUIRE(loaded.ok());
+
+    // Only the process that holds the pre-copy can be rebuilt from it; another is untouched.
+    CHECK_FALSE(restore(*loaded, {}).ok());
+    pid_t bare = park(fds, false);
+    RestoreOptions in_place;
+    in_place.files = RestoreOptions::Files::in_place;
+    auto refused = restore_into(bare, *loaded, in_place);
+    REQUIRE_FALSE(refused.ok());
+    CHECK_THAT(refused.error().message(), Catch::Contains("pre-copied"));
+    check_running_untraced(bare);
+    REQUIRE(send_signal(bare, SIGKILL).ok());
+    CHECK(exit_of(bare) == "killed by signal 9 (Killed)");
+
+    write_end.reset();
+    restore_or_fail(parked, *loaded, in_place);
+    for (auto& l : out.until_eof()) lines.push_back(l);
+    CHECK(lines == expected);
+    CHECK(exit_of(parked) == "exit status 0");
 }
