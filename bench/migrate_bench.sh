@@ -41,8 +41,8 @@ for size in "${sizes[@]}"; do
       t0=$(ms_now)
       out=$(on1 ssi-migrate "1:$pid" "$where" 2>&1)
       wall=$(($(ms_now) - t0))
-      # "... (N MiB moved, stopped F ms, T ms in all)"
-      read -r mib frozen total < <(sed -E 's/.*\(([0-9.]+) MiB moved, stopped ([0-9]+) ms, ([0-9]+) ms in all\).*/\1 \2 \3/' <<<"$out")
+      # "... (N MiB moved, stopped F ms, T ms in all[; P MiB of it while it ran])"
+      read -r mib frozen total < <(sed -E 's/.*\(([0-9.]+) MiB moved, stopped ([0-9]+) ms, ([0-9]+) ms in all[;)].*/\1 \2 \3/' <<<"$out")
       echo "migrate-$where $size $mib $frozen $total $wall" >>"$res"
       wait_listed "$pid" "${where/home/1}"
     done

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
@@ -202,6 +203,7 @@ void Migrations::run(Job& job) {
             r.total_ms = ms_since(started);
             return r;
         }
+        const auto parked_at = clock::now();
         auto* parked = std::get_if<wire::DeputyParked>(&reply);
         if (!parked) return refused("the deputy of " + job.gpid.str() + " sent an unexpected reply");
         // The deputy handed the process back: rebuild it in the deputy, from the image.
@@ -220,7 +222,11 @@ void Migrations::run(Job& job) {
         if (job.fell_back)
             return refused("could not move " + job.gpid.str() + " to node " + std::to_string(job.target) + " (" +
                            parked->why + "); it continues at home");
-        return wire::MigrateReply{job.self, parked->image_bytes, ms_since(started), ms_since(started)};
+        // Stopped where it was (its supervisor and deputy counted) and while rebuilt here;
+        // pre-copied, it ran on while its memory came ahead.
+        const uint32_t frozen = parked->frozen_ms + ms_since(parked_at);
+        return wire::MigrateReply{job.self, parked->image_bytes + parked->precopy_bytes, frozen, ms_since(started),
+                                  parked->precopy_bytes};
     }();
 }
 

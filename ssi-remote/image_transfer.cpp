@@ -14,18 +14,17 @@
 #include <optional>
 
 namespace ssi::remote {
+
 namespace {
-
 constexpr int kImageReplyTimeoutMs = 30000;
+}  // namespace
 
-// One request out, on the image channel.
-void send_op(zmq::socket_t& s, const std::string& payload) {
+void send_image_op(zmq::socket_t& s, const std::string& payload) {
     std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kImageKind, 1), zmq::buffer(payload)};
     zmq::send_multipart(s, frames);
 }
 
-// The next reply; an Error when the deputy is silent, or says no.
-Result<std::string> receive_op(zmq::socket_t& s) {
+Result<std::string> receive_image_reply(zmq::socket_t& s) {
     std::vector<zmq::message_t> frames;
     if (!zmq::recv_multipart(s, std::back_inserter(frames)))
         return make_error("image transfer", "the deputy did not answer", ETIMEDOUT);
@@ -44,8 +43,6 @@ zmq::socket_t image_socket(zmq::context_t& context, const SessionKeys& keys) {
     return s;
 }
 
-}  // namespace
-
 Result<ImageFetch> ImageFetch::open(zmq::context_t& context, const SessionKeys& keys) {
     try {
         ImageFetch fetch(image_socket(context, keys));
@@ -57,7 +54,7 @@ Result<ImageFetch> ImageFetch::open(zmq::context_t& context, const SessionKeys& 
 }
 
 void ImageFetch::ask() {
-    send_op(socket_, encode_image_op('G', asked_, uint32_t(kImageChunkBytes)));
+    send_image_op(socket_, encode_image_op('G', asked_, uint32_t(kImageChunkBytes)));
     asked_ += kImageChunkBytes;
     ++in_flight_;
 }
@@ -124,7 +121,7 @@ Result<void> ImageSend::flush() {
     if (filled_ == 0) return ok();
     try {
         while (in_flight_ >= kImageChunksInFlight) {
-            TRY(receive_op(socket_));
+            TRY(receive_image_reply(socket_));
             --in_flight_;
         }
         if (filled_ < kImageChunkBytes) {  // the last piece: a message of its own size
@@ -146,17 +143,18 @@ Result<void> ImageSend::flush() {
 Result<uint64_t> ImageSend::finish() {
     TRY(flush());
     try {
-        for (; in_flight_ > 0; --in_flight_) TRY(receive_op(socket_));
-        send_op(socket_, encode_image_op('C', 0));
-        TRY(receive_op(socket_));
+        for (; in_flight_ > 0; --in_flight_) TRY(receive_image_reply(socket_));
+        send_image_op(socket_, encode_image_op('C', 0));
+        TRY(receive_image_reply(socket_));
         return sent_;
     } catch (const zmq::error_t& e) {
         return Error{"image transfer", e.num(), e.what()};
     }
 }
 
-Result<uint64_t> send_image(zmq::context_t& context, const SessionKeys& keys, const ProcessImage& image) {
-    ImageSend send = TRY(ImageSend::open(context, keys));
+Result<uint64_t> send_image(zmq::context_t& context, const SessionKeys& keys, const ProcessImage& image,
+                            zmq::socket_t* link) {
+    ImageSend send = link ? ImageSend::over(std::move(*link)) : TRY(ImageSend::open(context, keys));
     TRY(save_image_to(image, send));
     return send.finish();
 }

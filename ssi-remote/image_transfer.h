@@ -15,6 +15,12 @@
 
 namespace ssi::remote {
 
+// The image channel's socket to the deputy (replies time out after 30 s); one request out;
+// the next reply's payload, or an Error when the deputy is silent or says no ('E').
+zmq::socket_t image_socket(zmq::context_t& context, const SessionKeys& keys);
+void send_image_op(zmq::socket_t& socket, const std::string& payload);
+Result<std::string> receive_image_reply(zmq::socket_t& socket);
+
 // The image of the move under way, read from the deputy as the reader asks for it, with
 // kImageChunksInFlight requests ahead of it.
 class ImageFetch final : public ImageSource {
@@ -40,6 +46,8 @@ private:
 class ImageSend final : public ImageSink {
 public:
     static Result<ImageSend> open(zmq::context_t& context, const SessionKeys& keys);
+    // On a link already made (the pre-copy's): no second handshake while the program is stopped.
+    static ImageSend over(zmq::socket_t socket) { return ImageSend(std::move(socket)); }
     Result<void> write(std::span<const char> data) override;
     // The rest sent, every piece acknowledged, the file renamed into place: its size.
     Result<uint64_t> finish();
@@ -54,7 +62,9 @@ private:
     int in_flight_ = 0;
 };
 
-// `image` to the deputy, whole (renamed into place) when this returns; its size.
-Result<uint64_t> send_image(zmq::context_t& context, const SessionKeys& keys, const ProcessImage& image);
+// `image` to the deputy, whole (renamed into place) when this returns; its size. On
+// `link` when given (an image socket, idle), else on a new one.
+Result<uint64_t> send_image(zmq::context_t& context, const SessionKeys& keys, const ProcessImage& image,
+                            zmq::socket_t* link = nullptr);
 
 }  // namespace ssi::remote

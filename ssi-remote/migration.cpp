@@ -6,7 +6,8 @@
 //     deputy resumes the process from the image somewhere else: never two, never none.
 //   - leaving: on the deputy's CheckpointOrder, the program is saved, streaming into the
 //     deputy's home file, and ended once the image is whole there; its output still in our pipes
-//     and the input it has not read go to the deputy before CheckpointDone.
+//     and the input it has not read go to the deputy before CheckpointDone. Going home,
+//     its memory is first pre-copied into the deputy while it runs (precopy.h).
 #include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
@@ -15,6 +16,7 @@
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/image_transfer.h"
+#include "ssi-remote/precopy.h"
 #include "ssi-remote/supervisor.h"
 
 #include <fcntl.h>
@@ -122,45 +124,63 @@ Result<void> Supervisor::wait_for_resume_order() {
 }
 
 // What the program wrote that we have not relayed yet, sent now; what it did not read,
-// returned. Only once the program is gone: its namespace ended, so no writer is left.
+// returned. Once it was stopped for good (checkpoint's kill: SIGKILL queued while it was
+// stopped) it writes nothing more, and it has no children: what it wrote is in the pipes
+// already, though their write ends close only when the kernel has freed its memory.
 std::string Supervisor::drain_program_output() {
     for (auto [fd, stream] : {std::pair{stdout_.get(), kOutputStdout}, std::pair{stderr_.get(), kOutputStderr},
                               std::pair{pty_.get(), kOutputTerminal}}) {
         if (fd < 0) continue;
-        while (wait_readable(fd, 1000).value_or(false) && relay_output(fd, stream)) {
+        while (wait_readable(fd, 0).value_or(false) && relay_output(fd, stream)) {
         }
     }
     return take_unread_input();
 }
 
-void Supervisor::move_away(const std::string& image_path) {
+void Supervisor::move_away(const wire::CheckpointOrder& order) {
     const std::string pid = std::to_string(program_->program_pid());
     if (auto children = read_file("/proc/" + pid + "/task/" + pid + "/children");
         children && children->find_first_not_of(" \n") != std::string::npos) {
         send_control(wire::CheckpointDone{0, "the process has children here: moving a process tree is not supported yet", {}});
         return;
     }
+    KeepaliveThread alive(context_, keys_);
+    // Home is the target: its memory goes ahead while it runs (precopy.h).
+    Precopied precopied;
+    if (order.precopy) {
+        auto sent = precopy_to_deputy(context_, keys_, program_->program_pid());
+        if (!sent) {
+            send_control(wire::CheckpointDone{0, "cannot migrate: the pre-copy failed: " + sent.error().message(), {}});
+            return;
+        }
+        precopied = std::move(*sent);
+        std::fprintf(stderr, "ssi-remote: pre-copied %.1f MiB home in %u ms, %d rounds after the first\n",
+                     double(precopied.bytes) / (1 << 20), precopied.ms, precopied.rounds);
+    }
     CheckpointOptions options;
     options.after = CheckpointOptions::kill;
     options.migrating = true;
     options.stream_memory = true;
-    (void)image_path;  // the deputy knows where its image goes; it only takes it from us
+    options.precopied = precopied.tracker ? &*precopied.tracker : nullptr;
     uint64_t bytes = 0;
     options.while_frozen = [&](const ProcessImage& image) -> Result<void> {
-        bytes = TRY(send_image(context_, keys_, image));  // read from the stopped process as it goes
+        // Read from the stopped process as it goes; on the pre-copy's link, if one was made.
+        bytes = TRY(send_image(context_, keys_, image, precopied.link ? &precopied.link : nullptr));
         return ok();
     };
-    KeepaliveThread alive(context_, keys_);
+    const auto frozen_from = std::chrono::steady_clock::now();
     auto saved = checkpoint(program_->program_pid(), options);
     if (!saved) {
         send_control(wire::CheckpointDone{0, "cannot migrate: " + why_not(saved.error()), {}});
         return;
     }
-    // Killed once its image was whole: wait for the namespace to end, then flush.
-    (void)program_->wait();
+    // Killed once its image was whole: its last output goes, then the news; the deputy
+    // need not wait for the kernel to free its memory here.
     std::string unread = drain_program_output();
     moved_away_ = true;
-    send_control(wire::CheckpointDone{bytes, {}, std::move(unread)});
+    const auto frozen = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - frozen_from);
+    send_control(wire::CheckpointDone{bytes, {}, std::move(unread), precopied.bytes, uint32_t(frozen.count())});
+    (void)program_->wait();  // its namespace ends
 }
 
 }  // namespace ssi::remote

@@ -226,7 +226,7 @@ void Supervisor::on_control() {
         auto envelope = wire::decode(payload);
         if (!envelope) continue;
         if (auto* order = std::get_if<wire::CheckpointOrder>(&envelope->body)) {
-            checkpoint_order_ = order->image_path;  // relay() acts on it
+            checkpoint_order_ = *order;  // relay() acts on it
             continue;
         }
         if (auto* taken = std::get_if<wire::OutputTaken>(&envelope->body)) {

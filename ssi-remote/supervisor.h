@@ -54,7 +54,7 @@ private:
     // Migration (migration.cpp).
     Result<void> restore_program();
     Result<void> wait_for_resume_order();
-    void move_away(const std::string& image_path);
+    void move_away(const wire::CheckpointOrder& order);
     std::string drain_program_output();
     void inject_fault(const char* point) const;
     // Sockets are home's (supervisor_sockets.cpp): the relay and its system call handlers.
@@ -91,7 +91,7 @@ private:
     // and whether the program moved away (then nobody reports its "death").
     UniqueFd stdin_reader_;
     std::vector<std::string> held_control_;
-    std::optional<std::string> checkpoint_order_;
+    std::optional<wire::CheckpointOrder> checkpoint_order_;
     bool moved_away_ = false;
 };
 

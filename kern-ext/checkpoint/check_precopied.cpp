@@ -1,9 +1,11 @@
 // An image with pre-copied mappings carries only the pages written since the pre-copy:
 // the rest is in the process it was pre-copied into, which alone can be rebuilt from it.
-// Checked before anything is touched: each such mapping is there, anonymous, private and
-// writable, over its whole range (adjacent areas may have merged, so several entries may
-// cover one mapping, or one entry several).
+// Checked before anything is touched: each such mapping is there, anonymous and private,
+// over its whole range (adjacent areas may have merged, so several entries may cover one
+// mapping, or one entry several; the deputy gave each the program's protection).
 #include "kern-ext/checkpoint/steps.h"
+
+#include <sys/mman.h>
 
 namespace ssi::ckpt {
 
@@ -13,7 +15,7 @@ bool covered(const std::vector<MapsEntry>& maps, const MemoryMapping& m) {
     uint64_t at = m.start;
     for (const MapsEntry& e : maps) {
         if (e.end <= at || e.start > at) continue;
-        if (e.perms.rfind("rw-p", 0) != 0 || !e.path.empty()) return false;
+        if (e.perms.size() < 4 || e.perms[3] != 'p' || !e.path.empty()) return false;
         at = e.end;
         if (at >= m.end) return true;
     }
@@ -21,6 +23,18 @@ bool covered(const std::vector<MapsEntry>& maps, const MemoryMapping& m) {
 }
 
 }  // namespace
+
+uint32_t current_protection(const std::vector<MapsEntry>& maps, PageRun run) {
+    uint32_t prot = ~0u;
+    for (const MapsEntry& e : maps) {
+        if (e.end <= run.start || e.start >= run.end || e.perms.size() < 3) continue;
+        uint32_t p = (e.perms[0] == 'r' ? PROT_READ : 0) | (e.perms[1] == 'w' ? PROT_WRITE : 0) |
+                     (e.perms[2] == 'x' ? PROT_EXEC : 0);
+        if (prot != ~0u && prot != p) return ~0u;
+        prot = p;
+    }
+    return prot;
+}
 
 Result<void> check_precopied(pid_t target, const ProcessImage& image) {
     bool any = false;

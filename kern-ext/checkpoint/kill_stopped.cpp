@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 namespace ssi::ckpt {
 
@@ -27,7 +28,11 @@ pid_t parent_of(pid_t pid) {
 Result<void> kill_traced(pid_t pid) {
     bool we_are_parent = parent_of(pid) == ::getpid();
     TRY(send_signal(pid, SIGKILL));
-    if (!we_are_parent) (void)wait_tracee(pid);
+    // With SIGKILL queued it never runs another instruction of its own: that is all the
+    // caller needs. Its death notice comes once the kernel has freed its memory (~10 ms
+    // for 256 MiB here, which a migration's freeze would wait for), so another thread of
+    // ours collects it (a tracer's thread group may wait for any of its tracees).
+    if (!we_are_parent) std::thread([pid] { (void)wait_tracee(pid); }).detach();
     return ok();
 }
 

@@ -91,9 +91,14 @@ Result<void> stream_contents(pid_t pid, PageRun m, bool fresh, ImageMemoryStream
 
 // A pre-copied mapping is there already, filled while the original still ran
 // (check_precopied said so before anything was touched): only the pages written since.
+// Its protection is changed only where it must be (each change is an injected call).
 Result<void> write_precopied(RemoteSyscaller& sys, const ProcessImage& image, const MemoryMapping& m,
-                             std::optional<ChunkPair>& chunks) {
+                             uint32_t prot, std::optional<ChunkPair>& chunks) {
     if (m.huge_pages) (void)sys.raw(SYS_madvise, m.start, m.size(), MADV_HUGEPAGE);  // advice only
+    if (!m.runs.empty() && (prot == ~0u || !(prot & PROT_WRITE))) {
+        prot = PROT_READ | PROT_WRITE;
+        TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), prot));
+    }
     uint64_t offset = 0;
     for (const PageRun& r : m.runs) {
         if (m.contents.size() == m.saved_bytes())
@@ -102,7 +107,7 @@ Result<void> write_precopied(RemoteSyscaller& sys, const ProcessImage& image, co
         else return make_error("restore", "the image holds no contents for a pre-copied mapping", EINVAL);
         offset += r.size();
     }
-    if (m.prot != (PROT_READ | PROT_WRITE)) TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), m.prot));
+    if (m.prot != prot) TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), m.prot));
     return ok();
 }
 
@@ -111,9 +116,12 @@ Result<void> write_precopied(RemoteSyscaller& sys, const ProcessImage& image, co
 Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
     std::optional<ChunkPair> chunks;
     if (image.memory_stream) chunks = TRY(ChunkPair::take());
+    std::vector<MapsEntry> held;  // where pre-copied mappings are, and their protection
+    if (std::any_of(image.mappings.begin(), image.mappings.end(), [](const MemoryMapping& m) { return m.precopied; }))
+        held = TRY(read_maps(sys.pid()));
     for (const MemoryMapping& m : image.mappings) {
         if (m.precopied) {
-            TRY(write_precopied(sys, image, m, chunks));
+            TRY(write_precopied(sys, image, m, current_protection(held, {m.start, m.end}), chunks));
             continue;
         }
         int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (m.grows_down ? MAP_GROWSDOWN : 0);

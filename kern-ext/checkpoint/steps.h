@@ -113,6 +113,8 @@ Result<void> resume_restored(RemoteSyscaller& sys, const RestoreRegion& region, 
 // The image's pre-copied mappings are all in `target`, anonymous and writable (0: restore()
 // has no such process, and refuses an image with any).
 Result<void> check_precopied(pid_t target, const ProcessImage& image);
+// The one protection all of `run` has in `maps`, or ~0u when it is mixed or not mapped.
+uint32_t current_protection(const std::vector<MapsEntry>& maps, PageRun run);
 // Whether the process already runs with `c` exactly (real, effective, saved and fs ids
 // and groups): then the credential steps change nothing.
 Result<bool> has_credentials(pid_t pid, const RestoreCredentials& c);

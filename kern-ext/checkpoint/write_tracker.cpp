@@ -16,6 +16,7 @@
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
@@ -118,13 +119,13 @@ Result<std::vector<PageRun>> WriteTracker::take_written(PageRun area) {
     return out;
 }
 
-Result<std::vector<PageRun>> private_writable_areas(pid_t pid, uint64_t min_bytes) {
-    std::vector<PageRun> out;
+Result<std::vector<PrivateArea>> private_readable_areas(pid_t pid) {
+    std::vector<PrivateArea> out;
     for (const ckpt::MapsEntry& e : TRY(ckpt::read_maps(pid))) {
         if (e.is_kernel() || e.path == "[stack]" || e.perms.size() < 4) continue;
-        if (e.perms[0] != 'r' || e.perms[1] != 'w' || e.perms[3] != 'p') continue;
-        if (e.end - e.start < min_bytes) continue;
-        out.push_back({e.start, e.end});
+        if (e.perms[0] != 'r' || e.perms[3] != 'p') continue;
+        uint32_t prot = PROT_READ | (e.perms[1] == 'w' ? PROT_WRITE : 0) | (e.perms[2] == 'x' ? PROT_EXEC : 0);
+        out.push_back({{e.start, e.end}, prot});
     }
     return out;
 }

@@ -25,7 +25,7 @@ namespace ssi {
 class WriteTracker {
 public:
     // Stops `pid` a moment (seized), has it open a userfaultfd that we take and it closes,
-    // registers `areas` (private writable mappings) for asynchronous write-protection,
+    // registers `areas` (private mappings) for asynchronous write-protection,
     // protects them, and lets it go. The process sees nothing of this but the time.
     static Result<WriteTracker> start(pid_t pid, std::span<const PageRun> areas);
 
@@ -49,8 +49,14 @@ private:
     std::vector<PageRun> areas_;
 };
 
-// The process's private writable mappings of at least `min_bytes` worth following while
-// it runs (not the stack, which grows, nor the kernel's own): the candidates for pre-copy.
-Result<std::vector<PageRun>> private_writable_areas(pid_t pid, uint64_t min_bytes);
+// The process's private readable mappings (not the stack, which grows, nor the kernel's
+// own), with their protection: the candidates for pre-copy. Read-only and code mappings
+// too: an image carries their contents like any other's, and asynchronous protection
+// follows any kind of memory.
+struct PrivateArea {
+    PageRun run;
+    uint32_t prot = 0;  // PROT_READ | PROT_WRITE | PROT_EXEC
+};
+Result<std::vector<PrivateArea>> private_readable_areas(pid_t pid);
 
 }  // namespace ssi

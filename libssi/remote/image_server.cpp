@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace ssi::remote {
 
@@ -17,6 +18,7 @@ void ImageServer::serve(std::string path) {
     path_ = std::move(path);
     reader_.reset();
     writer_.reset();
+    precopy_.release();
 }
 
 const std::string& ImageServer::reply(std::string text) {
@@ -76,6 +78,25 @@ const std::string& ImageServer::handle(std::string_view request) {
             if (auto renamed = rename_at(AT_FDCWD, part, AT_FDCWD, path_, 0); !renamed)
                 return reply(encode_image_error(renamed.error().message()));
             return reply(encode_image_op('K', st ? uint64_t(st->st_size) : 0));
+        }
+        case 'A': {
+            // Each area where nothing of ours is; the rest comes with the image, whole.
+            std::string mapped(op->offset, '\0');
+            for (uint64_t i = 0; i < op->offset; ++i) {
+                PrecopyArea a;
+                std::memcpy(&a, op->data.data() + i * sizeof a, sizeof a);
+                mapped[i] = char(precopy_.map({a.start, a.end}, a.prot));
+            }
+            return reply(encode_image_op('M', op->offset, 0, mapped));
+        }
+        case 'W': {
+            if (auto written = precopy_.write(op->offset, op->data); !written)
+                return reply(encode_image_error(written.error().message()));
+            return reply(encode_image_op('K', op->offset));
+        }
+        case 'F': {
+            precopy_.seal();
+            return reply(encode_image_op('K', 0));
         }
         default: return reply(encode_image_error("unknown image request"));
     }

@@ -9,6 +9,10 @@
 //   'P' u64 offset bytes             -> 'K' u64 offset                (into IMAGE.part)
 //   'C'                              -> 'K' u64 size   (IMAGE.part renamed to IMAGE: whole)
 //   any failure                      -> 'E' text
+// and, for a pre-copy into the deputy (a move home, docs/migration.md "Pre-copy"):
+//   'A' u64 count, PrecopyArea[count] -> 'M' u64 count, u8[count]  (1: mapped in the deputy)
+//   'W' u64 address bytes             -> 'K' u64 address           (copied into a mapped area)
+//   'F'                               -> 'K' u64 0                 (done: each area gets the program's protection)
 // The supervisor keeps several requests in flight; the deputy answers in order.
 #pragma once
 
@@ -25,16 +29,23 @@ inline constexpr char kImageKind = 'I';
 inline constexpr size_t kImageChunkBytes = 1 << 20;
 inline constexpr int kImageChunksInFlight = 4;
 
+// One area of the program's memory the deputy is asked to hold for a pre-copy.
+struct PrecopyArea {
+    uint64_t start = 0, end = 0;
+    uint32_t prot = 0;  // the program's protection there, which the deputy gives it when it parks
+    uint32_t zero = 0;
+};
+
 struct ImageOp {
-    char op = 0;           // 'G', 'P', 'C' (requests) or 'D', 'K', 'E' (replies)
-    uint64_t offset = 0;   // G, P, D, K
+    char op = 0;           // 'G', 'P', 'C', 'A', 'W', 'F' (requests) or 'D', 'K', 'M', 'E' (replies)
+    uint64_t offset = 0;   // G, P, D, K; A and M: the count; W: the address
     uint32_t length = 0;   // G
     std::string_view data; // P, D; E's text
 };
 
 inline std::string encode_image_op(char op, uint64_t offset, uint32_t length = 0, std::string_view data = {}) {
     std::string out(1, op);
-    if (op == 'C') return out;
+    if (op == 'C' || op == 'F') return out;
     out.append(reinterpret_cast<const char*>(&offset), sizeof offset);
     if (op == 'G') out.append(reinterpret_cast<const char*>(&length), sizeof length);
     out.append(data);
@@ -53,7 +64,7 @@ inline std::optional<ImageOp> decode_image_op(std::string_view in) {
         op.data = in;
         return op;
     }
-    if (op.op == 'C') return in.empty() ? std::optional(op) : std::nullopt;
+    if (op.op == 'C' || op.op == 'F') return in.empty() ? std::optional(op) : std::nullopt;
     if (in.size() < sizeof op.offset) return std::nullopt;
     std::memcpy(&op.offset, in.data(), sizeof op.offset);
     in.remove_prefix(sizeof op.offset);
@@ -62,11 +73,17 @@ inline std::optional<ImageOp> decode_image_op(std::string_view in) {
         std::memcpy(&op.length, in.data(), sizeof op.length);
         return op;
     }
-    if (op.op == 'P' || op.op == 'D') {
+    if (op.op == 'P' || op.op == 'D' || op.op == 'W') {
         op.data = in;
         return op;
     }
     if (op.op == 'K') return in.empty() ? std::optional(op) : std::nullopt;
+    if (op.op == 'A' || op.op == 'M') {
+        const uint64_t each = op.op == 'A' ? sizeof(PrecopyArea) : 1;
+        if (op.offset > in.size() / each || in.size() != op.offset * each) return std::nullopt;
+        op.data = in;
+        return op;
+    }
     return std::nullopt;
 }
 

@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 5;
+inline constexpr uint32_t kProtocolVersion = 6;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -358,7 +358,8 @@ struct MigrateReply {
     uint64_t image_bytes = 0;  // how much state moved
     uint32_t frozen_ms = 0;    // how long the process was stopped
     uint32_t total_ms = 0;
-    MSGPACK_DEFINE_ARRAY(node, image_bytes, frozen_ms, total_ms)
+    uint64_t precopy_bytes = 0;  // of image_bytes, sent while it still ran (docs/migration.md, "Pre-copy")
+    MSGPACK_DEFINE_ARRAY(node, image_bytes, frozen_ms, total_ms, precopy_bytes)
 };
 
 // Home agent -> deputy (on the deputy's order socket): move the program to `target`
@@ -377,7 +378,11 @@ struct DeputyParked {
     uint64_t image_bytes = 0;
     std::string why;  // empty when home was the target; else why the move fell back home
     std::vector<int32_t> signals;  // sent to the process during the move: deliver them once it is rebuilt
-    MSGPACK_DEFINE_ARRAY(image_path, image_bytes, why, signals)
+    // Pre-copied into the deputy while the process still ran (CheckpointOrder::precopy),
+    // and how long it has been stopped so far (its supervisor's part and the deputy's).
+    uint64_t precopy_bytes = 0;
+    uint32_t frozen_ms = 0;
+    MSGPACK_DEFINE_ARRAY(image_path, image_bytes, why, signals, precopy_bytes, frozen_ms)
 };
 
 // Deputy -> supervisor: save the program into `image_path` (a home path, through the
@@ -385,7 +390,10 @@ struct DeputyParked {
 // on success the supervisor leaves without a ProgramExited.
 struct CheckpointOrder {
     std::string image_path;
-    MSGPACK_DEFINE_ARRAY(image_path)
+    // The deputy is the target (a move home): first send it the program's memory while
+    // the program runs, then only what it wrote since (docs/migration.md, "Pre-copy").
+    bool precopy = false;
+    MSGPACK_DEFINE_ARRAY(image_path, precopy)
 };
 
 struct CheckpointDone {
@@ -394,7 +402,10 @@ struct CheckpointDone {
     // Input the deputy had sent that the program had not read yet: it goes to the next
     // place the program runs, first.
     std::string unread_input;
-    MSGPACK_DEFINE_ARRAY(bytes, error, unread_input)
+    // What the pre-copy sent, and how long the program was stopped here.
+    uint64_t precopy_bytes = 0;
+    uint32_t frozen_ms = 0;
+    MSGPACK_DEFINE_ARRAY(bytes, error, unread_input, precopy_bytes, frozen_ms)
 };
 
 // Supervisor -> deputy: the restored program is whole and held stopped. The deputy

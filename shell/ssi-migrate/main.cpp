@@ -13,6 +13,8 @@
 
 #include <unistd.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -56,7 +58,7 @@ ImageWatch watch_image(const ssi::Gpid& gpid) {
 
 uint64_t image_bytes(const std::string& path) {
     uint64_t most = 0;
-    for (const std::string& p : {path + ".tmp", path})
+    for (const std::string& p : {path + ".tmp", path + ".part", path})
         if (auto st = ssi::stat_path(p)) most = std::max(most, uint64_t(st->st_size));
     return most;
 }
@@ -105,10 +107,14 @@ ssi::Result<int> run(int argc, char** argv) {
     if (!reply) return ssi::make_error(args[0] + ": " + reply.error().message());
     auto* moved = std::get_if<ssi::wire::MigrateReply>(&*reply);
     if (!moved) return ssi::make_error("the local ssi-agent sent an unexpected reply");
-    if (!quiet)
-        std::fprintf(stderr, "ssi-migrate: %s runs on node %d (%.1f MiB moved, stopped %u ms, %u ms in all)\n",
+    if (!quiet) {
+        std::string ahead;
+        if (moved->precopy_bytes != 0)
+            ahead = fmt::format("; {:.1f} MiB of it while it ran", double(moved->precopy_bytes) / (1 << 20));
+        std::fprintf(stderr, "ssi-migrate: %s runs on node %d (%.1f MiB moved, stopped %u ms, %u ms in all%s)\n",
                      gpid.str().c_str(), moved->node, double(moved->image_bytes) / (1 << 20), moved->frozen_ms,
-                     moved->total_ms);
+                     moved->total_ms, ahead.c_str());
+    }
     return 0;
 }
 

@@ -128,6 +128,9 @@ private:
     Move move_ = Move::none;
     std::string image_path_;
     uint64_t image_bytes_ = 0;
+    uint64_t precopy_bytes_ = 0;  // sent into our own memory while the program still ran (a move home)
+    uint32_t frozen_ms_ = 0;      // the program stopped at the supervisor's, until CheckpointDone
+    std::chrono::steady_clock::time_point checkpoint_done_at_;
     std::string unread_input_;  // for the program's next place, first
     std::chrono::steady_clock::time_point move_started_, committed_at_;
     std::string cwd_;

@@ -93,7 +93,9 @@ void Deputy::on_move_order(const wire::MoveOrder& order) {
     }
     move_ = Move::checkpointing;
     last_heard_ = clock::now();
-    send_control(wire::CheckpointOrder{image_path_});
+    precopy_bytes_ = 0, frozen_ms_ = 0;
+    // Coming home, the process is rebuilt in us: its memory can come ahead, into ours.
+    send_control(wire::CheckpointOrder{image_path_, order.target == self_node_});
 }
 
 void Deputy::on_checkpoint_done(const wire::CheckpointDone& done) {
@@ -106,6 +108,8 @@ void Deputy::on_checkpoint_done(const wire::CheckpointDone& done) {
         return reply_order(wire::ErrorReply{EAGAIN, done.error});
     }
     image_bytes_ = done.bytes;
+    precopy_bytes_ = done.precopy_bytes, frozen_ms_ = done.frozen_ms;
+    checkpoint_done_at_ = clock::now();
     unread_input_ = done.unread_input + unread_input_;
     control_id_.clear();  // that supervisor is leaving
     move_to_target();
@@ -188,6 +192,7 @@ void Deputy::on_move_failed(const std::string& why) {
             return move_to_target();
         }
         move_ = Move::none;
+        images_.serve("");  // and what it pre-copied into us goes
         reply_order(wire::ErrorReply{EIO, why + " while it saved the process"});
         return;
     }
@@ -219,7 +224,9 @@ void Deputy::park(const std::string& why) {
         if (auto back = push_back_input(STDIN_FILENO, unread_input_, PushBack::or_feeder); !back)
             std::fprintf(stderr, "ssi-run: %zu bytes of input the program had not read are lost: %s\n",
                          unread_input_.size(), back.error().message().c_str());
-    reply_order(wire::DeputyParked{image_path_, image_bytes_, why, std::move(signals)});
+    images_.keep_precopy();  // the rebuild in us keeps what the image says was pre-copied
+    const uint32_t frozen = frozen_ms_ + ms_between(checkpoint_done_at_, clock::now());
+    reply_order(wire::DeputyParked{image_path_, image_bytes_, why, std::move(signals), precopy_bytes_, frozen});
     for (;;) ::pause();
 }
 

@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         MigrateReply{2, 1 << 20, 12, 80},
         MoveOrder{3, "/run/ssi/images/1-4711.img"},
         DeputyParked{"/run/ssi/images/1-4711.img", 1 << 20, "", {2}},
-        CheckpointOrder{"/run/ssi/images/1-4711.img"},
+        CheckpointOrder{"/run/ssi/images/1-4711.img", true},
         CheckpointDone{1 << 20, "", "abc"},
         RestoreReady{},
         ResumeOrder{},

@@ -45,6 +45,44 @@ wait "$parent"
 [ "$(on_node 1 cat /tmp/c.out)" = "$(seq 1 600)" ] || fail "the counter's output is not exactly 1..600"
 ok "python3 counter 1 -> 2 -> 3 -> home: same PID $pid, output exact, the home parent got exit status 5"
 
+# Pre-copy (docs/migration.md): coming home, a process's memory goes ahead while it runs
+# on, then only what it wrote since. This one writes all the time: a 64 MiB buffer, a page
+# at a time, and an mmap it replaces every 10 steps (memory the write tracker never saw);
+# its digest of both must be that of an uninterrupted run.
+writer='import hashlib, mmap, sys, time
+steps, pages = int(sys.argv[1]), 16384
+b = bytearray(b"\x01") * (pages * 4096)
+m = None
+for s in range(1, steps + 1):
+    at = (s * 7919 % pages) * 4096
+    b[at:at + 8] = s.to_bytes(8, "little")
+    if s % 10 == 0:
+        if m is not None: m.close()
+        m = mmap.mmap(-1, 2 << 20, flags=mmap.MAP_PRIVATE)
+        m.write(bytes([s % 256]) * (2 << 20))
+    if s % 100 == 0: print(s, flush=True)
+    time.sleep(0.002)
+h = hashlib.sha256(b)
+h.update(m[:])
+print(h.hexdigest(), flush=True)'
+on_node 1 sh -c "cat > /tmp/writer.py" <<<"$writer"
+on_node 1 sh -c 'python3 -u /tmp/writer.py 2500 > /tmp/w-plain.out 2>&1 &'
+pid=$(on_node 1 sh -c 'python3 -u /tmp/writer.py 2500 > /tmp/w.out 2>&1 & echo $!')
+wait_until 10 has_lines /tmp/w.out 2
+for where in 2 home 3 home; do
+  at=$(lines /tmp/w.out)
+  out=$(migrate "$pid" "$where"); echo "$out"
+  if [ "$where" = home ]; then
+    grep -q "MiB of it while it ran" <<<"$out" || fail "moving home was not pre-copied: $out"
+  fi
+  wait_until 10 has_lines /tmp/w.out $((at + 2)) || fail "the writer stopped after moving to $where"
+done
+wait_until 60 has_lines /tmp/w.out 26
+wait_until 30 has_lines /tmp/w-plain.out 26
+[ "$(on_node 1 tail -1 /tmp/w.out)" = "$(on_node 1 tail -1 /tmp/w-plain.out)" ] ||
+  fail "the pre-copied writer's digest differs from an uninterrupted run's"
+ok "a writer of 64 MiB and fresh mmaps, 1 -> 2 -> home -> 3 -> home, pre-copied home while it wrote: same digest"
+
 # Signals follow it: a TERM handler runs where it is, sent by plain kill at home and by
 # ssi-kill from another node; getpid() stays the home PID.
 trapper='import os, signal, sys, time

@@ -554,9 +554,11 @@ TEST_CASE("restore_into: a pre-copied process continues from an image of only th
     while (lines.size() < 2) lines.push_back(out.next().value_or("?"));  // "started", "progress 1": it sleeps now
 
     // What a deputy does for a move home: hold the areas, receive them while the program runs.
-    auto areas = private_writable_areas(prog, 1 << 20);
+    auto areas = private_readable_areas(prog);
     REQUIRE(areas.ok());
-    auto [parked, held] = park_with_areas(fds, *areas);
+    std::vector<PageRun> runs;
+    for (const PrivateArea& a : *areas) runs.push_back(a.run);
+    auto [parked, held] = park_with_areas(fds, runs);
     REQUIRE_FALSE(held.empty());
     auto tracker = WriteTracker::start(prog, held);
     REQUIRE(tracker.ok());

@@ -1,7 +1,8 @@
 // libssi/remote/image_server and image_stream.h: the deputy's end of a migration's image
 // channel, on real files: chunks come back at their offsets (short, then empty, at the
 // end), an image sent in pieces appears under its name only when committed, and bad or
-// out-of-turn requests get an error reply, never a crash.
+// out-of-turn requests get an error reply, never a crash; a pre-copy lands in areas of
+// the server's own memory, only where nothing of its own is.
 #include "libssi/remote/image_server.h"
 
 #include "kern-ext/files.h"
@@ -10,9 +11,13 @@
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <cinttypes>
+#include <cstdio>
 #include <random>
+#include <sstream>
 
 using namespace ssi;
 using namespace ssi::remote;
@@ -115,4 +120,81 @@ TEST_CASE("ImageServer serves the image of the move in chunks, and takes one sen
         CHECK(reply_of(server.handle("\x01\x02")).op == 'E');
         CHECK(reply_of(server.handle(encode_image_op('C', 0))).op == 'E');  // nothing was sent
     }
+}
+
+namespace {
+
+// A range of our address space that nothing holds: mapped to find it, then let go.
+PageRun free_range(size_t bytes) {
+    void* p = ::mmap(nullptr, bytes, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(p != MAP_FAILED);
+    ::munmap(p, bytes);
+    return {uint64_t(p), uint64_t(p) + bytes};
+}
+
+std::string areas_request(const std::vector<PrecopyArea>& areas) {
+    std::string list(reinterpret_cast<const char*>(areas.data()), areas.size() * sizeof(PrecopyArea));
+    return encode_image_op('A', areas.size(), 0, list);
+}
+
+// The perms /proc/self/maps shows at `address` ("rw-p"), or "" when nothing is mapped there.
+std::string perms_at(uint64_t address) {
+    auto maps = read_file("/proc/self/maps");
+    REQUIRE(maps.ok());
+    std::istringstream lines(*maps);
+    std::string line;
+    while (std::getline(lines, line)) {
+        uint64_t start = 0, end = 0;
+        char perms[8] = {};
+        if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %7s", &start, &end, perms) == 3 && start <= address &&
+            address < end)
+            return perms;
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the program's addresses", "[image_stream]") {
+    TempDir dir;
+    ImageServer server;
+    server.serve(dir.path + "/img");
+    const PageRun both = free_range((1 << 20) + (64 << 10) + 4096);  // with a gap, or they would merge
+    const PageRun data{both.start, both.start + (1 << 20)}, code{data.end + 4096, both.end};
+    const uint64_t taken = uint64_t(&dir);  // our stack: something of ours is there
+    const std::vector<PrecopyArea> areas = {{data.start, data.end, PROT_READ | PROT_WRITE, 0},
+                                            {code.start, code.end, PROT_READ | PROT_EXEC, 0},
+                                            {taken & ~4095ull, (taken & ~4095ull) + 4096, PROT_READ | PROT_WRITE, 0}};
+    ImageOp mapped = reply_of(server.handle(areas_request(areas)));
+    REQUIRE(mapped.op == 'M');
+    REQUIRE(mapped.offset == 3);
+    CHECK(mapped.data == std::string_view("\1\1\0", 3));  // not over our own stack
+
+    const std::string bytes = random_bytes(8192);
+    CHECK(reply_of(server.handle(encode_image_op('W', data.start + 4096, 0, bytes))).op == 'K');
+    CHECK(std::string_view(reinterpret_cast<const char*>(data.start + 4096), bytes.size()) == bytes);
+    CHECK(reply_of(server.handle(encode_image_op('W', code.start, 0, "hi"))).op == 'K');
+    // Not in an area, or running past one's end: refused, nothing written.
+    CHECK(reply_of(server.handle(encode_image_op('W', taken, 0, "x"))).op == 'E');
+    CHECK(reply_of(server.handle(encode_image_op('W', data.end - 1, 0, "xy"))).op == 'E');
+    CHECK_FALSE(decode_image_op(encode_image_op('A', 2, 0, std::string(sizeof(PrecopyArea), '\0'))));  // count and size disagree
+
+    // Done: each area gets the program's protection, and takes no more writes.
+    CHECK(perms_at(code.start) == "rw-p");
+    CHECK(reply_of(server.handle(encode_image_op('F', 0))).op == 'K');
+    CHECK(perms_at(code.start) == "r-xp");
+    CHECK(perms_at(data.start) == "rw-p");
+    CHECK(reply_of(server.handle(encode_image_op('W', data.start, 0, "x"))).op == 'E');
+
+    // The move is over (a new one, or none): the areas go.
+    server.serve("");
+    CHECK(perms_at(data.start).empty());
+    CHECK(perms_at(code.start).empty());
+}
+
+TEST_CASE("ImageServer takes no pre-copy when no move is under way", "[image_stream]") {
+    ImageServer server;
+    const PageRun data = free_range(1 << 20);
+    CHECK(reply_of(server.handle(areas_request({{data.start, data.end, PROT_READ | PROT_WRITE, 0}}))).op == 'E');
+    CHECK(perms_at(data.start).empty());
 }
