@@ -97,6 +97,7 @@ Result<void> Agent::start(const std::string& secret_key) {
     }
     spdlog::info("agent: node {} up, {} local process(es), socket {}", config_.self_id, share_.rows().size(),
                  config_.socket_path);
+    migrations_.rebuild_parked();
     return ok();
 }
 

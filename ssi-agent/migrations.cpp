@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <thread>
 
@@ -89,6 +90,44 @@ Result<ProcessImage> Migrations::load_owned_image(const Job& job, UniqueFd& fd, 
     return load_image_streamed(*source, job.image_path);
 }
 
+// Streamed: the memory is read from the file as it is written into the process (or is
+// there already, pre-copied into the deputy).
+Result<void> Migrations::rebuild_in_deputy(const Job& job) {
+    UniqueFd image_fd;
+    std::optional<FdImageSource> source;
+    ProcessImage image = TRY(load_owned_image(job, image_fd, source));
+    RestoreOptions options;
+    options.credentials = RestoreCredentials{job.owner.uid, job.owner.gid, job.owner.groups};
+    options.files = RestoreOptions::Files::in_place;
+    options.keep_stdio = true;  // its originals, which the deputy relayed
+    TRY(restore_into(job.gpid.pid, image, options));
+    (void)unlink_at(AT_FDCWD, job.image_path, 0);
+    return ok();
+}
+
+// Fault injection for the tests (tests/integration/migrate_faults.sh): when <run dir>/
+// inject-fault names this point, the agent dies right here. One shot: removed first.
+void Migrations::inject_fault(const Job& job, const char* point) {
+    const std::string file = job.socket_path.substr(0, job.socket_path.rfind('/')) + "/inject-fault";
+    auto wanted = read_file(file);
+    if (!wanted || wanted->substr(0, wanted->find('\n')) != point) return;
+    (void)unlink_at(AT_FDCWD, file, 0);
+    spdlog::warn("migrate: injected fault at {}: the agent dies", point);
+    ::raise(SIGKILL);
+}
+
+// A deputy parked for a move home whose agent died before rebuilding the process in it
+// (an agent restart): it waits in pause(), alone, with the image of the move beside it.
+bool parked_deputy(pid_t pid, const std::string& deputy_program) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    auto exe = stat_path(proc + "/exe");  // the program it runs, followed
+    auto wanted = stat_path(deputy_program);
+    auto syscall = read_file(proc + "/syscall");
+    auto status = read_file(proc + "/status");
+    return exe && wanted && exe->st_dev == wanted->st_dev && exe->st_ino == wanted->st_ino && syscall &&
+           syscall->rfind("34 ", 0) == 0 && status && status->find("\nThreads:\t1\n") != std::string::npos;
+}
+
 std::string deputy_program_path() {
     if (const char* p = std::getenv("SSI_RUN_BIN"); p && *p) return p;
     auto self = self_executable();
@@ -103,6 +142,49 @@ Migrations::Migrations(EventLoop& loop, const ClusterConfig& config, RemoteRuns&
     : loop_(loop), config_(config), runs_(runs), pick_(std::move(pick)), problem_(std::move(problem)) {
     const std::string& sock = config.socket_path;
     images_dir_ = sock.substr(0, sock.rfind('/')) + "/images";
+}
+
+void Migrations::rebuild_parked() {
+    auto dir = open_file(images_dir_, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!dir) return;
+    std::vector<std::string> names;
+    for (;;) {
+        auto entries = read_dir_entries(dir->get(), 1 << 16);
+        if (!entries || entries->empty()) break;
+        for (const DirEntry& e : *entries)
+            if (e.name.size() > 4 && e.name.ends_with(".img")) names.push_back(e.name);
+    }
+    for (const std::string& name : names) {
+        uint64_t value = 0;
+        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size() - 4, value);
+        if (ec != std::errc() || end != name.data() + name.size() - 4) continue;
+        auto job = std::make_shared<Job>();
+        job->gpid = Gpid::from_value(value);
+        job->self = job->target = config_.self_id;
+        job->image_path = images_dir_ + "/" + name;
+        job->deputy_program = deputy_program_path();
+        job->socket_path = config_.socket_path;
+        if (job->gpid.node != config_.self_id || !parked_deputy(job->gpid.pid, job->deputy_program)) continue;
+        auto owner = read_process_identity(job->gpid.pid);
+        if (!owner) continue;
+        job->owner = *owner;
+        moving_.insert(job->gpid.pid);
+        spdlog::info("migrate: {} was left parked by a move home: rebuilding it", job->gpid.str());
+        run_in_pool(
+            loop_,
+            [job] {
+                auto rebuilt = rebuild_in_deputy(*job);
+                job->result = rebuilt ? Result<wire::MigrateReply>(wire::MigrateReply{}) : rebuilt.error();
+            },
+            [this, job] {
+                moving_.erase(job->gpid.pid);
+                if (!*job->result)
+                    return spdlog::warn("migrate: {}: could not rebuild it: {}", job->gpid.str(),
+                                        job->result->error().message());
+                runs_.remove_deputy(job->gpid.pid);
+                spdlog::info("migrate: {} runs at home again", job->gpid.str());
+            });
+    }
 }
 
 Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::MigrateRequest& request, uid_t caller_uid) {
@@ -207,17 +289,9 @@ void Migrations::run(Job& job) {
         auto* parked = std::get_if<wire::DeputyParked>(&reply);
         if (!parked) return refused("the deputy of " + job.gpid.str() + " sent an unexpected reply");
         // The deputy handed the process back: rebuild it in the deputy, from the image.
-        // Streamed: its memory is read from the file as it is written into the process.
-        UniqueFd image_fd;
-        std::optional<FdImageSource> source;
-        ProcessImage image = TRY(load_owned_image(job, image_fd, source));
-        RestoreOptions options;
-        options.credentials = RestoreCredentials{job.owner.uid, job.owner.gid, job.owner.groups};
-        options.files = RestoreOptions::Files::in_place;
-        options.keep_stdio = true;  // its originals, which the deputy relayed
-        TRY(restore_into(pid, image, options));
+        inject_fault(job, "migrate-home-rebuild");
+        TRY(rebuild_in_deputy(job));
         for (int32_t sig : parked->signals) (void)send_signal(pid, sig);  // sent to it during the move
-        (void)unlink_at(AT_FDCWD, job.image_path, 0);
         job.fell_back = !parked->why.empty();
         if (job.fell_back)
             return refused("could not move " + job.gpid.str() + " to node " + std::to_string(job.target) + " (" +

@@ -39,6 +39,9 @@ public:
     // A process of this node (its home), asked for by `caller_uid` (the kernel's word, or
     // the asking peer's); `done` runs on the loop thread.
     void start(const wire::MigrateRequest& request, uid_t caller_uid, Done done);
+    // At start: deputies left parked by a move home whose agent died before rebuilding
+    // the process in them get it rebuilt now (from the image beside them, in their PID).
+    void rebuild_parked();
 
 private:
     struct Job;
@@ -46,6 +49,8 @@ private:
     static void run(Job& job);
     static Result<void> save_owned_image(const ProcessImage& image, const Job& job);
     // Streamed from `fd` through `source` (both the caller's, alive through the restore).
+    static Result<void> rebuild_in_deputy(const Job& job);
+    static void inject_fault(const Job& job, const char* point);
     static Result<ProcessImage> load_owned_image(const Job& job, UniqueFd& fd, std::optional<FdImageSource>& source);
 
     EventLoop& loop_;

@@ -5,7 +5,8 @@
 # /run/ssi/inject-fault; ssi-remote/migration.cpp) — each twice, from home and on an
 # onward hop. Every time the process continues exactly once: ssi-migrate says it did not
 # move, the process goes on at home in its own PID, its output has no gap and no repeat,
-# and no second copy runs anywhere.
+# and no second copy runs anywhere. Then the home agent dies during a move home, after
+# the deputy parked (ssi-agent/migrations.cpp's fault point): restarted, it rebuilds it.
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
 
@@ -76,6 +77,26 @@ on_node 1 kill "$tpid"
 cluster start-agent 2 >/dev/null 2>&1 || fail "cannot restart node 2's agent"
 wait_until 15 node_up 2
 ok "kill -USR1 at home during a move that fell back: delivered once, at home"
+
+# The home agent dies coming home (pre-copied), once the deputy has parked and before it
+# rebuilt the process in it: restarted, the agent finds the parked deputy and its image,
+# and the process goes on in its PID, once.
+on_node 1 timeout 60 ssi-migrate "1:$pid" 2 >/dev/null 2>&1 || fail "the move to node 2 before the home fault failed"
+wait_until 5 runs_on "$pid" 2 || fail "not on node 2 before the home fault"
+on_node 1 sh -c "echo migrate-home-rebuild > /run/ssi/inject-fault"
+rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" home 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "ssi-migrate home succeeded though its agent died: $out"
+on_node 1 test -e /run/ssi/inject-fault && fail "the home fault point was never reached ($out)"
+at=$(lines /tmp/f.out)
+sleep 1
+[ "$(lines /tmp/f.out)" -le "$((at + 1))" ] || fail "the process ran on while parked, with no agent to rebuild it"
+cluster start-agent 1 >/dev/null 2>&1 || fail "cannot restart node 1's agent"
+wait_until 15 has_lines /tmp/f.out $((at + 20)) || fail "the restarted home agent did not rebuild the parked process"
+wait_until 5 runs_on "$pid" 1 || fail "after the home agent's restart, listed on node '$(node_of "$pid")'"
+[ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "PID $pid is not python3 at home after the restart"
+one_copy() { [ "$(copies)" = 1 ]; }  # the restarted agent's table is whole after its next scan
+wait_until 5 one_copy || fail "$(copies) copies of the counter run after the home agent's restart"
+ok "the home agent died coming home (ssi-migrate: '$out'); restarted, it rebuilt the process in its PID, once"
 
 # Finally a clean move and back, then the whole output is checked: 1, 2, 3 ... in order.
 on_node 1 timeout 60 ssi-migrate "1:$pid" 2 >/dev/null 2>&1 || fail "the clean move after the faults failed"
