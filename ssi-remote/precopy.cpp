@@ -5,6 +5,7 @@
 #include "ssi-remote/image_transfer.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 namespace ssi::remote {
@@ -113,7 +114,14 @@ Result<Precopied> precopy_to_deputy(zmq::context_t& context, const SessionKeys& 
     zmq::socket_t& socket = out.link;
     std::vector<PageRun> held = TRY(hold_at_home(socket, areas));
     if (held.empty()) return out;
-    out.tracker = TRY(WriteTracker::start(program, held));
+    auto tracker = WriteTracker::start(program, held);
+    if (!tracker) {
+        // A kernel before 6.7, or a seccomp filter of the program's that forbids
+        // userfaultfd: no pre-copy; the image is whole, and the rebuild clears the areas.
+        std::fprintf(stderr, "ssi-remote: no pre-copy: %s\n", tracker.error().message().c_str());
+        return out;
+    }
+    out.tracker = std::move(*tracker);
 
     // Protected first, then read: a page written after its read is written after its
     // protection, and so is sent again.

@@ -61,6 +61,9 @@ struct CheckpointOptions {
 // saves it and lets it go on (or kills it while still stopped, so it never runs past
 // the image).
 Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options = {});
+// The same refusals, asked ahead without stopping the process (a migration's pre-copy
+// asks before it sends anything); checkpoint() asks again.
+Result<void> checkpointable(pid_t pid, bool migrating);
 // For messages: a refusal's reason alone ("it has 2 threads; only single-threaded
 // processes are supported"), any other failure as Error::message() says it.
 std::string why_not(const Error& error);

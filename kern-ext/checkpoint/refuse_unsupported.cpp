@@ -106,6 +106,8 @@ Result<void> refuse_unsupported(pid_t pid, bool migrating) {
 
 namespace ssi {
 
+Result<void> checkpointable(pid_t pid, bool migrating) { return ckpt::refuse_unsupported(pid, migrating); }
+
 std::string why_not(const Error& error) {
     if (error.call != "checkpoint refused") return error.message();
     auto colon = error.context.find(": ");  // after "pid N"
