@@ -25,10 +25,14 @@ at_exit "kill $server"
 at_exit "ssi-cluster exec 2 -- '$probe' zmq-quit '$work/zmq.info' 127.0.1.2"
 for _ in $(seq 100); do [ -s "$work/zmq.info" ] && break; sleep 0.05; done
 
-# A process with SIZE MiB written (bytes * n fills every page), ticking every 10 ms.
+# A process with SIZE MiB written (bytes * n fills every page), ticking every 10 ms. It
+# says when its memory is written (1 GiB takes seconds to fault in here): a move before
+# that would time the filling too, and a pre-copy would send the pages it fills again.
 start_holder() {
+  on1 rm -f /tmp/holder.ready
   on1 sh -c "python3 -c 'import time
 b = bytearray(b\"x\") * ($1 << 20)
+open(\"/tmp/holder.ready\", \"w\").close()
 while True: time.sleep(0.01)' >/dev/null 2>&1 & echo \$!"
 }
 wait_listed() { for _ in $(seq 100); do [ "$(on1 ssi-ps -p "1:$1" -o node --no-headers 2>/dev/null | tr -d ' ')" = "$2" ] && return; sleep 0.05; done; }
@@ -36,7 +40,8 @@ wait_listed() { for _ in $(seq 100); do [ "$(on1 ssi-ps -p "1:$1" -o node --no-h
 for size in "${sizes[@]}"; do
   for run in $(seq "$runs"); do
     pid=$(start_holder "$size")
-    sleep 1
+    for _ in $(seq 600); do on1 test -e /tmp/holder.ready && break; sleep 0.05; done
+    sleep 0.5
     for where in 2 home; do
       t0=$(ms_now)
       out=$(on1 ssi-migrate "1:$pid" "$where" 2>&1)

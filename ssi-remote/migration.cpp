@@ -126,12 +126,13 @@ Result<void> Supervisor::wait_for_resume_order() {
 // What the program wrote that we have not relayed yet, sent now; what it did not read,
 // returned. Once it was stopped for good (checkpoint's kill: SIGKILL queued while it was
 // stopped) it writes nothing more, and it has no children: what it wrote is in the pipes
-// already, though their write ends close only when the kernel has freed its memory.
+// already, though their write ends close only when the kernel has freed its memory. (A
+// terminal's is read once the program is gone: move_away.)
 std::string Supervisor::drain_program_output() {
     for (auto [fd, stream] : {std::pair{stdout_.get(), kOutputStdout}, std::pair{stderr_.get(), kOutputStderr},
                               std::pair{pty_.get(), kOutputTerminal}}) {
         if (fd < 0) continue;
-        while (wait_readable(fd, 0).value_or(false) && relay_output(fd, stream)) {
+        while (wait_readable(fd, fd == pty_.get() ? 1000 : 0).value_or(false) && relay_output(fd, stream)) {
         }
     }
     return take_unread_input();
@@ -180,7 +181,10 @@ void Supervisor::move_away(const wire::CheckpointOrder& order) {
         return;
     }
     // Killed once its image was whole: its last output goes, then the news; the deputy
-    // need not wait for the kernel to free its memory here.
+    // need not wait for the kernel to free its memory here. A terminal's output passes
+    // through the kernel's own queue (flushed by a worker, a moment later): there we wait
+    // for the end, after which the master reads everything and then EOF.
+    if (pty_) (void)program_->wait();
     std::string unread = drain_program_output();
     moved_away_ = true;
     const auto frozen = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - frozen_from);
