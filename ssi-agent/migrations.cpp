@@ -102,6 +102,7 @@ Result<void> Migrations::rebuild_in_deputy(const Job& job) {
     options.keep_stdio = true;  // its originals, which the deputy relayed
     TRY(restore_into(job.gpid.pid, image, options));
     (void)unlink_at(AT_FDCWD, job.image_path, 0);
+    (void)unlink_at(AT_FDCWD, job.image_path + ".precopy", 0);  // the deputy's progress mark
     return ok();
 }
 

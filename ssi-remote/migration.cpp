@@ -168,6 +168,7 @@ void Supervisor::move_away(const wire::CheckpointOrder& order) {
     options.migrating = true;
     options.stream_memory = true;
     options.precopied = precopied.tracker ? &*precopied.tracker : nullptr;
+    if (precopied.tracker) options.huge_page_areas = std::move(precopied.huge_page_areas);
     uint64_t bytes = 0;
     options.while_frozen = [&](const ProcessImage& image) -> Result<void> {
         // Read from the stopped process as it goes; on the pre-copy's link, if one was made.

@@ -1,5 +1,6 @@
 #include "ssi-remote/precopy.h"
 
+#include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/checkpoint/remote_memory.h"
 #include "libssi/remote/image_stream.h"
 #include "ssi-remote/image_transfer.h"
@@ -157,6 +158,7 @@ Result<Precopied> precopy_to_deputy(zmq::context_t& context, const SessionKeys& 
         return Error{"pre-copy", e.num(), e.what()};
     }
     out.bytes = sender.bytes();
+    out.huge_page_areas = TRY(huge_page_areas(program));
     out.ms = uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count());
     return out;
 }

@@ -22,6 +22,7 @@ struct Precopied {
     uint32_t ms = 0;                      // while the program ran on
     int rounds = 0;                       // after the first, whole one
     zmq::socket_t link;                   // the image channel it used, idle: the image goes on it too
+    std::vector<uint64_t> huge_page_areas;  // read at its end, while the program still ran
 };
 
 // A failure (the deputy gone) leaves the program running, untouched but for the time.

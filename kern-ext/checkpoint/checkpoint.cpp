@@ -28,7 +28,7 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     TRY(ckpt::dump_mm_layout(pid, image));
     // Every mapping and the contents of the readable ones (after a pre-copy, of the pages
     // written since); last, after the injected scratch page is gone.
-    TRY(ckpt::dump_memory(pid, image, !options.stream_memory, options.precopied));
+    TRY(ckpt::dump_memory(pid, image, !options.stream_memory, options.precopied, options.huge_page_areas));
     // Open fds: numbers, flags, offsets, paths; before a replace clears close-on-exec.
     TRY(ckpt::dump_open_files(pid, image));
     // Registers as a fresh task must resume them: restart or EINTR an interrupted call.

@@ -15,9 +15,10 @@
 
 namespace ssi::ckpt {
 
-Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTracker* precopied) {
+Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTracker* precopied,
+                         const std::optional<std::vector<uint64_t>>& known_huge) {
     if (!contents) image.memory_from = pid;
-    const std::vector<uint64_t> huge = TRY(read_huge_page_areas(pid));
+    const std::vector<uint64_t> huge = known_huge ? *known_huge : TRY(read_huge_page_areas(pid));
     for (const MapsEntry& e : TRY(read_maps(pid))) {
         if (e.is_kernel()) {
             if (e.path != "[vsyscall]") image.kernel_mappings.push_back({e.path, e.start, e.end});

@@ -64,3 +64,7 @@ Result<std::vector<uint64_t>> read_huge_page_areas(pid_t pid) {
 }
 
 }  // namespace ssi::ckpt
+
+namespace ssi {
+Result<std::vector<uint64_t>> huge_page_areas(pid_t pid) { return ckpt::read_huge_page_areas(pid); }
+}  // namespace ssi

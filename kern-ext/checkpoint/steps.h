@@ -54,7 +54,9 @@ Result<void> dump_mm_layout(pid_t pid, ProcessImage& image);
 // `contents`: read them into the image; else the image says they are in the process.
 // `precopied`: the tracker of a pre-copy; the mappings it follows are saved as their runs
 // written since its last look.
-Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTracker* precopied);
+// `known_huge`: the huge-page areas, read before (CheckpointOptions::huge_page_areas).
+Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTracker* precopied,
+                         const std::optional<std::vector<uint64_t>>& known_huge);
 Result<void> dump_open_files(pid_t pid, ProcessImage& image);
 void prepare_syscall_restart(Registers& regs);
 Result<void> kill_stopped(SeizedTask& task);

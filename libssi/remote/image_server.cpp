@@ -19,6 +19,20 @@ void ImageServer::serve(std::string path) {
     reader_.reset();
     writer_.reset();
     precopy_.release();
+    end_progress();
+}
+
+void ImageServer::keep_precopy() {
+    precopy_.keep();
+    progress_.reset();  // the bar stays whole until the agent, done, removes it
+}
+
+// IMAGE.precopy: a file as long as what the pre-copy sent so far (sparse, nothing in it),
+// where ssi-migrate's progress bar sees a move home advance: its image file stays small.
+void ImageServer::end_progress() {
+    if (!progress_) return;
+    progress_.reset();
+    (void)unlink_at(AT_FDCWD, progress_path_, 0);
 }
 
 const std::string& ImageServer::reply(std::string text) {
@@ -81,6 +95,13 @@ const std::string& ImageServer::handle(std::string_view request) {
         }
         case 'A': {
             // Each area where nothing of ours is; the rest comes with the image, whole.
+            end_progress();
+            progress_path_ = path_ + ".precopy";
+            (void)unlink_at(AT_FDCWD, progress_path_, 0);
+            if (auto fd = open_file(progress_path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) {
+                progress_ = std::move(*fd);
+                progress_bytes_ = 0;
+            }
             std::string mapped(op->offset, '\0');
             for (uint64_t i = 0; i < op->offset; ++i) {
                 PrecopyArea a;
@@ -92,6 +113,7 @@ const std::string& ImageServer::handle(std::string_view request) {
         case 'W': {
             if (auto written = precopy_.write(op->offset, op->data); !written)
                 return reply(encode_image_error(written.error().message()));
+            if (progress_) (void)truncate_fd(progress_.get(), off_t(progress_bytes_ += op->data.size()));
             return reply(encode_image_op('K', op->offset));
         }
         case 'F': {

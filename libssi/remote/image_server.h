@@ -21,7 +21,7 @@ public:
     // Areas held for a pre-copy are let go: that move is over.
     void serve(std::string path);
     // The deputy parks: the areas stay, for the rebuild in it.
-    void keep_precopy() { precopy_.keep(); }
+    void keep_precopy();
     // The reply payload to one request payload; valid until the next call (a chunk is read
     // straight into a buffer kept from one request to the next: no allocation, one copy).
     const std::string& handle(std::string_view request);
@@ -32,6 +32,10 @@ private:
     std::string reply_;
     UniqueFd reader_, writer_;
     FixedAreas precopy_;
+    void end_progress();
+    UniqueFd progress_;  // IMAGE.precopy, as long as the pre-copy so far
+    std::string progress_path_;
+    uint64_t progress_bytes_ = 0;
 };
 
 }  // namespace ssi::remote

@@ -56,10 +56,13 @@ ImageWatch watch_image(const ssi::Gpid& gpid) {
     return w;
 }
 
+// The image as it grows: saved at home (.tmp), sent from a node (.part), whole; plus,
+// coming home, what was pre-copied into the deputy (.precopy, as long as that).
 uint64_t image_bytes(const std::string& path) {
     uint64_t most = 0;
     for (const std::string& p : {path + ".tmp", path + ".part", path})
         if (auto st = ssi::stat_path(p)) most = std::max(most, uint64_t(st->st_size));
+    if (auto st = ssi::stat_path(path + ".precopy")) most += uint64_t(st->st_size);
     return most;
 }
 

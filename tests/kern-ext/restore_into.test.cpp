@@ -569,6 +569,10 @@ TEST_CASE("restore_into: a pre-copied process continues from an image of only th
     }
     CheckpointOptions options{CheckpointOptions::kill};
     options.precopied = &*tracker;
+    // Read while it ran: the dump takes it as said (here, one area it says is huge).
+    auto huge = huge_page_areas(prog);
+    REQUIRE(huge.ok());
+    options.huge_page_areas = std::vector<uint64_t>{held.front().start};
     auto saved = checkpoint(prog, options);
     REQUIRE(saved.ok());
     CHECK(exit_of(prog) == "killed by signal 9 (Killed)");
@@ -577,6 +581,7 @@ TEST_CASE("restore_into: a pre-copied process continues from an image of only th
         if (m.precopied) precopied += m.size(), carried += m.saved_bytes();
     CHECK(precopied >= (16u << 20));
     CHECK(carried < precopied / 8);  // it slept: next to nothing was written since
+    for (const MemoryMapping& m : saved->mappings) CHECK(m.huge_pages == (m.start == held.front().start));
 
     // Through a file: the runs and their bytes survive a save and a load.
     const std::string path = "/dev/shm/ssi-precopy-test-" + std::to_string(::getpid()) + ".img";

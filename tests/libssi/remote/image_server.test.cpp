@@ -174,6 +174,10 @@ TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the progr
     CHECK(reply_of(server.handle(encode_image_op('W', data.start + 4096, 0, bytes))).op == 'K');
     CHECK(std::string_view(reinterpret_cast<const char*>(data.start + 4096), bytes.size()) == bytes);
     CHECK(reply_of(server.handle(encode_image_op('W', code.start, 0, "hi"))).op == 'K');
+    // ssi-migrate's bar sees it advance: IMAGE.precopy is as long as what came.
+    auto progress = stat_path(dir.path + "/img.precopy");
+    REQUIRE(progress.ok());
+    CHECK(progress->st_size == off_t(bytes.size() + 2));
     // Not in an area, or running past one's end: refused, nothing written.
     CHECK(reply_of(server.handle(encode_image_op('W', taken, 0, "x"))).op == 'E');
     CHECK(reply_of(server.handle(encode_image_op('W', data.end - 1, 0, "xy"))).op == 'E');
@@ -188,6 +192,7 @@ TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the progr
 
     // The move is over (a new one, or none): the areas go.
     server.serve("");
+    CHECK_FALSE(stat_path(dir.path + "/img.precopy").ok());
     CHECK(perms_at(data.start).empty());
     CHECK(perms_at(code.start).empty());
 }
