@@ -97,7 +97,7 @@ Result<void> Agent::start(const std::string& secret_key) {
     }
     spdlog::info("agent: node {} up, {} local process(es), socket {}", config_.self_id, share_.rows().size(),
                  config_.socket_path);
-    migrations_.rebuild_parked();
+    migrations_.rebuild_parked();  // and on every scan: a deputy may park while no agent ran
     return ok();
 }
 
@@ -109,6 +109,7 @@ void Agent::scan_local() {
     uint64_t every = std::max<uint64_t>(1, kFullRefreshMs / config_.sample_ms);
     bool full = scans_++ % every == 0;
     runs_.keep_spare();
+    if (full) migrations_.rebuild_parked();
     auto delta = share_.scan(full, runs_.visibility());
     if (!delta) {
         spdlog::warn("agent: scanning processes: {}", delta.error().message());

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <sstream>
 #include <thread>
 
 namespace ssi::agent {
@@ -64,6 +65,7 @@ struct Migrations::Job {
     bool fell_back = false;  // the move failed before its commit point: it continues at home
     ProcessIdentity owner;
     std::string image_path, deputy_program, socket_path;
+    std::vector<int> signals;  // held for it by a deputy left parked (rebuild_parked)
     std::optional<Result<wire::MigrateReply>> result;
 };
 
@@ -103,6 +105,7 @@ Result<void> Migrations::rebuild_in_deputy(const Job& job) {
     TRY(restore_into(job.gpid.pid, image, options));
     (void)unlink_at(AT_FDCWD, job.image_path, 0);
     (void)unlink_at(AT_FDCWD, job.image_path + ".precopy", 0);  // the deputy's progress mark
+    (void)unlink_at(AT_FDCWD, job.image_path + ".signals", 0);  // and what it held, also in its answer
     return ok();
 }
 
@@ -115,6 +118,21 @@ void Migrations::inject_fault(const Job& job, const char* point) {
     (void)unlink_at(AT_FDCWD, file, 0);
     spdlog::warn("migrate: injected fault at {}: the agent dies", point);
     ::raise(SIGKILL);
+}
+
+// The signals a parked deputy held for its process (IMAGE.signals, which it wrote as it
+// parked, in case no agent heard its answer); only a regular file of the owner's.
+std::vector<int> held_signals(const std::string& image_path, uid_t owner) {
+    std::vector<int> out;
+    auto fd = open_file(image_path + ".signals", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (!fd) return out;
+    auto st = stat_at(fd->get(), "", AT_EMPTY_PATH);
+    auto text = read_file(image_path + ".signals");
+    if (!st || !S_ISREG(st->st_mode) || st->st_uid != owner || !text) return out;
+    std::istringstream numbers(*text);
+    for (int sig; numbers >> sig;)
+        if (sig > 0 && sig <= 64) out.push_back(sig);
+    return out;
 }
 
 // A deputy parked for a move home whose agent died before rebuilding the process in it
@@ -165,7 +183,9 @@ void Migrations::rebuild_parked() {
         job->image_path = images_dir_ + "/" + name;
         job->deputy_program = deputy_program_path();
         job->socket_path = config_.socket_path;
-        if (job->gpid.node != config_.self_id || !parked_deputy(job->gpid.pid, job->deputy_program)) continue;
+        // A move of ours under way has its own answer coming, or is being rebuilt.
+        if (job->gpid.node != config_.self_id || moving_.count(job->gpid.pid)) continue;
+        if (!parked_deputy(job->gpid.pid, job->deputy_program)) continue;
         auto owner = read_process_identity(job->gpid.pid);
         if (!owner) continue;
         job->owner = *owner;
@@ -174,6 +194,7 @@ void Migrations::rebuild_parked() {
         run_in_pool(
             loop_,
             [job] {
+                job->signals = held_signals(job->image_path, job->owner.uid);
                 auto rebuilt = rebuild_in_deputy(*job);
                 job->result = rebuilt ? Result<wire::MigrateReply>(wire::MigrateReply{}) : rebuilt.error();
             },
@@ -183,6 +204,8 @@ void Migrations::rebuild_parked() {
                     return spdlog::warn("migrate: {}: could not rebuild it: {}", job->gpid.str(),
                                         job->result->error().message());
                 runs_.remove_deputy(job->gpid.pid);
+                // What it was sent during the move, which the deputy held for it.
+                for (int sig : job->signals) (void)send_signal(job->gpid.pid, sig);
                 spdlog::info("migrate: {} runs at home again", job->gpid.str());
             });
     }

@@ -225,6 +225,12 @@ void Deputy::park(const std::string& why) {
             std::fprintf(stderr, "ssi-run: %zu bytes of input the program had not read are lost: %s\n",
                          unread_input_.size(), back.error().message().c_str());
     images_.keep_precopy();  // the rebuild in us keeps what the image says was pre-copied
+    // Beside the image too: an agent that starts after ours died rebuilds us from there.
+    if (!signals.empty()) {
+        std::string list;
+        for (int32_t sig : signals) list += std::to_string(sig) + "\n";
+        (void)write_file_atomic(image_path_ + ".signals", list, 0600);
+    }
     const uint32_t frozen = frozen_ms_ + ms_between(checkpoint_done_at_, clock::now());
     reply_order(wire::DeputyParked{image_path_, image_bytes_, why, std::move(signals), precopy_bytes_, frozen});
     for (;;) ::pause();

@@ -98,6 +98,27 @@ one_copy() { [ "$(copies)" = 1 ]; }  # the restarted agent's table is whole afte
 wait_until 5 one_copy || fail "$(copies) copies of the counter run after the home agent's restart"
 ok "the home agent died coming home (ssi-migrate: '$out'); restarted, it rebuilt the process in its PID, once"
 
+# The same with a signal sent at home while it comes back: whether it reached the program
+# on node 2, waited in the deputy (held during the move, and written beside the image as
+# it parked), or waited in the parked deputy, its handler runs once, at home.
+tpid=$(on_node 1 sh -c 'python3 -u /tmp/trapper.py > /tmp/t2.out 2>&1 & echo $!')
+wait_until 10 on_node 1 grep -q ready /tmp/t2.out
+on_node 1 timeout 60 ssi-migrate "1:$tpid" 2 >/dev/null 2>&1 || fail "the trapper's move to node 2 failed"
+on_node 1 sh -c "echo migrate-home-rebuild > /run/ssi/inject-fault"
+on_node 1 sh -c "timeout 60 ssi-migrate 1:$tpid home >/dev/null 2>&1" &
+mover=$!
+sleep 0.05
+on_node 1 kill -USR1 "$tpid"
+wait "$mover" || true
+wait_until 10 not on_node 1 test -e /run/ssi/inject-fault
+cluster start-agent 1 >/dev/null 2>&1 || fail "cannot restart node 1's agent"
+wait_until 15 runs_on "$tpid" 1 || fail "the trapper is listed on node '$(node_of "$tpid")' after the restart"
+wait_until 10 on_node 1 grep -q usr1 /tmp/t2.out || fail "kill -USR1 while it came home was lost"
+sleep 1
+[ "$(on_node 1 grep -c usr1 /tmp/t2.out)" = 1 ] || fail "kill -USR1 while it came home ran $(on_node 1 grep -c usr1 /tmp/t2.out) times"
+on_node 1 kill "$tpid"
+ok "kill -USR1 at home while it came home, its agent dead at the rebuild: handled once, at home"
+
 # Finally a clean move and back, then the whole output is checked: 1, 2, 3 ... in order.
 on_node 1 timeout 60 ssi-migrate "1:$pid" 2 >/dev/null 2>&1 || fail "the clean move after the faults failed"
 on_node 1 timeout 60 ssi-migrate "1:$pid" home >/dev/null 2>&1 || fail "the clean move home failed"
