@@ -146,13 +146,13 @@ void Supervisor::move_away(const wire::CheckpointOrder& order) {
         return;
     }
     KeepaliveThread alive(context_, keys_);
-    // Home is the target: its memory goes ahead while it runs (precopy.h), unless it is
-    // to be refused anyway.
-    Precopied precopied;
+    // What the checkpoint would refuse is refused before anything is sent.
     if (auto refused = checkpointable(program_->program_pid(), true); !refused) {
         send_control(wire::CheckpointDone{0, "cannot migrate: " + why_not(refused.error()), {}});
         return;
     }
+    // Home is the target: its memory goes ahead while it runs (precopy.h).
+    Precopied precopied;
     if (order.precopy) {
         auto sent = precopy_to_deputy(context_, keys_, program_->program_pid());
         if (!sent) {
