@@ -13,7 +13,7 @@ constexpr uint64_t kPage = 4096;
 constexpr uint64_t kUserTop = 0x7ffffffff000ull;  // 47-bit user address space
 }  // namespace
 
-bool FixedAreas::map(PageRun area, uint32_t prot) {
+bool FixedAreas::map(PageRun area, uint32_t prot, bool huge) {
     if (sealed_ || area.end <= area.start || area.end > kUserTop || area.start < (1ull << 16) || (area.start | area.end) % kPage)
         return false;
     void* at = reinterpret_cast<void*>(area.start);
@@ -23,6 +23,7 @@ bool FixedAreas::map(PageRun area, uint32_t prot) {
         ::munmap(got, area.size());
         return false;
     }
+    if (huge) (void)::madvise(at, area.size(), MADV_HUGEPAGE);  // advice only
     areas_.push_back({area, prot & (PROT_READ | PROT_WRITE | PROT_EXEC)});
     return true;
 }

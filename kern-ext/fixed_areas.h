@@ -23,8 +23,10 @@ public:
 
     // Maps `area` readable and writable, private and anonymous, only where nothing of
     // ours is (MAP_FIXED_NOREPLACE): false when something is, or the range is not a
-    // page-aligned user range. `prot` is the protection keep() gives it.
-    bool map(PageRun area, uint32_t prot);
+    // page-aligned user range. `prot` is the protection seal() gives it. `huge`: asks for
+    // transparent huge pages there (the process it is for had them: it keeps them, and
+    // they fault in far faster).
+    bool map(PageRun area, uint32_t prot, bool huge);
     // Copies `data` to `address`, which must lie inside one mapped area.
     Result<void> write(uint64_t address, std::span<const char> data);
     void release();

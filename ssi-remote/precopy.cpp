@@ -5,6 +5,7 @@
 #include "libssi/remote/image_stream.h"
 #include "ssi-remote/image_transfer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -76,10 +77,12 @@ private:
 };
 
 // The deputy maps what it can of `areas` (where nothing of its own is); those it holds.
-Result<std::vector<PageRun>> hold_at_home(zmq::socket_t& socket, const std::vector<PrivateArea>& areas) {
+Result<std::vector<PageRun>> hold_at_home(zmq::socket_t& socket, const std::vector<PrivateArea>& areas,
+                                          const std::vector<uint64_t>& huge) {
     std::string list;
     for (const PrivateArea& a : areas) {
-        PrecopyArea area{a.run.start, a.run.end, a.prot, 0};
+        const bool is_huge = std::find(huge.begin(), huge.end(), a.run.start) != huge.end();
+        PrecopyArea area{a.run.start, a.run.end, a.prot, is_huge ? 1u : 0u};
         list.append(reinterpret_cast<const char*>(&area), sizeof area);
     }
     std::string reply;
@@ -113,7 +116,7 @@ Result<Precopied> precopy_to_deputy(zmq::context_t& context, const SessionKeys& 
         return Error{"pre-copy", e.num(), e.what()};
     }
     zmq::socket_t& socket = out.link;
-    std::vector<PageRun> held = TRY(hold_at_home(socket, areas));
+    std::vector<PageRun> held = TRY(hold_at_home(socket, areas, TRY(huge_page_areas(program))));
     if (held.empty()) return out;
     auto tracker = WriteTracker::start(program, held);
     if (!tracker) {

@@ -106,7 +106,7 @@ const std::string& ImageServer::handle(std::string_view request) {
             for (uint64_t i = 0; i < op->offset; ++i) {
                 PrecopyArea a;
                 std::memcpy(&a, op->data.data() + i * sizeof a, sizeof a);
-                mapped[i] = char(precopy_.map({a.start, a.end}, a.prot));
+                mapped[i] = char(precopy_.map({a.start, a.end}, a.prot, a.huge_pages != 0));
             }
             return reply(encode_image_op('M', op->offset, 0, mapped));
         }

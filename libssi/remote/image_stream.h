@@ -33,7 +33,7 @@ inline constexpr int kImageChunksInFlight = 4;
 struct PrecopyArea {
     uint64_t start = 0, end = 0;
     uint32_t prot = 0;  // the program's protection there, which the deputy gives it when it parks
-    uint32_t zero = 0;
+    uint32_t huge_pages = 0;  // 1: the program has transparent huge pages there (the deputy asks for them too)
 };
 
 struct ImageOp {

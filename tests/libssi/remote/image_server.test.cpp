@@ -153,6 +153,23 @@ std::string perms_at(uint64_t address) {
     return "";
 }
 
+// Whether the area at `address` asked for transparent huge pages (smaps VmFlags "hg").
+bool asked_huge(uint64_t address) {
+    auto smaps = read_file("/proc/self/smaps");
+    REQUIRE(smaps.ok());
+    std::istringstream lines(*smaps);
+    std::string line;
+    bool inside = false;
+    while (std::getline(lines, line)) {
+        uint64_t start = 0, end = 0;
+        if (std::sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " ", &start, &end) == 2 && line.find(':') > line.find(' '))
+            inside = start <= address && address < end;
+        else if (inside && line.rfind("VmFlags:", 0) == 0)
+            return (line + " ").find(" hg ") != std::string::npos;
+    }
+    return false;
+}
+
 }  // namespace
 
 TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the program's addresses", "[image_stream]") {
@@ -162,13 +179,15 @@ TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the progr
     const PageRun both = free_range((1 << 20) + (64 << 10) + 4096);  // with a gap, or they would merge
     const PageRun data{both.start, both.start + (1 << 20)}, code{data.end + 4096, both.end};
     const uint64_t taken = uint64_t(&dir);  // our stack: something of ours is there
-    const std::vector<PrecopyArea> areas = {{data.start, data.end, PROT_READ | PROT_WRITE, 0},
+    const std::vector<PrecopyArea> areas = {{data.start, data.end, PROT_READ | PROT_WRITE, 1},  // huge pages there
                                             {code.start, code.end, PROT_READ | PROT_EXEC, 0},
                                             {taken & ~4095ull, (taken & ~4095ull) + 4096, PROT_READ | PROT_WRITE, 0}};
     ImageOp mapped = reply_of(server.handle(areas_request(areas)));
     REQUIRE(mapped.op == 'M');
     REQUIRE(mapped.offset == 3);
     CHECK(mapped.data == std::string_view("\1\1\0", 3));  // not over our own stack
+    CHECK(asked_huge(data.start));
+    CHECK_FALSE(asked_huge(code.start));
 
     const std::string bytes = random_bytes(8192);
     CHECK(reply_of(server.handle(encode_image_op('W', data.start + 4096, 0, bytes))).op == 'K');
