@@ -9,6 +9,7 @@
 #include "kern-ext/process.h"
 #include "kern-ext/unix_socket.h"
 #include "libssi/agent_client.h"
+#include "libssi/fault_points.h"
 #include "libssi/remote/session.h"
 
 #include <spdlog/spdlog.h>
@@ -109,13 +110,9 @@ Result<void> Migrations::rebuild_in_deputy(const Job& job) {
     return ok();
 }
 
-// Fault injection for the tests (tests/integration/migrate_faults.sh): when <run dir>/
-// inject-fault names this point, the agent dies right here. One shot: removed first.
+// A fault point (libssi/fault_points.h): the agent dies right here.
 void Migrations::inject_fault(const Job& job, const char* point) {
-    const std::string file = job.socket_path.substr(0, job.socket_path.rfind('/')) + "/inject-fault";
-    auto wanted = read_file(file);
-    if (!wanted || wanted->substr(0, wanted->find('\n')) != point) return;
-    (void)unlink_at(AT_FDCWD, file, 0);
+    if (!take_fault_point(job.socket_path.substr(0, job.socket_path.rfind('/')), point)) return;
     spdlog::warn("migrate: injected fault at {}: the agent dies", point);
     ::raise(SIGKILL);
 }
@@ -127,9 +124,11 @@ std::vector<int> held_signals(const std::string& image_path, uid_t owner) {
     auto fd = open_file(image_path + ".signals", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     if (!fd) return out;
     auto st = stat_at(fd->get(), "", AT_EMPTY_PATH);
-    auto text = read_file(image_path + ".signals");
-    if (!st || !S_ISREG(st->st_mode) || st->st_uid != owner || !text) return out;
-    std::istringstream numbers(*text);
+    if (!st || !S_ISREG(st->st_mode) || st->st_uid != owner) return out;
+    char text[1024];  // at most 64 numbers
+    auto n = read_some(fd->get(), std::span<char>(text, sizeof text));
+    if (!n) return out;
+    std::istringstream numbers(std::string(text, *n));
     for (int sig; numbers >> sig;)
         if (sig > 0 && sig <= 64) out.push_back(sig);
     return out;

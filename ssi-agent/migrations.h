@@ -39,8 +39,9 @@ public:
     // A process of this node (its home), asked for by `caller_uid` (the kernel's word, or
     // the asking peer's); `done` runs on the loop thread.
     void start(const wire::MigrateRequest& request, uid_t caller_uid, Done done);
-    // At start: deputies left parked by a move home whose agent died before rebuilding
-    // the process in them get it rebuilt now (from the image beside them, in their PID).
+    // At start and on full scans: deputies left parked by a move home whose agent died
+    // before rebuilding the process in them (or that parked while no agent ran) get it
+    // rebuilt now, from the image beside them, in their PID.
     void rebuild_parked();
 
 private:

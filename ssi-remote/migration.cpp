@@ -13,6 +13,7 @@
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "kern-ext/unix_socket.h"
+#include "libssi/fault_points.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/image_transfer.h"
@@ -65,15 +66,10 @@ private:
 
 }  // namespace
 
-// Fault injection for the tests (tests/integration/migrate_faults.sh): when the node's
-// <run dir>/inject-fault names this point, the node's agent and this supervisor die
-// right here, as if the node had crashed. One shot: the file is removed first.
+// A fault point (libssi/fault_points.h): the node's agent and this supervisor die right
+// here, as if the node had crashed.
 void Supervisor::inject_fault(const char* point) const {
-    if (runs_dir_.empty()) return;
-    std::string file = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/inject-fault";
-    auto wanted = read_file(file);
-    if (!wanted || wanted->substr(0, wanted->find('\n')) != point) return;
-    (void)unlink_at(AT_FDCWD, file, 0);
+    if (runs_dir_.empty() || !take_fault_point(runs_dir_.substr(0, runs_dir_.rfind('/')), point)) return;
     std::fprintf(stderr, "ssi-remote: injected fault at %s: the node's agent and this supervisor die\n", point);
     ::kill(::getppid(), SIGKILL);
     ::raise(SIGKILL);

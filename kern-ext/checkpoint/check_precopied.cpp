@@ -5,8 +5,6 @@
 // mapping, or one entry several; the deputy gave each the program's protection).
 #include "kern-ext/checkpoint/steps.h"
 
-#include <sys/mman.h>
-
 namespace ssi::ckpt {
 
 namespace {
@@ -27,11 +25,9 @@ bool covered(const std::vector<MapsEntry>& maps, const MemoryMapping& m) {
 uint32_t current_protection(const std::vector<MapsEntry>& maps, PageRun run) {
     uint32_t prot = ~0u;
     for (const MapsEntry& e : maps) {
-        if (e.end <= run.start || e.start >= run.end || e.perms.size() < 3) continue;
-        uint32_t p = (e.perms[0] == 'r' ? PROT_READ : 0) | (e.perms[1] == 'w' ? PROT_WRITE : 0) |
-                     (e.perms[2] == 'x' ? PROT_EXEC : 0);
-        if (prot != ~0u && prot != p) return ~0u;
-        prot = p;
+        if (e.end <= run.start || e.start >= run.end) continue;
+        if (prot != ~0u && prot != e.prot()) return ~0u;
+        prot = e.prot();
     }
     return prot;
 }

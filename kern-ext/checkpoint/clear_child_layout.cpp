@@ -2,7 +2,8 @@
 // inherited from us outside that region (but pre-copied mappings, which it holds filled),
 // then move the vdso/vvar to where the image had them. The restored code calls the vdso
 // (clock_gettime...) at the image's addresses, and the vdso reaches its data pages
-// ([vvar], [vvar_vclock]) at fixed offsets, so all of them move together. Same kernel, same sizes: anything else is refused.
+// ([vvar], [vvar_vclock]) at fixed offsets, so all of them move together. Same kernel,
+// same sizes: anything else is refused.
 #include "kern-ext/checkpoint/steps.h"
 
 #include <sys/mman.h>

@@ -27,8 +27,7 @@ Result<void> dump_memory(pid_t pid, ProcessImage& image, bool contents, WriteTra
         MemoryMapping m;
         m.start = e.start;
         m.end = e.end;
-        m.prot = (e.perms[0] == 'r' ? PROT_READ : 0) | (e.perms[1] == 'w' ? PROT_WRITE : 0) |
-                 (e.perms[2] == 'x' ? PROT_EXEC : 0);
+        m.prot = e.prot();
         m.shared = e.perms[3] == 's';
         m.grows_down = e.path == "[stack]";
         m.huge_pages = std::find(huge.begin(), huge.end(), e.start) != huge.end();

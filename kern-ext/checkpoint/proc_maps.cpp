@@ -3,6 +3,8 @@
 #include "kern-ext/checkpoint/steps.h"
 #include "kern-ext/files.h"
 
+#include <sys/mman.h>
+
 #include <cinttypes>
 #include <cstdio>
 #include <sstream>
@@ -12,6 +14,11 @@ namespace ssi::ckpt {
 bool MapsEntry::is_kernel() const {
     return path == "[vdso]" || path == "[vvar]" || path == "[vvar_vclock]" || path == "[vsyscall]" ||
            path == "[uprobes]";
+}
+
+uint32_t MapsEntry::prot() const {
+    if (perms.size() < 3) return 0;
+    return (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
 }
 
 Result<std::vector<MapsEntry>> read_maps(pid_t pid) {

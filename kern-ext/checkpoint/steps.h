@@ -29,6 +29,7 @@ struct MapsEntry {
     uint64_t inode = 0;
     std::string path;
     bool is_kernel() const;  // [vdso], [vvar], [vvar_vclock], [vsyscall], [uprobes]
+    uint32_t prot() const;   // PROT_READ | PROT_WRITE | PROT_EXEC, from perms
 };
 Result<std::vector<MapsEntry>> read_maps(pid_t pid);  // pid 0: ourselves
 // The start of every area that has transparent huge pages or asked for them (MADV_HUGEPAGE).

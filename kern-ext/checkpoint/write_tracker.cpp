@@ -16,7 +16,6 @@
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 
 #include <algorithm>
@@ -124,8 +123,7 @@ Result<std::vector<PrivateArea>> private_readable_areas(pid_t pid) {
     for (const ckpt::MapsEntry& e : TRY(ckpt::read_maps(pid))) {
         if (e.is_kernel() || e.path == "[stack]" || e.perms.size() < 4) continue;
         if (e.perms[0] != 'r' || e.perms[3] != 'p') continue;
-        uint32_t prot = PROT_READ | (e.perms[1] == 'w' ? PROT_WRITE : 0) | (e.perms[2] == 'x' ? PROT_EXEC : 0);
-        out.push_back({{e.start, e.end}, prot});
+        out.push_back({{e.start, e.end}, e.prot()});
     }
     return out;
 }
