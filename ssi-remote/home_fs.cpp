@@ -90,8 +90,13 @@ struct HomeFsOps {
     static void init(void*, fuse_conn_info* conn) {
         conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;  // write-through: writes are at home on return
         conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;  // the page cache is checked at open instead
-        // Listings come with their entries looked up (readdirplus, when the kernel asks).
-        if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+        // Listings come with their entries looked up: every page of a listing, not only
+        // its first (READDIRPLUS_AUTO would make the rest plain READDIRs, whose names then
+        // cost a LOOKUP each at their first use — a round trip per file of `cat dir/*`).
+        if (conn->capable & FUSE_CAP_READDIRPLUS) {
+            conn->want |= FUSE_CAP_READDIRPLUS;
+            conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
+        }
         if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
         // Not FUSE_CAP_CACHE_SYMLINKS: through a cached name the kernel would follow a link
         // replaced at home without a READLINK, the request where home checks the name.
@@ -243,10 +248,20 @@ struct HomeFsOps {
         }
         // Keep cached pages only of a file nobody changed since our last open and that
         // this open will not change either (its writes would change mtime anyway).
-        fi->keep_cache = unchanged && (fi->flags & O_ACCMODE) == O_RDONLY;
+        const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
+        fi->keep_cache = unchanged && read_only;
         fi->direct_io = 0;
         fi->fh = r->handle;
+        {
+            std::lock_guard lock(self.mu_);
+            fi->noflush = read_only && !self.locked_nodes_.contains(ino);
+            if (fi->noflush) self.unflushed_[r->handle];
+        }
         if (r->has_whole) {
+            // Into the page cache at once when the kernel keeps it: the program's reads then
+            // cost no READ through this daemon. The bytes stay for READs all the same (the
+            // kernel may drop pages before they are read).
+            if (fi->keep_cache && !r->whole.empty()) store_pages(self, ino, r->whole);
             std::lock_guard lock(self.mu_);
             self.locals_[r->handle] = {ino, std::make_shared<const std::vector<char>>(std::move(r->whole)), nullptr};
         } else if (auto copy = copy_for(self, *r, fi->flags)) {
@@ -259,8 +274,16 @@ struct HomeFsOps {
         if (!unchanged) fuse_lowlevel_notify_inval_inode(self.session_, ino, -1, 0);
         if (fuse_reply_open(req, fi) == -ENOENT) {  // interrupted: the kernel will not release it
             (void)take_local(self, r->handle);
+            (void)take_unflushed(self, r->handle);
             (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
         }
+    }
+
+    // A failed store costs nothing but the READs it would have saved.
+    static void store_pages(HomeFs& self, fuse_ino_t ino, const std::vector<char>& bytes) {
+        fuse_bufvec buf = FUSE_BUFVEC_INIT(bytes.size());
+        buf.buf[0].mem = const_cast<char*>(bytes.data());
+        (void)fuse_lowlevel_notify_store(self.session_, ino, 0, &buf, fuse_buf_copy_flags{});
     }
 
     // This node's copy of a regular file opened read-only, or an empty one to fill from
@@ -319,6 +342,7 @@ struct HomeFsOps {
     static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
         HomeFs::Local local = local_of(fs(req), fi->fh);
         if (const auto& whole = local.bytes) {
+            fs(req).local_reads_++;
             size_t from = std::min(whole->size(), size_t(std::max<off_t>(off, 0)));
             fuse_reply_buf(req, whole->data() + from, std::min(size, whole->size() - from));
             return;
@@ -327,8 +351,10 @@ struct HomeFsOps {
         if (local.copy && local.copy->whole()) {
             thread_local std::vector<char> buffer;  // kept: fresh pages cost more than the read
             buffer.resize(std::max(buffer.size(), size));
-            if (auto n = local.copy->read(std::span(buffer).first(size), uint64_t(std::max<off_t>(off, 0))))
+            if (auto n = local.copy->read(std::span(buffer).first(size), uint64_t(std::max<off_t>(off, 0)))) {
+                fs(req).local_reads_++;
                 return (void)fuse_reply_buf(req, buffer.data(), *n);
+            }
             // A copy that cannot be read now: home still can.
         }
         auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(size)});
@@ -361,15 +387,30 @@ struct HomeFsOps {
         return self.locked_nodes_.contains(node);
     }
 
+    static std::vector<uint64_t> take_unflushed(HomeFs& self, uint64_t handle) {
+        std::lock_guard lock(self.mu_);
+        auto it = self.unflushed_.find(handle);
+        if (it == self.unflushed_.end()) return {};
+        std::vector<uint64_t> owners = std::move(it->second);
+        self.unflushed_.erase(it);
+        return owners;
+    }
+
     static void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
         HomeFs::Local local = take_local(self, fi->fh);
+        // Locks taken through an open the kernel did not FLUSH at close: its close drops them.
+        for (uint64_t owner : take_unflushed(self, fi->fh))
+            (void)call<EmptyReply>(self, FlushRequest{ino, fi->fh, owner});
         if ((fi->flags & O_ACCMODE) == O_RDONLY && !fi->flock_release && !ever_locked(self, ino)) {
+            bool wake;  // only to start the batch's delay, or to end it full: a thread
+                        // switch per close costs more than the rest of a release here
             {
                 std::lock_guard lock(self.release_mu_);
                 self.deferred_releases_.push_back(fi->fh);
+                wake = self.deferred_releases_.size() == 1 || self.deferred_releases_.size() == kReleaseBatch;
             }
-            self.release_cv_.notify_one();
+            if (wake) self.release_cv_.notify_one();
             fuse_reply_err(req, 0);
         } else {
             reply_empty(req, call<EmptyReply>(self, ReleaseRequest{{fi->fh}}));
@@ -380,9 +421,10 @@ struct HomeFsOps {
 
     // The deferred releases' thread: a batch goes when kReleaseBatch are waiting or
     // kReleaseDelay after the first; what is left goes at unmount.
+    static constexpr size_t kReleaseBatch = 256;
+    static constexpr auto kReleaseDelay = std::chrono::milliseconds(5);
+
     static void flush_releases(HomeFs& self) {
-        constexpr size_t kReleaseBatch = 256;
-        constexpr auto kReleaseDelay = std::chrono::milliseconds(5);
         std::unique_lock lock(self.release_mu_);
         for (;;) {
             self.release_cv_.wait(lock, [&] { return self.release_stop_ || !self.deferred_releases_.empty(); });
@@ -515,6 +557,9 @@ struct HomeFsOps {
         if (lock->l_type != F_UNLCK) {  // before asking: a close racing the grant must flush
             std::lock_guard guard(self.mu_);
             self.locked_nodes_.insert(ino);
+            if (auto it = self.unflushed_.find(fi->fh); it != self.unflushed_.end())
+                if (std::ranges::find(it->second, fi->lock_owner) == it->second.end())
+                    it->second.push_back(fi->lock_owner);
         }
         Lock l{lock->l_type, lock->l_start, lock->l_len, 0};
         SetlkRequest request{ino, fi->fh, fi->lock_owner, l};

@@ -11,8 +11,9 @@
 //    this mount: unchanged and read-only, the cached pages are kept; otherwise they are
 //    dropped and the kernel's cached attributes invalidated. So a file changed at home
 //    before an open is never read stale (close-to-open consistency, as NFS gives).
-//  - names are revalidated at home on every path walk by default (entry_timeout 0), so a
-//    file replaced or removed at home is seen at the next open; attributes are cached for
+//  - names are cached for entry_timeout (1 s), but every request made through a cached
+//    name is checked at home first (ESTALE makes the kernel look it up again), so a file
+//    replaced or removed at home is seen at the next open; attributes are cached for
 //    attr_timeout (1 s) between opens, as stat(2) results.
 //  - permissions are decided at home (no default_permissions); allow_other lets the
 //    program's user in while the supervisor that mounts is root.
@@ -76,6 +77,8 @@ public:
 
     const std::string& mountpoint() const { return mountpoint_; }
     uint64_t round_trips() const { return round_trips_.load(); }
+    // READs this daemon answered from bytes it holds here (a small file's, a copy's).
+    uint64_t local_reads() const { return local_reads_.load(); }
 
 private:
     friend struct HomeFsOps;
@@ -96,10 +99,16 @@ private:
     std::mutex session_mu_;        // session_ against its destruction, for widen_readahead_
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> round_trips_{0};
+    std::atomic<uint64_t> local_reads_{0};
 
     std::mutex mu_;
     std::unordered_map<uint64_t, Stamp> stamps_;  // node -> attributes at its last open
     std::set<uint64_t> locked_nodes_;             // nodes a POSIX lock was ever taken on
+    // Read-only opens of nodes never locked here tell the kernel not to send FLUSH at each
+    // close (FOPEN_NOFLUSH: a round trip through this daemon saved per file). A POSIX lock
+    // taken through such an open later is dropped at home when it is released instead:
+    // handle -> the lock owners that locked through it.
+    std::unordered_map<uint64_t, std::vector<uint64_t>> unflushed_;
     // Where the READs of a file opened read-only are answered from, here: a small file's
     // bytes as read at its open (OpenReply::whole), or this node's copy of the file; or,
     // for a copy being filled, where their replies go too. Until the file is released, or
