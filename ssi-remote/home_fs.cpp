@@ -239,24 +239,21 @@ struct HomeFsOps {
         auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags});
         if (!r) return reply_error(req, r.error());
         HomeFs::Stamp now = stamp_of(r->attr);
+        const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
         bool unchanged;
         {
             std::lock_guard lock(self.mu_);
             auto it = self.stamps_.find(ino);
             unchanged = it != self.stamps_.end() && it->second == now;
             self.stamps_[ino] = now;
-        }
-        // Keep cached pages only of a file nobody changed since our last open and that
-        // this open will not change either (its writes would change mtime anyway).
-        const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
-        fi->keep_cache = unchanged && read_only;
-        fi->direct_io = 0;
-        fi->fh = r->handle;
-        {
-            std::lock_guard lock(self.mu_);
             fi->noflush = read_only && !self.locked_nodes_.contains(ino);
             if (fi->noflush) self.unflushed_[r->handle];
         }
+        // Keep cached pages only of a file nobody changed since our last open and that
+        // this open will not change either (its writes would change mtime anyway).
+        fi->keep_cache = unchanged && read_only;
+        fi->direct_io = 0;
+        fi->fh = r->handle;
         if (r->has_whole) {
             // Into the page cache at once when the kernel keeps it: the program's reads then
             // cost no READ through this daemon. The bytes stay for READs all the same (the

@@ -480,7 +480,10 @@ TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs
                  "f = open('" + m.via("lock") + "', 'r')\n"
                  "fcntl.lockf(f, fcntl.LOCK_SH, 10, 0)\n"
                  "f.close()\n"
+                 "open('" + m.home("ready") + "', 'w').close()\n"
                  "import time; time.sleep(30)\" & echo $! > '" + m.scratch + "/pid'") == 0);
+        // Locked and closed: before that, home would find the file free whatever the mount did.
+        while (::access(m.home("ready").c_str(), F_OK) != 0) ::usleep(10'000);
         std::string exclusive_at_home = "python3 -c \"import fcntl, sys, time\n"
                                         "f = open('" + m.home("lock") + "', 'r+')\n"
                                         "for i in range(500):\n"
