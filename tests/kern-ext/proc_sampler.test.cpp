@@ -49,10 +49,11 @@ struct SleepingChild {
 };
 
 // Waits until the child has exec'd (its cmdline is sleep's), at most ~2 s.
+// Until the child runs sleep and is in its sleep: just after exec it is still running ('R').
 bool wait_for_exec(ProcessSampler& sampler, pid_t pid) {
     for (int i = 0; i < 200; ++i) {
         auto s = sampler.sample(std::span<const pid_t>(&pid, 1));
-        if (s && s->size() == 1 && (*s)[0].comm == "sleep") return true;
+        if (s && s->size() == 1 && (*s)[0].comm == "sleep" && (*s)[0].state[0] == 'S') return true;
         ::usleep(10'000);
     }
     return false;
