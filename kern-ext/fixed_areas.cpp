@@ -1,10 +1,12 @@
 #include "kern-ext/fixed_areas.h"
 
+#include "kern-ext/checkpoint/remote_memory.h"
+
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 namespace ssi {
 
@@ -34,8 +36,10 @@ Result<void> FixedAreas::write(uint64_t address, std::span<const char> data) {
     });
     if (inside == areas_.end() || sealed_)
         return make_error("pre-copy", "a write outside the areas held for it", EFAULT);
-    std::memcpy(reinterpret_cast<void*>(address), data.data(), data.size());
-    return ok();
+    // Not memcpy: the areas are fresh, and a page fault taken by a store costs ~14 us per
+    // 4 KiB page on this VM (256 MiB in ~0.7 s), while the kernel copying into our own
+    // pages (process_vm_writev, which faults them in without a trap each) takes ~75 ms.
+    return write_remote(::getpid(), RemotePtr{address}, data);
 }
 
 void FixedAreas::release() {
