@@ -48,9 +48,9 @@ struct SleepingChild {
     ~SleepingChild() { reap(); }
 };
 
-// Waits until the child has exec'd (its cmdline is sleep's), at most ~2 s.
-// Until the child runs sleep and is in its sleep: just after exec it is still running ('R').
-bool wait_for_exec(ProcessSampler& sampler, pid_t pid) {
+// Waits until the child runs sleep and is asleep in it (just after its exec it is still
+// running, 'R'), at most ~2 s.
+bool wait_for_sleep(ProcessSampler& sampler, pid_t pid) {
     for (int i = 0; i < 200; ++i) {
         auto s = sampler.sample(std::span<const pid_t>(&pid, 1));
         if (s && s->size() == 1 && (*s)[0].comm == "sleep" && (*s)[0].state[0] == 'S') return true;
@@ -89,7 +89,7 @@ TEST_CASE("ProcessSampler") {
     SECTION("a child shows with its argv and state, and is gone once reaped") {
         SleepingChild child;
         REQUIRE(child.pid > 0);
-        REQUIRE(wait_for_exec(*sampler, child.pid));
+        REQUIRE(wait_for_sleep(*sampler, child.pid));
         auto all = sampler->sample_all();
         REQUIRE(all.ok());
         const ProcessSample* s = find(*all, child.pid);
