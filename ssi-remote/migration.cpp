@@ -26,8 +26,9 @@
 
 #include <zmq_addon.hpp>
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace ssi::remote {
@@ -43,24 +44,32 @@ public:
             try {
                 zmq::socket_t socket = connect_to_deputy(context, keys);
                 std::string bytes = wire::encode(wire::Envelope{0, wire::Keepalive{}});
+                std::unique_lock lock(mutex_);
                 while (!stop_) {
                     std::array<zmq::const_buffer, 2> frames = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
                     (void)zmq::send_multipart(socket, frames, zmq::send_flags::dontwait);
-                    for (int i = 0; i < kKeepaliveMs / 50 && !stop_; ++i)
-                        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    stopping_.wait_for(lock, std::chrono::milliseconds(kKeepaliveMs), [this] { return stop_; });
                 }
                 socket.set(zmq::sockopt::linger, 0);
             } catch (const zmq::error_t&) {
             }
         });
     }
+    // At once: the program waits for the thread that ends us (a restored program's
+    // intercepted calls are served only after it).
     ~KeepaliveThread() {
-        stop_ = true;
+        {
+            std::lock_guard lock(mutex_);
+            stop_ = true;
+        }
+        stopping_.notify_one();
         thread_.join();
     }
 
 private:
-    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::condition_variable stopping_;
+    bool stop_ = false;
     std::thread thread_;
 };
 
