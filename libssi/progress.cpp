@@ -17,11 +17,9 @@ WatchedProgress::WatchedProgress(std::string label, uint64_t expected, std::func
     if (!::isatty(STDERR_FILENO)) return;
     thread_ = std::thread([this] {
         auto start = std::chrono::steady_clock::now();
-        auto next = start + kFirstDraw;
-        while (!stop_) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::unique_lock lock(mutex_);
+        for (auto next = start + kFirstDraw; !stopping_.wait_until(lock, next, [this] { return stop_; });) {
             auto now = std::chrono::steady_clock::now();
-            if (now < next) continue;
             next = now + kRedraw;
             draw(probe_(), std::chrono::duration<double>(now - start).count());
         }
@@ -31,7 +29,11 @@ WatchedProgress::WatchedProgress(std::string label, uint64_t expected, std::func
 WatchedProgress::~WatchedProgress() { finish(); }
 
 void WatchedProgress::finish() {
-    stop_ = true;
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    stopping_.notify_one();
     if (thread_.joinable()) thread_.join();
     if (drawn_) std::fputs("\r\033[K", stderr);
     drawn_ = false;

@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -35,7 +37,9 @@ private:
     std::string label_;
     uint64_t expected_;
     std::function<uint64_t()> probe_;
-    std::atomic<bool> stop_{false};
+    std::mutex mutex_;
+    std::condition_variable stopping_;  // wakes the drawing thread at once: the tool exits after it
+    bool stop_ = false;
     std::atomic<bool> drawn_{false};
     std::thread thread_;
 };
