@@ -36,6 +36,8 @@ public:
     }
     // The memory is gone (an exec replaced it): nothing to put back.
     void forget() { pid_ = 0; }
+    // The code bytes the gadget replaced, a word at the borrowed rip.
+    uint64_t original() const { return original_; }
 
 private:
     BorrowedRip(pid_t pid, const Registers& regs, uint64_t original) : pid_(pid), regs_(regs), original_(original) {}

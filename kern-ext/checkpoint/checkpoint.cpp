@@ -38,8 +38,9 @@ Result<ProcessImage> checkpoint(pid_t pid, const CheckpointOptions& options) {
     if (options.while_frozen) TRY(options.while_frozen(image));
     image.memory_from = 0;  // streamed contents: the process is about to change or go
     if (options.after == CheckpointOptions::kill) TRY(ckpt::kill_stopped(task));
-    // Or become another program in place; a failed exec lets it go on untouched.
-    if (options.after == CheckpointOptions::replace) TRY(ckpt::replace_stopped(task, image, options));
+    // Or become another program in place; a failed exec lets it go on untouched. Its
+    // memory may stay behind, in a holder, to be read from there.
+    if (options.after == CheckpointOptions::replace) image.memory_from = TRY(ckpt::replace_stopped(task, image, options));
     return image;
 }
 

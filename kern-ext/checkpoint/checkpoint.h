@@ -49,6 +49,12 @@ struct CheckpointOptions {
     // is saved without a whole copy of it in memory (and without faulting one in). The
     // image returned then has no contents: it can be saved only inside while_frozen.
     bool stream_memory = false;
+    // With `replace` and stream_memory: the memory outlives the exec in a holder
+    // (memory_holder.h), and the image returned reads its contents from there
+    // (memory_from): it can be saved, or streamed, after the process has become the new
+    // program. The caller owns the holder: SIGKILL it once the image is no longer needed
+    // (the new program, its parent, reaps it with waitpid(__WALL); it dies with it too).
+    bool hold_memory = false;
     // The process was pre-copied while this tracker followed it (write_tracker.h): the
     // mappings it follows are saved as the pages written since its last look, marked
     // pre-copied. Such an image can be rebuilt only by restore_into the process that

@@ -101,6 +101,11 @@ Result<uint64_t> ptrace_peek_word(pid_t pid, uint64_t addr) {
     if (word == -1 && errno != 0) return sys_error("ptrace(PTRACE_PEEKDATA)", of(pid));
     return uint64_t(word);
 }
+Result<uint64_t> ptrace_get_event_msg(pid_t pid) {
+    unsigned long msg = 0;
+    TRY(request("ptrace(PTRACE_GETEVENTMSG)", PTRACE_GETEVENTMSG, pid, nullptr, &msg));
+    return uint64_t(msg);
+}
 Result<void> ptrace_poke_word(pid_t pid, uint64_t addr, uint64_t word) {
     return request("ptrace(PTRACE_POKEDATA)", PTRACE_POKEDATA, pid, as_data(addr), as_data(word));
 }

@@ -39,6 +39,8 @@ Result<__ptrace_rseq_configuration> ptrace_get_rseq(pid_t pid);
 // Pending signals with their siginfo: the thread's own queue, or the process's (shared).
 Result<std::vector<siginfo_t>> ptrace_peek_siginfo(pid_t pid, bool shared);
 Result<uint64_t> ptrace_peek_word(pid_t pid, uint64_t addr);
+// PTRACE_GETEVENTMSG: at a clone event stop, the new task's PID.
+Result<uint64_t> ptrace_get_event_msg(pid_t pid);
 Result<void> ptrace_poke_word(pid_t pid, uint64_t addr, uint64_t word);
 
 // What waitpid(__WALL) said about a tracee.

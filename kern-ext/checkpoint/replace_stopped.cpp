@@ -13,6 +13,7 @@
 // dump are in the image, delivered where it resumes: one instance of each is taken off
 // the new program's queues, so it starts with exactly the ones that came later.
 #include "kern-ext/checkpoint/borrowed_rip.h"
+#include "kern-ext/checkpoint/memory_holder.h"
 #include "kern-ext/checkpoint/steps.h"
 
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 #include <sys/syscall.h>
 
 #include <cstring>
+#include <optional>
 
 namespace ssi::ckpt {
 
@@ -101,13 +103,15 @@ Result<void> drop_image_pending(pid_t pid, const ProcessImage& image) {
 }  // namespace
 
 Result<void> check_replace_options(const CheckpointOptions& options) {
+    if (options.hold_memory && (options.after != CheckpointOptions::replace || !options.stream_memory))
+        return make_error("checkpoint", "holding the memory goes with replace and streamed memory", EINVAL);
     if (options.after != CheckpointOptions::replace) return ok();
     if (options.replace_argv.empty() || options.replace_argv[0].empty() || options.replace_argv[0][0] != '/')
         return make_error("checkpoint", "replace needs argv with the program's absolute path first", EINVAL);
     return ok();
 }
 
-Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const CheckpointOptions& options) {
+Result<pid_t> replace_stopped(SeizedTask& task, const ProcessImage& image, const CheckpointOptions& options) {
     TRY(check_replace_options(options));
     const pid_t pid = task.pid();
     TRY(ptrace_set_options(pid, PTRACE_O_TRACEEXEC));
@@ -121,6 +125,7 @@ Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const 
     const uint64_t base = TRY(sys.call("mmap", SYS_mmap, 0, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                                        uint64_t(-1), 0));
     std::vector<int> inheritable;  // fds whose FD_CLOEXEC we cleared
+    std::optional<MemoryHolder> holder;  // killed if the exec does not happen
     Result<void> replaced = [&]() -> Result<void> {
         TRY(write_remote(pid, RemotePtr{base}, exec_block(base, options.replace_argv, options.replace_env)));
         for (const OpenFile& f : image.files) {
@@ -128,26 +133,35 @@ Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const 
             TRY(sys.call("fcntl(F_SETFD, 0)", SYS_fcntl, uint64_t(f.fd), F_SETFD, 0));
             inheritable.push_back(f.fd);
         }
+        if (options.hold_memory) holder.emplace(TRY(MemoryHolder::create(task, sys, PTRACE_O_TRACEEXEC)));
         return inject_execve(task, sys, base, options);
     }();
     if (replaced) {
-        borrowed.forget();  // the old memory is gone; the guard in checkpoint() detaches
+        // The process's new memory is its own; the old one is gone, or the holder's: there
+        // the borrowed code bytes go back, so that it reads as the image says.
+        borrowed.forget();  // the guard in checkpoint() detaches
+        pid_t held = 0;
+        if (holder) {
+            TRY(holder->park(regs.rip, borrowed.original()));
+            held = holder->release();
+        }
         // The exec cannot be undone, and the image must not be lost over this: should it
         // fail, the new program sees the image's pending signals too.
         (void)drop_image_pending(pid, image);
-        return ok();
+        return held;
     }
     if (task.pid() == 0) {  // died in the exec
         borrowed.forget();
-        return replaced;
+        return replaced.error();
     }
     // Not replaced: everything as it was, then it goes on.
+    if (holder) holder->discard(sys);
     for (int fd : inheritable) (void)sys.call("fcntl(F_SETFD, FD_CLOEXEC)", SYS_fcntl, uint64_t(fd), F_SETFD, FD_CLOEXEC);
     (void)sys.call("munmap", SYS_munmap, base, size);
     (void)borrowed.give_back();
     (void)ptrace_set_sigmask(pid, mask);
     (void)ptrace_set_options(pid, 0);
-    return replaced;
+    return replaced.error();
 }
 
 }  // namespace ssi::ckpt

@@ -63,7 +63,9 @@ void prepare_syscall_restart(Registers& regs);
 Result<void> kill_stopped(SeizedTask& task);
 // Before anything is touched: a replace without a program is refused.
 Result<void> check_replace_options(const CheckpointOptions& options);
-Result<void> replace_stopped(SeizedTask& task, const ProcessImage& image, const CheckpointOptions& options);
+// The PID of the memory's holder when options.hold_memory asked for one (memory_holder.h),
+// asleep and let go; else 0.
+Result<pid_t> replace_stopped(SeizedTask& task, const ProcessImage& image, const CheckpointOptions& options);
 
 // ---- restore (restore.cpp) ---------------------------------------------------------
 
