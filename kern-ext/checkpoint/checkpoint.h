@@ -20,6 +20,7 @@
 
 #include <optional>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -120,6 +121,10 @@ struct RestoreOptions {
 // Rebuilds the image in a new child of the caller and lets it run; returns its PID.
 // On failure the half-built child is killed and reaped.
 Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options = {});
+// An image taken with hold_memory, made restorable: its memory streamed from the holder
+// (memory_from) as load_image_streamed streams it from a file. The source returned is
+// what the stream reads from: keep it until the restore is done.
+Result<std::unique_ptr<ImageSource>> stream_from_holder(ProcessImage& image);
 
 // Rebuilds the image inside `pid`, an existing process, which keeps its PID and parent
 // (restore_into.cpp). `pid` must be single-threaded, traceable by the caller and parked

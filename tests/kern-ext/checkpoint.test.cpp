@@ -67,6 +67,40 @@ Program start(const std::vector<std::string>& argv) {
     return p;
 }
 
+// The glibc counter (4 steps, 64 MiB of heap) twice: a reference left alone, and one
+// caught sleeping after its first progress line, to be checkpointed.
+struct CounterPair {
+    Program reference, prog;
+    std::vector<std::string> lines;  // what prog printed before its checkpoint
+};
+
+CounterPair start_counter_pair() {
+    const std::vector<std::string> argv = {kPrograms + "/ckpt_counter_glibc", "4", "64"};
+    CounterPair c{start(argv), start(argv), {}};
+    for (int i = 0; i < 2; ++i) {  // "started", "progress 1": then it sleeps
+        auto l = c.prog.line();
+        REQUIRE(l);
+        c.lines.push_back(*l);
+    }
+    ::usleep(100 * 1000);  // well inside nanosleep
+    return c;
+}
+
+// Once its restored copy writes on prog's pipe (and nothing else holds it): prog's
+// lines, before and after, are the reference's, and the copy ends well.
+void check_like_reference(CounterPair& c, pid_t restored) {
+    c.prog.write.reset();
+    for (auto& l : c.prog.lines_until_eof()) c.lines.push_back(l);
+    c.reference.write.reset();
+    std::vector<std::string> expected = c.reference.lines_until_eof();
+    REQUIRE(expected.size() == 6);
+    CHECK(c.lines == expected);
+    auto status = wait_process(restored);
+    REQUIRE(status.ok());
+    CHECK(status->describe() == "exit status 0");
+    REQUIRE(wait_process(c.reference.pid).ok());
+}
+
 std::string temp_image_path(const char* name) {
     return "/dev/shm/ssi-checkpoint-test-" + std::to_string(::getpid()) + "-" + name + ".img";
 }
@@ -120,16 +154,8 @@ TEST_CASE("checkpoint: a tiny program without libc resumes counting after restor
 TEST_CASE("checkpoint: a glibc program sleeping with 64 MiB of heap restores and prints what an uninterrupted run prints",
           "[checkpoint][root]") {
     if (!have_root()) return;
-    const std::vector<std::string> argv = {kPrograms + "/ckpt_counter_glibc", "4", "64"};
-    Program reference = start(argv);
-    Program prog = start(argv);
-    std::vector<std::string> lines;
-    for (int i = 0; i < 2; ++i) {  // "started", "progress 1": then it sleeps
-        auto l = prog.line();
-        REQUIRE(l);
-        lines.push_back(*l);
-    }
-    ::usleep(100 * 1000);  // well inside nanosleep
+    CounterPair c = start_counter_pair();
+    Program& prog = c.prog;
 
     auto t0 = std::chrono::steady_clock::now();
     auto image = checkpoint(prog.pid, {CheckpointOptions::kill});
@@ -153,20 +179,35 @@ TEST_CASE("checkpoint: a glibc program sleeping with 64 MiB of heap restores and
     auto restored = restore(*loaded, {{{1, prog.write.get()}}});
     double restore_ms = ms_since(t0);
     if (!restored) FAIL(restored.error().message());
-    prog.write.reset();
     WARN("64 MiB glibc process: checkpoint (frozen) " << checkpoint_ms << " ms, save " << save_ms << " ms, load "
                                                       << load_ms << " ms, restore " << restore_ms << " ms, image "
                                                       << (size.ok() ? size->st_size >> 20 : -1) << " MiB");
+    check_like_reference(c, *restored);
+}
 
-    for (auto& l : prog.lines_until_eof()) lines.push_back(l);
-    reference.write.reset();
-    std::vector<std::string> expected = reference.lines_until_eof();
-    REQUIRE(expected.size() == 6);
-    CHECK(lines == expected);
-    auto status = wait_process(*restored);
-    REQUIRE(status.ok());
-    CHECK(status->describe() == "exit status 0");
-    REQUIRE(wait_process(reference.pid).ok());
+TEST_CASE("checkpoint, replace, hold_memory: after its exec, the program restored from its memory's holder prints "
+          "what an uninterrupted run prints",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+    CounterPair c = start_counter_pair();
+    Program& prog = c.prog;
+
+    CheckpointOptions options{CheckpointOptions::replace};
+    options.stream_memory = true;
+    options.hold_memory = true;
+    options.replace_argv = {"/bin/sleep", "1000"};
+    auto image = checkpoint(prog.pid, options);
+    if (!image) FAIL(image.error().message());
+    REQUIRE(image->memory_from > 0);
+    // Streamed from the holder, the memory section checks out as from a file.
+    auto source = stream_from_holder(*image);
+    REQUIRE(source.ok());
+    auto restored = restore(*image, {{{1, prog.write.get()}}});
+    if (!restored) FAIL(restored.error().message());
+    // The program that took its place (and the holder with it) goes; the restored one goes on.
+    REQUIRE(::kill(prog.pid, SIGKILL) == 0);
+    REQUIRE(wait_process(prog.pid).ok());
+    check_like_reference(c, *restored);
 }
 
 TEST_CASE("checkpoint, streamed: memory goes from the stopped process into the file and from the file into the "
@@ -175,16 +216,8 @@ TEST_CASE("checkpoint, streamed: memory goes from the stopped process into the f
     if (!have_root()) return;
 
     SECTION("a glibc program with 64 MiB of heap prints what an uninterrupted run prints") {
-        const std::vector<std::string> argv = {kPrograms + "/ckpt_counter_glibc", "4", "64"};
-        Program reference = start(argv);
-        Program prog = start(argv);
-        std::vector<std::string> lines;
-        for (int i = 0; i < 2; ++i) {  // "started", "progress 1": then it sleeps
-            auto l = prog.line();
-            REQUIRE(l);
-            lines.push_back(*l);
-        }
-        ::usleep(100 * 1000);
+        CounterPair c = start_counter_pair();
+        Program& prog = c.prog;
 
         std::string path = temp_image_path("streamed");
         CheckpointOptions options{CheckpointOptions::kill};
@@ -207,15 +240,7 @@ TEST_CASE("checkpoint, streamed: memory goes from the stopped process into the f
         auto restored = restore(*loaded, {{{1, prog.write.get()}}});
         ::unlink(path.c_str());
         if (!restored) FAIL(restored.error().message());
-        prog.write.reset();
-
-        for (auto& l : prog.lines_until_eof()) lines.push_back(l);
-        reference.write.reset();
-        CHECK(lines == reference.lines_until_eof());
-        auto status = wait_process(*restored);
-        REQUIRE(status.ok());
-        CHECK(status->describe() == "exit status 0");
-        REQUIRE(wait_process(reference.pid).ok());
+        check_like_reference(c, *restored);
     }
 
     SECTION("a byte changed in the memory section is noticed at its end, and the half-built process killed") {
