@@ -19,11 +19,8 @@ constexpr size_t kChunkBytes = 1 << 20;
 class HeldMemorySource final : public ImageSource {
 public:
     HeldMemorySource(pid_t holder, const ProcessImage& image) : holder_(holder) {
-        for (const MemoryMapping& m : image.mappings) {
-            if (m.saved_bytes() == 0) continue;
-            if (!m.precopied) runs_.push_back({m.start, m.end});
-            else runs_.insert(runs_.end(), m.runs.begin(), m.runs.end());
-        }
+        for (const MemoryMapping& m : image.mappings)
+            for (const PageRun& r : m.saved_runs()) runs_.push_back(r);
         if (!runs_.empty()) at_ = runs_.front().start;
     }
 
@@ -74,10 +71,8 @@ private:
 Result<std::unique_ptr<ImageSource>> stream_from_holder(ProcessImage& image) {
     if (image.memory_from == 0) return make_error("restore", "the image's memory is not held by a process", EINVAL);
     auto source = std::make_unique<HeldMemorySource>(image.memory_from, image);
-    uint64_t length = 0;
-    for (const MemoryMapping& m : image.mappings) length += m.saved_bytes();
     image.memory_stream = std::make_unique<ImageMemoryStream>(
-        *source, "the memory held by pid " + std::to_string(image.memory_from), length);
+        *source, "the memory held by pid " + std::to_string(image.memory_from), image.saved_memory_bytes());
     return std::unique_ptr<ImageSource>(std::move(source));
 }
 

@@ -81,13 +81,6 @@ Error damaged(const std::string& path, uint32_t kind) {
                       path + ": checksum mismatch in section " + section_name(kind) + " (the file is damaged)", EBADMSG);
 }
 
-// The readable mappings' contents, as the memory section holds them.
-uint64_t memory_length(const ProcessImage& image) {
-    uint64_t total = 0;
-    for (const MemoryMapping& m : image.mappings) total += m.saved_bytes();
-    return total;
-}
-
 // The bytes of `r`, from `held` (a buffer holding them) or, a chunk at a time, from the
 // stopped process: the next chunk is read on another thread while this one is written
 // (process_vm_readv needs no tracer thread), two chunks taking turns. A run of one chunk
@@ -129,9 +122,8 @@ Result<void> write_run(ImageSink& out, const ProcessImage& image, PageRun r, con
 Result<void> write_contents(ImageSink& out, const ProcessImage& image, const MemoryMapping& m,
                             std::optional<ChunkPair>& chunks, Checksum& sum) {
     const bool held = m.contents.size() == m.saved_bytes();
-    if (!m.precopied) return write_run(out, image, {m.start, m.end}, held ? m.contents.data() : nullptr, chunks, sum);
     uint64_t offset = 0;
-    for (const PageRun& r : m.runs) {
+    for (const PageRun& r : m.saved_runs()) {
         TRY(write_run(out, image, r, held ? m.contents.data() + offset : nullptr, chunks, sum));
         offset += r.size();
     }
@@ -175,7 +167,7 @@ Result<ProcessImage> load(ImageSource& in, const std::string& path, bool streame
         if (s.kind != kind)
             return make_error("load checkpoint image", path + ": expected section " + section_name(kind), EBADMSG);
         if (kind == kMemory) {
-            if (s.length != memory_length(image)) return damaged(path, kind);
+            if (s.length != image.saved_memory_bytes()) return damaged(path, kind);
             if (!streamed) TRY(load_contents(in, path, image));
             else image.memory_stream = std::make_unique<ImageMemoryStream>(in, path, s.length);
             break;
@@ -231,7 +223,7 @@ Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
     TRY(write_section(out, kAttributes, encode_attributes(image)));
     TRY(write_section(out, kFiles, encode_files(image)));
 
-    SectionHeader mem{kMemory, 0, memory_length(image), 0};
+    SectionHeader mem{kMemory, 0, image.saved_memory_bytes(), 0};
     TRY(out.write({reinterpret_cast<const char*>(&mem), sizeof mem}));
     Checksum sum;
     std::optional<ChunkPair> chunks;  // for contents read from the process

@@ -103,8 +103,7 @@ Result<void> MemoryHolder::park(uint64_t code, uint64_t original) {
     r.rax = SYS_pause;
     r.orig_rax = uint64_t(-1);
     TRY(ptrace_set_regs(pid_, r));
-    TRY(ptrace_set_sigmask(pid_, ~uint64_t(0)));
-    TRY(ptrace_detach(pid_));
+    TRY(ptrace_detach(pid_));  // every signal still blocked (create)
     traced_ = false;
     return ok();
 }

@@ -43,6 +43,12 @@ struct MemoryMapping {
         for (const PageRun& r : runs) n += r.size();
         return n;
     }
+    // The ranges whose bytes the image holds, in the memory section's order.
+    std::vector<PageRun> saved_runs() const {
+        if (!readable()) return {};
+        if (!precopied) return {{start, end}};
+        return runs;
+    }
     bool readable() const { return (prot & 1) != 0; }
 };
 
@@ -138,6 +144,12 @@ struct ProcessImage {
     // in the image's source, read as it is restored (load_image_streamed).
     pid_t memory_from = 0;
     std::unique_ptr<ImageMemoryStream> memory_stream;
+    // The memory section's length: every mapping's saved bytes.
+    uint64_t saved_memory_bytes() const {
+        uint64_t total = 0;
+        for (const MemoryMapping& m : mappings) total += m.saved_bytes();
+        return total;
+    }
     std::vector<OpenFile> files;          // in fd order
 
     ProcessAttributes attributes;

@@ -441,11 +441,16 @@ TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs
     put(m.home("lock"), "");
     put(m.home("ready"), "");
     REQUIRE(::unlink(m.home("ready").c_str()) == 0);
+    // A background locker makes "ready" once it holds its lock; one that failed never
+    // does: waited for at most 10 s, so that it fails the test instead of hanging it.
+    auto locker_ready = [&] {
+        for (int i = 0; i < 1000 && ::access(m.home("ready").c_str(), F_OK) != 0; ++i) ::usleep(10'000);
+        return ::access(m.home("ready").c_str(), F_OK) == 0;
+    };
 
     SECTION("flock") {
         REQUIRE(sh("flock '" + m.via("lock") + "' sh -c 'touch " + m.home("ready") + "; sleep 2' &") == 0);
-        for (int i = 0; i < 1000 && ::access(m.home("ready").c_str(), F_OK) != 0; ++i) ::usleep(10'000);
-        REQUIRE(::access(m.home("ready").c_str(), F_OK) == 0);  // a locker that failed: not a hang
+        REQUIRE(locker_ready());
         CHECK(sh("flock -n '" + m.home("lock") + "' true") != 0);  // held through the mount
         CHECK(sh("flock -n '" + m.via("lock") + "' true") != 0);
         CHECK(sh("flock -w 10 '" + m.via("lock") + "' true") == 0);  // waits, then gets it
@@ -465,8 +470,7 @@ TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs
                                "try: fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, int(sys.argv[2]))\n"
                                "except OSError: sys.exit(1)\" ";
         REQUIRE(sh(holder) == 0);
-        for (int i = 0; i < 1000 && ::access(m.home("ready").c_str(), F_OK) != 0; ++i) ::usleep(10'000);
-        REQUIRE(::access(m.home("ready").c_str(), F_OK) == 0);  // a locker that failed: not a hang
+        REQUIRE(locker_ready());
         CHECK(sh(try_lock + m.home("lock") + " 5") == 1);   // inside the held range, at home
         CHECK(sh(try_lock + m.via("lock") + " 5") == 1);    // and for another process on the mount
         CHECK(sh(try_lock + m.home("lock") + " 20") == 0);  // outside it
@@ -485,8 +489,7 @@ TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs
                  "open('" + m.home("ready") + "', 'w').close()\n"
                  "import time; time.sleep(30)\" & echo $! > '" + m.scratch + "/pid'") == 0);
         // Locked and closed: before that, home would find the file free whatever the mount did.
-        for (int i = 0; i < 1000 && ::access(m.home("ready").c_str(), F_OK) != 0; ++i) ::usleep(10'000);
-        REQUIRE(::access(m.home("ready").c_str(), F_OK) == 0);  // a locker that failed: not a hang
+        REQUIRE(locker_ready());
         std::string exclusive_at_home = "python3 -c \"import fcntl, sys, time\n"
                                         "f = open('" + m.home("lock") + "', 'r+')\n"
                                         "for i in range(500):\n"
