@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -86,6 +87,14 @@ Result<ExitStatus> wait_process(pid_t pid) {
         return sys_error("waitpid", "pid " + std::to_string(pid));
     }
     return decode_wait_status(status);
+}
+
+Result<void> end_clone_child(pid_t pid) {
+    if (::kill(pid, SIGKILL) < 0) return sys_error("kill", "pid " + std::to_string(pid));
+    for (;;) {
+        if (::waitpid(pid, nullptr, __WALL) >= 0) return ok();
+        if (errno != EINTR) return sys_error("waitpid(__WALL)", "pid " + std::to_string(pid));
+    }
 }
 
 Result<Reaped> reap_one() {

@@ -65,6 +65,9 @@ struct Reaped {
     pid_t pid = 0;  // when kind == child
     ExitStatus status;
 };
+// A child whose exit signal is 0 (a memory's holder, checkpoint/memory_holder.h) killed
+// and reaped: SIGKILL, then waitpid(pid, __WALL), which plain waits never match.
+Result<void> end_clone_child(pid_t pid);
 // waitpid(pid, WNOHANG): its status if it has ended (and it is reaped), else nothing.
 Result<std::optional<ExitStatus>> try_wait_process(pid_t pid);
 // waitpid(-1, WNOHANG): one exited child, if any. Takes any child's status: a caller

@@ -116,6 +116,10 @@ struct RestoreOptions {
     // Called when the process is whole, stopped, about to be let go: the last chance to
     // say no (a migration's commit point). A failure kills the process.
     std::function<Result<void>()> before_resume;
+    // restore_into only, for an image whose memory is held (hold_memory) by a child of
+    // the process — the holder it left when it was replaced: once the memory is in place
+    // the holder is killed and reaped from inside (it is nobody else's child to reap).
+    bool end_holder = false;
 };
 
 // Rebuilds the image in a new child of the caller and lets it run; returns its PID.
@@ -125,6 +129,23 @@ Result<pid_t> restore(const ProcessImage& image, const RestoreOptions& options =
 // (memory_from) as load_image_streamed streams it from a file. The source returned is
 // what the stream reads from: keep it until the restore is done.
 Result<std::unique_ptr<ImageSource>> stream_from_holder(ProcessImage& image);
+// The bytes of such an image's memory section (contents in table order, then its
+// checksum), read from the holder as they are asked for: what follows the head.
+Result<std::unique_ptr<ImageSource>> memory_section_from_holder(const ProcessImage& image);
+// How many bytes that is.
+uint64_t memory_section_bytes(const ProcessImage& image);
+// A whole image, as save_image_to would have written it, from its head (an open file
+// save_image_head_to wrote) and the memory held by `holder`: what a move from home serves
+// to its target. Read in order; `size` is its length in bytes.
+struct HeldImageStream {
+    std::unique_ptr<ImageSource> bytes;
+    uint64_t size = 0;
+};
+Result<HeldImageStream> stream_held_image(int head_fd, const std::string& name, pid_t holder);
+// The image of a head file and its holder, ready for restore_into: its memory streams
+// from the holder (`source`, kept until the restore is done).
+Result<ProcessImage> load_held_image(int head_fd, const std::string& name, pid_t holder,
+                                     std::unique_ptr<ImageSource>& source);
 
 // Rebuilds the image inside `pid`, an existing process, which keeps its PID and parent
 // (restore_into.cpp). `pid` must be single-threaded, traceable by the caller and parked
@@ -140,6 +161,10 @@ Result<ProcessImage> load_image(const std::string& path);
 // save_image_to writes from the file's current offset and leaves it open.
 Result<void> save_image_to(const ProcessImage& image, int fd, const std::string& name);
 Result<void> save_image_to(const ProcessImage& image, ImageSink& out);
+// The image up to its memory's contents (header, sections, the memory section's header):
+// with the memory_section_from_holder bytes after it, the image save_image_to writes.
+// A move from home keeps only this in a file; the memory stays in its holder.
+Result<void> save_image_head_to(const ProcessImage& image, ImageSink& out);
 Result<ProcessImage> load_image_from(int fd, const std::string& name);
 // Everything but the memory's contents, which restore() and restore_into() then read
 // from `in` as they write them into the process: the rebuild overlaps with the image's

@@ -208,7 +208,7 @@ Result<void> save_image_to(const ProcessImage& image, int fd, const std::string&
     return save_image_to(image, sink);
 }
 
-Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
+Result<void> save_image_head_to(const ProcessImage& image, ImageSink& out) {
     FileHeader h{};
     std::memcpy(h.magic, kMagic, sizeof kMagic);
     h.version = kVersion;
@@ -224,7 +224,11 @@ Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
     TRY(write_section(out, kFiles, encode_files(image)));
 
     SectionHeader mem{kMemory, 0, image.saved_memory_bytes(), 0};
-    TRY(out.write({reinterpret_cast<const char*>(&mem), sizeof mem}));
+    return out.write({reinterpret_cast<const char*>(&mem), sizeof mem});
+}
+
+Result<void> save_image_to(const ProcessImage& image, ImageSink& out) {
+    TRY(save_image_head_to(image, out));
     Checksum sum;
     std::optional<ChunkPair> chunks;  // for contents read from the process
     for (const MemoryMapping& m : image.mappings)

@@ -38,6 +38,8 @@ Result<void> rebuild(RemoteSyscaller& sys, const RestoreRegion& region, const Pr
     TRY(clear_child_layout(sys, region, image));
     // Every mapping at its address, with its contents and protection.
     TRY(map_image_memory(sys, image));
+    // The memory read, its holder (the process's own child, if asked) ends.
+    TRY(end_memory_holder(sys, image, options));
     // brk, argv/env bounds, auxv, name.
     TRY(restore_mm_layout(sys, region, image));
     // Handlers, altstack, pending signals.

@@ -99,6 +99,7 @@ Result<RestoreChild> spawn_restore_child(const RestoreRegion& region, const Rest
 Result<void> unregister_inherited_rseq(RemoteSyscaller& sys);
 Result<void> clear_child_layout(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image);
+Result<void> end_memory_holder(RemoteSyscaller& sys, const ProcessImage& image, const RestoreOptions& options);
 Result<void> restore_mm_layout(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> register_rseq(RemoteSyscaller& sys, const ProcessImage& image);

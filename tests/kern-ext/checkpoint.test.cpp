@@ -210,6 +210,90 @@ TEST_CASE("checkpoint, replace, hold_memory: after its exec, the program restore
     check_like_reference(c, *restored);
 }
 
+// All of `in`, read as a restore or an image server reads it.
+std::string read_all(ImageSource& in) {
+    std::string out;
+    char buf[1 << 16];
+    for (;;) {
+        auto n = in.read_some(buf);
+        REQUIRE(n.ok());
+        if (*n == 0) return out;
+        out.append(buf, *n);
+    }
+}
+
+TEST_CASE("checkpoint, replace, hold_memory: a head file and the holder are the image a file would hold, byte for "
+          "byte; the program is rebuilt in the process that replaced it, which ends and reaps the holder",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+    CounterPair c = start_counter_pair();
+    Program& prog = c.prog;
+    const std::string path = temp_image_path("held"), head = path + ".head";
+
+    // Replaced by a program that parks (one thread, every signal blocked, in pause()), as
+    // a deputy does; only the image's head is written while the process is stopped.
+    CheckpointOptions options{CheckpointOptions::replace};
+    options.stream_memory = true;
+    options.hold_memory = true;
+    options.replace_argv = {"/usr/bin/python3", "-c",
+                            "import signal; signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals()); signal.pause()"};
+    options.while_frozen = [&](const ProcessImage& im) -> Result<void> {
+        UniqueFd fd = TRY(open_file(head, O_WRONLY | O_CREAT | O_TRUNC, 0600));
+        FdImageSink sink(fd.get());
+        return save_image_head_to(im, sink);
+    };
+    auto image = checkpoint(prog.pid, options);
+    if (!image) FAIL(image.error().message());
+    const pid_t holder = image->memory_from;
+    REQUIRE(holder > 0);
+
+    REQUIRE(save_image(*image, path).ok());  // the whole image, its memory read from the holder
+    auto whole = read_file(path);
+    REQUIRE(whole.ok());
+    auto head_fd = open_file(head, O_RDONLY);
+    REQUIRE(head_fd.ok());
+    auto held = stream_held_image(head_fd->get(), head, holder);
+    if (!held) FAIL(held.error().message());
+    CHECK(held->size == whole->size());
+    const bool same = read_all(*held->bytes) == *whole;  // (64 MiB: not in a failure's message)
+    CHECK(same);
+    ::unlink(path.c_str());
+
+    // A head with anything after it is not one.
+    {
+        auto longer = open_file(path + ".long", O_RDWR | O_CREAT | O_TRUNC, 0600);
+        REQUIRE(longer.ok());
+        auto bytes = read_file(head);
+        REQUIRE(bytes.ok());
+        REQUIRE(write_all(longer->get(), *bytes + "x").ok());
+        auto refused = stream_held_image(longer->get(), path + ".long", holder);
+        ::unlink((path + ".long").c_str());
+        REQUIRE_FALSE(refused.ok());
+        CHECK_THAT(refused.error().message(), Catch::Contains("not an image's head"));
+    }
+
+    for (int i = 0; i < 3000; ++i) {  // the replacement parks
+        auto sc = read_file("/proc/" + std::to_string(prog.pid) + "/syscall");
+        if (sc && sc->rfind("34 ", 0) == 0) break;
+        ::usleep(1000);
+    }
+    std::unique_ptr<ImageSource> source;
+    auto loaded = load_held_image(head_fd->get(), head, holder, source);
+    if (!loaded) FAIL(loaded.error().message());
+    RestoreOptions into;
+    into.files = RestoreOptions::Files::in_place;
+    into.end_holder = true;
+    auto restored = restore_into(prog.pid, *loaded, into);
+    ::unlink(head.c_str());
+    if (!restored) FAIL(restored.error().message());
+    // The holder is gone, reaped: the rebuilt program has no child, no zombie.
+    CHECK(::kill(holder, 0) < 0);
+    auto kids = read_file("/proc/" + std::to_string(prog.pid) + "/task/" + std::to_string(prog.pid) + "/children");
+    REQUIRE(kids.ok());
+    CHECK(kids->find_first_not_of(" \n") == std::string::npos);
+    check_like_reference(c, prog.pid);
+}
+
 TEST_CASE("checkpoint, streamed: memory goes from the stopped process into the file and from the file into the "
           "restored process, and a damaged memory section fails the restore",
           "[checkpoint][root]") {
