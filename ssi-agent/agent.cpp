@@ -110,7 +110,7 @@ void Agent::scan_local() {
     bool full = scans_++ % every == 0;
     runs_.keep_spare();
     if (full) migrations_.rebuild_parked();
-    auto delta = share_.scan(full, runs_.visibility());
+    auto delta = share_.scan(full, visibility());
     if (!delta) {
         spdlog::warn("agent: scanning processes: {}", delta.error().message());
         return;
@@ -234,7 +234,7 @@ void Agent::on_peer(PeerInbound&& in) {
                     mesh_->reply(to, wire::encode(wire::Envelope{id, std::move(reply)}));
                 });
             } else if constexpr (std::is_same_v<T, wire::PsRequest>) {
-                auto rows = share_.read_now(runs_.visibility());
+                auto rows = share_.read_now(visibility());
                 wire::Message reply = rows ? wire::Message{wire::PsReply{config_.self_id, std::move(*rows)}}
                                            : wire::Message{wire::ErrorReply{EIO, rows.error().message()}};
                 mesh_->reply(in, wire::encode(wire::Envelope{envelope->request_id, std::move(reply)}));
@@ -271,6 +271,12 @@ void Agent::on_table_delta(const PeerInbound& in, const wire::TableDelta& delta)
 }
 
 // ---- local callers ----------------------------------------------------------------------
+
+Visibility Agent::visibility() {
+    Visibility v = runs_.visibility();
+    migrations_.hide_holders(v);
+    return v;
+}
 
 void Agent::on_local(LocalRequest&& request) {
     std::visit(
@@ -424,7 +430,7 @@ void Agent::handle_cluster_ps(const LocalRequest& request, const wire::ClusterPs
     };
     auto gather = std::make_shared<Gather>();
     gather->respond = request.respond;
-    if (auto rows = share_.read_now(runs_.visibility())) gather->reply.processes = std::move(*rows);
+    if (auto rows = share_.read_now(visibility())) gather->reply.processes = std::move(*rows);
     uint32_t timeout = std::clamp<uint32_t>(ps.timeout_ms, 10, 30'000);
     for (int32_t peer : membership_.peers()) {
         if (membership_.state(peer) == NodeState::Down) {

@@ -47,6 +47,9 @@ private:
     void send_heartbeats();
     void on_node_state(int32_t node, NodeState before, NodeState after);
 
+    // What the table hides: the remote runs' helpers, and the memory held for a move.
+    Visibility visibility();
+
     // Local callers
     void on_local(LocalRequest&& request);
     void handle_kill(const LocalRequest& request, const wire::KillRequest& kill);

@@ -64,6 +64,7 @@ struct Migrations::Job {
     int32_t target = 0;  // where it goes (self: home)
     bool has_deputy = false;
     bool fell_back = false;  // the move failed before its commit point: it continues at home
+    pid_t holder = 0;        // leaving home: the child of the deputy that keeps the memory
     ProcessIdentity owner;
     std::string image_path, deputy_program, socket_path;
     std::vector<int> signals;  // held for it by a deputy left parked (rebuild_parked)
@@ -73,40 +74,52 @@ struct Migrations::Job {
 // The images live in a directory every user may write (sticky, like /tmp), and the agent
 // is root: it never follows a link there, creates only new files, and reads back only a
 // regular file that belongs to the process's owner — not an image someone slipped in.
-Result<void> Migrations::save_owned_image(const ProcessImage& image, const Job& job) {
-    const std::string tmp = job.image_path + ".tmp";
+// Leaving home, only the image's head is written (kilobytes, while the process is still
+// stopped): its memory stays in the holder (memory_holder.h), read from there as sent.
+Result<void> Migrations::save_owned_head(const ProcessImage& image, const Job& job) {
+    const std::string head = job.image_path + ".head", tmp = head + ".tmp";
     (void)unlink_at(AT_FDCWD, tmp, 0);
     UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     TRY(change_fd_owner(fd.get(), job.owner.uid, job.owner.gid));
-    TRY(save_image_to(image, fd.get(), tmp));
+    FdImageSink sink(fd.get());
+    TRY(save_image_head_to(image, sink));
     fd.reset();
-    return rename_at(AT_FDCWD, tmp, AT_FDCWD, job.image_path, 0);
+    return rename_at(AT_FDCWD, tmp, AT_FDCWD, head, 0);
+}
+
+Result<UniqueFd> Migrations::open_owned(const Job& job, const std::string& path) {
+    UniqueFd fd = TRY(open_file(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st = TRY(stat_at(fd.get(), "", AT_EMPTY_PATH));
+    if (!S_ISREG(st.st_mode) || st.st_uid != job.owner.uid)
+        return refused(path + " is not the image the move left (not a regular file of uid " +
+                       std::to_string(job.owner.uid) + ")");
+    return fd;
 }
 
 Result<ProcessImage> Migrations::load_owned_image(const Job& job, UniqueFd& fd, std::optional<FdImageSource>& source) {
-    fd = TRY(open_file(job.image_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    struct stat st = TRY(stat_at(fd.get(), "", AT_EMPTY_PATH));
-    if (!S_ISREG(st.st_mode) || st.st_uid != job.owner.uid)
-        return refused(job.image_path + " is not the image the move left (not a regular file of uid " +
-                       std::to_string(job.owner.uid) + ")");
+    fd = TRY(open_owned(job, job.image_path));
     source.emplace(fd.get());
     return load_image_streamed(*source, job.image_path);
 }
 
 // Streamed: the memory is read from the file as it is written into the process (or is
-// there already, pre-copied into the deputy).
+// there already, pre-copied into the deputy), or, leaving home, from its holder, which
+// then ends (it is the deputy's child: reaped from inside, before the program runs).
 Result<void> Migrations::rebuild_in_deputy(const Job& job) {
     UniqueFd image_fd;
-    std::optional<FdImageSource> source;
-    ProcessImage image = TRY(load_owned_image(job, image_fd, source));
+    std::optional<FdImageSource> file;
+    std::unique_ptr<ImageSource> held;
     RestoreOptions options;
     options.credentials = RestoreCredentials{job.owner.uid, job.owner.gid, job.owner.groups};
     options.files = RestoreOptions::Files::in_place;
     options.keep_stdio = true;  // its originals, which the deputy relayed
+    options.end_holder = job.holder != 0;
+    const std::string head = job.image_path + ".head";
+    ProcessImage image = job.holder ? TRY(load_held_image((image_fd = TRY(open_owned(job, head))).get(), head, job.holder, held))
+                                    : TRY(load_owned_image(job, image_fd, file));
     TRY(restore_into(job.gpid.pid, image, options));
-    (void)unlink_at(AT_FDCWD, job.image_path, 0);
-    (void)unlink_at(AT_FDCWD, job.image_path + ".precopy", 0);  // the deputy's progress mark
-    (void)unlink_at(AT_FDCWD, job.image_path + ".signals", 0);  // and what it held, also in its answer
+    for (const char* left : {"", ".head", ".sent", ".precopy", ".signals"})  // progress marks, held signals
+        (void)unlink_at(AT_FDCWD, job.image_path + left, 0);
     return ok();
 }
 
@@ -134,16 +147,33 @@ std::vector<int> held_signals(const std::string& image_path, uid_t owner) {
     return out;
 }
 
-// A deputy parked for a move home whose agent died before rebuilding the process in it
-// (an agent restart): it waits in pause(), alone, with the image of the move beside it.
-bool parked_deputy(pid_t pid, const std::string& deputy_program) {
-    const std::string proc = "/proc/" + std::to_string(pid);
-    auto exe = stat_path(proc + "/exe");  // the program it runs, followed
+bool is_deputy(pid_t pid, const std::string& deputy_program) {
+    auto exe = stat_path("/proc/" + std::to_string(pid) + "/exe");  // the program it runs, followed
     auto wanted = stat_path(deputy_program);
+    return exe && wanted && exe->st_dev == wanted->st_dev && exe->st_ino == wanted->st_ino;
+}
+
+// Asleep in pause(), one thread: a parked deputy (whose agent died before rebuilding the
+// process in it: an agent restart), or a memory's holder.
+bool asleep_alone(pid_t pid) {
+    const std::string proc = "/proc/" + std::to_string(pid);
     auto syscall = read_file(proc + "/syscall");
     auto status = read_file(proc + "/status");
-    return exe && wanted && exe->st_dev == wanted->st_dev && exe->st_ino == wanted->st_ino && syscall &&
-           syscall->rfind("34 ", 0) == 0 && status && status->find("\nThreads:\t1\n") != std::string::npos;
+    return syscall && syscall->rfind("34 ", 0) == 0 && status && status->find("\nThreads:\t1\n") != std::string::npos;
+}
+bool parked_deputy(pid_t pid) { return asleep_alone(pid); }
+
+// The child that holds the memory of a process leaving home (a process that moves has no
+// other child: prepare() refuses it), 0 if none.
+pid_t memory_holder_of(pid_t pid) {
+    const std::string p = std::to_string(pid);
+    auto kids = read_file("/proc/" + p + "/task/" + p + "/children");
+    if (!kids) return 0;
+    pid_t holder = 0;
+    std::istringstream list(*kids);
+    if (!(list >> holder)) return 0;
+    if (list >> std::ws; !list.eof()) return 0;  // more than one: not a move's
+    return asleep_alone(holder) ? holder : 0;
 }
 
 std::string deputy_program_path() {
@@ -170,44 +200,63 @@ void Migrations::rebuild_parked() {
         auto entries = read_dir_entries(dir->get(), 1 << 16);
         if (!entries || entries->empty()) break;
         for (const DirEntry& e : *entries)
-            if (e.name.size() > 4 && e.name.ends_with(".img")) names.push_back(e.name);
+            if (e.name.ends_with(".img") || e.name.ends_with(".img.head")) names.push_back(e.name);
     }
     for (const std::string& name : names) {
+        const bool head = name.ends_with(".head");
+        const std::string image = head ? name.substr(0, name.size() - 5) : name;
         uint64_t value = 0;
-        auto [end, ec] = std::from_chars(name.data(), name.data() + name.size() - 4, value);
-        if (ec != std::errc() || end != name.data() + name.size() - 4) continue;
+        auto [end, ec] = std::from_chars(image.data(), image.data() + image.size() - 4, value);
+        if (ec != std::errc() || end != image.data() + image.size() - 4) continue;
         auto job = std::make_shared<Job>();
         job->gpid = Gpid::from_value(value);
         job->self = job->target = config_.self_id;
-        job->image_path = images_dir_ + "/" + name;
+        job->image_path = images_dir_ + "/" + image;
         job->deputy_program = deputy_program_path();
         job->socket_path = config_.socket_path;
         // A move of ours under way has its own answer coming, or is being rebuilt.
         if (job->gpid.node != config_.self_id || moving_.count(job->gpid.pid)) continue;
-        if (!parked_deputy(job->gpid.pid, job->deputy_program)) continue;
+        if (!is_deputy(job->gpid.pid, job->deputy_program)) continue;
+        // Leaving home, the memory is in the deputy's child; without it there is nothing
+        // to rebuild from.
+        if (head && !(job->holder = memory_holder_of(job->gpid.pid))) continue;
+        const bool parked = parked_deputy(job->gpid.pid);
+        // A deputy that left home and was never ordered (its agent died after the exec) is
+        // ordered home; one whose move goes on answers that it is busy, and is left to it.
+        if (!parked && !head) continue;
         auto owner = read_process_identity(job->gpid.pid);
         if (!owner) continue;
         job->owner = *owner;
+        job->has_deputy = true;
         moving_.insert(job->gpid.pid);
-        spdlog::info("migrate: {} was left parked by a move home: rebuilding it", job->gpid.str());
+        if (parked) spdlog::info("migrate: {} was left parked by a move: rebuilding it", job->gpid.str());
         run_in_pool(
             loop_,
-            [job] {
+            [job, parked] {
+                if (!parked) return run(*job);
                 job->signals = held_signals(job->image_path, job->owner.uid);
                 auto rebuilt = rebuild_in_deputy(*job);
                 job->result = rebuilt ? Result<wire::MigrateReply>(wire::MigrateReply{}) : rebuilt.error();
             },
-            [this, job] {
+            [this, job, parked] {
                 moving_.erase(job->gpid.pid);
-                if (!*job->result)
+                if (!*job->result) {
+                    // Ordered home, a deputy whose move goes on says it is busy: left to it.
+                    if (!parked) return spdlog::debug("migrate: {}: {}", job->gpid.str(), job->result->error().message());
                     return spdlog::warn("migrate: {}: could not rebuild it: {}", job->gpid.str(),
                                         job->result->error().message());
+                }
                 runs_.remove_deputy(job->gpid.pid);
                 // What it was sent during the move, which the deputy held for it.
                 for (int sig : job->signals) (void)send_signal(job->gpid.pid, sig);
                 spdlog::info("migrate: {} runs at home again", job->gpid.str());
             });
     }
+}
+
+void Migrations::hide_holders(Visibility& visibility) const {
+    for (pid_t pid : moving_)
+        if (pid_t holder = memory_holder_of(pid)) visibility.hidden.insert(holder);
 }
 
 Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::MigrateRequest& request, uid_t caller_uid) {
@@ -292,16 +341,22 @@ void Migrations::run(Job& job) {
             options.stream_memory = true;  // from the process to the file, no copy in between
             options.replace_argv = {job.deputy_program, "--adopt"};
             options.replace_env = {"SSI_SOCKET=" + job.socket_path, "PATH=/usr/local/bin:/usr/bin:/bin"};
-            options.while_frozen = [&](const ProcessImage& image) { return save_owned_image(image, job); };
-            if (auto saved = checkpoint(pid, options); !saved) {
-                (void)unlink_at(AT_FDCWD, job.image_path, 0);
+            // Its memory outlives the exec in a holder, the deputy's child: the deputy sends
+            // it from there, nothing is written out first.
+            options.hold_memory = true;
+            options.while_frozen = [&](const ProcessImage& image) { return save_owned_head(image, job); };
+            auto saved = checkpoint(pid, options);
+            if (!saved) {
+                (void)unlink_at(AT_FDCWD, job.image_path + ".head", 0);
                 return refused("cannot migrate: " + why_not(saved.error()));
             }
+            job.holder = saved->memory_from;
             frozen_here = ms_since(started);
             spdlog::info("migrate: {} saved and its deputy in place in {} ms", job.gpid.str(), frozen_here);
+            inject_fault(job, "migrate-leave-exec");
         }
         AgentClient deputy = AgentClient::over(TRY(reach_deputy(job.self, pid)), "the deputy of " + job.gpid.str());
-        wire::Message reply = TRY(deputy.call(wire::MoveOrder{job.target, job.image_path}, kMoveTimeoutMs));
+        wire::Message reply = TRY(deputy.call(wire::MoveOrder{job.target, job.image_path, job.holder}, kMoveTimeoutMs));
         if (auto* moved = std::get_if<wire::MigrateReply>(&reply)) {
             wire::MigrateReply r = *moved;
             r.frozen_ms += frozen_here;

@@ -43,15 +43,21 @@ public:
     // before rebuilding the process in them (or that parked while no agent ran) get it
     // rebuilt now, from the image beside them, in their PID.
     void rebuild_parked();
+    // What the process table must not list: the holder of the memory of a process
+    // leaving home (kern-ext/checkpoint/memory_holder.h), while the move lasts.
+    void hide_holders(Visibility& visibility) const;
 
 private:
     struct Job;
     Result<std::shared_ptr<Job>> prepare(const wire::MigrateRequest& request, uid_t caller_uid);
     static void run(Job& job);
-    static Result<void> save_owned_image(const ProcessImage& image, const Job& job);
-    // Streamed from `fd` through `source` (both the caller's, alive through the restore).
+    static Result<void> save_owned_head(const ProcessImage& image, const Job& job);
     static Result<void> rebuild_in_deputy(const Job& job);
     static void inject_fault(const Job& job, const char* point);
+    // A file of the move's that the process's owner may have written: opened only if it
+    // is a regular file of theirs, no link followed.
+    static Result<UniqueFd> open_owned(const Job& job, const std::string& path);
+    // Streamed from `fd` through `source` (both the caller's, alive through the restore).
     static Result<ProcessImage> load_owned_image(const Job& job, UniqueFd& fd, std::optional<FdImageSource>& source);
 
     EventLoop& loop_;

@@ -1,5 +1,6 @@
 #include "libssi/remote/image_server.h"
 
+#include "kern-ext/checkpoint/checkpoint.h"
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
 #include "libssi/remote/image_stream.h"
@@ -18,8 +19,22 @@ void ImageServer::serve(std::string path) {
     path_ = std::move(path);
     reader_.reset();
     writer_.reset();
+    held_.reset();
+    head_.reset();
     precopy_.release();
     end_progress();
+}
+
+Result<uint64_t> ImageServer::serve_held(std::string path, pid_t holder) {
+    serve(std::move(path));
+    const std::string head = path_ + ".head";
+    head_ = TRY(open_file(head, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    HeldImageStream image = TRY(stream_held_image(head_.get(), head, holder));
+    held_ = std::move(image.bytes);
+    held_at_ = 0;
+    ended_ = false;
+    start_progress(path_ + ".sent");
+    return image.size;
 }
 
 void ImageServer::keep_precopy() {
@@ -29,6 +44,20 @@ void ImageServer::keep_precopy() {
 
 // IMAGE.precopy: a file as long as what the pre-copy sent so far (sparse, nothing in it),
 // where ssi-migrate's progress bar sees a move home advance: its image file stays small.
+void ImageServer::start_progress(std::string path) {
+    end_progress();
+    progress_path_ = std::move(path);
+    (void)unlink_at(AT_FDCWD, progress_path_, 0);
+    if (auto fd = open_file(progress_path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) {
+        progress_ = std::move(*fd);
+        progress_bytes_ = 0;
+    }
+}
+
+void ImageServer::add_progress(uint64_t bytes) {
+    if (progress_) (void)truncate_fd(progress_.get(), off_t(progress_bytes_ += bytes));
+}
+
 void ImageServer::end_progress() {
     if (!progress_) return;
     progress_.reset();
@@ -40,6 +69,32 @@ const std::string& ImageServer::reply(std::string text) {
     return reply_;
 }
 
+// The next chunk of a held image: asked for in order (the fetch asks ahead, in order);
+// the requests beyond its end get empty answers.
+const std::string& ImageServer::read_held(uint64_t offset, uint32_t length) {
+    reply_ = encode_image_op('D', offset);
+    const size_t header = reply_.size();
+    if (offset != held_at_) {
+        if (offset > held_at_ && ended_) return reply_;  // beyond the end
+        return reply(encode_image_error("the image of a move from home is read in order"));
+    }
+    reply_.resize(header + std::min<size_t>(length, 4 * kImageChunkBytes));
+    size_t got = 0;
+    while (header + got < reply_.size()) {
+        auto n = held_->read_some(std::span<char>(reply_.data() + header + got, reply_.size() - header - got));
+        if (!n) return reply(encode_image_error(n.error().message()));
+        if (*n == 0) {
+            ended_ = true;
+            break;
+        }
+        got += *n;
+    }
+    reply_.resize(header + got);
+    held_at_ += got;
+    add_progress(got);
+    return reply_;
+}
+
 const std::string& ImageServer::handle(std::string_view request) {
     auto op = decode_image_op(request);
     if (!op) return reply(encode_image_error("malformed image request"));
@@ -47,6 +102,7 @@ const std::string& ImageServer::handle(std::string_view request) {
     const std::string part = path_ + ".part";
     switch (op->op) {
         case 'G': {
+            if (held_) return read_held(op->offset, op->length);
             if (!reader_) {
                 auto fd = open_file(path_, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
                 if (!fd) return reply(encode_image_error(fd.error().message()));
@@ -95,13 +151,7 @@ const std::string& ImageServer::handle(std::string_view request) {
         }
         case 'A': {
             // Each area where nothing of ours is; the rest comes with the image, whole.
-            end_progress();
-            progress_path_ = path_ + ".precopy";
-            (void)unlink_at(AT_FDCWD, progress_path_, 0);
-            if (auto fd = open_file(progress_path_, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) {
-                progress_ = std::move(*fd);
-                progress_bytes_ = 0;
-            }
+            start_progress(path_ + ".precopy");
             std::string mapped(op->offset, '\0');
             for (uint64_t i = 0; i < op->offset; ++i) {
                 PrecopyArea a;
@@ -113,7 +163,7 @@ const std::string& ImageServer::handle(std::string_view request) {
         case 'W': {
             if (auto written = precopy_.write(op->offset, op->data); !written)
                 return reply(encode_image_error(written.error().message()));
-            if (progress_) (void)truncate_fd(progress_.get(), off_t(progress_bytes_ += op->data.size()));
+            add_progress(op->data.size());
             return reply(encode_image_op('K', op->offset));
         }
         case 'F': {

@@ -7,9 +7,11 @@
 // can touch nothing the user could not.
 #pragma once
 
+#include "kern-ext/checkpoint/image_source.h"
 #include "kern-ext/fixed_areas.h"
 #include "kern-ext/unique_fd.h"
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -20,6 +22,11 @@ public:
     // The image of the move under way; "" when none (every request is then refused).
     // Areas held for a pre-copy are let go: that move is over.
     void serve(std::string path);
+    // A move from home: the image is IMAGE.head, then the memory `holder` (our child)
+    // keeps; it is read in order as it is asked for, never written into a file. How far
+    // it was sent shows in IMAGE.sent (sparse, that long) for ssi-migrate's bar. Returns
+    // the image's size.
+    Result<uint64_t> serve_held(std::string path, pid_t holder);
     // The deputy parks: the areas stay, for the rebuild in it.
     void keep_precopy();
     // The reply payload to one request payload; valid until the next call (a chunk is read
@@ -28,12 +35,19 @@ public:
 
 private:
     const std::string& reply(std::string text);
+    const std::string& read_held(uint64_t offset, uint32_t length);
     std::string path_;
     std::string reply_;
     UniqueFd reader_, writer_;
     FixedAreas precopy_;
+    UniqueFd head_;                          // serve_held: IMAGE.head
+    std::unique_ptr<ImageSource> held_;      // and the whole image, from it and the holder
+    uint64_t held_at_ = 0;                   // how far it was read
+    bool ended_ = false;                     // to its end
+    void start_progress(std::string path);
+    void add_progress(uint64_t bytes);
     void end_progress();
-    UniqueFd progress_;  // IMAGE.precopy, as long as the pre-copy so far
+    UniqueFd progress_;  // IMAGE.precopy or IMAGE.sent, as long as what came or went so far
     std::string progress_path_;
     uint64_t progress_bytes_ = 0;
 };

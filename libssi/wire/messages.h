@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 6;
+inline constexpr uint32_t kProtocolVersion = 7;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -365,10 +365,13 @@ struct MigrateReply {
 // Home agent -> deputy (on the deputy's order socket): move the program to `target`
 // (the home node itself: bring it back into the deputy), using `image_path` at home for
 // its image. Answered by MigrateReply, DeputyParked or ErrorReply (nothing moved).
+// Leaving home, the image's memory stays in `memory_holder`, the deputy's child
+// (kern-ext/checkpoint/memory_holder.h): the image is IMAGE.head, then that memory.
 struct MoveOrder {
     int32_t target = 0;
     std::string image_path;
-    MSGPACK_DEFINE_ARRAY(target, image_path)
+    int32_t memory_holder = 0;
+    MSGPACK_DEFINE_ARRAY(target, image_path, memory_holder)
 };
 
 // Deputy -> home agent: the image is whole at `image_path`, no copy runs anywhere, and the

@@ -35,7 +35,7 @@ constexpr int kMigrateTimeoutMs = 30 * 60 * 1000;
 
 // Bad arguments: said with the usage, exit 2 (as the shell's tools do).
 // How far the image is written, when we run on the process's home node: the home agent
-// keeps it at <run dir>/images/GPID.img (".tmp" while it grows), and the process's
+// keeps it at <run dir>/images/GPID.img (and the marks beside it), and the process's
 // resident size from the table is the expectation.
 struct ImageWatch {
     std::string path;
@@ -56,11 +56,11 @@ ImageWatch watch_image(const ssi::Gpid& gpid) {
     return w;
 }
 
-// The image as it grows: saved at home (.tmp), sent from a node (.part), whole; plus,
-// coming home, what was pre-copied into the deputy (.precopy, as long as that).
+// The image as it goes: sent from home (.sent, as long as what left), from a node
+// (.part), whole; plus, coming home, what was pre-copied into the deputy (.precopy).
 uint64_t image_bytes(const std::string& path) {
     uint64_t most = 0;
-    for (const std::string& p : {path + ".tmp", path + ".part", path})
+    for (const std::string& p : {path + ".sent", path + ".part", path})
         if (auto st = ssi::stat_path(p)) most = std::max(most, uint64_t(st->st_size));
     if (auto st = ssi::stat_path(path + ".precopy")) most += uint64_t(st->st_size);
     return most;

@@ -59,6 +59,7 @@ private:
     void on_session_hello(const std::string& routing_id);
     void on_restore_ready();
     void on_resumed();
+    void end_memory_holder();
     void on_move_failed(const std::string& why);
     void deliver_early_signals();
     bool move_silence_expired();
@@ -128,6 +129,7 @@ private:
     Move move_ = Move::none;
     std::string image_path_;
     uint64_t image_bytes_ = 0;
+    pid_t memory_holder_ = 0;  // leaving home: our child, holding the program's memory
     uint64_t precopy_bytes_ = 0;  // sent into our own memory while the program still ran (a move home)
     uint32_t frozen_ms_ = 0;      // the program stopped at the supervisor's, until CheckpointDone
     std::chrono::steady_clock::time_point checkpoint_done_at_;

@@ -8,6 +8,9 @@
 //                  in a parked process wearing our PID; RestoreReady when it is whole
 //   committing     ResumeOrder: the commit point; Resumed: it runs there. Done.
 //
+// Leaving home, there is no checkpointing: the agent saved the image's head as it made
+// the process exec us, and the memory stays in our child, its holder, until Resumed.
+//
 // Home as the target, or a failure before the commit point: the deputy parks (one
 // thread, blocked, every signal held) and the home agent rebuilds the process in it, from
 // the same image: it continues exactly once, at home, in its own PID.
@@ -81,14 +84,25 @@ void Deputy::on_move_order(const wire::MoveOrder& order) {
     if (node_ != 0 && order.target == node_)
         return reply_order(wire::ErrorReply{EEXIST, "the process already runs on node " + std::to_string(node_)});
     if (order.image_path.empty()) return reply_order(wire::ErrorReply{EINVAL, "no image path"});
+    // A held memory is the program's as it left home: once it ran elsewhere, that is past.
+    if (order.memory_holder != 0 && node_ != 0)
+        return reply_order(wire::ErrorReply{EINVAL, "the memory held at home is from a move that is over"});
     order_ = order;
     move_started_ = clock::now();
     image_path_ = order.image_path;
     images_.serve(image_path_);
     if (node_ == 0) {
-        // Adopted: the home agent saved the process into the image before we were exec'd.
-        auto st = stat_path(image_path_);
-        image_bytes_ = st ? uint64_t(st->st_size) : 0;
+        // Adopted: the home agent saved the process's image before we were exec'd; its
+        // memory stays in our child, the holder, and is sent from there as it is asked for.
+        memory_holder_ = order.memory_holder;
+        if (memory_holder_ != 0) {
+            auto served = images_.serve_held(image_path_, memory_holder_);
+            if (!served) park("its image: " + served.error().message());
+            image_bytes_ = *served;
+        } else {
+            auto st = stat_path(image_path_);
+            image_bytes_ = st ? uint64_t(st->st_size) : 0;
+        }
         return move_to_target();
     }
     move_ = Move::checkpointing;
@@ -167,10 +181,19 @@ void Deputy::on_resumed() {
     move_ = Move::none;
     images_.serve("");
     (void)unlink_at(AT_FDCWD, image_path_, 0);
+    end_memory_holder();
     reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, now), ms_between(move_started_, now)});
     order_.reset();
     take_terminal();
     deliver_early_signals();  // those that came during the move
+}
+
+// The program runs on its target: the memory it left at home is nobody's now.
+void Deputy::end_memory_holder() {
+    if (memory_holder_ == 0) return;
+    if (auto ended = end_clone_child(std::exchange(memory_holder_, 0)); !ended)
+        std::fprintf(stderr, "ssi-run: %s\n", ended.error().message().c_str());
+    (void)unlink_at(AT_FDCWD, image_path_ + ".head", 0);
 }
 
 // The deputy has heard nothing for the silence limit during a move.

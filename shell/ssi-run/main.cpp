@@ -68,15 +68,23 @@ ssi::Result<std::pair<std::string, int32_t>> self_node(ssi::AgentClient& agent) 
 // were taken off: kern-ext/checkpoint/replace_stopped.cpp): they stay pending for our
 // signalfd, which holds them for the process until it runs again. Every disposition goes
 // back to default (exec kept the ignored ones) so that we hear them all and forward them.
+//
+// If the agent is gone before we can take its order (it died as it made us), we park as
+// a move that fell back does — one thread, every signal held, in pause() — and the agent,
+// once restarted, rebuilds the process in us from the image beside us.
 ssi::Result<int> adopt() {
     sigset_t all;
     sigfillset(&all);
     TRY(ssi::set_signal_mask(SIG_SETMASK, all));
     TRY(ssi::reset_signal_handlers());
-    ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
-    auto [address, node] = TRY(self_node(agent));
-    auto deputy = TRY(ssi::run::Deputy::create(address, node));
-    return deputy->serve(0);
+    auto deputy = [&]() -> ssi::Result<std::unique_ptr<ssi::run::Deputy>> {
+        ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
+        auto [address, node] = TRY(self_node(agent));
+        return ssi::run::Deputy::create(address, node);
+    }();
+    if (!deputy)
+        for (;;) ::pause();
+    return (*deputy)->serve(0);
 }
 
 ssi::Result<int> start_and_serve(int argc, char** argv) {

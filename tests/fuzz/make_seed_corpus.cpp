@@ -69,7 +69,7 @@ int main(int argc, char** argv) {
         RestartWaitRequest{10'004'711},
         MigrateRequest{10'004'711, 2, 1000},
         MigrateReply{2, 1 << 20, 12, 80},
-        MoveOrder{3, "/run/ssi/images/1-4711.img"},
+        MoveOrder{3, "/run/ssi/images/1-4711.img", 4712},
         DeputyParked{"/run/ssi/images/1-4711.img", 1 << 20, "", {2}},
         CheckpointOrder{"/run/ssi/images/1-4711.img", true},
         CheckpointDone{1 << 20, "", "abc"},

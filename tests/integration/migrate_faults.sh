@@ -6,7 +6,8 @@
 # onward hop. Every time the process continues exactly once: ssi-migrate says it did not
 # move, the process goes on at home in its own PID, its output has no gap and no repeat,
 # and no second copy runs anywhere. Then the home agent dies during a move home, after
-# the deputy parked (ssi-agent/migrations.cpp's fault point): restarted, it rebuilds it.
+# the deputy parked, and leaving home right after the exec, its memory in a holder
+# (ssi-agent/migrations.cpp's fault points): restarted, it rebuilds it.
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
 
@@ -47,6 +48,9 @@ for round in 1 2; do
     wait_until 5 runs_on "$pid" 1 || fail "$point: listed on node '$(node_of "$pid")', not at home"
     [ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "$point: PID $pid is not python3 at home"
     [ "$(copies)" = 1 ] || fail "$point: $(copies) copies of the counter run"
+    # Leaving home, its memory waited in a holder, the deputy's child: ended with the move.
+    [ -z "$(on_node 1 cat /proc/"$pid"/task/"$pid"/children)" ] || fail "$point: PID $pid has a child left"
+    [ -z "$(on_node 1 ls /run/ssi/images)" ] || fail "$point: left in the images: $(on_node 1 ls /run/ssi/images)"
     cluster start-agent 2 >/dev/null 2>&1 || fail "cannot restart node 2's agent"
     wait_until 15 node_up 2
     ok "round $round, $point: ssi-migrate said '$out'; it continues at home, once"
@@ -68,6 +72,9 @@ on_node 2 sh -c "echo migrate-resume > /run/ssi/inject-fault"
 on_node 1 sh -c "timeout 60 ssi-migrate 1:$tpid 2 > /tmp/t.migrate 2>&1; echo \$? > /tmp/t.rc" &
 mover=$!
 wait_until 10 not on_node 2 test -e /run/ssi/inject-fault  # the target died at the resume
+# Its memory is held at home meanwhile, by a child of its deputy: not a second process.
+others=$(on_node 1 ssi-ps -e -o pid,cmd --no-headers | grep trapper.py | grep -v "^ *$tpid " || true)
+[ -z "$others" ] || fail "during the move, ssi-ps lists another trapper: $others"
 on_node 1 kill -USR1 "$tpid"
 wait "$mover"
 [ "$(on_node 1 cat /tmp/t.rc)" = 1 ] || fail "the faulty move exited $(on_node 1 cat /tmp/t.rc): $(on_node 1 cat /tmp/t.migrate)"
@@ -98,6 +105,25 @@ one_copy() { [ "$(copies)" = 1 ]; }  # the restarted agent's table is whole afte
 wait_until 5 one_copy || fail "$(copies) copies of the counter run after the home agent's restart"
 ok "the home agent died coming home (ssi-migrate: '$out'); restarted, it rebuilt the process in its PID, once"
 
+# The home agent dies leaving home, once the process has become its deputy and before it
+# gave the deputy its order; the memory waits in the deputy's child, the holder.
+# Restarted, the agent orders the deputy home and rebuilds the process in it, from there.
+on_node 1 sh -c "echo migrate-leave-exec > /run/ssi/inject-fault"
+rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" 2 2>&1) || rc=$?
+[ "$rc" -ne 0 ] || fail "ssi-migrate succeeded though its agent died after the exec: $out"
+on_node 1 test -e /run/ssi/inject-fault && fail "the leave-exec fault point was never reached ($out)"
+at=$(lines /tmp/f.out)
+sleep 1
+[ "$(lines /tmp/f.out)" -le "$((at + 1))" ] || fail "the process ran on, with no agent to move or rebuild it"
+cluster start-agent 1 >/dev/null 2>&1 || fail "cannot restart node 1's agent"
+wait_until 15 has_lines /tmp/f.out $((at + 20)) || fail "the restarted home agent did not rebuild it from its holder"
+wait_until 5 runs_on "$pid" 1 || fail "after the restart, listed on node '$(node_of "$pid")'"
+[ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "PID $pid is not python3 at home after the restart"
+[ -z "$(on_node 1 cat /proc/"$pid"/task/"$pid"/children)" ] || fail "the holder is left, a child of PID $pid"
+[ -z "$(on_node 1 ls /run/ssi/images)" ] || fail "left in the images: $(on_node 1 ls /run/ssi/images)"
+wait_until 5 one_copy || fail "$(copies) copies of the counter run after the restart"
+ok "the home agent died leaving home, after the exec (ssi-migrate: '$out'); restarted, it rebuilt the process from its holder, once"
+
 # The same with a signal sent at home while it comes back: whether it reached the program
 # on node 2, waited in the deputy (held during the move, and written beside the image as
 # it parked), or waited in the parked deputy, its handler runs once, at home.
@@ -126,6 +152,6 @@ on_node 1 kill "$pid"
 wait "$parent" || true
 n=$(lines /tmp/f.out)
 [ "$(on_node 1 cat /tmp/f.out)" = "$(seq 1 "$n")" ] || fail "the output has a gap or a repeat"
-ok "after 6 injected faults the output is exactly 1..$n"
+ok "after 8 injected faults the output is exactly 1..$n"
 
 pass

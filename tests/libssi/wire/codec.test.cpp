@@ -104,7 +104,7 @@ std::vector<Message> samples() {
     out.emplace_back(RestartWaitRequest{10'004'712});
     out.emplace_back(MigrateRequest{10'004'712, kMigrateHome, 1000});
     out.emplace_back(MigrateReply{3, 1ull << 33, 41, 977, 1ull << 32});
-    out.emplace_back(MoveOrder{2, "/run/ssi/images/1-4711.img"});
+    out.emplace_back(MoveOrder{2, "/run/ssi/images/1-4711.img", 4712});
     out.emplace_back(DeputyParked{"/run/ssi/images/1-4711.img", 1ull << 31, "node 2 is down", {SIGINT, SIGUSR1}, 1ull << 33, 25});
     out.emplace_back(CheckpointOrder{"/run/ssi/images/1-4711.img", true});
     out.emplace_back(CheckpointDone{123'456, "not supported", std::string("un\0read", 7), 1ull << 33, 25});
@@ -124,7 +124,7 @@ std::vector<Message> samples() {
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
 constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
-                                   3, 5, 2, 6, 2, 5, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1};
+                                   3, 5, 3, 6, 2, 5, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
 // ---- field-by-field comparison -------------------------------------------------------------
@@ -219,7 +219,9 @@ bool same(const MigrateReply& a, const MigrateReply& b) {
     return a.node == b.node && a.image_bytes == b.image_bytes && a.frozen_ms == b.frozen_ms && a.total_ms == b.total_ms &&
            a.precopy_bytes == b.precopy_bytes;
 }
-bool same(const MoveOrder& a, const MoveOrder& b) { return a.target == b.target && a.image_path == b.image_path; }
+bool same(const MoveOrder& a, const MoveOrder& b) {
+    return a.target == b.target && a.image_path == b.image_path && a.memory_holder == b.memory_holder;
+}
 bool same(const DeputyParked& a, const DeputyParked& b) {
     return a.image_path == b.image_path && a.image_bytes == b.image_bytes && a.why == b.why && a.signals == b.signals &&
            a.precopy_bytes == b.precopy_bytes && a.frozen_ms == b.frozen_ms;
