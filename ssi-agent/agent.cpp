@@ -109,7 +109,10 @@ void Agent::scan_local() {
     uint64_t every = std::max<uint64_t>(1, kFullRefreshMs / config_.sample_ms);
     bool full = scans_++ % every == 0;
     runs_.keep_spare();
-    if (full) migrations_.rebuild_parked();
+    if (full) {
+        migrations_.rebuild_parked();
+        find_deputies();
+    }
     auto delta = share_.scan(full, visibility());
     if (!delta) {
         spdlog::warn("agent: scanning processes: {}", delta.error().message());
@@ -271,6 +274,19 @@ void Agent::on_table_delta(const PeerInbound& in, const wire::TableDelta& delta)
 }
 
 // ---- local callers ----------------------------------------------------------------------
+
+// An agent learns of a deputy when it starts its run (ssi-run, or a move); one that
+// restarted since knows none, and would list each deputy as a process of its own beside
+// its program. Another node listing one of our PIDs as running there, while that PID
+// runs the deputy's program here, tells it: that is the program's deputy.
+void Agent::find_deputies() {
+    for (const wire::ProcessRecord& r : table_.all()) {
+        if (r.home != config_.self_id || r.node == config_.self_id || r.gpid != Gpid{r.home, r.pid}.value()) continue;
+        if (runs_.deputy_target(r.pid) || migrations_.moving(r.pid) || !runs_deputy_program(r.pid)) continue;
+        runs_.add_deputy(r.pid, r.node);
+        spdlog::info("runs: process {} is the deputy of a program on node {}", r.pid, r.node);
+    }
+}
 
 Visibility Agent::visibility() {
     Visibility v = runs_.visibility();

@@ -49,6 +49,8 @@ private:
 
     // What the table hides: the remote runs' helpers, and the memory held for a move.
     Visibility visibility();
+    // Deputies this agent was not told of (it restarted while their programs ran away).
+    void find_deputies();
 
     // Local callers
     void on_local(LocalRequest&& request);

@@ -176,6 +176,8 @@ pid_t memory_holder_of(pid_t pid) {
     return asleep_alone(holder) ? holder : 0;
 }
 
+bool runs_deputy_program(pid_t pid) { return is_deputy(pid, deputy_program_path()); }
+
 std::string deputy_program_path() {
     if (const char* p = std::getenv("SSI_RUN_BIN"); p && *p) return p;
     auto self = self_executable();

@@ -46,6 +46,7 @@ public:
     // What the process table must not list: the holder of the memory of a process
     // leaving home (kern-ext/checkpoint/memory_holder.h), while the move lasts.
     void hide_holders(Visibility& visibility) const;
+    bool moving(pid_t pid) const { return moving_.count(pid) != 0; }
 
 private:
     struct Job;
@@ -72,5 +73,7 @@ private:
 // Path of ssi-run, which a process leaving home execs to become its deputy: $SSI_RUN_BIN,
 // beside this executable, or in ../bin (installed layout: sbin/ssi-agent, bin/ssi-run).
 std::string deputy_program_path();
+// Whether `pid` runs that program now.
+bool runs_deputy_program(pid_t pid);
 
 }  // namespace ssi::agent

@@ -7,16 +7,22 @@ cluster_up 3
 home() { on_node 1 bash -c "cd /tmp || exit 99; $1"; }
 
 # The home agent restarts while a remote program runs: the program's channel to its
-# deputy does not pass through the agent, so it finishes normally.
-home 'ssi-run -n 2 sh -c "echo started; sleep 2; echo finished" > run.out 2>&1; echo $? > run.status' &
+# deputy does not pass through the agent, so it finishes normally. The restarted agent,
+# told of no deputy, finds it (node 2 lists its PID): ssi-ps lists the program once, on
+# node 2, not its deputy beside it.
+home 'ssi-run -n 2 sh -c "echo started; sleep 4; echo finished" > run.out 2>&1 & echo $! > run.pid; wait $!; echo $? > run.status' &
 runner=$!
 wait_until 5 home 'grep -q started run.out' || fail "the remote program never started"
 cluster stop-agent 1 || fail "stop-agent 1"
 cluster start-agent 1 || fail "start-agent 1"
+gpid=$((10000000 + $(home 'cat run.pid')))
+listed_once_on_2() { [ "$(on_node 1 ssi-ps -e -o gpid,node --no-headers | awk -v g="$gpid" '$1 == g {print $2}')" = 2 ]; }
+wait_until 3 listed_once_on_2 \
+  || fail "after the restart, ssi-ps lists $gpid on node(s) '$(on_node 1 ssi-ps -e -o gpid,node --no-headers | awk -v g="$gpid" '$1 == g {print $2}' | xargs)'"
 wait "$runner"
 [ "$(home 'cat run.out; cat run.status')" = "$(printf 'started\nfinished\n0')" ] \
   || fail "a home agent restart disturbed the remote program: $(home 'cat run.out run.status')"
-ok "a home agent restart leaves the remote program running"
+ok "a home agent restart leaves the remote program running, listed once, where it runs"
 
 # The deputy is killed at home behind the agents' back (plain kill -9): its program on
 # node 2 ends soon after, it does not run on orphaned.
