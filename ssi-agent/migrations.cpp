@@ -80,11 +80,14 @@ Result<void> Migrations::save_owned_head(const ProcessImage& image, const Job& j
     const std::string head = job.image_path + ".head", tmp = head + ".tmp";
     (void)unlink_at(AT_FDCWD, tmp, 0);
     UniqueFd fd = TRY(open_file(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    TRY(change_fd_owner(fd.get(), job.owner.uid, job.owner.gid));
     FdImageSink sink(fd.get());
-    TRY(save_image_head_to(image, sink));
-    fd.reset();
-    return rename_at(AT_FDCWD, tmp, AT_FDCWD, head, 0);
+    auto saved = [&]() -> Result<void> {
+        TRY(change_fd_owner(fd.get(), job.owner.uid, job.owner.gid));
+        TRY(save_image_head_to(image, sink));
+        return rename_at(AT_FDCWD, tmp, AT_FDCWD, head, 0);
+    }();
+    if (!saved) (void)unlink_at(AT_FDCWD, tmp, 0);  // no half head left behind
+    return saved;
 }
 
 Result<UniqueFd> Migrations::open_owned(const Job& job, const std::string& path) {
@@ -114,9 +117,14 @@ Result<void> Migrations::rebuild_in_deputy(const Job& job) {
     options.files = RestoreOptions::Files::in_place;
     options.keep_stdio = true;  // its originals, which the deputy relayed
     options.end_holder = job.holder != 0;
-    const std::string head = job.image_path + ".head";
-    ProcessImage image = job.holder ? TRY(load_held_image((image_fd = TRY(open_owned(job, head))).get(), head, job.holder, held))
-                                    : TRY(load_owned_image(job, image_fd, file));
+    ProcessImage image;
+    if (job.holder) {
+        const std::string head = job.image_path + ".head";
+        image_fd = TRY(open_owned(job, head));
+        image = TRY(load_held_image(image_fd.get(), head, job.holder, held));
+    } else {
+        image = TRY(load_owned_image(job, image_fd, file));
+    }
     TRY(restore_into(job.gpid.pid, image, options));
     for (const char* left : {"", ".head", ".sent", ".precopy", ".signals"})  // progress marks, held signals
         (void)unlink_at(AT_FDCWD, job.image_path + left, 0);

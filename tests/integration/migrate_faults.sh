@@ -85,44 +85,38 @@ cluster start-agent 2 >/dev/null 2>&1 || fail "cannot restart node 2's agent"
 wait_until 15 node_up 2
 ok "kill -USR1 at home during a move that fell back: delivered once, at home"
 
-# The home agent dies coming home (pre-copied), once the deputy has parked and before it
-# rebuilt the process in it: restarted, the agent finds the parked deputy and its image,
-# and the process goes on in its PID, once.
+# The home agent dies at fault point $1 during a move of the counter to $2: the move
+# fails, the process waits (no agent to rebuild it), and the restarted agent rebuilds it
+# at home, in its PID, once, with nothing left behind (no holder, no image file).
+home_agent_dies() {
+  local point=$1 to=$2 rc=0 out at
+  on_node 1 sh -c "echo $point > /run/ssi/inject-fault"
+  out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" "$to" 2>&1) || rc=$?
+  [ "$rc" -ne 0 ] || fail "$point: ssi-migrate succeeded though its agent died: $out"
+  on_node 1 test -e /run/ssi/inject-fault && fail "$point: the fault point was never reached ($out)"
+  at=$(lines /tmp/f.out)
+  sleep 1
+  [ "$(lines /tmp/f.out)" -le "$((at + 1))" ] || fail "$point: the process ran on, with no agent to rebuild it"
+  cluster start-agent 1 >/dev/null 2>&1 || fail "cannot restart node 1's agent"
+  wait_until 15 has_lines /tmp/f.out $((at + 20)) || fail "$point: the restarted home agent did not rebuild the process"
+  wait_until 5 runs_on "$pid" 1 || fail "$point: after the restart, listed on node '$(node_of "$pid")'"
+  [ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "$point: PID $pid is not python3 at home after the restart"
+  [ -z "$(on_node 1 cat /proc/"$pid"/task/"$pid"/children)" ] || fail "$point: a child of PID $pid is left (its holder?)"
+  [ -z "$(on_node 1 ls /run/ssi/images)" ] || fail "$point: left in the images: $(on_node 1 ls /run/ssi/images)"
+  wait_until 5 one_copy || fail "$point: $(copies) copies of the counter run after the restart"
+  ok "the home agent died at $point (ssi-migrate: '$out'); restarted, it rebuilt the process in its PID, once"
+}
+one_copy() { [ "$(copies)" = 1 ]; }  # the restarted agent's table is whole after its next scan
+
+# Coming home (pre-copied), once the deputy has parked and before the agent rebuilt the
+# process in it: the restarted agent finds the parked deputy and its image.
 on_node 1 timeout 60 ssi-migrate "1:$pid" 2 >/dev/null 2>&1 || fail "the move to node 2 before the home fault failed"
 wait_until 5 runs_on "$pid" 2 || fail "not on node 2 before the home fault"
-on_node 1 sh -c "echo migrate-home-rebuild > /run/ssi/inject-fault"
-rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" home 2>&1) || rc=$?
-[ "$rc" -ne 0 ] || fail "ssi-migrate home succeeded though its agent died: $out"
-on_node 1 test -e /run/ssi/inject-fault && fail "the home fault point was never reached ($out)"
-at=$(lines /tmp/f.out)
-sleep 1
-[ "$(lines /tmp/f.out)" -le "$((at + 1))" ] || fail "the process ran on while parked, with no agent to rebuild it"
-cluster start-agent 1 >/dev/null 2>&1 || fail "cannot restart node 1's agent"
-wait_until 15 has_lines /tmp/f.out $((at + 20)) || fail "the restarted home agent did not rebuild the parked process"
-wait_until 5 runs_on "$pid" 1 || fail "after the home agent's restart, listed on node '$(node_of "$pid")'"
-[ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "PID $pid is not python3 at home after the restart"
-one_copy() { [ "$(copies)" = 1 ]; }  # the restarted agent's table is whole after its next scan
-wait_until 5 one_copy || fail "$(copies) copies of the counter run after the home agent's restart"
-ok "the home agent died coming home (ssi-migrate: '$out'); restarted, it rebuilt the process in its PID, once"
-
-# The home agent dies leaving home, once the process has become its deputy and before it
-# gave the deputy its order; the memory waits in the deputy's child, the holder.
-# Restarted, the agent orders the deputy home and rebuilds the process in it, from there.
-on_node 1 sh -c "echo migrate-leave-exec > /run/ssi/inject-fault"
-rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$pid" 2 2>&1) || rc=$?
-[ "$rc" -ne 0 ] || fail "ssi-migrate succeeded though its agent died after the exec: $out"
-on_node 1 test -e /run/ssi/inject-fault && fail "the leave-exec fault point was never reached ($out)"
-at=$(lines /tmp/f.out)
-sleep 1
-[ "$(lines /tmp/f.out)" -le "$((at + 1))" ] || fail "the process ran on, with no agent to move or rebuild it"
-cluster start-agent 1 >/dev/null 2>&1 || fail "cannot restart node 1's agent"
-wait_until 15 has_lines /tmp/f.out $((at + 20)) || fail "the restarted home agent did not rebuild it from its holder"
-wait_until 5 runs_on "$pid" 1 || fail "after the restart, listed on node '$(node_of "$pid")'"
-[ "$(on_node 1 cat /proc/"$pid"/comm)" = python3 ] || fail "PID $pid is not python3 at home after the restart"
-[ -z "$(on_node 1 cat /proc/"$pid"/task/"$pid"/children)" ] || fail "the holder is left, a child of PID $pid"
-[ -z "$(on_node 1 ls /run/ssi/images)" ] || fail "left in the images: $(on_node 1 ls /run/ssi/images)"
-wait_until 5 one_copy || fail "$(copies) copies of the counter run after the restart"
-ok "the home agent died leaving home, after the exec (ssi-migrate: '$out'); restarted, it rebuilt the process from its holder, once"
+home_agent_dies migrate-home-rebuild home
+# Leaving home, once the process has become its deputy and before the agent gave it its
+# order: the memory waits in the deputy's child, the holder; the deputy, finding no agent,
+# parks, and the restarted agent rebuilds the process in it from the holder.
+home_agent_dies migrate-leave-exec 2
 
 # The same with a signal sent at home while it comes back: whether it reached the program
 # on node 2, waited in the deputy (held during the move, and written beside the image as
