@@ -130,7 +130,7 @@ Result<Precopied> precopy_to_deputy(zmq::context_t& context, const SessionKeys& 
     // Protected first, then read: a page written after its read is written after its
     // protection, and so is sent again.
     PageSender sender(socket);
-    for (PageRun a : held) TRY(sender.send(program, a, true));
+    for (PageRun a : out.tracker->areas()) TRY(sender.send(program, a, true));
     for (uint64_t last = ~0ull; out.rounds < kMaxRounds;) {
         std::vector<PageRun> written;
         for (PageRun a : std::vector<PageRun>(out.tracker->areas())) {

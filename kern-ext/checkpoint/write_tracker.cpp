@@ -75,17 +75,25 @@ Result<WriteTracker> WriteTracker::start(pid_t pid, std::span<const PageRun> are
     api.api = UFFD_API;
     api.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED;
     TRY(uffd_ioctl(uffd.get(), UFFDIO_API, &api, "UFFDIO_API (asynchronous write-protection, Linux 6.7)"));
+    std::vector<PageRun> tracked;
     for (const PageRun& a : areas) {
         uffdio_register reg{};
         reg.range = {a.start, a.size()};
         reg.mode = UFFDIO_REGISTER_MODE_WP;
-        TRY(uffd_ioctl(uffd.get(), UFFDIO_REGISTER, &reg, "UFFDIO_REGISTER"));
+        if (auto registered = uffd_ioctl(uffd.get(), UFFDIO_REGISTER, &reg, "UFFDIO_REGISTER"); !registered) {
+            // The process runs on: the area may be unmapped or changed since it was read
+            // (EINVAL: no longer one mapping; ENOMEM: not mapped). Not followed, it comes
+            // whole with the image.
+            if (registered.error().err == EINVAL || registered.error().err == ENOMEM) continue;
+            return registered.error();
+        }
         uffdio_writeprotect wp{};
         wp.range = {a.start, a.size()};
         wp.mode = UFFDIO_WRITEPROTECT_MODE_WP;
         TRY(uffd_ioctl(uffd.get(), UFFDIO_WRITEPROTECT, &wp, "UFFDIO_WRITEPROTECT"));
+        tracked.push_back(a);
     }
-    return WriteTracker(pid, std::move(uffd), std::move(pagemap), {areas.begin(), areas.end()});
+    return WriteTracker(pid, std::move(uffd), std::move(pagemap), std::move(tracked));
 }
 
 bool WriteTracker::tracks(PageRun area) const { return std::find(areas_.begin(), areas_.end(), area) != areas_.end(); }

@@ -26,7 +26,9 @@ class WriteTracker {
 public:
     // Stops `pid` a moment (seized), has it open a userfaultfd that we take and it closes,
     // registers `areas` (private mappings) for asynchronous write-protection,
-    // protects them, and lets it go. The process sees nothing of this but the time.
+    // protects them, and lets it go. The process sees nothing of this but the time. An
+    // area the process unmapped or changed meanwhile (it runs on) is left out: areas()
+    // says which are followed.
     static Result<WriteTracker> start(pid_t pid, std::span<const PageRun> areas);
 
     // The pages of `area` written since the last look (or the start), protected again in
