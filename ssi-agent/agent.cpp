@@ -278,11 +278,14 @@ void Agent::on_table_delta(const PeerInbound& in, const wire::TableDelta& delta)
 // An agent learns of a deputy when it starts its run (ssi-run, or a move); one that
 // restarted since knows none, and would list each deputy as a process of its own beside
 // its program. Another node listing one of our PIDs as running there, while that PID
-// runs the deputy's program here, tells it: that is the program's deputy.
+// listens on a deputy's order socket here, tells it: that is the program's deputy. (Not
+// the program it runs: one that came home keeps the deputy's exe link, and the other
+// node's row may be a moment stale.)
 void Agent::find_deputies() {
     for (const wire::ProcessRecord& r : table_.all()) {
         if (r.home != config_.self_id || r.node == config_.self_id || r.gpid != Gpid{r.home, r.pid}.value()) continue;
-        if (runs_.deputy_target(r.pid) || migrations_.moving(r.pid) || !runs_deputy_program(r.pid)) continue;
+        if (runs_.deputy_target(r.pid) || migrations_.moving(r.pid) || !listening_deputy(config_.self_id, r.pid))
+            continue;
         runs_.add_deputy(r.pid, r.node);
         spdlog::info("runs: process {} is the deputy of a program on node {}", r.pid, r.node);
     }

@@ -41,21 +41,29 @@ constexpr int kMoveTimeoutMs = 30 * 60 * 1000;
 
 // The deputy's order socket, once it listens; the listener must be the process itself.
 Result<UniqueFd> reach_deputy(int32_t node, pid_t pid) {
-    const std::string name = remote::deputy_order_socket(node, TRY(namespace_id(::getpid(), "pid")), pid);
     auto deadline = clock::now() + std::chrono::milliseconds(kDeputyStartMs);
     for (;;) {
-        auto fd = connect_abstract(name);
-        if (fd) {
-            PeerCredentials peer = TRY(peer_credentials(fd->get()));
-            if (peer.pid != pid) return refused("@" + name + " is not held by process " + std::to_string(pid));
-            return std::move(*fd);
-        }
+        if (std::optional<UniqueFd> fd = TRY(connect_deputy(node, pid))) return std::move(*fd);
         if (clock::now() > deadline) return refused("the deputy of process " + std::to_string(pid) + " does not answer");
         std::this_thread::sleep_for(std::chrono::milliseconds(1));  // it listens ~3 ms after its exec
     }
 }
 
 }  // namespace
+
+Result<std::optional<UniqueFd>> connect_deputy(int32_t node, pid_t pid) {
+    const std::string name = remote::deputy_order_socket(node, TRY(namespace_id(::getpid(), "pid")), pid);
+    auto fd = connect_abstract(name);
+    if (!fd) return std::optional<UniqueFd>();
+    PeerCredentials peer = TRY(peer_credentials(fd->get()));
+    if (peer.pid != pid) return refused("@" + name + " is not held by process " + std::to_string(pid));
+    return std::optional<UniqueFd>(std::move(*fd));
+}
+
+bool listening_deputy(int32_t node, pid_t pid) {
+    auto fd = connect_deputy(node, pid);
+    return fd && fd->has_value();
+}
 
 struct Migrations::Job {
     Gpid gpid;
@@ -183,8 +191,6 @@ pid_t memory_holder_of(pid_t pid) {
     if (list >> std::ws; !list.eof()) return 0;  // more than one: not a move's
     return asleep_alone(holder) ? holder : 0;
 }
-
-bool runs_deputy_program(pid_t pid) { return is_deputy(pid, deputy_program_path()); }
 
 std::string deputy_program_path() {
     if (const char* p = std::getenv("SSI_RUN_BIN"); p && *p) return p;

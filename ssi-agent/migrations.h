@@ -73,7 +73,11 @@ private:
 // Path of ssi-run, which a process leaving home execs to become its deputy: $SSI_RUN_BIN,
 // beside this executable, or in ../bin (installed layout: sbin/ssi-agent, bin/ssi-run).
 std::string deputy_program_path();
-// Whether `pid` runs that program now.
-bool runs_deputy_program(pid_t pid);
+// The order socket of the deputy `pid` of node `node`: nothing while nobody listens
+// there (not yet, or not a deputy: it closed it as it parked), an error when another
+// process holds its name.
+Result<std::optional<UniqueFd>> connect_deputy(int32_t node, pid_t pid);
+// Whether `pid` is a deputy now: it listens on its order socket.
+bool listening_deputy(int32_t node, pid_t pid);
 
 }  // namespace ssi::agent
