@@ -171,13 +171,12 @@ bool is_deputy(pid_t pid, const std::string& deputy_program) {
 
 // Asleep in pause(), one thread: a parked deputy (whose agent died before rebuilding the
 // process in it: an agent restart), or a memory's holder.
-bool asleep_alone(pid_t pid) {
+bool asleep_in_pause(pid_t pid) {
     const std::string proc = "/proc/" + std::to_string(pid);
     auto syscall = read_file(proc + "/syscall");
     auto status = read_file(proc + "/status");
     return syscall && syscall->rfind("34 ", 0) == 0 && status && status->find("\nThreads:\t1\n") != std::string::npos;
 }
-bool parked_deputy(pid_t pid) { return asleep_alone(pid); }
 
 // The child that holds the memory of a process leaving home (a process that moves has no
 // other child: prepare() refuses it), 0 if none.
@@ -189,7 +188,7 @@ pid_t memory_holder_of(pid_t pid) {
     std::istringstream list(*kids);
     if (!(list >> holder)) return 0;
     if (list >> std::ws; !list.eof()) return 0;  // more than one: not a move's
-    return asleep_alone(holder) ? holder : 0;
+    return asleep_in_pause(holder) ? holder : 0;
 }
 
 std::string deputy_program_path() {
@@ -236,7 +235,7 @@ void Migrations::rebuild_parked() {
         // Leaving home, the memory is in the deputy's child; without it there is nothing
         // to rebuild from.
         if (head && !(job->holder = memory_holder_of(job->gpid.pid))) continue;
-        const bool parked = parked_deputy(job->gpid.pid);
+        const bool parked = asleep_in_pause(job->gpid.pid);
         // A deputy that left home and was never ordered (its agent died after the exec) is
         // ordered home; one whose move goes on answers that it is busy, and is left to it.
         if (!parked && !head) continue;

@@ -101,6 +101,15 @@ void check_like_reference(CounterPair& c, pid_t restored) {
     REQUIRE(wait_process(c.reference.pid).ok());
 }
 
+// Replaced by `argv` once saved, its memory kept through the exec in a holder.
+CheckpointOptions replaced_holding_memory(std::vector<std::string> argv) {
+    CheckpointOptions options{CheckpointOptions::replace};
+    options.stream_memory = true;
+    options.hold_memory = true;
+    options.replace_argv = std::move(argv);
+    return options;
+}
+
 std::string temp_image_path(const char* name) {
     return "/dev/shm/ssi-checkpoint-test-" + std::to_string(::getpid()) + "-" + name + ".img";
 }
@@ -192,10 +201,7 @@ TEST_CASE("checkpoint, replace, hold_memory: after its exec, the program restore
     CounterPair c = start_counter_pair();
     Program& prog = c.prog;
 
-    CheckpointOptions options{CheckpointOptions::replace};
-    options.stream_memory = true;
-    options.hold_memory = true;
-    options.replace_argv = {"/bin/sleep", "1000"};
+    CheckpointOptions options = replaced_holding_memory({"/bin/sleep", "1000"});
     auto image = checkpoint(prog.pid, options);
     if (!image) FAIL(image.error().message());
     REQUIRE(image->memory_from > 0);
@@ -232,11 +238,9 @@ TEST_CASE("checkpoint, replace, hold_memory: a head file and the holder are the 
 
     // Replaced by a program that parks (one thread, every signal blocked, in pause()), as
     // a deputy does; only the image's head is written while the process is stopped.
-    CheckpointOptions options{CheckpointOptions::replace};
-    options.stream_memory = true;
-    options.hold_memory = true;
-    options.replace_argv = {"/usr/bin/python3", "-c",
-                            "import signal; signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals()); signal.pause()"};
+    CheckpointOptions options = replaced_holding_memory(
+        {"/usr/bin/python3", "-c",
+         "import signal; signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals()); signal.pause()"});
     options.while_frozen = [&](const ProcessImage& im) -> Result<void> {
         UniqueFd fd = TRY(open_file(head, O_WRONLY | O_CREAT | O_TRUNC, 0600));
         FdImageSink sink(fd.get());
