@@ -13,6 +13,7 @@
 // rebuilds an image inside an existing process instead, which keeps its PID.
 #pragma once
 
+#include "kern-ext/checkpoint/lazy_memory.h"
 #include "kern-ext/checkpoint/process_image.h"
 #include "kern-ext/result.h"
 
@@ -120,6 +121,11 @@ struct RestoreOptions {
     // the process — the holder it left when it was replaced: once the memory is in place
     // the holder is killed and reaped from inside (it is nobody else's child to reap).
     bool end_holder = false;
+    // Post-copy (lazy_memory.h): the image's memory is not read; its readable mappings
+    // are left empty, registered with a userfaultfd and handed to this, which must fill
+    // them from another thread from then on, before the rebuild goes on (its own steps
+    // touch the memory). A failure of the filler later is the caller's to handle.
+    std::function<Result<void>(LazyMemory)> lazy_memory;
 };
 
 // Rebuilds the image in a new child of the caller and lets it run; returns its PID.

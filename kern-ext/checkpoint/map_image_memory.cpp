@@ -113,9 +113,9 @@ Result<void> write_precopied(RemoteSyscaller& sys, const ProcessImage& image, co
 
 }  // namespace
 
-Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
+Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image, bool lazy) {
     std::optional<ChunkPair> chunks;
-    if (image.memory_stream) chunks = TRY(ChunkPair::take());
+    if (image.memory_stream && !lazy) chunks = TRY(ChunkPair::take());
     std::vector<MapsEntry> held;  // where pre-copied mappings are, and their protection
     if (std::any_of(image.mappings.begin(), image.mappings.end(), [](const MemoryMapping& m) { return m.precopied; }))
         held = TRY(read_maps(sys.pid()));
@@ -125,17 +125,19 @@ Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image) {
             continue;
         }
         int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (m.grows_down ? MAP_GROWSDOWN : 0);
-        uint32_t first_prot = m.readable() ? PROT_READ | PROT_WRITE : m.prot;
+        // Post-copied, its pages come through the userfaultfd, whatever the protection.
+        uint32_t first_prot = m.readable() && !lazy ? PROT_READ | PROT_WRITE : m.prot;
         uint64_t at = TRY(sys.call("mmap", SYS_mmap, m.start, m.size(), first_prot, uint64_t(flags), uint64_t(-1), 0));
         if (at != m.start) return make_error("mmap", "mapping landed at the wrong address", EFAULT);
         if (!m.readable()) continue;
         if (m.huge_pages) (void)sys.raw(SYS_madvise, m.start, m.size(), MADV_HUGEPAGE);  // advice only
+        if (lazy) continue;
         if (m.contents.size() == m.size()) TRY(write_nonzero(sys.pid(), m.start, m.contents.data(), m.size()));
         else if (image.memory_stream) TRY(stream_contents(sys.pid(), {m.start, m.end}, true, *image.memory_stream, *chunks));
         else return make_error("restore", "the image holds no contents for a readable mapping", EINVAL);
         if (m.prot != (PROT_READ | PROT_WRITE)) TRY(sys.call("mprotect", SYS_mprotect, m.start, m.size(), m.prot));
     }
-    if (image.memory_stream && image.memory_stream->left() != 0)
+    if (image.memory_stream && !lazy && image.memory_stream->left() != 0)
         return make_error("restore", "the image's memory section is longer than its mappings", EBADMSG);
     return ok();
 }

@@ -37,7 +37,9 @@ Result<void> rebuild(RemoteSyscaller& sys, const RestoreRegion& region, const Pr
     progress.cleared = true;
     TRY(clear_child_layout(sys, region, image));
     // Every mapping at its address, with its contents and protection.
-    TRY(map_image_memory(sys, image));
+    TRY(map_image_memory(sys, image, bool(options.lazy_memory)));
+    // Or, post-copied, empty and registered, and its filler started.
+    TRY(register_lazy_memory(sys, image, options));
     // The memory read, its holder (the process's own child, if asked) ends.
     TRY(end_memory_holder(sys, image, options));
     // brk, argv/env bounds, auxv, name.

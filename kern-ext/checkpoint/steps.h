@@ -98,7 +98,9 @@ private:
 Result<RestoreChild> spawn_restore_child(const RestoreRegion& region, const RestoreOptions& options);
 Result<void> unregister_inherited_rseq(RemoteSyscaller& sys);
 Result<void> clear_child_layout(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
-Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image);
+// lazy: the readable mappings are made but left empty (register_lazy_memory's to fill).
+Result<void> map_image_memory(RemoteSyscaller& sys, const ProcessImage& image, bool lazy = false);
+Result<void> register_lazy_memory(RemoteSyscaller& sys, const ProcessImage& image, const RestoreOptions& options);
 Result<void> end_memory_holder(RemoteSyscaller& sys, const ProcessImage& image, const RestoreOptions& options);
 Result<void> restore_mm_layout(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);
 Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image);

@@ -4,6 +4,7 @@
 // between) as without. Needs root (ptrace of a non-child with
 // PTRACE_SEIZE, PR_SET_MM_MAP); the programs are tests/kern-ext/checkpoint_programs/*.c.
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/checkpoint/remote_memory.h"
 #include "tests/support/pipe_lines.h"
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
@@ -16,7 +17,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <set>
+#include <thread>
 #include <optional>
 #include <string>
 #include <vector>
@@ -211,6 +215,102 @@ TEST_CASE("checkpoint, replace, hold_memory: after its exec, the program restore
     auto restored = restore(*image, {{{1, prog.write.get()}}});
     if (!restored) FAIL(restored.error().message());
     // The program that took its place (and the holder with it) goes; the restored one goes on.
+    REQUIRE(::kill(prog.pid, SIGKILL) == 0);
+    REQUIRE(wait_process(prog.pid).ok());
+    check_like_reference(c, *restored);
+}
+
+// A post-copy's filler as a migration's target has one (ssi-remote/postcopy.h), with the
+// holder's memory at hand instead of over a link: the pages waited for first, a 64 KiB
+// block around each; after `faults_only`, the rest. How many waits it served and how many
+// of them were for zero pages are counted.
+struct TestFiller {
+    std::thread thread;
+    int faults = 0, zeroed = 0;
+    std::string error;
+
+    void start(LazyMemory memory, pid_t holder, std::chrono::milliseconds faults_only) {
+        thread = std::thread([this, m = std::move(memory), holder, faults_only]() mutable {
+            std::set<uint64_t> done;  // 64 KiB blocks filled
+            std::vector<char> buf(1 << 20);
+            auto fill = [&](uint64_t block, uint64_t end) -> Result<void> {
+                if (!done.insert(block).second) return ok();
+                const uint64_t n = std::min<uint64_t>(64 << 10, end - block);
+                TRY(read_remote(holder, RemotePtr{block}, {buf.data(), n}));
+                return m.fill(block, {buf.data(), n});
+            };
+            auto area_of = [&](uint64_t at) {
+                for (const PageRun& a : m.areas())
+                    if (at >= a.start && at < a.end) return a;
+                return PageRun{};
+            };
+            auto serve_faults = [&]() -> Result<void> {
+                while (auto page = TRY(m.next_fault())) {
+                    ++faults;
+                    PageRun a = area_of(*page);
+                    if (a.size() == 0) return make_error("a fault outside the registered areas");
+                    uint64_t block = a.start + ((*page - a.start) & ~uint64_t((64 << 10) - 1));
+                    TRY(fill(block, a.end));  // unless filled already
+                    if (TRY(m.settle(*page))) ++zeroed;
+                }
+                return ok();
+            };
+            auto run = [&]() -> Result<void> {
+                const auto until = std::chrono::steady_clock::now() + faults_only;
+                while (std::chrono::steady_clock::now() < until) {
+                    pollfd p{m.fd(), POLLIN, 0};
+                    (void)::poll(&p, 1, 10);
+                    TRY(serve_faults());
+                }
+                for (const PageRun& a : m.areas())
+                    for (uint64_t at = a.start; at < a.end; at += 64 << 10) {
+                        TRY(fill(at, a.end));
+                        TRY(serve_faults());
+                    }
+                m.finish();
+                return ok();
+            };
+            if (auto r = run(); !r) error = r.error().message();
+        });
+    }
+};
+
+TEST_CASE("checkpoint, lazy_memory: a program rebuilt before its memory is there runs as its pages are filled on "
+          "demand, and prints what an uninterrupted run prints",
+          "[checkpoint][root]") {
+    if (!have_root()) return;
+    CounterPair c = start_counter_pair();
+    Program& prog = c.prog;
+    CheckpointOptions options = replaced_holding_memory({"/bin/sleep", "1000"});
+    auto image = checkpoint(prog.pid, options);
+    if (!image) FAIL(image.error().message());
+    const pid_t holder = image->memory_from;
+    REQUIRE(holder > 0);
+
+    TestFiller filler;
+    RestoreOptions lazy{{{1, prog.write.get()}}};
+    lazy.lazy_memory = [&](LazyMemory m) -> Result<void> {
+        filler.start(std::move(m), holder, std::chrono::milliseconds(1000));
+        return ok();
+    };
+    auto restored = restore(*image, lazy);
+    if (!restored) FAIL(restored.error().message());
+    // Read from outside, as a supervisor reads a forwarded call's buffer: the lowest page
+    // of its stack, never touched, waits for the filler like the program's own touches,
+    // which finds nothing to copy there and maps it as zero.
+    auto stack = std::find_if(image->mappings.begin(), image->mappings.end(),
+                              [](const MemoryMapping& m) { return m.path == "[stack]"; });
+    REQUIRE(stack != image->mappings.end());
+    std::string lowest(4096, 'x');
+    REQUIRE(read_remote(*restored, RemotePtr{stack->start}, {lowest.data(), lowest.size()}).ok());
+    CHECK(lowest == std::string(4096, '\0'));
+    filler.thread.join();
+    CHECK(filler.error == "");
+    // Its first steps waited for pages (the rebuild's own rseq registration, the stack at
+    // its resume), and that zero page was mapped as such.
+    CHECK(filler.faults > 0);
+    CHECK(filler.zeroed >= 1);
+    WARN("post-copied 64 MiB counter: " << filler.faults << " pages waited for, " << filler.zeroed << " mapped as zero");
     REQUIRE(::kill(prog.pid, SIGKILL) == 0);
     REQUIRE(wait_process(prog.pid).ok());
     check_like_reference(c, *restored);
