@@ -115,6 +115,7 @@ void Children::work() {
                 n = queue_.front();
                 queue_.pop_front();
             }
+            if (ready_) ready_();
             create(n);
         }
         // The table learns of new and ended children when no process creation waits.

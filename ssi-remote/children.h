@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,10 @@ public:
     // Ends the worker; the children still running are the namespace's to kill.
     void stop();
 
+    // Before the worker runs: each process creation first waits for `ready` (a post-copy:
+    // a fork copies the parent's page tables, where missing memory would read as zero).
+    void hold_creations_until(std::function<void()> ready) { ready_ = std::move(ready); }
+
     // From the deputy: a signal sent at home to child `home_pid` (any thread).
     void signal(pid_t home_pid, int sig);
 
@@ -66,6 +71,7 @@ private:
     std::string runs_file_;
     std::string runs_header_;
     RemoteProcess* program_ = nullptr;
+    std::function<void()> ready_;
     const SyscallListener* listener_ = nullptr;
     std::unique_ptr<zmq::socket_t> deputy_;  // the worker's own DEALER
     uint64_t next_request_ = 1;

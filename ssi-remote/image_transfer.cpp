@@ -43,9 +43,9 @@ zmq::socket_t image_socket(zmq::context_t& context, const SessionKeys& keys) {
     return s;
 }
 
-Result<ImageFetch> ImageFetch::open(zmq::context_t& context, const SessionKeys& keys) {
+Result<ImageFetch> ImageFetch::open(zmq::context_t& context, const SessionKeys& keys, char op) {
     try {
-        ImageFetch fetch(image_socket(context, keys));
+        ImageFetch fetch(image_socket(context, keys), op);
         for (int i = 0; i < kImageChunksInFlight; ++i) fetch.ask();
         return fetch;
     } catch (const zmq::error_t& e) {
@@ -54,7 +54,7 @@ Result<ImageFetch> ImageFetch::open(zmq::context_t& context, const SessionKeys& 
 }
 
 void ImageFetch::ask() {
-    send_image_op(socket_, encode_image_op('G', asked_, uint32_t(kImageChunkBytes)));
+    send_image_op(socket_, encode_image_op(op_, asked_, uint32_t(kImageChunkBytes)));
     asked_ += kImageChunkBytes;
     ++in_flight_;
 }

@@ -25,14 +25,16 @@ Result<std::string> receive_image_reply(zmq::socket_t& socket);
 // kImageChunksInFlight requests ahead of it.
 class ImageFetch final : public ImageSource {
 public:
-    // Connected, the first requests sent.
-    static Result<ImageFetch> open(zmq::context_t& context, const SessionKeys& keys);
+    // Connected, the first requests sent. `op`: 'G' for the whole image, 'H' for its
+    // head alone (a post-copy: the memory comes later, by address).
+    static Result<ImageFetch> open(zmq::context_t& context, const SessionKeys& keys, char op = 'G');
     Result<size_t> read_some(std::span<char> out) override;
 
 private:
-    explicit ImageFetch(zmq::socket_t socket) : socket_(std::move(socket)) {}
+    ImageFetch(zmq::socket_t socket, char op) : socket_(std::move(socket)), op_(op) {}
     void ask();
     zmq::socket_t socket_;
+    char op_;
     zmq::message_t reply_;   // the last 'D' reply
     size_t used_ = 0;        // bytes of reply_ read (its header included)
     uint64_t asked_ = 0;     // offset of the next request

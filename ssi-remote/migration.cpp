@@ -17,6 +17,7 @@
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/image_transfer.h"
+#include "ssi-remote/postcopy.h"
 #include "ssi-remote/precopy.h"
 #include "ssi-remote/supervisor.h"
 
@@ -86,8 +87,10 @@ void Supervisor::inject_fault(const char* point) const {
 
 Result<void> Supervisor::restore_program() {
     KeepaliveThread alive(context_, keys_);
-    // Streamed: the memory arrives while the process is rebuilt, straight into it.
-    ImageFetch fetch = TRY(ImageFetch::open(context_, keys_));
+    // Streamed: the memory arrives while the process is rebuilt, straight into it. Or,
+    // leaving home, after it resumed (postcopy.h): only the image's head comes now.
+    if (spec_.lazy_memory) postcopy_ = std::make_unique<PostCopy>(context_, keys_);
+    ImageFetch fetch = TRY(ImageFetch::open(context_, keys_, postcopy_ ? 'H' : 'G'));
     ProcessImage image = TRY(load_image_streamed(fetch, "the image at home"));
     inject_fault("migrate-transfer");
     RestoreOptions options;
@@ -95,6 +98,10 @@ Result<void> Supervisor::restore_program() {
     options.files = RestoreOptions::Files::reopen;
     options.keep_stdio = true;  // the relays to the deputy, set up by the launch
     options.before_resume = [this] { return wait_for_resume_order(); };
+    if (postcopy_)
+        options.lazy_memory = [this](LazyMemory memory) {
+            return postcopy_->start(std::move(memory), program_->program_pid());
+        };
     inject_fault("migrate-restore");
     TRY(restore_into(program_->program_pid(), image, options));
     send_control(wire::Resumed{});
@@ -151,6 +158,8 @@ void Supervisor::move_away(const wire::CheckpointOrder& order) {
         return;
     }
     KeepaliveThread alive(context_, keys_);
+    // Its memory all here first, if it came after it (postcopy.h): the image is read from it.
+    if (postcopy_) postcopy_->wait();
     // What the checkpoint would refuse is refused before anything is sent.
     if (auto refused = checkpointable(program_->program_pid(), true); !refused) {
         send_control(wire::CheckpointDone{0, "cannot migrate: " + why_not(refused.error()), {}});

@@ -206,6 +206,7 @@ Result<void> Supervisor::start_program() {
     std::string pids = std::to_string(program_->reaper_pid()) + " " + std::to_string(stub) + " " +
                        std::to_string(program) + "\n";
     if (!runs_file.empty()) (void)write_file_atomic(runs_file, pids, 0644);
+    if (postcopy_) children_->hold_creations_until([this] { postcopy_->wait(); });
     children_->start(*program_, pids);
     TRY(dispatch_.start(program_->take_syscall_listener()));
     return ok();

@@ -13,6 +13,7 @@
 #include "ssi-remote/children.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/home_fs.h"
+#include "ssi-remote/postcopy.h"
 #include "ssi-remote/socket_service.h"
 #include "ssi-remote/syscall_dispatch.h"
 
@@ -74,6 +75,9 @@ private:
     std::unique_ptr<Children> children_;
     std::unique_ptr<SocketService> sockets_;  // the program's TCP sockets, relayed home
     std::optional<RemoteProcess> program_;
+    // A program that left home resumed before its memory came (postcopy.h); declared
+    // after program_: it stops before the program goes.
+    std::unique_ptr<PostCopy> postcopy_;
     UniqueFd stdin_, stdout_, stderr_;  // pipes to the program, or -1 where the pty is
     UniqueFd pty_;                      // the pty master, when the program has a terminal
     bool watch_changes_ = false;        // the stub reports the program's stops

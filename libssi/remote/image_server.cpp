@@ -1,6 +1,7 @@
 #include "libssi/remote/image_server.h"
 
 #include "kern-ext/checkpoint/checkpoint.h"
+#include "kern-ext/checkpoint/remote_memory.h"
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
 #include "libssi/remote/image_stream.h"
@@ -21,6 +22,8 @@ void ImageServer::serve(std::string path) {
     writer_.reset();
     held_.reset();
     head_.reset();
+    holder_ = 0;
+    postcopy_done_ = false;
     precopy_.release();
     end_progress();
 }
@@ -33,6 +36,7 @@ Result<uint64_t> ImageServer::serve_held(std::string path, pid_t holder) {
     held_ = std::move(image.bytes);
     held_at_ = 0;
     ended_ = false;
+    holder_ = holder;
     start_progress(path_ + ".sent");
     return image.size;
 }
@@ -95,6 +99,41 @@ const std::string& ImageServer::read_held(uint64_t offset, uint32_t length) {
     return reply_;
 }
 
+// `length` bytes (4 MiB at most) of a file from `offset`: short or empty at its end.
+const std::string& ImageServer::read_file_at(int fd, uint64_t offset, uint32_t length) {
+    // 'D' offset, then the bytes, read in place after the header.
+    reply_ = encode_image_op('D', offset);
+    const size_t header = reply_.size();
+    reply_.resize(header + std::min<size_t>(length, 4 * kImageChunkBytes));
+    size_t got = 0;
+    while (header + got < reply_.size()) {
+        auto n = pread_some(fd, std::span<char>(reply_.data() + header + got, reply_.size() - header - got),
+                            off_t(offset + got));
+        if (!n) return reply(encode_image_error(n.error().message()));
+        if (*n == 0) break;
+        got += *n;
+    }
+    reply_.resize(header + got);
+    return reply_;
+}
+
+// Post-copy: the held memory at `address`, as the target's filler asks for it (a page
+// a thread there waits for, or the next piece of the rest).
+const std::string& ImageServer::read_holder(uint64_t address, uint32_t length) {
+    if (holder_ == 0) return reply(encode_image_error("no memory is held for this move"));
+    reply_ = encode_image_op('D', address);
+    const size_t header = reply_.size();
+    reply_.resize(header + std::min<size_t>(length, 4 * kImageChunkBytes));
+    // As the image would hold it: a page that cannot be read (a file mapping past its
+    // file's end) is zero.
+    if (auto read = read_remote_with_holes(holder_, RemotePtr{address},
+                                           std::span<char>(reply_.data() + header, reply_.size() - header));
+        !read)
+        return reply(encode_image_error(read.error().message()));
+    add_progress(reply_.size() - header);
+    return reply_;
+}
+
 const std::string& ImageServer::handle(std::string_view request) {
     auto op = decode_image_op(request);
     if (!op) return reply(encode_image_error("malformed image request"));
@@ -108,20 +147,19 @@ const std::string& ImageServer::handle(std::string_view request) {
                 if (!fd) return reply(encode_image_error(fd.error().message()));
                 reader_ = std::move(*fd);
             }
-            // 'D' offset, then the bytes, read in place after the header.
-            reply_ = encode_image_op('D', op->offset);
-            const size_t header = reply_.size();
-            reply_.resize(header + std::min<size_t>(op->length, 4 * kImageChunkBytes));
-            size_t got = 0;
-            while (header + got < reply_.size()) {
-                auto n = pread_some(reader_.get(), std::span<char>(reply_.data() + header + got, reply_.size() - header - got),
-                                    off_t(op->offset + got));
-                if (!n) return reply(encode_image_error(n.error().message()));
-                if (*n == 0) break;
-                got += *n;
-            }
-            reply_.resize(header + got);
-            return reply_;
+            return read_file_at(reader_.get(), op->offset, op->length);
+        }
+        case 'H': {
+            if (!head_) return reply(encode_image_error("no image head: not a move from home"));
+            const std::string& out = read_file_at(head_.get(), op->offset, op->length);
+            if (!out.empty() && out[0] == 'D') add_progress(out.size() - 9);
+            return out;
+        }
+        case 'L': return read_holder(op->offset, op->length);
+        case 'Z': {
+            if (holder_ == 0) return reply(encode_image_error("no memory is held for this move"));
+            postcopy_done_ = true;
+            return reply(encode_image_op('K', 0));
         }
         case 'P': {
             if (!writer_) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace ssi::remote {
 
@@ -27,6 +28,10 @@ public:
     // it was sent shows in IMAGE.sent (sparse, that long) for ssi-migrate's bar. Returns
     // the image's size.
     Result<uint64_t> serve_held(std::string path, pid_t holder);
+    // A post-copy of that move (docs/migration.md, "Post-copy"): the target asks for the
+    // head alone ('H'), then for the held memory by address ('L', any order), and says
+    // when it has it all ('Z'), which may come before the news that the program resumed.
+    bool postcopy_done() const { return postcopy_done_; }
     // The deputy parks: the areas stay, for the rebuild in it.
     void keep_precopy();
     // The reply payload to one request payload; valid until the next call (a chunk is read
@@ -36,6 +41,8 @@ public:
 private:
     const std::string& reply(std::string text);
     const std::string& read_held(uint64_t offset, uint32_t length);
+    const std::string& read_file_at(int fd, uint64_t offset, uint32_t length);
+    const std::string& read_holder(uint64_t address, uint32_t length);
     std::string path_;
     std::string reply_;
     UniqueFd reader_, writer_;
@@ -44,6 +51,8 @@ private:
     std::unique_ptr<ImageSource> held_;      // and the whole image, from it and the holder
     uint64_t held_at_ = 0;                   // how far it was read
     bool ended_ = false;                     // to its end
+    pid_t holder_ = 0;                       // whose memory 'L' reads
+    bool postcopy_done_ = false;
     void start_progress(std::string path);
     void add_progress(uint64_t bytes);
     void end_progress();

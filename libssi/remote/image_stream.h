@@ -13,6 +13,10 @@
 //   'A' u64 count, PrecopyArea[count] -> 'M' u64 count, u8[count]  (1: mapped in the deputy)
 //   'W' u64 address bytes             -> 'K' u64 address           (copied into a mapped area)
 //   'F'                               -> 'K' u64 0                 (done: each area gets the program's protection)
+// and, for a post-copy from home (a move from home, docs/migration.md "Post-copy"):
+//   'H' u64 offset u32 length         -> 'D' u64 offset bytes      (the image's head only)
+//   'L' u64 address u32 length        -> 'D' u64 address bytes     (the held memory there)
+//   'Z'                               -> 'K' u64 0                 (all of it arrived: the holder may go)
 // The supervisor keeps several requests in flight; the deputy answers in order.
 #pragma once
 
@@ -37,17 +41,17 @@ struct PrecopyArea {
 };
 
 struct ImageOp {
-    char op = 0;           // 'G', 'P', 'C', 'A', 'W', 'F' (requests) or 'D', 'K', 'M', 'E' (replies)
-    uint64_t offset = 0;   // G, P, D, K; A and M: the count; W: the address
-    uint32_t length = 0;   // G
+    char op = 0;           // 'G', 'P', 'C', 'A', 'W', 'F', 'H', 'L', 'Z' (requests) or 'D', 'K', 'M', 'E' (replies)
+    uint64_t offset = 0;   // G, H, P, D, K; A and M: the count; W and L: the address
+    uint32_t length = 0;   // G, H, L
     std::string_view data; // P, D; E's text
 };
 
 inline std::string encode_image_op(char op, uint64_t offset, uint32_t length = 0, std::string_view data = {}) {
     std::string out(1, op);
-    if (op == 'C' || op == 'F') return out;
+    if (op == 'C' || op == 'F' || op == 'Z') return out;
     out.append(reinterpret_cast<const char*>(&offset), sizeof offset);
-    if (op == 'G') out.append(reinterpret_cast<const char*>(&length), sizeof length);
+    if (op == 'G' || op == 'H' || op == 'L') out.append(reinterpret_cast<const char*>(&length), sizeof length);
     out.append(data);
     return out;
 }
@@ -64,11 +68,11 @@ inline std::optional<ImageOp> decode_image_op(std::string_view in) {
         op.data = in;
         return op;
     }
-    if (op.op == 'C' || op.op == 'F') return in.empty() ? std::optional(op) : std::nullopt;
+    if (op.op == 'C' || op.op == 'F' || op.op == 'Z') return in.empty() ? std::optional(op) : std::nullopt;
     if (in.size() < sizeof op.offset) return std::nullopt;
     std::memcpy(&op.offset, in.data(), sizeof op.offset);
     in.remove_prefix(sizeof op.offset);
-    if (op.op == 'G') {
+    if (op.op == 'G' || op.op == 'H' || op.op == 'L') {
         if (in.size() != sizeof op.length) return std::nullopt;
         std::memcpy(&op.length, in.data(), sizeof op.length);
         return op;

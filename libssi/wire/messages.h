@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 7;
+inline constexpr uint32_t kProtocolVersion = 8;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -186,9 +186,12 @@ struct RunRequest {
     // A migration: instead of exec'ing argv, rebuild the process saved in this image (a
     // home path, read through the home file view) and resume it when the deputy says so.
     std::string restore_image;
+    // With restore_image, a move from home: the memory is held at home and comes after the
+    // resume, as the program needs it and then the rest (docs/migration.md, "Post-copy").
+    bool lazy_memory = false;
     MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
                          session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal, program,
-                         restore_image)
+                         restore_image, lazy_memory)
 };
 
 struct RunReply {

@@ -185,6 +185,7 @@ void Deputy::on_router() {
             std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
                                                     zmq::buffer(&remote::kImageKind, 1), zmq::buffer(reply)};
             zmq::send_multipart(router_, out);
+            if (images_.postcopy_done()) on_postcopy_done();
         } else if (kind == remote::kControlKind) {
             on_control(frames[0].to_string(), frames[2].to_string());
         } else if (kind == remote::kSocketKind) {
@@ -418,6 +419,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (ms_since(last_heard_) > remote::kSilenceLimitMs)
             return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
     }
+    on_postcopy_done();  // the program ended before all its memory came: the move is over
     if (output_) output_->finish();  // all of it out before our status is
     finish_sockets();
     // The terminal as we found it, before any message or death by signal.

@@ -59,6 +59,7 @@ private:
     void on_session_hello(const std::string& routing_id);
     void on_restore_ready();
     void on_resumed();
+    void on_postcopy_done();
     void end_memory_holder();
     void on_move_failed(const std::string& why);
     void deliver_early_signals();
@@ -130,6 +131,10 @@ private:
     std::string image_path_;
     uint64_t image_bytes_ = 0;
     pid_t memory_holder_ = 0;  // leaving home: our child, holding the program's memory
+    // Leaving home, the program resumed on its target before its memory came
+    // (docs/migration.md, "Post-copy"): the move is over when the target has it all.
+    bool postcopy_ = false;
+    std::chrono::steady_clock::time_point resumed_at_;
     uint64_t precopy_bytes_ = 0;  // sent into our own memory while the program still ran (a move home)
     uint32_t frozen_ms_ = 0;      // the program stopped at the supervisor's, until CheckpointDone
     std::chrono::steady_clock::time_point checkpoint_done_at_;

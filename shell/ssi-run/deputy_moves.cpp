@@ -9,7 +9,10 @@
 //   committing     ResumeOrder: the commit point; Resumed: it runs there. Done.
 //
 // Leaving home, there is no checkpointing: the agent saved the image's head as it made
-// the process exec us, and the memory stays in our child, its holder, until Resumed.
+// the process exec us, and the memory stays in our child, its holder. The target rebuilds
+// the program from the head alone and resumes it at once; its memory follows, read from
+// the holder as the target asks for it (post-copy), and the move is done, the holder
+// ended, when the target says it has it all.
 //
 // Home as the target, or a failure before the commit point: the deputy parks (one
 // thread, blocked, every signal held) and the home agent rebuilds the process in it, from
@@ -81,6 +84,8 @@ void Deputy::reply_order(const wire::Message& message) {
 
 void Deputy::on_move_order(const wire::MoveOrder& order) {
     if (move_ != Move::none) return reply_order(wire::ErrorReply{EBUSY, "the process is already moving"});
+    if (postcopy_)
+        return reply_order(wire::ErrorReply{EBUSY, "the process's memory is still coming to node " + std::to_string(node_)});
     if (node_ != 0 && order.target == node_)
         return reply_order(wire::ErrorReply{EEXIST, "the process already runs on node " + std::to_string(node_)});
     if (order.image_path.empty()) return reply_order(wire::ErrorReply{EINVAL, "no image path"});
@@ -137,6 +142,7 @@ void Deputy::move_to_target() {
     options.argv = {"(migrating)"};
     wire::RunRequest request = this->request(options);
     request.restore_image = image_path_;
+    request.lazy_memory = memory_holder_ != 0;
     request.terminal.enabled = request.terminal.enabled && tty_;
     auto started = [&]() -> Result<void> {
         AgentClient agent = TRY(AgentClient::connect());
@@ -179,13 +185,31 @@ void Deputy::on_resumed() {
     if (move_ != Move::committing) return;
     auto now = clock::now();
     move_ = Move::none;
-    images_.serve("");
-    (void)unlink_at(AT_FDCWD, image_path_, 0);
-    end_memory_holder();
-    reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, now), ms_between(move_started_, now)});
-    order_.reset();
     take_terminal();
     deliver_early_signals();  // those that came during the move
+    if (memory_holder_ != 0) {
+        // It runs there; its memory is on its way from the holder (post-copy), or has
+        // all come already.
+        postcopy_ = true;
+        resumed_at_ = now;
+        if (images_.postcopy_done()) on_postcopy_done();
+        return;
+    }
+    images_.serve("");
+    (void)unlink_at(AT_FDCWD, image_path_, 0);
+    reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, now), ms_between(move_started_, now)});
+    order_.reset();
+}
+
+// The target has all the memory (or the program ended before): the move is over.
+void Deputy::on_postcopy_done() {
+    if (!postcopy_) return;
+    postcopy_ = false;
+    images_.serve("");
+    end_memory_holder();
+    reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, resumed_at_),
+                                   ms_between(move_started_, clock::now())});
+    order_.reset();
 }
 
 // The program runs on its target: the memory it left at home is nobody's now.

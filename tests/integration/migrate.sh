@@ -83,6 +83,38 @@ wait_until 30 has_lines /tmp/w-plain.out 26
   fail "the pre-copied writer's digest differs from an uninterrupted run's"
 ok "a writer of 64 MiB and fresh mmaps, 1 -> 2 -> home -> 3 -> home, pre-copied home while it wrote: same digest"
 
+# Post-copy (docs/migration.md): leaving home, the process resumes on its target before
+# its memory is there; its pages come as it touches them, then the rest, from the holder
+# at home, which ends with the move. This one holds 192 MiB of a pattern and, as soon as
+# it runs elsewhere (/proc stays local: its PID 1 is another), forks again and again a
+# child that checks the whole buffer: a child forked while pages were still missing
+# would see zeros there (a fork waits for the memory to be whole).
+forker='import os, sys, time, zlib
+b = bytearray(range(256)) * (192 << 12)
+want = zlib.crc32(b)
+home_init = open("/proc/1/cmdline", "rb").read()
+print("ready", flush=True)
+while open("/proc/1/cmdline", "rb").read() == home_init:
+    time.sleep(0.001)
+for i in range(int(sys.argv[1])):
+    child = os.fork()
+    if child == 0:
+        os._exit(0 if zlib.crc32(b) == want else 1)
+    _, status = os.waitpid(child, 0)
+    print(i, "ok" if status == 0 else "BAD", flush=True)'
+on_node 1 sh -c "cat > /tmp/forker.py" <<<"$forker"
+pid=$(on_node 1 sh -c 'python3 -u /tmp/forker.py 30 > /tmp/f.out 2>&1 & echo $!')
+wait_until 20 has_lines /tmp/f.out 1
+out=$(migrate "$pid" 2); echo "$out"
+stopped=$(sed -n 's/.*stopped \([0-9]*\) ms, \([0-9]*\) ms in all.*/\1/p' <<<"$out")
+[ -n "$stopped" ] || fail "ssi-migrate said nothing of the time stopped: $out"
+holders=$(on_node 1 ps -o comm= --ppid "$pid" | grep -c python3 || true)
+[ "$holders" = 0 ] || fail "the memory's holder is still at home after the move ($holders python3 children of $pid)"
+wait_until 5 runs_on "$pid" 2 || fail "the forker is listed on node '$(node_of "$pid")' after its move"
+wait_until 60 has_lines /tmp/f.out 31 || fail "the forker did not finish on node 2: $(on_node 1 tail -2 /tmp/f.out)"
+on_node 1 grep -q BAD /tmp/f.out && fail "a child forked after the move saw the memory wrong: $(on_node 1 grep -c BAD /tmp/f.out) of 30"
+ok "a 192 MiB forker left home post-copied (stopped $stopped ms): its 30 children saw the memory whole, the holder is gone"
+
 # Signals follow it: a TERM handler runs where it is, sent by plain kill at home and by
 # ssi-kill from another node; getpid() stays the home PID.
 trapper='import os, signal, sys, time

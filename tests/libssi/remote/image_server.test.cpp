@@ -64,7 +64,13 @@ TEST_CASE("image stream ops survive encode and decode; malformed payloads do not
     CHECK_FALSE(decode_image_op(""));
     CHECK_FALSE(decode_image_op("G123"));            // too short for an offset and length
     CHECK_FALSE(decode_image_op("Cx"));              // commit takes nothing
-    CHECK_FALSE(decode_image_op(std::string("Z") + std::string(8, '\0')));
+    CHECK_FALSE(decode_image_op(std::string("Q") + std::string(8, '\0')));  // no such op
+    CHECK_FALSE(decode_image_op(std::string("Z") + std::string(8, '\0')));  // the end takes nothing
+    auto l = decode_image_op(encode_image_op('L', 0x7f0000001000, 65536));
+    REQUIRE(l);
+    CHECK(l->op == 'L');
+    CHECK(l->offset == 0x7f0000001000);
+    CHECK(l->length == 65536);
 }
 
 TEST_CASE("ImageServer serves the image of the move in chunks, and takes one sent in pieces", "[image_stream]") {

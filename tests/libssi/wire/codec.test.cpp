@@ -88,6 +88,7 @@ std::vector<Message> samples() {
     run.terminal = TerminalSpec{true, true, false, 0x500, 0x5, 0xbf, 0x8a3b, std::string("\x03\x1c\x7f\0", 4), 38400, 9600, 33, 101};
     run.program = "/bin/sh";
     run.restore_image = "/run/ssi/images/4711.img";
+    run.lazy_memory = true;
     out.emplace_back(run);
     out.emplace_back(RunReply{4});
     out.emplace_back(SessionHello{4});
@@ -123,7 +124,7 @@ std::vector<Message> samples() {
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
-constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 19, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
+constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 20, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
                                    3, 5, 3, 6, 2, 5, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
@@ -188,7 +189,7 @@ bool same(const RunRequest& a, const RunRequest& b) {
     auto t = [](const RunRequest& r) {
         return std::tie(r.target, r.argv, r.env, r.cwd, r.umask, r.rlimits, r.deputy_endpoint, r.deputy_public_key,
                         r.session_secret_key, r.hostname, r.home, r.pid, r.ppid, r.uid, r.gid, r.groups, r.program,
-                        r.restore_image);
+                        r.restore_image, r.lazy_memory);
     };
     return t(a) == t(b) && same(a.terminal, b.terminal);
 }
