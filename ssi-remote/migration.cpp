@@ -85,13 +85,15 @@ void Supervisor::inject_fault(const char* point) const {
     ::raise(SIGKILL);
 }
 
-Result<void> Supervisor::restore_program() {
-    KeepaliveThread alive(context_, keys_);
+Result<void> Supervisor::restore_program(std::optional<ImageFetch> fetch) {
+    // A long rebuild (a whole image arriving) needs its own keepalives; the head alone
+    // is rebuilt in milliseconds, where the keepalives' link would only compete.
+    std::optional<KeepaliveThread> alive;
+    if (!postcopy_) alive.emplace(context_, keys_);
     // Streamed: the memory arrives while the process is rebuilt, straight into it. Or,
-    // leaving home, after it resumed (postcopy.h): only the image's head comes now.
-    if (spec_.lazy_memory) postcopy_ = std::make_unique<PostCopy>(context_, keys_);
-    ImageFetch fetch = TRY(ImageFetch::open(context_, keys_, postcopy_ ? 'H' : 'G'));
-    ProcessImage image = TRY(load_image_streamed(fetch, "the image at home"));
+    // leaving home, after it resumed (postcopy.h): then only the image's head comes now.
+    if (!fetch) fetch = TRY(ImageFetch::open(context_, keys_));
+    ProcessImage image = TRY(load_image_streamed(*fetch, "the image at home"));
     inject_fault("migrate-transfer");
     RestoreOptions options;
     options.credentials = RestoreCredentials{spec_.uid, spec_.gid, {spec_.groups.begin(), spec_.groups.end()}};
@@ -104,6 +106,7 @@ Result<void> Supervisor::restore_program() {
         };
     inject_fault("migrate-restore");
     TRY(restore_into(program_->program_pid(), image, options));
+    if (postcopy_) postcopy_->resumed();
     send_control(wire::Resumed{});
     return ok();
 }

@@ -2,6 +2,7 @@
 
 #include "libssi/remote/image_stream.h"
 #include "ssi-remote/image_transfer.h"
+#include "kern-ext/files.h"
 
 #include <signal.h>
 
@@ -48,20 +49,23 @@ public:
     }
 
     // Every page there, or an error. `gone`: the program ended meanwhile (nothing to fill).
-    Result<void> run(const std::atomic<bool>& stop, bool& gone) {
+    // `wake` is poked when `stop` or `all` is set; `all`: the rest may be asked for.
+    Result<void> run(int wake, const std::atomic<bool>& stop, const std::atomic<bool>& all, bool& gone) {
         last_reply_ = clock::now();
         for (;;) {
-            TRY(ask_more());
+            if (all) TRY(ask_more());
             if (next_area_ == order_.size() && in_flight_[0] == 0 && in_flight_[1] == 0) return ok();
             zmq::pollitem_t items[] = {{nullptr, memory_.fd(), ZMQ_POLLIN, 0},
                                        {bulk_.handle(), 0, ZMQ_POLLIN, 0},
-                                       {faults_.handle(), 0, ZMQ_POLLIN, 0}};
+                                       {faults_.handle(), 0, ZMQ_POLLIN, 0},
+                                       {nullptr, wake, ZMQ_POLLIN, 0}};
             try {
-                zmq::poll(items, 3, std::chrono::milliseconds(100));
+                zmq::poll(items, 4, std::chrono::milliseconds(1000));
             } catch (const zmq::error_t& e) {
                 if (e.num() != EINTR) return Error{"zmq_poll", e.num(), {}};
             }
             if (stop) return make_error("post-copy", "stopped", ECANCELED);
+            if (items[3].revents & ZMQ_POLLIN) clear_wakeup_fd(wake);
             if (items[0].revents & ZMQ_POLLIN) TRY(on_faults());
             for (int s = 0; s < 2; ++s) {
                 zmq::socket_t& socket = s == 0 ? bulk_ : faults_;
@@ -180,10 +184,11 @@ private:
 };
 
 PostCopy::PostCopy(zmq::context_t& context, const SessionKeys& keys)
-    : bulk_(image_socket(context, keys)), faults_(image_socket(context, keys)) {}
+    : bulk_(image_socket(context, keys)), faults_(image_socket(context, keys)), wake_(make_wakeup_fd().value()) {}
 
 PostCopy::~PostCopy() {
     stop_ = true;
+    poke_wakeup_fd(wake_.get());
     if (thread_.joinable()) thread_.join();
     for (zmq::socket_t* s : {&bulk_, &faults_}) s->set(zmq::sockopt::linger, 0);
 }
@@ -197,11 +202,16 @@ Result<void> PostCopy::start(LazyMemory memory, pid_t program) {
     return ok();
 }
 
+void PostCopy::resumed() {
+    resumed_ = true;
+    poke_wakeup_fd(wake_.get());
+}
+
 void PostCopy::run(LazyMemory memory, pid_t program) {
     const auto started = clock::now();
     Filler filler(memory, bulk_, faults_);
     bool gone = false;
-    auto filled = filler.run(stop_, gone);
+    auto filled = filler.run(wake_.get(), stop_, resumed_, gone);
     if (filled && !gone) {
         memory.finish();  // every page there: ordinary memory again
         // The holder at home is nobody's now.

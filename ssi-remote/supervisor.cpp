@@ -183,9 +183,16 @@ Result<void> Supervisor::start_program() {
     TRY(start_sockets());
     launch.syscall_rules = dispatch_.rules();
     if (in_read) stdin_reader_ = TRY(duplicate_fd_cloexec(in_read.get()));
+    // Leaving home, only the image's head comes before the resume: it is asked for before
+    // the launch, and the links' handshakes and its few kilobytes overlap it.
+    std::optional<ImageFetch> head;
+    if (launch.park && spec_.lazy_memory) {
+        postcopy_ = std::make_unique<PostCopy>(context_, keys_);
+        head = TRY(ImageFetch::open(context_, keys_, 'H'));
+    }
     program_ = TRY(RemoteProcess::launch(launch));
     // A migrating process: rebuilt in the parked one, resumed when its deputy says so.
-    if (launch.park) TRY(restore_program());
+    if (launch.park) TRY(restore_program(std::move(head)));
     stdin_ = std::move(in_write);
     stdout_ = std::move(out_read);
     stderr_ = std::move(err_read);

@@ -13,6 +13,7 @@
 #include "ssi-remote/children.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/home_fs.h"
+#include "ssi-remote/image_transfer.h"
 #include "ssi-remote/postcopy.h"
 #include "ssi-remote/socket_service.h"
 #include "ssi-remote/syscall_dispatch.h"
@@ -53,7 +54,8 @@ private:
     void finish(const wire::ProgramExited& how);
     void end_program();
     // Migration (migration.cpp).
-    Result<void> restore_program();
+    // From `fetch` if it was opened ahead (a move from home: the head alone).
+    Result<void> restore_program(std::optional<ImageFetch> fetch);
     Result<void> wait_for_resume_order();
     void move_away(const wire::CheckpointOrder& order);
     std::string drain_program_output();
