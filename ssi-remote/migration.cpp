@@ -100,14 +100,17 @@ Result<void> Supervisor::restore_program(std::optional<ImageFetch> fetch) {
     options.files = RestoreOptions::Files::reopen;
     options.keep_stdio = true;  // the relays to the deputy, set up by the launch
     options.before_resume = [this] { return wait_for_resume_order(); };
+    // Past the commit point, the memory on its way (a piece of the rest came, so the
+    // deputy heard Resumed first): the node dying now loses the process.
+    if (postcopy_) postcopy_->after_first_piece = [this] { inject_fault("migrate-postcopy"); };
     if (postcopy_)
         options.lazy_memory = [this](LazyMemory memory) {
             return postcopy_->start(std::move(memory), program_->program_pid());
         };
     inject_fault("migrate-restore");
     TRY(restore_into(program_->program_pid(), image, options));
-    if (postcopy_) postcopy_->resumed();
     send_control(wire::Resumed{});
+    if (postcopy_) postcopy_->resumed();
     return ok();
 }
 

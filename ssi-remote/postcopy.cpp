@@ -38,8 +38,8 @@ struct Area {
 // The filler's state, on its thread only.
 class PostCopy::Filler {
 public:
-    Filler(LazyMemory& memory, zmq::socket_t& bulk, zmq::socket_t& faults)
-        : memory_(memory), bulk_(bulk), faults_(faults) {
+    Filler(LazyMemory& memory, zmq::socket_t& bulk, zmq::socket_t& faults, std::function<void()> after_first_piece)
+        : memory_(memory), bulk_(bulk), faults_(faults), after_first_piece_(std::move(after_first_piece)) {
         for (const PageRun& r : memory.areas())
             areas_.push_back({r, std::vector<uint8_t>((r.size() + kBlock - 1) / kBlock, kMissing)});
         order_.resize(areas_.size());
@@ -77,6 +77,7 @@ public:
                     if (!filled && filled.error().err == ESRCH) return gone = true, ok();
                     TRY(std::move(filled));
                     frames.clear();
+                    if (s == 0 && after_first_piece_) std::exchange(after_first_piece_, nullptr)();
                 }
             }
             if (in_flight_[0] + in_flight_[1] > 0 &&
@@ -178,6 +179,7 @@ private:
     size_t next_area_ = 0, next_block_ = 0;
     int in_flight_[2] = {0, 0};           // bulk_, faults_
     std::vector<uint64_t> waiting_;       // pages a thread waits for, asked for
+    std::function<void()> after_first_piece_;
     clock::time_point last_reply_;
     uint64_t bytes_ = 0;
     int faults_seen_ = 0;
@@ -209,7 +211,7 @@ void PostCopy::resumed() {
 
 void PostCopy::run(LazyMemory memory, pid_t program) {
     const auto started = clock::now();
-    Filler filler(memory, bulk_, faults_);
+    Filler filler(memory, bulk_, faults_, after_first_piece);
     bool gone = false;
     auto filled = filler.run(wake_.get(), stop_, resumed_, gone);
     if (filled && !gone) {

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -55,6 +56,9 @@ public:
         int faults = 0;      // pages a thread waited for
         std::string error;   // why it gave up, if it did
     };
+    // Called on the filler's thread once the first piece of the rest is in (a fault point).
+    std::function<void()> after_first_piece;
+
     // Once wait() returned.
     Figures figures() const { return figures_; }
 

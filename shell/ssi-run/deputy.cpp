@@ -416,8 +416,10 @@ Result<int> Deputy::serve(int32_t node) {
             bool front = in_foreground(STDIN_FILENO);
             if (said_foreground_ != front) send_control(wire::TerminalForeground{front}), said_foreground_ = front;
         }
-        if (ms_since(last_heard_) > remote::kSilenceLimitMs)
+        if (ms_since(last_heard_) > remote::kSilenceLimitMs) {
+            on_postcopy_lost();
             return make_error("lost contact with node " + std::to_string(node_) + "; the program's fate is unknown");
+        }
     }
     on_postcopy_done();  // the program ended before all its memory came: the move is over
     if (output_) output_->finish();  // all of it out before our status is

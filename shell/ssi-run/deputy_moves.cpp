@@ -212,6 +212,19 @@ void Deputy::on_postcopy_done() {
     order_.reset();
 }
 
+// The target was lost while the memory was on its way: so is the process, as any
+// program on a lost node; its asker learns it, and nothing of the move stays at home.
+void Deputy::on_postcopy_lost() {
+    if (!postcopy_) return;
+    postcopy_ = false;
+    images_.serve("");
+    end_memory_holder();
+    reply_order(wire::ErrorReply{EIO, "node " + std::to_string(node_) +
+                                          " was lost while the process's memory was still on its way there: the "
+                                          "process is lost"});
+    order_.reset();
+}
+
 // The program runs on its target: the memory it left at home is nobody's now.
 void Deputy::end_memory_holder() {
     if (memory_holder_ == 0) return;

@@ -7,7 +7,8 @@
 # move, the process goes on at home in its own PID, its output has no gap and no repeat,
 # and no second copy runs anywhere. Then the home agent dies during a move home, after
 # the deputy parked, and leaving home right after the exec, its memory in a holder
-# (ssi-agent/migrations.cpp's fault points): restarted, it rebuilds it.
+# (ssi-agent/migrations.cpp's fault points): restarted, it rebuilds it. Last, the target
+# dies past the commit point, while the memory of a process that left home is on its way.
 source "$(dirname "$0")/../support/cluster.sh"
 cluster_up 3
 
@@ -149,5 +150,29 @@ wait "$parent" || true
 n=$(lines /tmp/f.out)
 [ "$(on_node 1 cat /tmp/f.out)" = "$(seq 1 "$n")" ] || fail "the output has a gap or a repeat"
 ok "after 8 injected faults the output is exactly 1..$n"
+
+# Past the commit point, leaving home, the process runs on node 2 while its memory is
+# still on its way (post-copy, fault point migrate-postcopy). Node 2 dying then loses it,
+# as it loses any program running there (docs/remote-exec.md): ssi-migrate says so, the
+# home parent sees the deputy's status for a lost node, and nothing is left at home (the
+# memory's holder dies with the deputy).
+on_node 1 sh -c 'python3 -c "import time
+b = bytearray(b\"x\") * (64 << 20)
+open(\"/tmp/p.ready\", \"w\").close()
+while True: time.sleep(0.01)" & echo $! > /tmp/p.pid; wait $!; echo $? > /tmp/p.rc' &
+pparent=$!
+wait_until 20 on_node 1 test -e /tmp/p.ready
+ppid=$(on_node 1 cat /tmp/p.pid)
+on_node 2 sh -c "echo migrate-postcopy > /run/ssi/inject-fault"
+rc=0; out=$(on_node 1 timeout 60 ssi-migrate "1:$ppid" 2 2>&1) || rc=$?
+[ "$rc" -eq 1 ] || fail "migrate-postcopy: ssi-migrate exited $rc: $out"
+on_node 2 test -e /run/ssi/inject-fault && fail "migrate-postcopy: the fault point was never reached ($out)"
+grep -q "the process is lost" <<<"$out" || fail "migrate-postcopy: ssi-migrate did not say the process is lost: $out"
+wait "$pparent" || true
+[ "$(on_node 1 cat /tmp/p.rc)" = 255 ] || fail "migrate-postcopy: the home parent got $(on_node 1 cat /tmp/p.rc), not 255"
+left=$(on_node 1 ps -eo comm= | grep -c python3 || true)
+[ "$left" = 0 ] || fail "migrate-postcopy: $left python3 processes left at home"
+[ -z "$(on_node 1 ls /run/ssi/images)" ] || fail "migrate-postcopy: left in the images: $(on_node 1 ls /run/ssi/images)"
+ok "node 2 died while the memory of a process that left home was on its way: ssi-migrate said '$out', the parent got 255, nothing left"
 
 pass
