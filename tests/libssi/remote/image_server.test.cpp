@@ -228,3 +228,23 @@ TEST_CASE("ImageServer takes no pre-copy when no move is under way", "[image_str
     CHECK(reply_of(server.handle(areas_request({{data.start, data.end, PROT_READ | PROT_WRITE, 0}}))).op == 'E');
     CHECK(perms_at(data.start).empty());
 }
+
+TEST_CASE("ImageServer serves a post-copy only for a move from home, whose memory is held", "[image_stream]") {
+    TempDir dir;
+    const std::string image = dir.path + "/1-42.img";
+    REQUIRE(write_file_atomic(image, random_bytes(1000), 0600));
+    ImageServer server;
+    server.serve(image);  // a move between nodes: an image file, no head, no holder
+    const auto head = reply_of(server.handle(encode_image_op('H', 0, 4096)));
+    CHECK(head.op == 'E');
+    CHECK(head.data == "no image head: not a move from home");
+    const auto page = reply_of(server.handle(encode_image_op('L', 0x400000, 4096)));
+    CHECK(page.op == 'E');
+    CHECK(page.data == "no memory is held for this move");
+    CHECK(reply_of(server.handle(encode_image_op('Z', 0))).op == 'E');
+    CHECK_FALSE(server.postcopy_done());
+    // The file itself is served no longer than it is, whatever was asked.
+    const auto whole = reply_of(server.handle(encode_image_op('G', 0, uint32_t(kImageChunkBytes))));
+    CHECK(whole.op == 'D');
+    CHECK(whole.data.size() == 1000);
+}
