@@ -3,7 +3,10 @@
 // its interval timers and resource limits (dump_itimers.cpp, dump_rlimits.cpp).
 // We borrow the instruction at its rip for a `syscall; int3` gadget and a scratch page
 // from an injected mmap; a guard puts the code bytes, the registers and the layout back
-// however this step ends.
+// however this step ends. Each injected call costs ~40 us of the freeze here: a signal
+// /proc/PID/status shows with its default action is saved as the plain default without
+// asking (flags given with SIG_DFL change nothing but what sigaction(2) would report;
+// SIGCHLD is always asked: its default may carry SA_NOCLDWAIT, which changes reaping).
 #include "kern-ext/checkpoint/borrowed_rip.h"
 #include "kern-ext/checkpoint/steps.h"
 
@@ -22,6 +25,7 @@ struct KernelSigaction {
 }  // namespace
 
 Result<void> dump_injected_state(pid_t pid, ProcessImage& image) {
+    const uint64_t not_default = TRY(signals_not_default(pid));
     BorrowedRip borrowed = TRY(BorrowedRip::create(pid, image.regs));
     RemoteSyscaller sys = borrowed.syscaller();
 
@@ -33,6 +37,10 @@ Result<void> dump_injected_state(pid_t pid, ProcessImage& image) {
     Result<void> result = [&]() -> Result<void> {
         for (int sig = 1; sig <= 64; ++sig) {
             if (sig == SIGKILL || sig == SIGSTOP) continue;
+            if (sig != SIGCHLD && !(not_default & (1ull << (sig - 1)))) {
+                image.actions[size_t(sig - 1)] = SignalAction{};
+                continue;
+            }
             TRY(sys.call("rt_sigaction", SYS_rt_sigaction, uint64_t(sig), 0, scratch, 8));
             KernelSigaction act{};
             TRY(read_scratch(&act, sizeof act));

@@ -1,11 +1,13 @@
-// /proc/PID/maps, parsed: the layout a checkpoint saves and a restore clears; and from
-// /proc/PID/smaps, which areas use transparent huge pages.
+// /proc/PID/maps, parsed: the layout a checkpoint saves and a restore clears; from
+// /proc/PID/smaps, which areas use transparent huge pages; from /proc/PID/status, which
+// signals do not have their default action.
 #include "kern-ext/checkpoint/steps.h"
 #include "kern-ext/files.h"
 
 #include <sys/mman.h>
 
 #include <cinttypes>
+#include <cstring>
 #include <cstdio>
 #include <sstream>
 
@@ -68,6 +70,17 @@ Result<std::vector<uint64_t>> read_huge_page_areas(pid_t pid) {
     }
     close_area();
     return out;
+}
+
+Result<uint64_t> signals_not_default(pid_t pid) {
+    const std::string status = TRY(read_file("/proc/" + std::to_string(pid) + "/status"));
+    uint64_t mask = 0;
+    for (const char* field : {"\nSigIgn:\t", "\nSigCgt:\t"}) {
+        size_t at = status.find(field);
+        if (at == std::string::npos) return ~0ull;
+        mask |= std::strtoull(status.c_str() + at + std::strlen(field), nullptr, 16);
+    }
+    return mask;
 }
 
 }  // namespace ssi::ckpt

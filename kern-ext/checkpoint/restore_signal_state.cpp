@@ -15,29 +15,12 @@
 
 namespace ssi::ckpt {
 
-namespace {
-
-// The signals the process ignores or catches now, from /proc/PID/status: the others have
-// their default action, which an image's plain default needs no call to set.
-Result<uint64_t> not_default(pid_t pid) {
-    const std::string status = TRY(read_file("/proc/" + std::to_string(pid) + "/status"));
-    uint64_t mask = 0;
-    for (const char* field : {"\nSigIgn:\t", "\nSigCgt:\t"}) {
-        size_t at = status.find(field);
-        if (at == std::string::npos) return ~0ull;  // cannot tell: set them all
-        mask |= std::stoull(status.substr(at + std::strlen(field), 16), nullptr, 16);
-    }
-    return mask;
-}
-
-}  // namespace
-
 Result<void> restore_signal_state(RemoteSyscaller& sys, const RestoreRegion& region, const ProcessImage& image) {
     const pid_t pid = sys.pid();
     const RemotePtr scratch = region.scratch();
     // Each rt_sigaction is a call injected into the stopped process (~60 us here): only
     // those that change something.
-    const uint64_t changed = TRY(not_default(pid));
+    const uint64_t changed = TRY(signals_not_default(pid));
     for (int sig = 1; sig <= 64; ++sig) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         const SignalAction& a = image.actions[size_t(sig - 1)];

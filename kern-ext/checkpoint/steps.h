@@ -34,6 +34,9 @@ struct MapsEntry {
 Result<std::vector<MapsEntry>> read_maps(pid_t pid);  // pid 0: ourselves
 // The start of every area that has transparent huge pages or asked for them (MADV_HUGEPAGE).
 Result<std::vector<uint64_t>> read_huge_page_areas(pid_t pid);
+// The signals the process ignores or catches now (/proc/PID/status SigIgn | SigCgt): the
+// others have their default action. All of them when status cannot tell.
+Result<uint64_t> signals_not_default(pid_t pid);
 // /proc/PID/fd and fdinfo, in fd order (dump_open_files.cpp).
 Result<std::vector<OpenFile>> read_open_files(pid_t pid);
 // SIGKILL a process we trace; when we are not its parent, collect the tracer's notice so
