@@ -156,7 +156,7 @@ const std::string& ImageServer::handle(std::string_view request) {
         case 'H': {
             if (!head_) return reply(encode_image_error("no image head: not a move from home"));
             const std::string& out = read_file_at(head_.get(), op->offset, op->length);
-            if (!out.empty() && out[0] == 'D') add_progress(out.size() - 9);
+            if (auto read = decode_image_op(out); read && read->op == 'D') add_progress(read->data.size());
             return out;
         }
         case 'L': return read_holder(op->offset, op->length);

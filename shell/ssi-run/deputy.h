@@ -61,6 +61,7 @@ private:
     void on_resumed();
     void on_postcopy_done();
     void on_postcopy_lost();
+    void end_postcopy(const wire::Message& answer);
     void end_memory_holder();
     void on_move_failed(const std::string& why);
     void deliver_early_signals();

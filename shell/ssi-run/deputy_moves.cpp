@@ -203,25 +203,26 @@ void Deputy::on_resumed() {
 
 // The target has all the memory (or the program ended before): the move is over.
 void Deputy::on_postcopy_done() {
-    if (!postcopy_) return;
-    postcopy_ = false;
-    images_.serve("");
-    end_memory_holder();
-    reply_order(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, resumed_at_),
-                                   ms_between(move_started_, clock::now())});
-    order_.reset();
+    if (postcopy_)
+        end_postcopy(wire::MigrateReply{node_, image_bytes_, ms_between(move_started_, resumed_at_),
+                                        ms_between(move_started_, clock::now())});
 }
 
 // The target was lost while the memory was on its way: so is the process, as any
-// program on a lost node; its asker learns it, and nothing of the move stays at home.
+// program on a lost node.
 void Deputy::on_postcopy_lost() {
-    if (!postcopy_) return;
+    if (postcopy_)
+        end_postcopy(wire::ErrorReply{EIO, "node " + std::to_string(node_) +
+                                               " was lost while the process's memory was still on its way there: "
+                                               "the process is lost"});
+}
+
+// Either way nothing of the move stays at home, and its asker learns how it ended.
+void Deputy::end_postcopy(const wire::Message& answer) {
     postcopy_ = false;
     images_.serve("");
     end_memory_holder();
-    reply_order(wire::ErrorReply{EIO, "node " + std::to_string(node_) +
-                                          " was lost while the process's memory was still on its way there: the "
-                                          "process is lost"});
+    reply_order(answer);
     order_.reset();
 }
 

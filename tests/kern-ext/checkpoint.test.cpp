@@ -114,6 +114,14 @@ CheckpointOptions replaced_holding_memory(std::vector<std::string> argv) {
     return options;
 }
 
+// Caught sleeping, saved, and replaced by a sleep: its memory stays in a holder.
+ProcessImage replaced_by_sleep(Program& prog) {
+    auto image = checkpoint(prog.pid, replaced_holding_memory({"/bin/sleep", "1000"}));
+    if (!image) FAIL(image.error().message());
+    REQUIRE(image->memory_from > 0);
+    return std::move(*image);
+}
+
 std::string temp_image_path(const char* name) {
     return "/dev/shm/ssi-checkpoint-test-" + std::to_string(::getpid()) + "-" + name + ".img";
 }
@@ -205,14 +213,11 @@ TEST_CASE("checkpoint, replace, hold_memory: after its exec, the program restore
     CounterPair c = start_counter_pair();
     Program& prog = c.prog;
 
-    CheckpointOptions options = replaced_holding_memory({"/bin/sleep", "1000"});
-    auto image = checkpoint(prog.pid, options);
-    if (!image) FAIL(image.error().message());
-    REQUIRE(image->memory_from > 0);
+    ProcessImage image = replaced_by_sleep(prog);
     // Streamed from the holder, the memory section checks out as from a file.
-    auto source = stream_from_holder(*image);
+    auto source = stream_from_holder(image);
     REQUIRE(source.ok());
-    auto restored = restore(*image, {{{1, prog.write.get()}}});
+    auto restored = restore(image, {{{1, prog.write.get()}}});
     if (!restored) FAIL(restored.error().message());
     // The program that took its place (and the holder with it) goes; the restored one goes on.
     REQUIRE(::kill(prog.pid, SIGKILL) == 0);
@@ -281,11 +286,8 @@ TEST_CASE("checkpoint, lazy_memory: a program rebuilt before its memory is there
     if (!have_root()) return;
     CounterPair c = start_counter_pair();
     Program& prog = c.prog;
-    CheckpointOptions options = replaced_holding_memory({"/bin/sleep", "1000"});
-    auto image = checkpoint(prog.pid, options);
-    if (!image) FAIL(image.error().message());
-    const pid_t holder = image->memory_from;
-    REQUIRE(holder > 0);
+    ProcessImage image = replaced_by_sleep(prog);
+    const pid_t holder = image.memory_from;
 
     TestFiller filler;
     RestoreOptions lazy{{{1, prog.write.get()}}};
@@ -293,14 +295,14 @@ TEST_CASE("checkpoint, lazy_memory: a program rebuilt before its memory is there
         filler.start(std::move(m), holder, std::chrono::milliseconds(1000));
         return ok();
     };
-    auto restored = restore(*image, lazy);
+    auto restored = restore(image, lazy);
     if (!restored) FAIL(restored.error().message());
     // Read from outside, as a supervisor reads a forwarded call's buffer: the lowest page
     // of its stack, never touched, waits for the filler like the program's own touches,
     // which finds nothing to copy there and maps it as zero.
-    auto stack = std::find_if(image->mappings.begin(), image->mappings.end(),
+    auto stack = std::find_if(image.mappings.begin(), image.mappings.end(),
                               [](const MemoryMapping& m) { return m.path == "[stack]"; });
-    REQUIRE(stack != image->mappings.end());
+    REQUIRE(stack != image.mappings.end());
     std::string lowest(4096, 'x');
     REQUIRE(read_remote(*restored, RemotePtr{stack->start}, {lowest.data(), lowest.size()}).ok());
     CHECK(lowest == std::string(4096, '\0'));
