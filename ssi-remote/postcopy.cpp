@@ -227,13 +227,10 @@ void PostCopy::run(LazyMemory memory, pid_t program) {
         std::fprintf(stderr, "ssi-remote: the program's memory could not come from home, it was killed: %s\n",
                      filled.error().message().c_str());
     }
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count();
+    std::fprintf(stderr, "ssi-remote: post-copied %.1f MiB in %lld ms, %d pages waited for%s\n",
+                 double(filler.bytes()) / (1 << 20), (long long)ms, filler.faults(), gone ? " (the program ended)" : "");
     std::lock_guard lock(mutex_);
-    figures_.bytes = filler.bytes();
-    figures_.faults = filler.faults();
-    figures_.ms = uint32_t(std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started).count());
-    if (!filled) figures_.error = filled.error().message();
-    std::fprintf(stderr, "ssi-remote: post-copied %.1f MiB in %u ms, %d pages waited for%s\n",
-                 double(figures_.bytes) / (1 << 20), figures_.ms, figures_.faults, gone ? " (the program ended)" : "");
     done_ = true;
     done_cv_.notify_all();
 }
@@ -241,11 +238,6 @@ void PostCopy::run(LazyMemory memory, pid_t program) {
 void PostCopy::wait() {
     std::unique_lock lock(mutex_);
     done_cv_.wait(lock, [this] { return !started_ || done_; });
-}
-
-bool PostCopy::under_way() {
-    std::lock_guard lock(mutex_);
-    return started_ && !done_;
 }
 
 }  // namespace ssi::remote

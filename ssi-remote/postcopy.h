@@ -24,8 +24,6 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
-#include <optional>
-#include <string>
 #include <thread>
 
 namespace ssi::remote {
@@ -47,20 +45,9 @@ public:
     void resumed();
     // Blocks until every page is there (or the filler gave up: then the program was killed).
     void wait();
-    // Started, and not over yet.
-    bool under_way();
 
-    struct Figures {
-        uint64_t bytes = 0;  // received
-        uint32_t ms = 0;     // from start() to the last page
-        int faults = 0;      // pages a thread waited for
-        std::string error;   // why it gave up, if it did
-    };
     // Called on the filler's thread once the first piece of the rest is in (a fault point).
     std::function<void()> after_first_piece;
-
-    // Once wait() returned.
-    Figures figures() const { return figures_; }
 
 private:
     class Filler;
@@ -74,7 +61,6 @@ private:
     std::mutex mutex_;
     std::condition_variable done_cv_;
     bool started_ = false, done_ = false;
-    Figures figures_;
 };
 
 }  // namespace ssi::remote

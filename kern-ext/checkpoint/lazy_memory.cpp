@@ -1,6 +1,7 @@
 // LazyMemory (lazy_memory.h): the filler's side of a post-copy, on the userfaultfd of the
 // rebuilt process.
 #include "kern-ext/checkpoint/lazy_memory.h"
+#include "kern-ext/checkpoint/nonzero_runs.h"
 
 #include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
@@ -10,17 +11,6 @@
 #include <cstring>
 
 namespace ssi {
-
-namespace {
-
-bool zero_page(const char* p) {
-    const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
-    uint64_t acc = 0;
-    for (size_t i = 0; i < LazyMemory::kPage / 8; ++i) acc |= w[i];
-    return acc == 0;
-}
-
-}  // namespace
 
 Result<std::optional<uint64_t>> LazyMemory::next_fault() {
     for (;;) {
@@ -61,16 +51,9 @@ Result<void> LazyMemory::copy(uint64_t at, const char* data, uint64_t n) {
 }
 
 Result<void> LazyMemory::fill(uint64_t at, std::span<const char> data) {
-    uint64_t i = 0;
-    const uint64_t n = data.size() & ~(kPage - 1);
-    while (i < n) {
-        while (i < n && zero_page(data.data() + i)) i += kPage;
-        uint64_t run = i;
-        while (run < n && !zero_page(data.data() + run)) run += kPage;
-        if (run > i) TRY(copy(at + i, data.data() + i, run - i));
-        i = run;
-    }
-    return ok();
+    return ckpt::for_each_nonzero_run(data.data(), data.size() & ~(kPage - 1), [&](uint64_t from, uint64_t len) {
+        return copy(at + from, data.data() + from, len);
+    });
 }
 
 Result<bool> LazyMemory::settle(uint64_t page) {

@@ -19,6 +19,7 @@
 // pages, which come from smaller free blocks. So huge pages are given where the process
 // had them, not wherever alignment allows.
 #include "kern-ext/checkpoint/chunk_pair.h"
+#include "kern-ext/checkpoint/nonzero_runs.h"
 #include "kern-ext/checkpoint/steps.h"
 
 #include <sys/mman.h>
@@ -35,24 +36,11 @@ namespace {
 constexpr uint64_t kPage = 4096;
 constexpr uint64_t kStreamChunk = ChunkPair::kBytes;
 
-bool zero_page(const char* p) {
-    const uint64_t* w = reinterpret_cast<const uint64_t*>(p);
-    uint64_t acc = 0;
-    for (size_t i = 0; i < kPage / 8; ++i) acc |= w[i];
-    return acc == 0;
-}
-
 // Writes the runs of non-zero pages of data[0, n) to `to` in the process.
 Result<void> write_nonzero(pid_t pid, uint64_t to, const char* data, uint64_t n) {
-    uint64_t at = 0;
-    while (at < n) {
-        while (at < n && zero_page(data + at)) at += kPage;
-        uint64_t run = at;
-        while (run < n && !zero_page(data + run)) run += kPage;
-        if (run > at) TRY(write_remote(pid, RemotePtr{to + at}, {data + at, run - at}));
-        at = run;
-    }
-    return ok();
+    return for_each_nonzero_run(data, n, [&](uint64_t at, uint64_t len) {
+        return write_remote(pid, RemotePtr{to + at}, {data + at, len});
+    });
 }
 
 // The mapping's contents from the image's stream, a chunk at a time: the next chunk is
