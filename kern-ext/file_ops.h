@@ -50,7 +50,7 @@ Result<void> truncate_fd(int fd, off_t size);
 Result<void> chown_at(int dirfd, const std::string& name, uid_t uid, gid_t gid, int flags);
 Result<void> utimens_at(int dirfd, const std::string& name, const struct timespec times[2], int flags);
 // access(2) check of what fd refers to, with the caller's real ids.
-Result<void> access_fd_path(int fd, int mode);
+Result<void> access_fd(int fd, int mode);
 
 Result<void> sync_fd(int fd, bool datasync);
 Result<void> allocate(int fd, int mode, off_t offset, off_t length);

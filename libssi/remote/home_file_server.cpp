@@ -59,6 +59,8 @@ Result<std::unique_ptr<HomeFileServer>> HomeFileServer::create(const std::string
     node->lookups = 1;
     s->node_by_inode_[{st.st_dev, st.st_ino}] = kRootNode;
     s->nodes_[kRootNode] = std::move(node);
+    // Without one (the user's inotify instances used up) every name is checked at every use.
+    if (auto watch = DirectoryWatch::create()) s->watch_.emplace(std::move(watch).value());
     return s;
 }
 
@@ -204,6 +206,7 @@ Result<EmptyReply> HomeFileServer::op(const ForgetRequest& r) {
         Node& n = *it->second;
         n.lookups -= std::min(n.lookups, count);
         if (n.lookups == 0) {
+            if (n.watch >= 0) watch_->unwatch(n.watch), watched_.erase(n.watch);
             node_by_inode_.erase({n.dev, n.ino});
             nodes_.erase(it);
         }
@@ -340,7 +343,7 @@ Result<StatfsReply> HomeFileServer::op(const StatfsRequest& r) {
 Result<EmptyReply> HomeFileServer::op(const AccessRequest& r) {
     TRY(check_names(r.node));
     auto n = TRY(node(r.node));
-    TRY(access_fd_path(n->fd.get(), r.mask));
+    TRY(access_fd(n->fd.get(), r.mask));
     return EmptyReply{};
 }
 

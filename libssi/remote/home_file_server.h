@@ -21,6 +21,7 @@
 // be served on several threads; table updates are under one mutex, file I/O is not.
 #pragma once
 
+#include "kern-ext/directory_watch.h"
 #include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/fs_protocol.h"
@@ -32,6 +33,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -52,6 +54,8 @@ public:
     // For tests and diagnostics.
     size_t node_count() const;
     size_t handle_count() const;
+    // fstatat calls made to check cached names: none for a name whose directory had no news.
+    uint64_t name_checks() const;
 
     struct Node;
     struct Handle;
@@ -70,6 +74,8 @@ private:
     void forget_name(const std::shared_ptr<Node>& n, uint64_t parent, const std::string& name);
     std::shared_ptr<Node> node_named(uint64_t parent, const std::string& name) const;
     Result<void> check_names(uint64_t id, int depth = 0);
+    void take_name_news();
+    bool watched(Node& dir);
     uint64_t add_handle(std::shared_ptr<Handle> h);
     std::shared_ptr<Handle> remove_handle(uint64_t id);
     Result<int> owner_fd(Node& n, const Handle* via, uint64_t owner);
@@ -107,6 +113,9 @@ private:
 
     dev_t root_dev_ = 0;
     mutable std::mutex mu_;
+    std::optional<DirectoryWatch> watch_;   // none: every name is checked at every use
+    std::map<int, uint64_t> watched_;       // watch number -> directory node
+    uint64_t name_checks_ = 0;
     std::map<uint64_t, std::shared_ptr<Node>> nodes_;
     std::map<std::pair<dev_t, ino_t>, uint64_t> node_by_inode_;
     std::map<uint64_t, std::shared_ptr<Handle>> handles_;

@@ -21,9 +21,20 @@ struct HomeFileServer::Node {
     dev_t dev = 0;
     ino_t ino = 0;
     uint64_t lookups = 0;  // guarded by the server's mutex
-    // The (parent node, name) pairs the target's kernel knows it by, checked before use
-    // (home_names.cpp); guarded by the server's mutex.
-    std::vector<std::pair<uint64_t, std::string>> names;
+    // The names the target's kernel knows it by, checked before use (home_names.cpp);
+    // guarded by the server's mutex.
+    struct KnownName {
+        uint64_t parent;
+        std::string name;
+        uint64_t checked_at = kNeverChecked;  // the parent's `changes` when last found to hold
+    };
+    static constexpr uint64_t kNeverChecked = ~uint64_t(0);
+    std::vector<KnownName> names;
+    // A directory whose names the target knows is watched for changes: a name is checked
+    // with fstatat again only after news of its directory. Guarded by the server's mutex.
+    int watch = -1;            // the DirectoryWatch number, or -1
+    bool unwatchable = false;  // tried and failed: its names are checked at every use
+    uint64_t changes = 0;      // news of this directory so far (any overflow counts for all)
     std::mutex lock_mu;    // guards owners, and each lock call made on them
     std::map<uint64_t, UniqueFd> owners;  // one open file description per POSIX lock owner
 };

@@ -4,13 +4,16 @@
 #include "libssi/remote/home_file_server.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/namespaces.h"
 
 #include <catch2/catch.hpp>
 
 #include <map>
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -130,6 +133,71 @@ TEST_CASE("home_file_server: readdirplus enters each name as a lookup would", "[
     auto rest = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, first.entries[0].entry.next, 4096});
     CHECK(rest.entries.size() == 3);
     srv.ok<EmptyReply>(ReleasedirRequest{dir.handle});
+}
+
+TEST_CASE("home_file_server: a cached name is checked at home after news of its directory", "[remote][home_file_server]") {
+    Server srv;
+    REQUIRE(make_dirs(srv.root + "/a/b", 0755).ok());
+    REQUIRE(write_file_atomic(srv.root + "/a/b/f", "f", 0644).ok());
+    REQUIRE(write_file_atomic(srv.root + "/a/b/g", "g", 0644).ok());
+    auto a = srv.ok<EntryReply>(LookupRequest{kRootNode, "a"});
+    auto b = srv.ok<EntryReply>(LookupRequest{a.node, "b"});
+    auto f = srv.ok<EntryReply>(LookupRequest{b.node, "f"});
+    auto g = srv.ok<EntryReply>(LookupRequest{b.node, "g"});
+
+    // The first use checks the path's three names; a quiet path costs no fstatat after that.
+    srv.ok<EmptyReply>(AccessRequest{f.node, R_OK});
+    const uint64_t checked = srv.s->name_checks();
+    CHECK(checked >= 3);
+    srv.ok<EmptyReply>(AccessRequest{f.node, R_OK});
+    srv.ok<AttrReply>(GetattrRequest{f.node, 0});
+    CHECK(srv.s->name_checks() == checked);
+
+    // News of b (a file created in it) brings a check of the names in b, which still hold.
+    REQUIRE(write_file_atomic(srv.root + "/a/b/h", "h", 0644).ok());
+    srv.ok<EmptyReply>(AccessRequest{f.node, R_OK});
+    CHECK(srv.s->name_checks() > checked);
+
+    // g, checked once, then replaced at home: its node's name no longer leads to it.
+    srv.ok<EmptyReply>(AccessRequest{g.node, R_OK});
+    REQUIRE(write_file_atomic(srv.root + "/a/b/g", "new g", 0644).ok());
+    CHECK(srv.err(AccessRequest{g.node, R_OK}) == ESTALE);
+    // a renamed at home and another a/b/f made: the old path's names are stale from the top.
+    REQUIRE(::rename((srv.root + "/a").c_str(), (srv.root + "/a.old").c_str()) == 0);
+    REQUIRE(make_dirs(srv.root + "/a/b", 0755).ok());
+    REQUIRE(write_file_atomic(srv.root + "/a/b/f", "other f", 0644).ok());
+    CHECK(srv.err(AccessRequest{f.node, R_OK}) == ESTALE);
+    // Looked up again, the names lead to the new files.
+    auto a2 = srv.ok<EntryReply>(LookupRequest{kRootNode, "a"});
+    CHECK(a2.node != a.node);
+}
+
+// A mount over a name changes where it leads without news of any directory: the mount
+// table's news makes every name be checked again. In a child with its own mount namespace.
+TEST_CASE("home_file_server: a mount at home over a cached name", "[remote][home_file_server]") {
+    Server srv;
+    REQUIRE(make_dirs(srv.root + "/d", 0755).ok());
+    REQUIRE(make_dirs(srv.root + "/other", 0755).ok());
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (!unshare_namespaces(CLONE_NEWNS).ok() || !make_mounts_private().ok()) ::_exit(10);
+        auto server = HomeFileServer::create(srv.root);
+        if (!server.ok()) ::_exit(11);
+        auto ask = [&](const FsRequest& r) { return decode_reply((*server)->handle(encode_request(r))); };
+        auto d = ask(LookupRequest{kRootNode, "d"});
+        if (!d.ok() || d->err != 0) ::_exit(12);
+        const uint64_t node = std::get<EntryReply>(d->body).node;
+        for (int i = 0; i < 2; ++i)
+            if (auto r = ask(AccessRequest{node, R_OK}); !r.ok() || r->err != 0) ::_exit(13);
+        if (!bind_mount(srv.root + "/other", srv.root + "/d").ok()) ::_exit(14);
+        auto r = ask(AccessRequest{node, R_OK});
+        ::_exit(r.ok() && r->err == ESTALE ? 0 : 15);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
 }
 
 TEST_CASE("home_file_server: POSIX locks per owner, dropped by the owner's flush", "[remote][home_file_server]") {
