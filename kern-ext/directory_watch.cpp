@@ -11,13 +11,23 @@
 
 #include <cerrno>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace ssi {
 
-Result<DirectoryWatch> DirectoryWatch::create() {
+Result<DirectoryWatch> DirectoryWatch::create(int headroom) {
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return sys_error("inotify_init1");
     UniqueFd inotify(fd);
+    {
+        std::vector<UniqueFd> spare;
+        for (int i = 0; i < headroom; ++i) {
+            int probe = ::inotify_init1(IN_CLOEXEC);
+            if (probe < 0) return sys_error("inotify_init1", "a spare instance (" + std::to_string(i) + " of " + std::to_string(headroom) + ")");
+            spare.emplace_back(probe);
+        }
+    }
     // Its poll reports POLLPRI once per change of this mount namespace's table.
     int mounts = ::open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
     if (mounts < 0) return sys_error("open", "/proc/self/mounts");

@@ -20,7 +20,10 @@ struct DirectoryNews {
 
 class DirectoryWatch {
 public:
-    static Result<DirectoryWatch> create();
+    // inotify instances are few per user (128 by default) and shared by all their
+    // programs: one is taken only if `headroom` more could still be made after it (tried
+    // and given back at once), else this fails with EMFILE.
+    static Result<DirectoryWatch> create(int headroom);
 
     // Watches the directory behind `dir_fd` (an O_PATH descriptor will do); the returned
     // watch number comes back in DirectoryNews. Fails with EACCES for a directory the

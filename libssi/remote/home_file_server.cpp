@@ -2,6 +2,7 @@
 #include "libssi/remote/home_node.h"
 
 #include "kern-ext/file_ops.h"
+#include "kern-ext/files.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cerrno>
+#include <cstdlib>
 
 namespace ssi::remote {
 
@@ -59,8 +61,11 @@ Result<std::unique_ptr<HomeFileServer>> HomeFileServer::create(const std::string
     node->lookups = 1;
     s->node_by_inode_[{st.st_dev, st.st_ino}] = kRootNode;
     s->nodes_[kRootNode] = std::move(node);
-    // Without one (the user's inotify instances used up) every name is checked at every use.
-    if (auto watch = DirectoryWatch::create()) s->watch_.emplace(std::move(watch).value());
+    // Without one every name is checked at every use. A quarter of the user's inotify
+    // instances is left to their other programs (and other runs).
+    int instances = 128;
+    if (auto limit = read_file("/proc/sys/fs/inotify/max_user_instances")) instances = std::atoi(limit->c_str());
+    if (auto watch = DirectoryWatch::create(std::max(instances / 4, 1))) s->watch_.emplace(std::move(watch).value());
     return s;
 }
 

@@ -29,6 +29,9 @@ namespace {
 
 // Deeper than any path the kernel walks (PATH_MAX / 2): a cycle guard, never reached.
 constexpr int kMaxDepth = 2048;
+// inotify watches are counted per user (fs.inotify.max_user_watches); past this many, a
+// run's further directories have their names checked at every use.
+constexpr size_t kMaxWatchedDirectories = 1024;
 
 }  // namespace
 
@@ -85,7 +88,7 @@ void HomeFileServer::take_name_news() {
 // hold before their directory was watched are not trusted: their checked_at is older.
 bool HomeFileServer::watched(Node& dir) {
     if (dir.watch >= 0) return true;
-    if (dir.unwatchable || !watch_) return false;
+    if (dir.unwatchable || !watch_ || watched_.size() >= kMaxWatchedDirectories) return false;
     dir.unwatchable = true;
     if (auto local = changes_seen_here(dir.fd.get()); !local || !*local) return false;
     auto number = watch_->watch(dir.fd.get());
