@@ -66,6 +66,25 @@ on_node 2 sh -c 'ls /run/ssi/file-cache | grep -q -- -3000000-' || fail "node 2 
 home "printf changed | dd of=big.bin bs=1 seek=1000000 conv=notrunc status=none"
 same "sha256sum of the home file changed in place since the copy" "sha256sum big.bin"
 
+# Names the target's kernel caches are checked at home at each use (home_names.cpp): a
+# running program that opened d/f and g, after d is renamed away at home and made again
+# and g is replaced by a rename over it, opens the new files at once — well within the
+# kernel's 1 s entry timeout, through the names it has cached.
+on_node 1 sh -c 'cat > /tmp/w/names.py' <<'PY'
+import os, time
+def read(p): return open(p).read().strip()
+print(read("names/d/f"), read("names/g"), flush=True)
+open("names/ready", "w").close()
+while not os.path.exists("names/go"): time.sleep(0.005)
+print(read("names/d/f"), read("names/g"))
+PY
+home "mkdir -p names/d && echo old > names/d/f && echo old > names/g && rm -f names/ready names/go"
+out=$(home "ssi-run -n 2 python3 names.py & until [ -e names/ready ]; do sleep 0.005; done
+  mv names/d names/d.old && mkdir names/d && echo new > names/d/f && echo new > names/g.tmp && mv names/g.tmp names/g
+  touch names/go; wait") || fail "the remote program of the renamed names failed"
+[ "$out" = "$(printf 'old old\nnew new')" ] || fail "names changed at home were read stale through the target's cache: $out"
+ok "names renamed and replaced at home are seen at the next open"
+
 # It really ran on node 2: its root is the FUSE view of home, its /proc is node 2's own.
 home "ssi-run -n 2 cat /proc/self/mountinfo" | grep -q " / .* fuse" || fail "the program did not run under the home file view"
 
