@@ -8,7 +8,7 @@ PACKAGES=(
   # build
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
   # libraries
-  libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libuv1-dev libseccomp-dev
+  libzmq3-dev libsodium-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libuv1-dev libseccomp-dev
   libproc2-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libfuse3-dev fuse3
   # tests and benchmarks
   catch2 libbenchmark-dev hyperfine procps util-linux iproute2 python3 bc sqlite3 gzip tar
