@@ -14,10 +14,16 @@
 
 #include <cstdio>
 
+#include <zmq.hpp>
+
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
     ssi::use_plain_curve_heap();  // its links' handshakes without libsodium's guarded pages
+    // ZeroMQ starts its I/O and reaper threads with a context's first socket: while we wait
+    // for a run, not after it came (about a millisecond of a start here).
+    zmq::context_t context(1);
+    zmq::socket_t(context, zmq::socket_type::dealer).close();
     std::string bytes;
     char buf[65536];
     for (;;) {
@@ -36,7 +42,7 @@ int main(int argc, char** argv) {
     }
     // The agent's own node id travels as the spec's target (it names where we run).
     int32_t node = spec->target;
-    ssi::remote::Supervisor supervisor(std::move(*spec), node, argc > 1 ? argv[1] : "");
+    ssi::remote::Supervisor supervisor(context, std::move(*spec), node, argc > 1 ? argv[1] : "");
     supervisor.run();
     return 0;
 }

@@ -48,8 +48,8 @@ termios home_terminal_attributes(const wire::TerminalSpec& term) {
 
 }  // namespace
 
-Supervisor::Supervisor(wire::RunRequest spec, int32_t self_node, std::string runs_dir)
-    : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)) {
+Supervisor::Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node, std::string runs_dir)
+    : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)), context_(context) {
     keys_.endpoint = spec_.deputy_endpoint;
     keys_.server_public = spec_.deputy_public_key;
     keys_.client_secret = spec_.session_secret_key;

@@ -30,7 +30,8 @@ namespace ssi::remote {
 class Supervisor {
 public:
     // runs_dir: where to tell the agent our program's PIDs (see ssi-agent/remote_runs.h).
-    Supervisor(wire::RunRequest spec, int32_t self_node, std::string runs_dir);
+    // `context` outlives us; a spare supervisor makes it (and its threads) before the spec.
+    Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node, std::string runs_dir);
     ~Supervisor();
 
     // Runs the program to its end; the deputy learns the outcome either way.
@@ -67,7 +68,7 @@ private:
     int32_t self_node_;
     std::string runs_dir_;
     SessionKeys keys_;
-    zmq::context_t context_{1};
+    zmq::context_t& context_;
     zmq::socket_t control_;
     std::string mountpoint_;
     std::unique_ptr<HomeFs> fs_;
