@@ -24,7 +24,9 @@ Result<DirectoryWatch> DirectoryWatch::create(int headroom) {
         std::vector<UniqueFd> spare;
         for (int i = 0; i < headroom; ++i) {
             int probe = ::inotify_init1(IN_CLOEXEC);
-            if (probe < 0) return sys_error("inotify_init1", "a spare instance (" + std::to_string(i) + " of " + std::to_string(headroom) + ")");
+            if (probe < 0)
+                return sys_error("inotify_init1", "spare instance " + std::to_string(i + 1) + " of " +
+                                                      std::to_string(headroom));
             spare.emplace_back(probe);
         }
     }
