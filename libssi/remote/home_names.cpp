@@ -38,7 +38,7 @@ constexpr size_t kMaxWatchedDirectories = 1024;
 void HomeFileServer::record_name(Node& n, uint64_t parent, std::string_view name) {
     std::lock_guard lock(mu_);
     auto known = std::find_if(n.names.begin(), n.names.end(),
-                              [&](const auto& e) { return e.parent == parent && e.name == name; });
+                              [&](const auto& e) { return e.is(parent, name); });
     if (known == n.names.end()) n.names.push_back({parent, std::string(name)});
 }
 
@@ -55,7 +55,7 @@ std::shared_ptr<HomeFileServer::Node> HomeFileServer::node_named(uint64_t parent
 void HomeFileServer::forget_name(const std::shared_ptr<Node>& n, uint64_t parent, const std::string& name) {
     if (!n) return;
     std::lock_guard lock(mu_);
-    std::erase_if(n->names, [&](const auto& e) { return e.parent == parent && e.name == name; });
+    std::erase_if(n->names, [&](const auto& e) { return e.is(parent, name); });
 }
 
 uint64_t HomeFileServer::name_checks() const {
@@ -131,12 +131,12 @@ Result<void> HomeFileServer::check_names(uint64_t id, int depth) {
             std::lock_guard lock(mu_);
             name_checks_++;
             if (!st || st->st_dev != n->dev || st->st_ino != n->ino) {
-                std::erase_if(n->names, [&](const auto& e) { return e.parent == c.parent && e.name == c.name; });
+                std::erase_if(n->names, [&](const auto& e) { return e.is(c.parent, c.name); });
                 stale = true;
                 continue;
             }
             for (auto& known : n->names)
-                if (known.parent == c.parent && known.name == c.name) known.checked_at = c.changes;
+                if (known.is(c.parent, c.name)) known.checked_at = c.changes;
         }
         if (!check_names(c.parent, depth + 1)) stale = true;  // the name holds; its directory's did not
     }

@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct HomeFileServer::Node {
         uint64_t parent;
         std::string name;
         uint64_t checked_at = kNeverChecked;  // the parent's `changes` when last found to hold
+        bool is(uint64_t in, std::string_view called) const { return parent == in && name == called; }
     };
     static constexpr uint64_t kNeverChecked = ~uint64_t(0);
     std::vector<KnownName> names;
