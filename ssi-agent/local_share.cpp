@@ -77,7 +77,16 @@ Result<wire::TableDelta> LocalShare::scan(bool full_refresh, const Visibility& v
             ++it;
         }
     }
-    std::vector<ProcessSample> samples = full_refresh ? TRY(sampler_.sample_all()) : TRY(sampler_.sample(fresh));
+    // The young are read again: the first read may have caught a child between its fork
+    // and its exec, showing the parent's command until the next full refresh.
+    std::erase_if(young_, [&](const auto& y) { return !listed.count(y.first) || y.second == 0; });
+    std::vector<pid_t> wanted = fresh;
+    for (auto& [pid, left] : young_) {
+        wanted.push_back(pid);
+        --left;
+    }
+    for (pid_t pid : fresh) young_[pid] = kYoungScans;
+    std::vector<ProcessSample> samples = full_refresh ? TRY(sampler_.sample_all()) : TRY(sampler_.sample(wanted));
     // The children of hidden processes (a remote run's reaper and stub, before the run's
     // PIDs file names them) are hidden too; a program wearing a home identity is not.
     for (bool grew = true; grew;) {

@@ -1,6 +1,8 @@
 // LocalShare: this node's own rows of the process table, kept current by scanning /proc.
-// Every scan lists PIDs (cheap) to catch processes that appeared or vanished at once;
-// every few scans it re-reads every process for CPU, memory and state. Each scan yields
+// Every scan lists PIDs (cheap) to catch processes that appeared or vanished at once,
+// and re-reads the processes of the last second (a fork is usually followed by an exec,
+// which changes the command it shows); every few scans it re-reads every process for
+// CPU, memory and state. Each scan yields
 // the change as a TableDelta numbered (epoch, seq) for the peers.
 #pragma once
 
@@ -31,6 +33,9 @@ struct Visibility {
 
 class LocalShare {
 public:
+    // How many scans after its first a process is re-read on every scan.
+    static constexpr unsigned kYoungScans = 5;
+
     static Result<LocalShare> create(int32_t self_node);
 
     // Scans and returns what changed since the last scan (no upserts and no removals when
@@ -57,6 +62,7 @@ private:
     uint64_t seq_ = 0;
     std::map<int64_t, wire::ProcessRecord> rows_;  // by gpid
     std::set<pid_t> helpers_;                       // hidden because their parent is
+    std::map<pid_t, unsigned> young_;               // new processes: scans left to re-read them
 };
 
 bool same_row(const wire::ProcessRecord& a, const wire::ProcessRecord& b);
