@@ -40,16 +40,15 @@ Error node_failure(const Cluster& c, int k, const std::string& what) {
 }
 
 // "" when ready, else why not (yet).
-std::string not_ready_reason(const Cluster& c, const ProcessId& init, bool all_up) {
+std::string not_ready_reason(const Cluster& c, const ProcessId& init, const std::vector<int32_t>& must_see_up) {
     auto reply = ask_nodes(agent_socket_from_host(init, c.config), 1000);
     if (!reply) return reply.error().message();
-    if (!all_up) return {};
     std::string waiting;
-    for (const auto& expected : c.config.nodes) {
+    for (int32_t id : must_see_up) {
         std::string state = "unknown";
         for (const auto& v : reply->nodes)
-            if (v.status.id == expected.id) state = v.state;
-        if (state != "up") waiting += " node" + std::to_string(expected.id) + "=" + state;
+            if (v.status.id == id) state = v.state;
+        if (state != "up") waiting += " node" + std::to_string(id) + "=" + state;
     }
     return waiting.empty() ? std::string() : "not every node is up yet:" + waiting;
 }
@@ -100,8 +99,8 @@ Result<wire::NodesReply> ask_nodes(const std::string& socket, int timeout_ms) {
     return make_error("unexpected reply to NodesRequest", socket, EPROTO);
 }
 
-Result<void> wait_until_ready(const Cluster& c, const std::vector<ReadyWait>& nodes, bool all_up,
-                              std::chrono::milliseconds timeout) {
+Result<void> wait_until_ready(const Cluster& c, const std::vector<ReadyWait>& nodes,
+                              const std::vector<int32_t>& must_see_up, std::chrono::milliseconds timeout) {
     auto deadline = clock::now() + timeout;
     std::vector<ReadyWait> pending = nodes;
     std::string last_reason;
@@ -115,7 +114,7 @@ Result<void> wait_until_ready(const Cluster& c, const std::vector<ReadyWait>& no
             if (st.kind == AgentState::exited && st.ns_pid != w.stale_ns_pid)
                 return node_failure(c, w.node, "ssi-agent exited (" + st.how + ")");
             std::string reason = st.kind == AgentState::running && st.ns_pid != w.stale_ns_pid
-                                     ? not_ready_reason(c, *init, all_up)
+                                     ? not_ready_reason(c, *init, must_see_up)
                                      : "the agent has not started yet";
             if (!reason.empty()) {
                 still.push_back(w);
@@ -133,6 +132,16 @@ Result<void> wait_until_ready(const Cluster& c, const std::vector<ReadyWait>& no
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return ok();
+}
+
+std::vector<int32_t> answering_nodes(const Cluster& c, int except) {
+    std::vector<int32_t> out;
+    for (const auto& n : c.config.nodes) {
+        if (n.id == except) continue;
+        auto init = c.running_init(n.id);
+        if (init && ask_nodes(agent_socket_from_host(*init, c.config), 500)) out.push_back(n.id);
+    }
+    return out;
 }
 
 }  // namespace ssi::cluster

@@ -35,10 +35,14 @@ struct ReadyWait {
     pid_t stale_ns_pid = 0;  // an agent that was stopped: its "exited" line is old news
 };
 
-// Waits until each node's agent answers NodesRequest, and with all_up, until each lists
-// every node of the cluster as "up". Fails at once when a node's init or agent dies, and
-// at the deadline; the error ends with the tail of the failing node's logs.
-Result<void> wait_until_ready(const Cluster& cluster, const std::vector<ReadyWait>& nodes, bool all_up,
-                              std::chrono::milliseconds timeout);
+// Waits until each node's agent answers NodesRequest and lists every node of `must_see_up`
+// as "up". Fails at once when a node's init or agent dies, and at the deadline; the error
+// ends with the tail of the failing node's logs.
+Result<void> wait_until_ready(const Cluster& cluster, const std::vector<ReadyWait>& nodes,
+                              const std::vector<int32_t>& must_see_up, std::chrono::milliseconds timeout);
+
+// The nodes other than `except` whose agent runs and answers now: the ones a restarted
+// agent should see up before it is ready (a stopped or frozen agent would never be).
+std::vector<int32_t> answering_nodes(const Cluster& cluster, int except);
 
 }  // namespace ssi::cluster

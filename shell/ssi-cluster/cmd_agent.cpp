@@ -67,8 +67,11 @@ Result<int> cmd_start_agent(const AgentOptions& o) {
     pid_t stale = read_agent_state(cluster.paths, o.node).ns_pid;
     Pidfd fd = TRY(Pidfd::open(init.pid));
     if (!is_running(init)) return make_error(node + " stopped", {}, ESRCH);
+    // Ready, as after `up`, once it also sees the nodes that answer: a request it serves
+    // at once must not find them "down" for not having been heard yet.
+    std::vector<int32_t> peers = answering_nodes(cluster, o.node);
     TRY(fd.send_signal(SIGUSR1));
-    TRY(wait_until_ready(cluster, {ReadyWait{o.node, stale}}, false, std::chrono::seconds(o.timeout_s)));
+    TRY(wait_until_ready(cluster, {ReadyWait{o.node, stale}}, peers, std::chrono::seconds(o.timeout_s)));
     auto agent = running_agent(cluster, o.node, init);
     std::printf("%s: ssi-agent started (pid %d)\n", node.c_str(), agent ? agent->host_pid : 0);
     return 0;

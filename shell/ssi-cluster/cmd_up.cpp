@@ -79,8 +79,9 @@ Result<int> cmd_up(const UpOptions& o) {
     // Up means every agent answers and sees all N nodes up.
     Cluster cluster = TRY(load_cluster(o.name));
     std::vector<ReadyWait> all;
-    for (int k = 1; k <= o.nodes; ++k) all.push_back(ReadyWait{k, 0});
-    TRY(wait_until_ready(cluster, all, true, std::chrono::seconds(o.timeout_s)));
+    std::vector<int32_t> ids;
+    for (int k = 1; k <= o.nodes; ++k) all.push_back(ReadyWait{k, 0}), ids.push_back(k);
+    TRY(wait_until_ready(cluster, all, ids, std::chrono::seconds(o.timeout_s)));
     guard.commit();
 
     std::printf("cluster '%s' is up: %d node%s, state in %s\n", o.name.c_str(), o.nodes, o.nodes == 1 ? "" : "s",

@@ -58,7 +58,7 @@ Result<int> run(int argc, char** argv) {
     add_node(stop_cmd, agent.node);
     add_name(stop_cmd, name);
     stop_cmd->add_option("--signal", agent.signal, "signal to send (default TERM)");
-    auto* start_cmd = app.add_subcommand("start-agent", "start node K's agent again and wait until it answers");
+    auto* start_cmd = app.add_subcommand("start-agent", "start node K's agent again and wait until it answers and sees the answering nodes up");
     add_node(start_cmd, agent.node);
     add_name(start_cmd, name);
 

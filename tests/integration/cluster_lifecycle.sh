@@ -49,6 +49,9 @@ on_node 2 pgrep -x sleep >/dev/null || fail "node 2's other processes died with 
 cluster start-agent 2
 cluster status | grep -qE '^2 +node2 .* running$' || fail "node 2's agent did not come back"
 on_node 2 test -S /run/ssi/agent.sock || fail "node 2's new agent has no socket"
+# Ready as after up: it already sees the other nodes (not "down" for not having heard them).
+up_seen=$(on_node 2 ssi-nodes --json | python3 -c "import json,sys; print(sum(n['state'] == 'up' for n in json.load(sys.stdin)))")
+[ "$up_seen" = 3 ] || fail "right after start-agent, node 2 sees $up_seen of 3 nodes up"
 ok "stop-agent / start-agent"
 
 # up of a cluster that is up is refused.
