@@ -38,16 +38,6 @@ CachedFile::CachedFile(UniqueFd fd, FileVersion version, bool whole)
     }
 }
 
-Result<size_t> CachedFile::read(std::span<char> out, uint64_t offset) const {
-    size_t done = 0;
-    while (done < out.size()) {
-        size_t n = TRY(pread_some(fd_.get(), out.subspan(done), off_t(offset + done)));
-        if (n == 0) break;
-        done += n;
-    }
-    return done;
-}
-
 void CachedFile::add(uint64_t offset, std::span<const char> data) {
     if (whole_ || data.empty()) return;
     {

@@ -50,8 +50,8 @@ struct FileVersion {
 class CachedFile {
 public:
     bool whole() const { return whole_; }
-    // A whole copy's bytes at `offset` (fewer at its end).
-    Result<size_t> read(std::span<char> out, uint64_t offset) const;
+    // A whole copy's file, for a reply spliced from it without a copy through memory.
+    int fd() const { return fd_.get(); }
     // A fill: what home answered to a READ at `offset`. Only whole pages count.
     void add(uint64_t offset, std::span<const char> data);
 

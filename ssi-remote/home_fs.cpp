@@ -98,6 +98,7 @@ struct HomeFsOps {
             conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
         }
         if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+        if (conn->capable & FUSE_CAP_SPLICE_WRITE) conn->want |= FUSE_CAP_SPLICE_WRITE;  // reads of copies
         // Not FUSE_CAP_CACHE_SYMLINKS: through a cached name the kernel would follow a link
         // replaced at home without a READLINK, the request where home checks the name.
         // Big requests: one round trip moves up to kMaxIo (libfuse derives the kernel's
@@ -346,13 +347,15 @@ struct HomeFsOps {
         }
         size = std::min<size_t>(size, kMaxIo);
         if (local.copy && local.copy->whole()) {
-            thread_local std::vector<char> buffer;  // kept: fresh pages cost more than the read
-            buffer.resize(std::max(buffer.size(), size));
-            if (auto n = local.copy->read(std::span(buffer).first(size), uint64_t(std::max<off_t>(off, 0)))) {
-                fs(req).local_reads_++;
-                return (void)fuse_reply_buf(req, buffer.data(), *n);
-            }
-            // A copy that cannot be read now: home still can.
+            // Spliced from the copy into the reply: no buffer here to fault in and fill (a
+            // fresh megabyte per FUSE thread and run, most of a start's reading of libc).
+            fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+            buf.buf[0].flags = fuse_buf_flags(FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK);
+            buf.buf[0].fd = local.copy->fd();
+            buf.buf[0].pos = std::max<off_t>(off, 0);
+            fs(req).local_reads_++;
+            (void)fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);  // answers a failed read with its errno
+            return;
         }
         auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(size)});
         if (!r) return reply_error(req, r.error());
