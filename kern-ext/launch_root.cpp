@@ -68,7 +68,7 @@ Result<void> switch_root(const std::string& root) {
 
 }  // namespace
 
-Result<void> enter_root(const std::string& root, const RootBinds& binds) {
+Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
     TRY(make_mounts_private("/"));
     // pivot_root wants the new root to be a mount point.
     if (!root.empty()) TRY(bind_mount(root, root));
@@ -82,6 +82,12 @@ Result<void> enter_root(const std::string& root, const RootBinds& binds) {
         }
         UniqueFd at = TRY(open_in_root(root, target));
         if (auto r = bind_mount(host, fd_path(at.get())); !r) return naming(r.error(), host + " -> " + root + target);
+    }
+    for (const auto& [host, target] : optional) {
+        auto at = open_in_root(root, target);
+        if (!at && at.error().err == ENOENT) continue;
+        if (!at) return at.error();
+        if (auto r = bind_mount(host, fd_path(at->get())); !r) return naming(r.error(), host + " -> " + root + target);
     }
     for (const auto& target : proc_targets) {
         UniqueFd at = TRY(open_in_root(root, target));

@@ -23,7 +23,9 @@ using RootBinds = std::vector<std::pair<std::string, std::string>>;
 // Call it in a fresh mount namespace, from inside the target PID namespace (procfs takes
 // the mounter's), single-threaded. Targets are resolved inside `root` (openat2
 // RESOLVE_IN_ROOT), so a symlink in the home tree cannot aim a mount outside it; a
-// target must exist (a directory, or a file for a file bind).
-Result<void> enter_root(const std::string& root, const RootBinds& binds);
+// target must exist (a directory, or a file for a file bind). An `optional` bind whose
+// target is missing is left out: the caller need not look first (through a FUSE root,
+// one round trip per name).
+Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional = {});
 
 }  // namespace ssi

@@ -201,7 +201,7 @@ Result<void> check_open(int fd, const char* what) {
 
     must(ch, unshare_namespaces(CLONE_NEWNS | (spec.hostname.empty() ? 0 : CLONE_NEWUTS)));
     if (!spec.hostname.empty()) must(ch, set_hostname(spec.hostname));
-    must(ch, enter_root(spec.root, spec.binds));
+    must(ch, enter_root(spec.root, spec.binds, spec.optional_binds));
 
     // The home parent is init: the reaper is the parent itself.
     if (spec.ppid == 1) run_stub(spec, ch);

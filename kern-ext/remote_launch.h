@@ -32,6 +32,8 @@ struct LaunchSpec {
     std::string root;  // dir to pivot into; "" keeps "/"
     // host path -> path under root ("/dev" -> "/dev"); "/proc" is mounted fresh, not bound.
     std::vector<std::pair<std::string, std::string>> binds;
+    // The same, left out when the path under root does not exist.
+    std::vector<std::pair<std::string, std::string>> optional_binds;
     std::string cwd;  // inside root; "" = "/"
     std::vector<std::string> argv;
     std::vector<std::string> env;  // "NAME=value"

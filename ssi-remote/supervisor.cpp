@@ -153,9 +153,11 @@ Result<void> Supervisor::start_program() {
     launch.binds = {{"/dev", "/dev"}, {"/sys", "/sys"}};
     // The ssi tools the program runs talk to the agent of the node it runs on (the table
     // in /dev/shm comes with /dev): its socket is bound over home's, if home has one.
+    // Looked for by the launch itself, so the fork goes on while the first link's
+    // handshake does (a look from here would wait for it, a few milliseconds).
     if (!runs_dir_.empty()) {
         std::string socket = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/agent.sock";
-        if (stat_path(mountpoint_ + socket)) launch.binds.push_back({socket, socket});
+        launch.optional_binds.push_back({socket, socket});
     }
     launch.cwd = spec_.cwd;
     launch.argv = spec_.argv;

@@ -186,6 +186,15 @@ TEST_CASE("remote launch: the program wears its home identity", "[launch][root]"
         spec.hostname = "ssi-remote";
         CHECK(run(spec).out == "ssi-remote\n");
     }
+    SECTION("an optional bind is made where its target exists, and left out where not") {
+        if (!chroot) return;
+        REQUIRE(make_dirs(small.dir + "/present", 0755).ok());
+        LaunchSpec spec = spec_for("test -e /present/ssi-root-marker && echo bound; test -e /absent || echo absent");
+        spec.optional_binds = {{small.dir, "/present"}, {small.dir, "/absent"}};
+        auto r = run(spec);
+        CHECK(r.out == "bound\nabsent\n");
+        CHECK(r.exit.shell_status() == 0);
+    }
     SECTION("a home parent that is init: the reaper is the parent") {
         LaunchSpec spec = spec_for("echo $$ $PPID");
         spec.ppid = 1;
