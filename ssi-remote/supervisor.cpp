@@ -430,6 +430,9 @@ std::string Supervisor::take_unread_input() {
 
 void Supervisor::finish(const wire::ProgramExited& how) {
     send_control(how);
+    // The deputy exits on this news: what its file server holds closes with it, and a
+    // request sent now (a release left in the last batch) would wait out its timeout.
+    if (fs_) fs_->home_gone();
     // Let the last messages leave before the context closes.
     control_.set(zmq::sockopt::linger, 5000);
 }

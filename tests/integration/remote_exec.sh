@@ -172,6 +172,13 @@ out=$(home "ulimit -Sn 256; ssi-run -n 2 sh -c 'ulimit -n; ls -l many | grep -c 
 0" ] || fail "under ulimit -n 256: expected the program's limit 256 and 1500 files listed, got: $out"
 ok "1500 names listed and opened remotely under ulimit -Sn 256; the program's limit stays 256"
 
+# A supervisor ends with its run: none waits on home after the deputy has gone (the one
+# left is the spare, waiting for the next run).
+supervisors() { on_node 2 pgrep -c -x ssi-remote || true; }
+wait_until 5 sh -c "[ \"\$('$SSI_CLUSTER_BIN' exec 2 --name '$SSI_CLUSTER' -- pgrep -c -x ssi-remote)\" = 1 ]" ||
+  fail "node 2 still has $(supervisors) supervisors 5 s after its runs ended"
+ok "supervisors end with their runs"
+
 # Bad input: unknown node, no program.
 expect_status 255 home "ssi-run -n 9 true"
 expect_status 2 home "ssi-run -n 2"
