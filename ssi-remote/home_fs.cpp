@@ -2,6 +2,7 @@
 #include "ssi-remote/home_fs.h"
 
 #include "ssi-remote/file_cache.h"
+#include "ssi-remote/start_names.h"
 
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
@@ -112,14 +113,65 @@ struct HomeFsOps {
 
     static void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
         HomeFs& self = fs(req);
-        auto r = call<EntryReply>(self, LookupRequest{parent, name});
+        std::optional<EntryReply> primed = take_primed(self, parent, name);
+        auto r = primed ? Result<EntryReply>(*primed) : call<EntryReply>(self, LookupRequest{parent, name});
         if (r) {
             // A node new to this mount has no cached pages: what the lookup saw is the
             // baseline of its first open, whose attributes then need no invalidation.
             std::lock_guard lock(self.mu_);
             self.stamps_.try_emplace(r->node, stamp_of(r->attr));
         }
+        if (r && self.options_.start_names) self.options_.start_names->looked_up(parent, name, r->node);
         reply_entry_result(req, std::move(r));
+        if (!primed) forget_unused_primes(self);
+    }
+
+    // ---- primed names (start_names.h) ----
+
+    // On a thread of its own, while the program is launched: its first LOOKUPs may come
+    // before the reply (they go home then, and the primes they missed are forgotten).
+    static void prime(HomeFs& self) {
+        auto r = call<PrimeReply>(self, PrimeRequest{self.options_.start_names->last()});
+        if (!r) return;
+        std::lock_guard lock(self.mu_);
+        for (auto& n : r->names) {
+            self.stamps_.try_emplace(n.entry.node, stamp_of(n.entry.attr));
+            if (n.has_link) self.primed_links_.emplace(n.entry.node, std::move(n.link));
+            self.primed_.emplace(std::make_pair(n.parent, std::move(n.name)), n.entry);
+        }
+        self.primed_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    }
+
+    static std::optional<EntryReply> take_primed(HomeFs& self, uint64_t parent, const char* name) {
+        std::lock_guard lock(self.mu_);
+        auto it = self.primed_.find(std::make_pair(parent, std::string(name)));
+        if (it == self.primed_.end()) return std::nullopt;
+        EntryReply entry = it->second;
+        self.primed_.erase(it);
+        return entry;
+    }
+
+    static std::optional<std::string> take_primed_link(HomeFs& self, uint64_t node) {
+        std::lock_guard lock(self.mu_);
+        auto it = self.primed_links_.find(node);
+        if (it == self.primed_links_.end()) return std::nullopt;
+        std::string target = std::move(it->second);
+        self.primed_links_.erase(it);
+        return target;
+    }
+
+    // Once the start is over, what it did not use holds nodes at home for nothing: each
+    // prime counted a lookup there that the kernel will never forget.
+    static void forget_unused_primes(HomeFs& self) {
+        std::map<uint64_t, uint64_t> counts;
+        {
+            std::lock_guard lock(self.mu_);
+            if (self.primed_.empty() || std::chrono::steady_clock::now() < self.primed_until_) return;
+            for (const auto& [name, entry] : self.primed_) counts[entry.node]++;
+            self.primed_.clear();
+            self.primed_links_.clear();
+        }
+        (void)call<EmptyReply>(self, ForgetRequest{{counts.begin(), counts.end()}});
     }
 
     static void drop(HomeFs& self, const std::vector<std::pair<uint64_t, uint64_t>>& nodes) {
@@ -176,8 +228,11 @@ struct HomeFsOps {
     }
 
     static void readlink(fuse_req_t req, fuse_ino_t ino) {
-        auto r = call<ReadlinkReply>(fs(req), ReadlinkRequest{ino});
+        HomeFs& self = fs(req);
+        std::optional<std::string> primed = take_primed_link(self, ino);
+        auto r = primed ? Result<ReadlinkReply>(ReadlinkReply{*primed}) : call<ReadlinkReply>(self, ReadlinkRequest{ino});
         if (!r) return reply_error(req, r.error());
+        if (self.options_.start_names) self.options_.start_names->read_link(ino);
         fuse_reply_readlink(req, r->target.c_str());
     }
 
@@ -639,6 +694,8 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         self->session_ = nullptr;
         return make_error("fuse_session_mount", mountpoint, EIO);
     }
+    if (options.start_names && !options.start_names->last().empty())
+        self->prime_ = std::thread([s = self.get()] { HomeFsOps::prime(*s); });
     self->release_flusher_ = std::thread([s = self.get()] { HomeFsOps::flush_releases(*s); });
     self->loop_ = std::thread([s = self.get()] {
         fuse_loop_config* config = fuse_loop_cfg_create();
@@ -683,6 +740,15 @@ void HomeFs::unmount() {
         session_ = nullptr;
     }
     if (widen_readahead_.joinable()) widen_readahead_.join();
+    if (prime_.joinable()) prime_.join();
+    if (options_.start_names)
+        if (auto saved = options_.start_names->save(); !saved)
+            std::fprintf(stderr, "ssi-remote: start names not kept (%s)\n", saved.error().message().c_str());
+}
+
+size_t HomeFs::primed_names() {
+    std::lock_guard lock(mu_);
+    return primed_.size();
 }
 
 HomeFs::~HomeFs() { unmount(); }

@@ -22,11 +22,14 @@
 #pragma once
 
 #include "kern-ext/result.h"
+#include "libssi/remote/fs_protocol.h"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -41,6 +44,7 @@ namespace ssi::remote {
 
 class CachedFile;
 class FileCache;
+class StartNames;
 
 struct HomeFsOptions {
     // Seconds the kernel trusts a name -> node lookup without asking home. Safe to cache:
@@ -57,6 +61,9 @@ struct HomeFsOptions {
     std::shared_ptr<FileCache> cache;
     int32_t home = 0;
     uint32_t uid = 0;
+    // The program's start names (start_names.h): primed at the mount, recorded for the
+    // next run. None: every name costs its own LOOKUP.
+    std::shared_ptr<StartNames> start_names;
 };
 
 class HomeFs {
@@ -83,6 +90,8 @@ public:
     uint64_t round_trips() const { return round_trips_.load(); }
     // READs this daemon answered from bytes it holds here (a small file's, a copy's).
     uint64_t local_reads() const { return local_reads_.load(); }
+    // Primed names (start_names.h) no request has taken yet.
+    size_t primed_names();
 
 private:
     friend struct HomeFsOps;
@@ -124,6 +133,13 @@ private:
         std::shared_ptr<CachedFile> copy;
     };
     std::unordered_map<uint64_t, Local> locals_;  // handle -> what it reads from here
+
+    // Primed names (start_names.h), each answering one LOOKUP (or READLINK) here; what no
+    // request took by primed_until_ is forgotten at home.
+    std::multimap<std::pair<uint64_t, std::string>, EntryReply> primed_;
+    std::multimap<uint64_t, std::string> primed_links_;
+    std::chrono::steady_clock::time_point primed_until_;
+    std::thread prime_;
 
     // Releases of read-only files that hold no lock: nothing at home waits for those
     // closes (no lock to drop, no writer to end), so they go home together, a moment

@@ -1,6 +1,7 @@
 #include "ssi-remote/supervisor.h"
 
 #include "ssi-remote/file_cache.h"
+#include "ssi-remote/start_names.h"
 
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
@@ -118,6 +119,15 @@ HomeFsOptions Supervisor::file_view_options() const {
         options.cache = std::move(*cache);
     else
         std::fprintf(stderr, "ssi-remote: no file cache (%s)\n", cache.error().message().c_str());
+    // A program's start (not a process moving here: it has started).
+    const std::string program = !spec_.program.empty() ? spec_.program : spec_.argv.empty() ? "" : spec_.argv[0];
+    if (spec_.restore_image.empty() && !program.empty()) {
+        const std::string names_dir = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/start-names";
+        if (auto names = StartNames::open(names_dir, spec_.home, spec_.uid, program))
+            options.start_names = std::move(*names);
+        else
+            std::fprintf(stderr, "ssi-remote: no start names (%s)\n", names.error().message().c_str());
+    }
     return options;
 }
 

@@ -11,7 +11,8 @@ constexpr const char* kRequestNames[] = {
     "RenameRequest",  "LinkRequest",    "OpenRequest",    "CreateRequest",     "ReadRequest",
     "WriteRequest",   "FlushRequest",   "ReleaseRequest", "FsyncRequest",      "OpendirRequest",
     "ReaddirRequest", "ReleasedirRequest", "StatfsRequest", "AccessRequest",   "GetlkRequest",
-    "SetlkRequest",   "FlockRequest",   "FallocateRequest", "ReaddirplusRequest"};
+    "SetlkRequest",   "FlockRequest",   "FallocateRequest", "ReaddirplusRequest",
+    "PrimeRequest"};
 static_assert(std::size(kRequestNames) == std::variant_size_v<FsRequest>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.

@@ -23,7 +23,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 5;
+inline constexpr uint32_t kFsProtocolVersion = 6;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -123,6 +123,13 @@ struct ReaddirplusRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t ma
 inline constexpr uint32_t kMaxPlusNodes = 4096;
 
 // Every request, by its wire type number (variant index + 1; never reorder, only append).
+// The names a program's start looked up when it last ran on the target, looked up again
+// in one round trip before it asks (ssi-remote/start_names.h). Paths are relative to the
+// root, each after its parent's; `true` asks for a symlink's target too.
+struct PrimeRequest { std::vector<std::pair<std::string, bool>> names; MSGPACK_DEFINE_ARRAY(names) };
+// At most this many names are looked up for one PrimeRequest.
+inline constexpr size_t kMaxPrimedNames = 512;
+
 using FsRequest = std::variant<LookupRequest, ForgetRequest, GetattrRequest, SetattrRequest,
                                ReadlinkRequest, MknodRequest, MkdirRequest, UnlinkRequest,
                                RmdirRequest, SymlinkRequest, RenameRequest, LinkRequest,
@@ -130,7 +137,7 @@ using FsRequest = std::variant<LookupRequest, ForgetRequest, GetattrRequest, Set
                                FlushRequest, ReleaseRequest, FsyncRequest, OpendirRequest,
                                ReaddirRequest, ReleasedirRequest, StatfsRequest, AccessRequest,
                                GetlkRequest, SetlkRequest, FlockRequest, FallocateRequest,
-                               ReaddirplusRequest>;
+                               ReaddirplusRequest, PrimeRequest>;
 
 // ---- replies ---------------------------------------------------------------------------
 
@@ -170,9 +177,21 @@ struct StatfsReply {
 };
 struct LockReply { Lock lock; MSGPACK_DEFINE_ARRAY(lock) };
 
+// Each name that still resolved, entered as a LOOKUP enters it (one lookup counted), with
+// its link's target when asked for and it is a symlink.
+struct PrimedName {
+    uint64_t parent = 0;
+    std::string name;
+    EntryReply entry;
+    bool has_link = false;
+    std::string link;
+    MSGPACK_DEFINE_ARRAY(parent, name, entry, has_link, link)
+};
+struct PrimeReply { std::vector<PrimedName> names; MSGPACK_DEFINE_ARRAY(names) };
+
 using FsReplyBody = std::variant<EmptyReply, EntryReply, AttrReply, ReadlinkReply, OpenReply,
                                  CreateReply, DataReply, WriteReply, DirReply, StatfsReply,
-                                 LockReply, DirplusReply>;
+                                 LockReply, DirplusReply, PrimeReply>;
 
 struct FsReply {
     int32_t err = 0;   // errno at home; 0 on success

@@ -202,6 +202,31 @@ Result<EntryReply> HomeFileServer::op(const LookupRequest& r) {
     return enter(TRY(open_at(parent->fd.get(), r.name, kPathFlags)), r.parent, r.name);
 }
 
+// A start's names in one round trip: each looked up as its LOOKUP would be (its name
+// recorded and checked, one lookup counted, which the target forgets as usual), from the
+// node its parent path resolved to. A name gone since is left out: the program's own
+// LOOKUP will find what is there now.
+Result<PrimeReply> HomeFileServer::op(const PrimeRequest& r) {
+    PrimeReply out;
+    std::map<std::string, uint64_t, std::less<>> resolved{{"", kRootNode}};
+    for (const auto& [path, want_link] : r.names) {
+        if (out.names.size() == kMaxPrimedNames) break;
+        size_t slash = path.rfind('/');
+        std::string_view parent_path = slash == std::string::npos ? std::string_view() : std::string_view(path).substr(0, slash);
+        std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+        auto parent = resolved.find(parent_path);
+        if (parent == resolved.end()) continue;
+        auto entry = op(LookupRequest{parent->second, name});
+        if (!entry) continue;
+        PrimedName primed{parent->second, std::move(name), *entry, false, {}};
+        if (want_link && S_ISLNK(entry->attr.mode))
+            if (auto link = op(ReadlinkRequest{entry->node})) primed.has_link = true, primed.link = std::move(link->target);
+        resolved[path] = entry->node;
+        out.names.push_back(std::move(primed));
+    }
+    return out;
+}
+
 Result<EmptyReply> HomeFileServer::op(const ForgetRequest& r) {
     std::lock_guard lock(mu_);
     for (const auto& [id, count] : r.nodes) {

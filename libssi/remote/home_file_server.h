@@ -110,6 +110,7 @@ private:
     Result<EmptyReply> op(const SetlkRequest& r);
     Result<EmptyReply> op(const FlockRequest& r);
     Result<EmptyReply> op(const FallocateRequest& r);
+    Result<PrimeReply> op(const PrimeRequest& r);
 
     dev_t root_dev_ = 0;
     mutable std::mutex mu_;

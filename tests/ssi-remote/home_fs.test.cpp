@@ -6,6 +6,7 @@
 #include "libssi/remote/home_file_server.h"
 #include "ssi-remote/file_cache.h"
 #include "ssi-remote/home_fs.h"
+#include "ssi-remote/start_names.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -46,7 +48,9 @@ struct Mounted {
     std::unique_ptr<HomeFileServer> server;
     std::unique_ptr<HomeFs> fs;
 
-    explicit Mounted(HomeFsOptions options = {}) {
+    // `prepare` fills the home root before the mount (a start's names are primed at once).
+    explicit Mounted(HomeFsOptions options = {}, const std::function<void(const std::string&)>& prepare = {}) {
+        if (prepare) prepare(root);
         auto s = HomeFileServer::create(root);
         REQUIRE(s.ok());
         server = std::move(s).value();
@@ -594,4 +598,68 @@ TEST_CASE("home_fs: measurements", "[.bench][fuse]") {
                     entry_timeout, open_close * 1e6, double(trips) / n, direct_disk_mbs, direct_mbs, via_mbs, via_cached_mbs,
                     small_direct, small_via_cold, double(small_trips) / 1000, small_via_warm);
     }
+}
+
+TEST_CASE("home_fs: a start's names are primed from the last run's record", "[fuse][home_fs][start_names]") {
+    if (!can_mount()) return;
+    std::string names_dir = make_temp_dir("names");
+    auto options = [&] {
+        HomeFsOptions o;
+        o.readahead_kb = 0;  // no statfs of its own: the round trips counted are the program's
+        auto names = StartNames::open(names_dir, 1, 0, "/usr/bin/prog");
+        REQUIRE(names.ok());
+        o.start_names = *names;
+        return o;
+    };
+    auto fill = [](const std::string& root) {
+        REQUIRE(sh("cd '" + root + "' && mkdir -p d1/d2 other spare && echo old > d1/d2/f && echo x > other/x && "
+                   "echo y > spare/y && ln -s d1/d2/f ln") == 0);
+    };
+    auto cat = [](const Mounted& m, const std::string& rel) {
+        return run_in(m.scratch, "cat '" + m.via(rel) + "'", m.scratch + "/out");
+    };
+
+    // The first run records what it looked up, in order, and which links it read.
+    uint64_t unprimed = 0;
+    {
+        Mounted m(options(), fill);
+        uint64_t before = m.fs->round_trips();
+        CHECK(cat(m, "ln") == "old\n");
+        unprimed = m.fs->round_trips() - before;
+        CHECK(cat(m, "other/x") == "x\n");
+        CHECK(cat(m, "spare/y") == "y\n");
+    }
+    auto record = StartNames::open(names_dir, 1, 0, "/usr/bin/prog");
+    REQUIRE(record.ok());
+    StartNames::Names expected{{"ln", true},     {"d1", false},      {"d1/d2", false}, {"d1/d2/f", false},
+                               {"other", false}, {"other/x", false}, {"spare", false}, {"spare/y", false}};
+    CHECK((*record)->last() == expected);
+    CHECK(StartNames::open(names_dir, 1, 0, "/usr/bin/other").value()->last().empty());  // per program
+    CHECK(StartNames::open(names_dir, 1, 1000, "/usr/bin/prog").value()->last().empty());  // per user
+
+    {
+        // The next run's names come in one round trip, and its kernel's LOOKUPs and
+        // READLINK are answered here: the same cat makes only its OPEN.
+        Mounted m(options(), fill);
+        for (int i = 0; i < 200 && m.fs->primed_names() == 0; ++i) ::usleep(10'000);
+        REQUIRE(m.fs->primed_names() == expected.size());
+        uint64_t before = m.fs->round_trips();
+        CHECK(cat(m, "ln") == "old\n");
+        uint64_t primed = m.fs->round_trips() - before;
+        INFO("round trips of the cat: " << unprimed << " unprimed, " << primed << " primed");
+        CHECK(primed + 5 == unprimed);  // ln's lookup and link, d1, d2, f
+
+        // A primed name replaced at home since it was primed still reads the new file.
+        REQUIRE(sh("cd '" + m.root + "' && echo new > x.tmp && mv x.tmp other/x") == 0);
+        CHECK(cat(m, "other/x") == "new\n");
+
+        // What the start left unused is forgotten at home once it is over.
+        CHECK(m.fs->primed_names() == 2);  // spare, spare/y
+        size_t nodes = m.server->node_count();
+        ::usleep(2'100'000);
+        CHECK(sh("test -e '" + m.via("absent") + "'") != 0);
+        CHECK(m.fs->primed_names() == 0);
+        CHECK(m.server->node_count() == nodes - 2);
+    }
+    (void)remove_tree(names_dir);
 }

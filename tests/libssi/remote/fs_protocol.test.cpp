@@ -31,7 +31,7 @@ std::vector<FsRequest> sample_requests() {
             ReleaseRequest{{4, 9}}, FsyncRequest{4, true}, OpendirRequest{1}, ReaddirRequest{5, 77, 4096},
             ReleasedirRequest{5}, StatfsRequest{1}, AccessRequest{1, 7}, GetlkRequest{3, 4, 5, l},
             SetlkRequest{3, 4, 5, l}, FlockRequest{4, 2}, FallocateRequest{4, 1, 2, 3},
-            ReaddirplusRequest{5, 78, 8192}};
+            ReaddirplusRequest{5, 78, 8192}, PrimeRequest{{{"usr", false}, {"lib64", true}}}};
 }
 
 std::vector<FsReply> sample_replies() {
@@ -48,6 +48,8 @@ std::vector<FsReply> sample_replies() {
             {0, StatfsReply{4096, 4096, 1, 2, 3, 4, 5, 6, 7, 8, 255}},
             {0, LockReply{Lock{F_RDLCK, 1, 2, 0}}},
             {0, DirplusReply{{{{1, 4, 10, "."}, 0, {}}, {{2, 8, 20, "file"}, 44, sample_attr()}}}},
+            {0, PrimeReply{{{1, "usr", EntryReply{45, sample_attr()}, false, ""},
+                            {1, "lib64", EntryReply{46, sample_attr()}, true, "usr/lib64"}}}},
             {ENOENT, EmptyReply{}}};
 }
 
