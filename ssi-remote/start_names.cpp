@@ -21,7 +21,7 @@ uint64_t name_hash(const std::string& s) {
 }
 
 // The file: the header, the program's path, then one name per line, "0 path" or "1 path"
-// (1: its link's target is read too). Anything else reads as no record.
+// (1: its link's target is read too). Anything else (a NUL in a path too) reads as no record.
 StartNames::Names parse(const std::string& text, const std::string& program) {
     std::istringstream in(text);
     std::string header, line;
@@ -29,7 +29,9 @@ StartNames::Names parse(const std::string& text, const std::string& program) {
     if (!std::getline(in, line) || line != program) return {};
     StartNames::Names names;
     while (std::getline(in, line) && names.size() < kMaxPrimedNames) {
-        if (line.size() < 3 || (line[0] != '0' && line[0] != '1') || line[1] != ' ') return {};
+        if (line.size() < 3 || (line[0] != '0' && line[0] != '1') || line[1] != ' ' ||
+            line.find('\0') != std::string::npos)
+            return {};
         names.emplace_back(line.substr(2), line[0] == '1');
     }
     return names;
