@@ -58,6 +58,8 @@ void FsTransport::give_back(std::unique_ptr<zmq::socket_t> link) {
     idle_.push_back(std::move(link));
 }
 
+void FsTransport::abandon() { context_.shutdown(); }
+
 Result<std::string> FsTransport::call(const std::string& request) {
     try {
         std::unique_ptr<zmq::socket_t> link = take_link();

@@ -29,10 +29,15 @@ zmq::socket_t connect_to_deputy(zmq::context_t& context, const SessionKeys& keys
 
 class FsTransport {
 public:
-    // Connects the first link now.
+    // Connects the first link now. The context is the transport's alone (see abandon()).
     FsTransport(zmq::context_t& context, SessionKeys keys);
     // One request, one reply; EIO-worthy Error when the deputy does not answer in time.
     Result<std::string> call(const std::string& request);
+    // The deputy has been told the program ended, and exits: a request still waiting for
+    // it (the start's prime, the last releases) would wait out the reply timeout, and hold
+    // the supervisor's end that long. Those fail now, and every later one at once: the
+    // context is shut down, which wakes its blocked sockets.
+    void abandon();
 
 private:
     std::unique_ptr<zmq::socket_t> take_link();

@@ -33,7 +33,6 @@ struct HomeFsOps {
     // failure becomes EIO, so no program retries on an errno home never sent.
     template <class Reply>
     static Result<Reply> call(HomeFs& self, FsRequest request) {
-        if (self.home_gone_) return make_error(request_name(request), "the deputy has ended", EIO);
         self.round_trips_++;
         auto bytes = self.transport_(encode_request(request));
         if (!bytes) return make_error(request_name(request), bytes.error().message(), EIO);

@@ -81,10 +81,6 @@ public:
 
     // Detaches the mount and stops serving; waits for programs still using it to let go.
     void unmount();
-    // The deputy has been told the program ended and is exiting: nothing more goes home
-    // (the releases of what the dying namespace still held, the last batch), each would
-    // wait for a reply that never comes. Requests fail with EIO from here on.
-    void home_gone() { home_gone_ = true; }
 
     const std::string& mountpoint() const { return mountpoint_; }
     uint64_t round_trips() const { return round_trips_.load(); }
@@ -111,7 +107,6 @@ private:
     std::thread widen_readahead_;  // waits for the kernel's init, off the start-up path
     std::mutex session_mu_;        // session_ against its destruction, for widen_readahead_
     std::atomic<bool> stopping_{false};
-    std::atomic<bool> home_gone_{false};
     std::atomic<uint64_t> round_trips_{0};
     std::atomic<uint64_t> local_reads_{0};
 

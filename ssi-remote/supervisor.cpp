@@ -49,8 +49,10 @@ termios home_terminal_attributes(const wire::TerminalSpec& term) {
 
 }  // namespace
 
-Supervisor::Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node, std::string runs_dir)
-    : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)), context_(context) {
+Supervisor::Supervisor(zmq::context_t& context, zmq::context_t& files_context, wire::RunRequest spec,
+                       int32_t self_node, std::string runs_dir)
+    : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)), context_(context),
+      files_context_(files_context) {
     keys_.endpoint = spec_.deputy_endpoint;
     keys_.server_public = spec_.deputy_public_key;
     keys_.client_secret = spec_.session_secret_key;
@@ -133,14 +135,14 @@ HomeFsOptions Supervisor::file_view_options() const {
 
 Result<void> Supervisor::start_program() {
     // First, so that its first link's handshake goes on while we set up.
-    auto transport = std::make_shared<FsTransport>(context_, keys_);
+    files_ = std::make_shared<FsTransport>(files_context_, keys_);
     // The home files are mounted in a mount namespace of our own: nobody else on this
     // node sees them, and they vanish with us.
     TRY(unshare_namespaces(CLONE_NEWNS));
     TRY(make_mounts_private("/"));
     mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
     TRY(make_dirs(mountpoint_, 0755));
-    fs_ = TRY(HomeFs::mount(mountpoint_, [transport](const std::string& req) { return transport->call(req); },
+    fs_ = TRY(HomeFs::mount(mountpoint_, [files = files_](const std::string& req) { return files->call(req); },
                             file_view_options()));
 
     // Pipes for stdio, or the pty for those the deputy has on its terminal.
@@ -440,9 +442,8 @@ std::string Supervisor::take_unread_input() {
 
 void Supervisor::finish(const wire::ProgramExited& how) {
     send_control(how);
-    // The deputy exits on this news: what its file server holds closes with it, and a
-    // request sent now (a release left in the last batch) would wait out its timeout.
-    if (fs_) fs_->home_gone();
+    // The deputy exits on this news: what its file server holds closes with it.
+    if (files_) files_->abandon();
     // Let the last messages leave before the context closes.
     control_.set(zmq::sockopt::linger, 5000);
 }

@@ -31,7 +31,9 @@ class Supervisor {
 public:
     // runs_dir: where to tell the agent our program's PIDs (see ssi-agent/remote_runs.h).
     // `context` outlives us; a spare supervisor makes it (and its threads) before the spec.
-    Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node, std::string runs_dir);
+    // `files_context` is the home files' transport's alone (FsTransport::abandon).
+    Supervisor(zmq::context_t& context, zmq::context_t& files_context, wire::RunRequest spec, int32_t self_node,
+               std::string runs_dir);
     ~Supervisor();
 
     // Runs the program to its end; the deputy learns the outcome either way.
@@ -69,6 +71,8 @@ private:
     std::string runs_dir_;
     SessionKeys keys_;
     zmq::context_t& context_;
+    zmq::context_t& files_context_;
+    std::shared_ptr<FsTransport> files_;  // the home files' requests' way to the deputy
     zmq::socket_t control_;
     std::string mountpoint_;
     std::unique_ptr<HomeFs> fs_;

@@ -173,10 +173,14 @@ out=$(home "ulimit -Sn 256; ssi-run -n 2 sh -c 'ulimit -n; ls -l many | grep -c 
 ok "1500 names listed and opened remotely under ulimit -Sn 256; the program's limit stays 256"
 
 # A supervisor ends with its run: none waits on home after the deputy has gone (the one
-# left is the spare, waiting for the next run).
-supervisors() { on_node 2 pgrep -c -x ssi-remote || true; }
-wait_until 5 sh -c "[ \"\$('$SSI_CLUSTER_BIN' exec 2 --name '$SSI_CLUSTER' -- pgrep -c -x ssi-remote)\" = 1 ]" ||
-  fail "node 2 still has $(supervisors) supervisors 5 s after its runs ended"
+# left is the spare, waiting for the next run, with no program's PIDs in /run/ssi/runs).
+supervisors_ended() { on_node 2 sh -c '[ "$(pgrep -c -x ssi-remote)" -le 1 ] && [ -z "$(ls /run/ssi/runs)" ]'; }
+deadline=$(($(date +%s) + 5))
+until supervisors_ended; do
+  [ "$(date +%s)" -lt "$deadline" ] || fail "node 2 still has these supervisors 5 s after its runs ended:
+$(on_node 2 ps -o pid,etimes,args -C ssi-remote)"
+  sleep 0.05
+done
 ok "supervisors end with their runs"
 
 # Bad input: unknown node, no program.
