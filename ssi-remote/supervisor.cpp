@@ -116,16 +116,15 @@ HomeFsOptions Supervisor::file_view_options() const {
     options.home = spec_.home;
     options.uid = spec_.uid;  // from the home agent, not the deputy
     if (runs_dir_.empty()) return options;
-    const std::string dir = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/file-cache";
-    if (auto cache = FileCache::open(dir, kFileCacheBytes))
+    const std::string node_dir = runs_dir_.substr(0, runs_dir_.rfind('/'));
+    if (auto cache = FileCache::open(node_dir + "/file-cache", kFileCacheBytes))
         options.cache = std::move(*cache);
     else
         std::fprintf(stderr, "ssi-remote: no file cache (%s)\n", cache.error().message().c_str());
     // A program's start (not a process moving here: it has started).
     const std::string program = !spec_.program.empty() ? spec_.program : spec_.argv.empty() ? "" : spec_.argv[0];
     if (spec_.restore_image.empty() && !program.empty()) {
-        const std::string names_dir = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/start-names";
-        if (auto names = StartNames::open(names_dir, spec_.home, spec_.uid, program))
+        if (auto names = StartNames::open(node_dir + "/start-names", spec_.home, spec_.uid, program))
             options.start_names = std::move(*names);
         else
             std::fprintf(stderr, "ssi-remote: no start names (%s)\n", names.error().message().c_str());

@@ -122,7 +122,6 @@ struct FallocateRequest { uint64_t handle = 0; int32_t mode = 0; int64_t offset 
 struct ReaddirplusRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t max_bytes = 0; MSGPACK_DEFINE_ARRAY(handle, offset, max_bytes) };
 inline constexpr uint32_t kMaxPlusNodes = 4096;
 
-// Every request, by its wire type number (variant index + 1; never reorder, only append).
 // The names a program's start looked up when it last ran on the target, looked up again
 // in one round trip before it asks (ssi-remote/start_names.h). Paths are relative to the
 // root, each after its parent's; `true` asks for a symlink's target too.
@@ -130,6 +129,7 @@ struct PrimeRequest { std::vector<std::pair<std::string, bool>> names; MSGPACK_D
 // At most this many names are looked up for one PrimeRequest.
 inline constexpr size_t kMaxPrimedNames = 512;
 
+// Every request, by its wire type number (variant index + 1; never reorder, only append).
 using FsRequest = std::variant<LookupRequest, ForgetRequest, GetattrRequest, SetattrRequest,
                                ReadlinkRequest, MknodRequest, MkdirRequest, UnlinkRequest,
                                RmdirRequest, SymlinkRequest, RenameRequest, LinkRequest,

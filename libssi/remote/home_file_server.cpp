@@ -209,8 +209,7 @@ Result<EntryReply> HomeFileServer::op(const LookupRequest& r) {
 Result<PrimeReply> HomeFileServer::op(const PrimeRequest& r) {
     PrimeReply out;
     std::map<std::string, uint64_t, std::less<>> resolved{{"", kRootNode}};
-    for (const auto& [path, want_link] : r.names) {
-        if (out.names.size() == kMaxPrimedNames) break;
+    for (const auto& [path, want_link] : std::span(r.names).first(std::min(r.names.size(), kMaxPrimedNames))) {
         size_t slash = path.rfind('/');
         std::string_view parent_path = slash == std::string::npos ? std::string_view() : std::string_view(path).substr(0, slash);
         std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
