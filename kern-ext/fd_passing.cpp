@@ -14,19 +14,25 @@ Result<std::pair<UniqueFd, UniqueFd>> make_message_pair() {
 }
 
 Result<void> send_message(int socket, std::span<const char> data, int fd) {
+    if (fd < 0) return send_message(socket, data, std::span<const int>{});
+    return send_message(socket, data, std::span<const int>(&fd, 1));
+}
+
+Result<void> send_message(int socket, std::span<const char> data, std::span<const int> fds) {
+    if (fds.size() > kMaxPassedFds) return make_error("sendmsg", "too many descriptors for one message", EINVAL);
     iovec iov{const_cast<char*>(data.data()), data.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    if (fd >= 0) {
+    if (!fds.empty()) {
         msg.msg_control = control;
-        msg.msg_controllen = sizeof(control);
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
         cmsghdr* c = CMSG_FIRSTHDR(&msg);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+        c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+        std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
     }
     for (;;) {
         if (::sendmsg(socket, &msg, MSG_NOSIGNAL) >= 0) return ok();
@@ -34,9 +40,9 @@ Result<void> send_message(int socket, std::span<const char> data, int fd) {
     }
 }
 
-Result<ReceivedMessage> receive_message(int socket, std::span<char> buffer) {
+Result<ReceivedFds> receive_message_fds(int socket, std::span<char> buffer) {
     iovec iov{buffer.data(), buffer.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxPassedFds)] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -48,15 +54,25 @@ Result<ReceivedMessage> receive_message(int socket, std::span<char> buffer) {
         if (n >= 0) break;
         if (errno != EINTR) return sys_error("recvmsg", "socket " + std::to_string(socket));
     }
-    ReceivedMessage out;
+    ReceivedFds out;
     out.size = size_t(n);
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS || c->cmsg_len < CMSG_LEN(0)) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
             int fd;
-            std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-            out.fd.reset(fd);
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            out.fds.emplace_back(fd);
         }
     }
+    return out;
+}
+
+Result<ReceivedMessage> receive_message(int socket, std::span<char> buffer) {
+    auto got = TRY(receive_message_fds(socket, buffer));
+    ReceivedMessage out;
+    out.size = got.size;
+    if (!got.fds.empty()) out.fd = std::move(got.fds.front());  // any others close here
     return out;
 }
 

@@ -4,6 +4,7 @@
 #include "kern-ext/fd_passing.h"
 #include "kern-ext/files.h"
 #include "kern-ext/launch_root.h"
+#include "kern-ext/launch_spec_codec.h"
 #include "kern-ext/namespace_pids.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/program_setup.h"
@@ -14,6 +15,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +23,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
+#include <vector>
 
 
 namespace ssi {
@@ -175,11 +179,8 @@ Result<void> check_open(int fd, const char* what) {
 
 // PID 1 of the new namespace: builds the program's world, starts the stub and lives as
 // long as it does. When it exits the kernel kills everything left in the namespace.
-[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch, int launcher_pidfd) {
-    must(ch, set_parent_death_signal(SIGKILL));
-    // The launcher may have died before the line above: then nobody would kill us.
-    if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
-    // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
+[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch) {
+    // Only the program's stdio and the channels stay open in here.
     must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid}));
     for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid}) {
         auto moved = move_above_stdio(*fd);
@@ -214,6 +215,68 @@ Result<void> check_open(int fd, const char* what) {
     exit_child(reap_until(stub->pid, {}, ch.next_pid) ? 0 : kLaunchFailed);
 }
 
+// How a spec reaches a reaper forked ahead: this header, with the spec's stdio attached
+// (those it has, in order), then the encoded spec in messages of at most kSpecChunk.
+struct SpecHeader {
+    uint64_t bytes = 0;
+    uint8_t has_stdio[3] = {};
+};
+constexpr size_t kSpecChunk = 64 * 1024;
+constexpr uint64_t kMaxSpecBytes = 64u << 20;
+
+Result<void> send_spec(int socket, const LaunchSpec& spec) {
+    std::string bytes = encode_launch_spec(spec);
+    SpecHeader header;
+    header.bytes = bytes.size();
+    std::vector<int> stdio;
+    int sources[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+    for (int i = 0; i < 3; ++i) {
+        header.has_stdio[i] = sources[i] >= 0;
+        if (sources[i] >= 0) stdio.push_back(sources[i]);
+    }
+    TRY(send_message(socket, {reinterpret_cast<const char*>(&header), sizeof header}, stdio));
+    for (size_t at = 0; at < bytes.size(); at += kSpecChunk)
+        TRY(send_message(socket, std::span<const char>(bytes).subspan(at, std::min(kSpecChunk, bytes.size() - at))));
+    return ok();
+}
+
+// nullopt: the launcher closed the socket without a run (its ReadyReaper was dropped).
+Result<std::optional<LaunchSpec>> receive_spec(int socket) {
+    SpecHeader header;
+    auto head = TRY(receive_message_fds(socket, {reinterpret_cast<char*>(&header), sizeof header}));
+    if (head.size == 0) return std::optional<LaunchSpec>{};
+    size_t wanted = size_t(header.has_stdio[0] != 0) + (header.has_stdio[1] != 0) + (header.has_stdio[2] != 0);
+    if (head.size != sizeof header || head.fds.size() != wanted || header.bytes > kMaxSpecBytes)
+        return make_error("launch", "malformed spec header from the launcher", EPROTO);
+    std::string bytes(header.bytes, '\0');
+    for (size_t got = 0; got < bytes.size();) {
+        auto part = TRY(receive_message(socket, std::span<char>(bytes).subspan(got, std::min(kSpecChunk, bytes.size() - got))));
+        if (part.size == 0) return make_error("launch", "the launcher closed the spec half-way", EPROTO);
+        got += part.size;
+    }
+    LaunchSpec spec = TRY(decode_launch_spec(bytes));
+    int* targets[3] = {&spec.stdin_fd, &spec.stdout_fd, &spec.stderr_fd};
+    auto fd = head.fds.begin();
+    for (int i = 0; i < 3; ++i)
+        if (header.has_stdio[i]) *targets[i] = (fd++)->release();
+    return std::optional<LaunchSpec>(std::move(spec));
+}
+
+// A reaper forked ahead (RemoteProcess::prepare): waits for its spec, then is a reaper.
+[[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd) {
+    ::prctl(PR_SET_NAME, "ssi-reaper");  // not taken for its launcher by `ps -C` or `pgrep -x`
+    must(ch, set_parent_death_signal(SIGKILL));
+    // The launcher may have died before the line above: then nobody would kill us.
+    if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
+    // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
+    must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
+    auto spec = receive_spec(spec_socket);
+    if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
+    if (!*spec) exit_child(0);
+    ::close(spec_socket);
+    run_reaper(**spec, ch);
+}
+
 Result<void> check_spec(const LaunchSpec& spec) {
     auto refuse = [&](const std::string& why) { return make_error("launch", why, EINVAL); };
     if (spec.argv.empty() && !spec.park) return refuse("empty argv");
@@ -236,28 +299,49 @@ std::optional<int> exec_failure_shell_status(const Error& error) {
     return exec_failure_status(error.err);
 }
 
-Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
-    TRY(check_spec(spec));
+Result<ReadyReaper> RemoteProcess::prepare() {
     Pidfd launcher = TRY(Pidfd::open(::getpid()));
     auto [exec_read, exec_write] = TRY(make_pipe());
     auto [control_here, control_there] = TRY(make_message_pair());
     auto [next_pid_here, next_pid_there] = TRY(make_message_pair());
+    auto [spec_here, spec_there] = TRY(make_message_pair());
 
     pid_t reaper = TRY(fork_in_new_pid_namespace());
     if (reaper == 0)
-        run_reaper(spec, Channels{exec_write.get(), control_there.get(), next_pid_there.get()}, launcher.fd());
-    exec_write.reset();
-    control_there.reset();
-    next_pid_there.reset();
+        await_spec(Channels{exec_write.get(), control_there.get(), next_pid_there.get()}, spec_there.get(),
+                   launcher.fd());
+    ReadyReaper ready;
     auto reaper_fd = Pidfd::open(reaper);
     if (!reaper_fd) {
         (void)send_signal(reaper, SIGKILL);
         (void)wait_process(reaper);
         return reaper_fd.error();
     }
+    ready.reaper_ = std::move(*reaper_fd);
+    ready.spec_ = std::move(spec_here);
+    ready.exec_read_ = std::move(exec_read);
+    ready.control_ = std::move(control_here);
+    ready.next_pid_ = std::move(next_pid_here);
+    return ready;
+}
+
+Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
+    TRY(check_spec(spec));
+    return launch(spec, TRY(prepare()));
+}
+
+Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec, ReadyReaper ready) {
+    TRY(check_spec(spec));
+    // One that died waiting (killed from outside: its end of the socket is closed) is replaced.
+    if (!ready.reaper_ || !send_spec(ready.spec_.get(), spec)) {
+        ready = TRY(prepare());
+        TRY(send_spec(ready.spec_.get(), spec));
+    }
+    ready.spec_.reset();
+    UniqueFd exec_read = std::move(ready.exec_read_);
     // From here on, an early return kills and reaps the whole namespace.
-    RemoteProcess process(std::move(*reaper_fd), std::move(control_here));
-    process.next_pid_ = std::move(next_pid_here);
+    RemoteProcess process(std::move(*std::exchange(ready.reaper_, std::nullopt)), std::move(ready.control_));
+    process.next_pid_ = std::move(ready.next_pid_);
 
     // Either one failure report, or EOF when the program's exec closed the pipe.
     Report failure;
@@ -288,6 +372,34 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
         }
     }
     return process;
+}
+
+ReadyReaper::ReadyReaper(ReadyReaper&& o) noexcept
+    : reaper_(std::exchange(o.reaper_, std::nullopt)),
+      spec_(std::move(o.spec_)),
+      exec_read_(std::move(o.exec_read_)),
+      control_(std::move(o.control_)),
+      next_pid_(std::move(o.next_pid_)) {}
+
+ReadyReaper& ReadyReaper::operator=(ReadyReaper&& o) noexcept {
+    if (this != &o) {
+        kill_and_reap();
+        reaper_ = std::exchange(o.reaper_, std::nullopt);
+        spec_ = std::move(o.spec_);
+        exec_read_ = std::move(o.exec_read_);
+        control_ = std::move(o.control_);
+        next_pid_ = std::move(o.next_pid_);
+    }
+    return *this;
+}
+
+ReadyReaper::~ReadyReaper() { kill_and_reap(); }
+
+void ReadyReaper::kill_and_reap() {
+    if (!reaper_) return;
+    (void)reaper_->send_signal(SIGKILL);
+    (void)wait_pidfd(reaper_->fd(), reaper_->pid());
+    reaper_.reset();
 }
 
 RemoteProcess::RemoteProcess(RemoteProcess&& o) noexcept

@@ -3,7 +3,8 @@
 // getppid() the home parent's, with the caller's credentials, umask, limits, environment
 // and cwd, in the home filesystem (a FUSE root) with this node's /proc, /dev and /sys.
 //
-//   launcher ── fork into a new PID namespace ──▶ reaper  (pid 1; mount + UTS namespace)
+//   launcher ── fork into a new PID namespace ──▶ reaper  (pid 1; mount + UTS namespace;
+//                                                   forked ahead, it waits for its spec)
 //                                                   └─ clone3(set_tid = ppid) ─▶ stub
 //                                                        └─ clone3(set_tid = pid) ─▶ program
 //
@@ -63,6 +64,34 @@ struct LaunchSpec {
     std::vector<SyscallRule> syscall_rules;
 };
 
+// A reaper forked before its run is known, waiting in its new PID namespace for the spec
+// (RemoteProcess::prepare). Forking a launcher that is busy — other threads running,
+// handshakes on the other CPU — cost 2.5-4 ms here, and the child was scheduled 1-3 ms
+// later: made while the launcher is idle and single-threaded, a launch only wakes it.
+// It joins the mount namespace its launcher is in at the launch, not at the fork, as
+// long as the launcher stays in the one it forked from. Dropped unused, it is killed
+// and reaped; it dies with the thread that made it, as a launched reaper does.
+class ReadyReaper {
+public:
+    ReadyReaper(ReadyReaper&& other) noexcept;
+    ReadyReaper& operator=(ReadyReaper&& other) noexcept;
+    ReadyReaper(const ReadyReaper&) = delete;
+    ReadyReaper& operator=(const ReadyReaper&) = delete;
+    ~ReadyReaper();
+    pid_t pid() const { return reaper_ ? reaper_->pid() : 0; }
+
+private:
+    friend class RemoteProcess;
+    ReadyReaper() = default;
+    void kill_and_reap();
+
+    std::optional<Pidfd> reaper_;
+    UniqueFd spec_;       // the spec goes in here
+    UniqueFd exec_read_;  // one failure Report, or EOF once the program exec'd
+    UniqueFd control_;    // the stub's reports (RemoteProcess::control_)
+    UniqueFd next_pid_;   // the reaper's next-PID service
+};
+
 // How the program ended. Derives from ExitStatus so shell_status()/describe() apply.
 struct ProgramExit : ExitStatus {
     bool core_dumped = false;
@@ -79,6 +108,11 @@ public:
     // "execve" errors carry the errno and path (see exec_failure_shell_status); others the
     // step that failed. The PIDs are checked first: pid 1 and pid == ppid are refused.
     static Result<RemoteProcess> launch(const LaunchSpec& spec);
+    // The same in a reaper forked earlier; should it have died waiting, in a new one.
+    static Result<RemoteProcess> launch(const LaunchSpec& spec, ReadyReaper reaper);
+    // Forks a reaper for a later launch (ReadyReaper). Call it from the thread that will
+    // live as long as the launched program should.
+    static Result<ReadyReaper> prepare();
 
     RemoteProcess(RemoteProcess&& other) noexcept;
     RemoteProcess& operator=(RemoteProcess&& other) noexcept;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include <zmq.hpp>
 
@@ -20,6 +21,10 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
     ssi::use_plain_curve_heap();  // its links' handshakes without libsodium's guarded pages
+    // Before any thread: a fork of this process is cheap now, and costly in the run.
+    std::optional<ssi::ReadyReaper> reaper;
+    if (auto ready = ssi::remote::Supervisor::prepare_launch()) reaper = std::move(*ready);
+    else std::fprintf(stderr, "ssi-remote: the reaper is forked at the launch (%s)\n", ready.error().message().c_str());
     // ZeroMQ starts its I/O and reaper threads with a context's first socket: while we wait
     // for a run, not after it came (about a millisecond of a start here).
     zmq::context_t context(1);
@@ -44,7 +49,8 @@ int main(int argc, char** argv) {
     }
     // The agent's own node id travels as the spec's target (it names where we run).
     int32_t node = spec->target;
-    ssi::remote::Supervisor supervisor(context, files_context, std::move(*spec), node, argc > 1 ? argv[1] : "");
+    ssi::remote::Supervisor supervisor(context, files_context, std::move(*spec), node, argc > 1 ? argv[1] : "",
+                                       std::move(reaper));
     supervisor.run();
     return 0;
 }

@@ -50,9 +50,9 @@ termios home_terminal_attributes(const wire::TerminalSpec& term) {
 }  // namespace
 
 Supervisor::Supervisor(zmq::context_t& context, zmq::context_t& files_context, wire::RunRequest spec,
-                       int32_t self_node, std::string runs_dir)
+                       int32_t self_node, std::string runs_dir, std::optional<ReadyReaper> reaper)
     : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)), context_(context),
-      files_context_(files_context) {
+      files_context_(files_context), reaper_(std::move(reaper)) {
     keys_.endpoint = spec_.deputy_endpoint;
     keys_.server_public = spec_.deputy_public_key;
     keys_.client_secret = spec_.session_secret_key;
@@ -109,6 +109,22 @@ void Supervisor::send_control(const wire::Message& message) {
     }
 }
 
+namespace {
+
+// The home files are mounted in a mount namespace of our own: nobody else on this node
+// sees them, and they vanish with us.
+Result<void> enter_own_mount_namespace() {
+    TRY(unshare_namespaces(CLONE_NEWNS));
+    return make_mounts_private("/");
+}
+
+}  // namespace
+
+Result<ReadyReaper> Supervisor::prepare_launch() {
+    TRY(enter_own_mount_namespace());
+    return RemoteProcess::prepare();
+}
+
 // The home file view's options: this node's copies of home files live next to the
 // agent's socket (file_cache.h), shared by the runs here.
 HomeFsOptions Supervisor::file_view_options() const {
@@ -135,10 +151,7 @@ HomeFsOptions Supervisor::file_view_options() const {
 Result<void> Supervisor::start_program() {
     // First, so that its first link's handshake goes on while we set up.
     files_ = std::make_shared<FsTransport>(files_context_, keys_);
-    // The home files are mounted in a mount namespace of our own: nobody else on this
-    // node sees them, and they vanish with us.
-    TRY(unshare_namespaces(CLONE_NEWNS));
-    TRY(make_mounts_private("/"));
+    if (!reaper_) TRY(enter_own_mount_namespace());
     mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
     TRY(make_dirs(mountpoint_, 0755));
     fs_ = TRY(HomeFs::mount(mountpoint_, [files = files_](const std::string& req) { return files->call(req); },
@@ -203,7 +216,8 @@ Result<void> Supervisor::start_program() {
         postcopy_ = std::make_unique<PostCopy>(context_, keys_);
         head = TRY(ImageFetch::open(context_, keys_, 'H'));
     }
-    program_ = TRY(RemoteProcess::launch(launch));
+    program_ = reaper_ ? TRY(RemoteProcess::launch(launch, std::move(*std::exchange(reaper_, std::nullopt))))
+                       : TRY(RemoteProcess::launch(launch));
     // A migrating process: rebuilt in the parked one, resumed when its deputy says so.
     if (launch.park) TRY(restore_program(std::move(head)));
     stdin_ = std::move(in_write);

@@ -32,9 +32,15 @@ public:
     // runs_dir: where to tell the agent our program's PIDs (see ssi-agent/remote_runs.h).
     // `context` outlives us; a spare supervisor makes it (and its threads) before the spec.
     // `files_context` is the home files' transport's alone (FsTransport::abandon).
+    // `reaper`: the program's, forked ahead (prepare_launch); without it the launch forks one.
     Supervisor(zmq::context_t& context, zmq::context_t& files_context, wire::RunRequest spec, int32_t self_node,
-               std::string runs_dir);
+               std::string runs_dir, std::optional<ReadyReaper> reaper);
     ~Supervisor();
+
+    // What a spare supervisor makes while it waits for its run, single-threaded and idle
+    // (main.cpp), so that the run does not wait for it: the mount namespace of our own
+    // the home files will be mounted in, and the program's reaper, forked in it.
+    static Result<ReadyReaper> prepare_launch();
 
     // Runs the program to its end; the deputy learns the outcome either way.
     void run();
@@ -75,6 +81,7 @@ private:
     std::shared_ptr<FsTransport> files_;  // the home files' requests' way to the deputy
     zmq::socket_t control_;
     std::string mountpoint_;
+    std::optional<ReadyReaper> reaper_;  // until the launch
     std::unique_ptr<HomeFs> fs_;
     // The program's intercepted calls; its children's home PIDs. Declared before program_,
     // and stopped before it goes (end_program): they use it from their threads.

@@ -4,6 +4,7 @@
 // small root built from binds of the host's /usr and /etc (what a FUSE home root with the
 // node's /dev, /sys and a fresh /proc looks like to the program).
 #include "kern-ext/files.h"
+#include "kern-ext/namespaces.h"
 #include "kern-ext/process.h"
 #include "kern-ext/remote_launch.h"
 
@@ -15,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <optional>
 #include <string>
 
 using namespace ssi;
@@ -85,14 +87,14 @@ struct Run {
     std::string out, err;
 };
 
-// Launches with stdout and stderr on pipes, reads both to EOF, waits.
-Run run(LaunchSpec spec, const std::string& input = {}) {
+// Launches with stdout and stderr on pipes (in `ready`, when given), reads both to EOF, waits.
+Run run(LaunchSpec spec, const std::string& input = {}, std::optional<ReadyReaper> ready = std::nullopt) {
     auto in = make_pipe(), out = make_pipe(), err = make_pipe();
     REQUIRE((in.ok() && out.ok() && err.ok()));
     spec.stdin_fd = in->first.get();
     spec.stdout_fd = out->second.get();
     spec.stderr_fd = err->second.get();
-    auto process = RemoteProcess::launch(spec);
+    auto process = ready ? RemoteProcess::launch(spec, std::move(*ready)) : RemoteProcess::launch(spec);
     if (!process) FAIL(process.error().message());
     in->first.reset();
     out->second.reset();
@@ -109,6 +111,11 @@ Run run(LaunchSpec spec, const std::string& input = {}) {
 }
 
 bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+bool is_zombie(pid_t pid) {
+    auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    return stat.ok() && stat->find(") Z ") != std::string::npos;
+}
 
 pid_t parent_of(pid_t pid) {
     auto status = read_file("/proc/" + std::to_string(pid) + "/status");
@@ -327,5 +334,89 @@ TEST_CASE("remote launch: nothing is left behind", "[launch][root]") {
         // The reaper was the launcher's child and is now reparented: poll until gone.
         for (int i = 0; i < 200 && (process_exists(pids[0]) || process_exists(pids[1])); ++i) ::usleep(10'000);
         CHECK_FALSE(process_exists(pids[1]));
+    }
+}
+
+TEST_CASE("remote launch: a reaper forked ahead", "[launch][root]") {
+    if (!have_root()) return;
+    SECTION("runs the spec it is sent later, stdio included") {
+        auto ready = RemoteProcess::prepare();
+        REQUIRE(ready.ok());
+        pid_t reaper = ready->pid();
+        CHECK(process_exists(reaper));
+        LaunchSpec spec = shell_spec("cat; echo $$ $PPID; echo to-stderr >&2; exit 4");
+        spec.env.push_back("SSI_TEST=" + std::string(100000, 'x'));  // the spec in several messages
+        auto r = run(spec, "through the pipe\n", std::move(*ready));
+        CHECK(r.out == "through the pipe\n4711 4700\n");
+        CHECK(r.err == "to-stderr\n");
+        CHECK(r.exit.code == 4);
+        CHECK_FALSE(process_exists(reaper));
+    }
+    SECTION("sees what its launcher mounted after the fork") {
+        // As the supervisor does: its own mount namespace, the reaper, then the home mount.
+        auto out = make_pipe();
+        REQUIRE(out.ok());
+        auto launcher = fork_process();
+        REQUIRE(launcher.ok());
+        if (*launcher == 0) {
+            if (!unshare_namespaces(CLONE_NEWNS) || !make_mounts_private("/")) exit_child(100);
+            auto ready = RemoteProcess::prepare();
+            if (!ready) exit_child(101);
+            char dir[] = "/tmp/ssi-launch-ahead.XXXXXX";
+            if (!::mkdtemp(dir) || !mount_tmpfs(dir, "size=64k") ||
+                !write_file_atomic(std::string(dir) + "/marker", "mounted\n", 0644))
+                exit_child(102);
+            LaunchSpec spec = shell_spec(std::string("cat ") + dir + "/marker");
+            spec.stdout_fd = out->second.get();
+            auto process = RemoteProcess::launch(spec, std::move(*ready));
+            int code = process && process->wait() ? process->wait()->code : 103;
+            (void)unmount(dir);
+            ::rmdir(dir);
+            exit_child(code);
+        }
+        out->second.reset();
+        CHECK(read_to_end(out->first.get()) == "mounted\n");
+        auto status = wait_process(*launcher);
+        REQUIRE(status.ok());
+        CHECK(status->shell_status() == 0);
+    }
+    SECTION("dropped unused, it is killed and reaped") {
+        pid_t reaper = 0;
+        {
+            auto ready = RemoteProcess::prepare();
+            REQUIRE(ready.ok());
+            reaper = ready->pid();
+            REQUIRE(process_exists(reaper));
+        }
+        CHECK_FALSE(process_exists(reaper));
+    }
+    SECTION("killed while it waited, the launch forks another") {
+        auto ready = RemoteProcess::prepare();
+        REQUIRE(ready.ok());
+        pid_t reaper = ready->pid();
+        REQUIRE(::kill(reaper, SIGKILL) == 0);
+        for (int i = 0; i < 200 && !is_zombie(reaper); ++i) ::usleep(5'000);
+        auto r = run(shell_spec("echo $$"), {}, std::move(*ready));
+        CHECK(r.out == "4711\n");
+        CHECK_FALSE(process_exists(reaper));
+    }
+    SECTION("its launcher dying kills it") {
+        auto report = make_pipe();
+        REQUIRE(report.ok());
+        auto launcher = fork_process();
+        REQUIRE(launcher.ok());
+        if (*launcher == 0) {
+            auto ready = RemoteProcess::prepare();
+            pid_t pid = ready ? ready->pid() : 0;
+            (void)write_all(report->second.get(), {reinterpret_cast<char*>(&pid), sizeof pid});
+            exit_child(0);  // no destructors: the parent death signal must do it
+        }
+        report->second.reset();
+        pid_t pid = 0;
+        REQUIRE(read_to_end(report->first.get()).copy(reinterpret_cast<char*>(&pid), sizeof pid) == sizeof pid);
+        REQUIRE(wait_process(*launcher).ok());
+        REQUIRE(pid > 0);
+        for (int i = 0; i < 200 && process_exists(pid); ++i) ::usleep(10'000);
+        CHECK_FALSE(process_exists(pid));
     }
 }
