@@ -60,10 +60,13 @@ Result<RemoteRuns::Spare> RemoteRuns::launch_supervisor() {
 }
 
 void RemoteRuns::keep_spare() {
-    if (spare_) return;
+    if (spares_.size() >= kSpares) return;
     if (auto made = make_dirs(runs_dir_, 0755); !made) return;
-    if (auto spare = launch_supervisor()) spare_ = std::move(*spare);
-    else spdlog::warn("runs: starting a spare supervisor: {}", spare.error().message());
+    while (spares_.size() < kSpares) {
+        auto spare = launch_supervisor();
+        if (!spare) return spdlog::warn("runs: starting a spare supervisor: {}", spare.error().message());
+        spares_.push_back(std::move(*spare));
+    }
 }
 
 Result<void> RemoteRuns::start(const wire::RunRequest& request) {
@@ -72,7 +75,13 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
         return make_error("user " + std::to_string(request.uid) + " has no account on node " +
                           std::to_string(config_.self_id));
     TRY(make_dirs(runs_dir_, 0755));
-    Spare s = spare_ ? std::move(*std::exchange(spare_, std::nullopt)) : TRY(launch_supervisor());
+    Spare s;
+    if (spares_.empty()) {
+        s = TRY(launch_supervisor());
+    } else {
+        s = std::move(spares_.front());
+        spares_.pop_front();
+    }
     supervisors_[s.pid].identity = WornIdentity{request.home, request.pid, request.ppid};
     // A spec is a few KiB at most: the pipe holds it without blocking the loop. Its end
     // (EOF) tells the supervisor the spec is whole.
@@ -86,12 +95,12 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
 // By PID: the agent has other children (restarted processes, checkpoints.cpp) whose
 // statuses are not ours to take.
 void RemoteRuns::reap() {
-    if (spare_) {
-        if (auto r = try_wait_process(spare_->pid); r && *r) {
-            spdlog::warn("runs: the spare supervisor {} ended, {}", spare_->pid, (*r)->describe());
-            spare_.reset();
-        }
-    }
+    std::erase_if(spares_, [](const Spare& spare) {
+        auto r = try_wait_process(spare.pid);
+        if (!r || !*r) return false;
+        spdlog::warn("runs: the spare supervisor {} ended, {}", spare.pid, (*r)->describe());
+        return true;
+    });
     for (auto it = supervisors_.begin(); it != supervisors_.end();) {
         pid_t pid = it->first;
         auto r = try_wait_process(pid);
@@ -169,7 +178,7 @@ Visibility RemoteRuns::visibility() {
             p = end;
         }
     }
-    if (spare_) v.hidden.insert(spare_->pid);
+    for (const Spare& spare : spares_) v.hidden.insert(spare.pid);
     for (auto& [supervisor, run] : supervisors_) {
         v.hidden.insert(supervisor);
         // Written by the supervisor once the program runs, rewritten as children come and go.

@@ -11,6 +11,7 @@
 #include "libssi/wire/messages.h"
 #include "ssi-agent/local_share.h"
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,9 +31,13 @@ public:
     // Target side: checks the user may run here and starts the supervisor.
     Result<void> start(const wire::RunRequest& request);
 
-    // Target side: keeps one supervisor started and waiting for its spec, so the next run
-    // skips its exec and library loading (called on the scan timer and when a supervisor
-    // ends).
+    // Target side: keeps kSpares supervisors started and waiting for their specs, so the
+    // next run skips a supervisor's start: its exec, libraries, mount namespace and the
+    // fork of its program's reaper (called on the scan timer and when a supervisor ends).
+    // Two, because a script's runs follow each other within a millisecond: the spare
+    // started when one run ended is still loading when the next comes, the older one
+    // has long been ready.
+    static constexpr size_t kSpares = 2;
     void keep_spare();
 
     // Reaps supervisors that ended (call on SIGCHLD).
@@ -71,7 +76,7 @@ private:
     void read_pids_file(pid_t supervisor, Supervised& run);
     std::optional<pid_t> stand_in_parent(pid_t pid) const;
     const ClusterConfig& config_;
-    std::optional<Spare> spare_;
+    std::deque<Spare> spares_;  // oldest (readiest) first
     std::string runs_dir_;
     std::map<pid_t, Supervised> supervisors_;
     std::map<pid_t, int32_t> deputies_;  // deputy pid -> node its program runs on

@@ -172,13 +172,14 @@ out=$(home "ulimit -Sn 256; ssi-run -n 2 sh -c 'ulimit -n; ls -l many | grep -c 
 0" ] || fail "under ulimit -n 256: expected the program's limit 256 and 1500 files listed, got: $out"
 ok "1500 names listed and opened remotely under ulimit -Sn 256; the program's limit stays 256"
 
-# A supervisor ends with its run: none waits on home after the deputy has gone (the one
-# left is the spare, waiting for the next run, with no program's PIDs in /run/ssi/runs).
-supervisors_ended() { on_node 2 sh -c '[ "$(pgrep -c -x ssi-remote)" -le 1 ] && [ -z "$(ls /run/ssi/runs)" ]'; }
+# A supervisor ends with its run: none waits on home after the deputy has gone (those
+# left are the two spares, waiting for the next runs with their reapers forked ahead,
+# and no program's PIDs in /run/ssi/runs).
+supervisors_ended() { on_node 2 sh -c '[ "$(pgrep -c -x ssi-remote)" -le 2 ] && [ "$(pgrep -c -x ssi-reaper)" -le 2 ] && [ -z "$(ls /run/ssi/runs)" ]'; }
 deadline=$(($(date +%s) + 5))
 until supervisors_ended; do
   [ "$(date +%s)" -lt "$deadline" ] || fail "node 2 still has these supervisors 5 s after its runs ended:
-$(on_node 2 ps -o pid,etimes,args -C ssi-remote)"
+$(on_node 2 ps -o pid,ppid,etimes,comm,args -C ssi-remote,ssi-reaper)"
   sleep 0.05
 done
 ok "supervisors end with their runs"
