@@ -374,12 +374,7 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec, ReadyReaper 
     return process;
 }
 
-ReadyReaper::ReadyReaper(ReadyReaper&& o) noexcept
-    : reaper_(std::exchange(o.reaper_, std::nullopt)),
-      spec_(std::move(o.spec_)),
-      exec_read_(std::move(o.exec_read_)),
-      control_(std::move(o.control_)),
-      next_pid_(std::move(o.next_pid_)) {}
+ReadyReaper::ReadyReaper(ReadyReaper&& o) noexcept { *this = std::move(o); }
 
 ReadyReaper& ReadyReaper::operator=(ReadyReaper&& o) noexcept {
     if (this != &o) {

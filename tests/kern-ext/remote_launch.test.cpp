@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <optional>
 #include <string>
 
@@ -111,6 +112,28 @@ Run run(LaunchSpec spec, const std::string& input = {}, std::optional<ReadyReape
 }
 
 bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+using Pids = std::array<pid_t, 2>;
+
+// Runs `launch` in a launcher process of its own that exits right after, without
+// destructors — the reaper's parent death signal must do the cleaning — and returns the
+// PIDs it reported once it is gone.
+Pids pids_left_by_a_dead_launcher(Pids (*launch)()) {
+    auto report = make_pipe();
+    REQUIRE(report.ok());
+    auto launcher = fork_process();
+    REQUIRE(launcher.ok());
+    if (*launcher == 0) {
+        Pids pids = launch();
+        (void)write_all(report->second.get(), {reinterpret_cast<char*>(pids.data()), sizeof pids});
+        exit_child(0);
+    }
+    report->second.reset();
+    Pids pids{};
+    REQUIRE(read_to_end(report->first.get()).copy(reinterpret_cast<char*>(pids.data()), sizeof pids) == sizeof pids);
+    REQUIRE(wait_process(*launcher).ok());
+    return pids;
+}
 
 bool is_zombie(pid_t pid) {
     auto stat = read_file("/proc/" + std::to_string(pid) + "/stat");
@@ -316,20 +339,10 @@ TEST_CASE("remote launch: nothing is left behind", "[launch][root]") {
         CHECK_FALSE(process_exists(program));
     }
     SECTION("the launcher dying kills the program") {
-        auto report = make_pipe();
-        REQUIRE(report.ok());
-        auto launcher = fork_process();
-        REQUIRE(launcher.ok());
-        if (*launcher == 0) {
+        auto pids = pids_left_by_a_dead_launcher([] {
             auto process = RemoteProcess::launch(shell_spec("exec sleep 100"));
-            pid_t pids[2] = {process ? process->reaper_pid() : 0, process ? process->program_pid() : 0};
-            (void)write_all(report->second.get(), {reinterpret_cast<char*>(pids), sizeof pids});
-            exit_child(0);  // no destructors: the reaper's parent death signal must do it
-        }
-        report->second.reset();
-        pid_t pids[2] = {};
-        REQUIRE(read_to_end(report->first.get()).copy(reinterpret_cast<char*>(pids), sizeof pids) == sizeof pids);
-        REQUIRE(wait_process(*launcher).ok());
+            return Pids{process ? process->reaper_pid() : 0, process ? process->program_pid() : 0};
+        });
         REQUIRE(pids[1] > 0);
         // The reaper was the launcher's child and is now reparented: poll until gone.
         for (int i = 0; i < 200 && (process_exists(pids[0]) || process_exists(pids[1])); ++i) ::usleep(10'000);
@@ -401,20 +414,10 @@ TEST_CASE("remote launch: a reaper forked ahead", "[launch][root]") {
         CHECK_FALSE(process_exists(reaper));
     }
     SECTION("its launcher dying kills it") {
-        auto report = make_pipe();
-        REQUIRE(report.ok());
-        auto launcher = fork_process();
-        REQUIRE(launcher.ok());
-        if (*launcher == 0) {
+        pid_t pid = pids_left_by_a_dead_launcher([] {
             auto ready = RemoteProcess::prepare();
-            pid_t pid = ready ? ready->pid() : 0;
-            (void)write_all(report->second.get(), {reinterpret_cast<char*>(&pid), sizeof pid});
-            exit_child(0);  // no destructors: the parent death signal must do it
-        }
-        report->second.reset();
-        pid_t pid = 0;
-        REQUIRE(read_to_end(report->first.get()).copy(reinterpret_cast<char*>(&pid), sizeof pid) == sizeof pid);
-        REQUIRE(wait_process(*launcher).ok());
+            return Pids{ready ? ready->pid() : 0, 0};
+        })[0];
         REQUIRE(pid > 0);
         for (int i = 0; i < 200 && process_exists(pid); ++i) ::usleep(10'000);
         CHECK_FALSE(process_exists(pid));
