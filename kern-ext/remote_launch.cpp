@@ -4,7 +4,7 @@
 #include "kern-ext/fd_passing.h"
 #include "kern-ext/files.h"
 #include "kern-ext/launch_root.h"
-#include "kern-ext/launch_spec_codec.h"
+#include "kern-ext/launch_spec_transfer.h"
 #include "kern-ext/namespace_pids.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/program_setup.h"
@@ -215,53 +215,6 @@ Result<void> check_open(int fd, const char* what) {
     exit_child(reap_until(stub->pid, {}, ch.next_pid) ? 0 : kLaunchFailed);
 }
 
-// How a spec reaches a reaper forked ahead: this header, with the spec's stdio attached
-// (those it has, in order), then the encoded spec in messages of at most kSpecChunk.
-struct SpecHeader {
-    uint64_t bytes = 0;
-    uint8_t has_stdio[3] = {};
-};
-constexpr size_t kSpecChunk = 64 * 1024;
-constexpr uint64_t kMaxSpecBytes = 64u << 20;
-
-Result<void> send_spec(int socket, const LaunchSpec& spec) {
-    std::string bytes = encode_launch_spec(spec);
-    SpecHeader header;
-    header.bytes = bytes.size();
-    std::vector<int> stdio;
-    int sources[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
-    for (int i = 0; i < 3; ++i) {
-        header.has_stdio[i] = sources[i] >= 0;
-        if (sources[i] >= 0) stdio.push_back(sources[i]);
-    }
-    TRY(send_message(socket, {reinterpret_cast<const char*>(&header), sizeof header}, stdio));
-    for (size_t at = 0; at < bytes.size(); at += kSpecChunk)
-        TRY(send_message(socket, std::span<const char>(bytes).subspan(at, std::min(kSpecChunk, bytes.size() - at))));
-    return ok();
-}
-
-// nullopt: the launcher closed the socket without a run (its ReadyReaper was dropped).
-Result<std::optional<LaunchSpec>> receive_spec(int socket) {
-    SpecHeader header;
-    auto head = TRY(receive_message_fds(socket, {reinterpret_cast<char*>(&header), sizeof header}));
-    if (head.size == 0) return std::optional<LaunchSpec>{};
-    size_t wanted = size_t(header.has_stdio[0] != 0) + (header.has_stdio[1] != 0) + (header.has_stdio[2] != 0);
-    if (head.size != sizeof header || head.fds.size() != wanted || header.bytes > kMaxSpecBytes)
-        return make_error("launch", "malformed spec header from the launcher", EPROTO);
-    std::string bytes(header.bytes, '\0');
-    for (size_t got = 0; got < bytes.size();) {
-        auto part = TRY(receive_message(socket, std::span<char>(bytes).subspan(got, std::min(kSpecChunk, bytes.size() - got))));
-        if (part.size == 0) return make_error("launch", "the launcher closed the spec half-way", EPROTO);
-        got += part.size;
-    }
-    LaunchSpec spec = TRY(decode_launch_spec(bytes));
-    int* targets[3] = {&spec.stdin_fd, &spec.stdout_fd, &spec.stderr_fd};
-    auto fd = head.fds.begin();
-    for (int i = 0; i < 3; ++i)
-        if (header.has_stdio[i]) *targets[i] = (fd++)->release();
-    return std::optional<LaunchSpec>(std::move(spec));
-}
-
 // A reaper forked ahead (RemoteProcess::prepare): waits for its spec, then is a reaper.
 [[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd) {
     ::prctl(PR_SET_NAME, "ssi-reaper");  // not taken for its launcher by `ps -C` or `pgrep -x`
@@ -270,7 +223,7 @@ Result<std::optional<LaunchSpec>> receive_spec(int socket) {
     if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
     // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
     must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
-    auto spec = receive_spec(spec_socket);
+    auto spec = receive_launch_spec(spec_socket);
     if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
     if (!*spec) exit_child(0);
     ::close(spec_socket);
@@ -333,9 +286,9 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
 Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec, ReadyReaper ready) {
     TRY(check_spec(spec));
     // One that died waiting (killed from outside: its end of the socket is closed) is replaced.
-    if (!ready.reaper_ || !send_spec(ready.spec_.get(), spec)) {
+    if (!ready.reaper_ || !send_launch_spec(ready.spec_.get(), spec)) {
         ready = TRY(prepare());
-        TRY(send_spec(ready.spec_.get(), spec));
+        TRY(send_launch_spec(ready.spec_.get(), spec));
     }
     ready.spec_.reset();
     UniqueFd exec_read = std::move(ready.exec_read_);

@@ -1,4 +1,6 @@
-#include "kern-ext/launch_spec_codec.h"
+#include "kern-ext/launch_spec_transfer.h"
+
+#include "kern-ext/fd_passing.h"
 
 #include <msgpack.hpp>
 
@@ -16,6 +18,15 @@ using Rule = std::tuple<int, int, int, bool, unsigned, uint64_t, uint64_t>;
 using Fields = std::tuple<std::string, Binds, Binds, std::string, std::vector<std::string>, std::vector<std::string>,
                           std::string, uid_t, gid_t, std::vector<gid_t>, mode_t, std::vector<Limit>, pid_t, pid_t,
                           std::string, bool, bool, std::vector<Rule>>;
+
+// How a spec reaches a reaper forked ahead: this header, with the spec's stdio attached
+// (those it has, in order), then the encoded spec in messages of at most kSpecChunk.
+struct SpecHeader {
+    uint64_t bytes = 0;
+    uint8_t has_stdio[3] = {};
+};
+constexpr size_t kSpecChunk = 64 * 1024;
+constexpr uint64_t kMaxSpecBytes = 64u << 20;
 
 }  // namespace
 
@@ -56,6 +67,43 @@ Result<LaunchSpec> decode_launch_spec(std::string_view bytes) {
         s.syscall_rules.push_back(rule);
     }
     return s;
+}
+
+Result<void> send_launch_spec(int socket, const LaunchSpec& spec) {
+    std::string bytes = encode_launch_spec(spec);
+    SpecHeader header;
+    header.bytes = bytes.size();
+    std::vector<int> stdio;
+    int sources[3] = {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd};
+    for (int i = 0; i < 3; ++i) {
+        header.has_stdio[i] = sources[i] >= 0;
+        if (sources[i] >= 0) stdio.push_back(sources[i]);
+    }
+    TRY(send_message(socket, {reinterpret_cast<const char*>(&header), sizeof header}, stdio));
+    for (size_t at = 0; at < bytes.size(); at += kSpecChunk)
+        TRY(send_message(socket, std::span<const char>(bytes).subspan(at, std::min(kSpecChunk, bytes.size() - at))));
+    return ok();
+}
+
+Result<std::optional<LaunchSpec>> receive_launch_spec(int socket) {
+    SpecHeader header;
+    auto head = TRY(receive_message_fds(socket, {reinterpret_cast<char*>(&header), sizeof header}));
+    if (head.size == 0) return std::optional<LaunchSpec>{};
+    size_t wanted = size_t(header.has_stdio[0] != 0) + (header.has_stdio[1] != 0) + (header.has_stdio[2] != 0);
+    if (head.size != sizeof header || head.fds.size() != wanted || header.bytes > kMaxSpecBytes)
+        return make_error("launch", "malformed spec header from the launcher", EPROTO);
+    std::string bytes(header.bytes, '\0');
+    for (size_t got = 0; got < bytes.size();) {
+        auto part = TRY(receive_message(socket, std::span<char>(bytes).subspan(got, std::min(kSpecChunk, bytes.size() - got))));
+        if (part.size == 0) return make_error("launch", "the launcher closed the spec half-way", EPROTO);
+        got += part.size;
+    }
+    LaunchSpec spec = TRY(decode_launch_spec(bytes));
+    int* targets[3] = {&spec.stdin_fd, &spec.stdout_fd, &spec.stderr_fd};
+    auto fd = head.fds.begin();
+    for (int i = 0; i < 3; ++i)
+        if (header.has_stdio[i]) *targets[i] = (fd++)->release();
+    return std::optional<LaunchSpec>(std::move(spec));
 }
 
 }  // namespace ssi

@@ -1,5 +1,6 @@
-// kern-ext/launch_spec_codec: a LaunchSpec through bytes, for a reaper forked ahead.
-#include "kern-ext/launch_spec_codec.h"
+// kern-ext/launch_spec_transfer: a LaunchSpec through bytes, for a reaper forked ahead (its
+// trip through the socket is tested with the launch, tests/kern-ext/remote_launch.test.cpp).
+#include "kern-ext/launch_spec_transfer.h"
 
 #include <catch2/catch.hpp>
 
@@ -36,7 +37,7 @@ LaunchSpec full_spec() {
 
 }  // namespace
 
-TEST_CASE("launch spec codec: every field survives the trip", "[launch-codec]") {
+TEST_CASE("launch spec transfer: every field survives the trip", "[launch-spec]") {
     LaunchSpec in = full_spec();
     auto out = decode_launch_spec(encode_launch_spec(in));
     REQUIRE(out.ok());
@@ -73,7 +74,7 @@ TEST_CASE("launch spec codec: every field survives the trip", "[launch-codec]") 
     CHECK(out->syscall_rules[2].when->value == 0);
 }
 
-TEST_CASE("launch spec codec: damaged bytes are an error", "[launch-codec]") {
+TEST_CASE("launch spec transfer: damaged bytes are an error", "[launch-spec]") {
     std::string bytes = encode_launch_spec(full_spec());
     CHECK(decode_launch_spec("").error().err == EPROTO);
     CHECK(decode_launch_spec("\xc1 not msgpack").error().err == EPROTO);

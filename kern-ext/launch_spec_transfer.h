@@ -1,0 +1,27 @@
+// How a LaunchSpec reaches a reaper forked before its run was known
+// (RemoteProcess::prepare): as bytes, through a SOCK_SEQPACKET socket pair, with the
+// program's stdio attached as descriptors. Both ends are the same binary, one process
+// apart, so the layout has no version.
+#pragma once
+
+#include "kern-ext/remote_launch.h"
+#include "kern-ext/result.h"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ssi {
+
+// The spec without its stdio descriptors (the decoded spec has -1 there).
+std::string encode_launch_spec(const LaunchSpec& spec);
+Result<LaunchSpec> decode_launch_spec(std::string_view bytes);
+
+// A header with the stdio descriptors the spec has, then the encoded spec in messages
+// small enough for any socket buffer. Blocks until the other end has taken them all.
+Result<void> send_launch_spec(int socket, const LaunchSpec& spec);
+// The spec with its stdio, now descriptors of ours; nullopt when the other end closed
+// the socket without sending one.
+Result<std::optional<LaunchSpec>> receive_launch_spec(int socket);
+
+}  // namespace ssi
