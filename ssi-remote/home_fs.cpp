@@ -181,6 +181,12 @@ struct HomeFsOps {
                 self.locked_nodes_.erase(n.first);
             }
         }
+        {
+            std::lock_guard content(self.content_mu_);
+            for (const auto& n : nodes)
+                if (auto c = self.contents_.find(n.first); c != self.contents_.end() && c->second.writers == 0)
+                    self.contents_.erase(c);
+        }
         (void)call<EmptyReply>(self, ForgetRequest{nodes});  // nothing to tell the kernel if it fails
     }
 
@@ -262,7 +268,9 @@ struct HomeFsOps {
         if (to_set & FUSE_SET_ATTR_MTIME_NOW) r.fields |= kSetMtimeNow;
         else if (to_set & FUSE_SET_ATTR_MTIME)
             r.fields |= kSetMtime, r.mtime_sec = attr->st_mtim.tv_sec, r.mtime_nsec = attr->st_mtim.tv_nsec;
-        reply_attr(req, call<AttrReply>(fs(req), r));
+        auto done = call<AttrReply>(fs(req), r);
+        if (done && (to_set & FUSE_SET_ATTR_SIZE)) count_change(fs(req), ino);
+        reply_attr(req, done);
     }
 
     static void access(fuse_req_t req, fuse_ino_t ino, int mask) {
@@ -292,35 +300,44 @@ struct HomeFsOps {
     static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
         if ((fi->flags & O_ACCMODE) != O_RDONLY) forget_locals_of(self, ino);  // it may write (or O_TRUNC)
+        const uint64_t changes_before = changes_of(self, ino);
         auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags});
         if (!r) return reply_error(req, r.error());
         HomeFs::Stamp now = stamp_of(r->attr);
         const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
         bool unchanged;
+        bool store = false;
+        std::shared_ptr<const std::vector<char>> whole;
+        if (r->has_whole) whole = std::make_shared<const std::vector<char>>(std::move(r->whole));
+        std::shared_ptr<CachedFile> copy = whole ? nullptr : copy_for(self, *r, fi->flags);
         {
+            std::lock_guard content(self.content_mu_);
+            HomeFs::Content& c = self.contents_[ino];
+            // Nothing changed through this mount since this open went home: what it read
+            // there is the file the kernel has now (see Content).
+            const bool quiet = c.changes == changes_before && c.writers == 0;
             std::lock_guard lock(self.mu_);
             auto it = self.stamps_.find(ino);
             unchanged = it != self.stamps_.end() && it->second == now;
             self.stamps_[ino] = now;
             fi->noflush = read_only && !self.locked_nodes_.contains(ino);
             if (fi->noflush) self.unflushed_[r->handle];
+            // Keep cached pages only of a file nobody changed since our last open and that
+            // this open will not change either (its writes would change mtime anyway).
+            fi->keep_cache = unchanged && read_only;
+            if (!fi->keep_cache) ++c.changes;  // the kernel drops the pages at this reply
+            if (!read_only) ++c.writers, self.writer_handles_[r->handle] = ino;
+            // READs answered here, from the bytes read at the open or this node's copy:
+            // until the file is released or written through this mount.
+            if (whole && quiet) self.locals_[r->handle] = {ino, whole, nullptr};
+            else if (copy && quiet) self.locals_[r->handle] = {ino, nullptr, std::move(copy)};
+            // And into the page cache at once when the kernel keeps it: the program's reads
+            // then cost no READ through this daemon.
+            store = whole && quiet && fi->keep_cache && !whole->empty();
         }
-        // Keep cached pages only of a file nobody changed since our last open and that
-        // this open will not change either (its writes would change mtime anyway).
-        fi->keep_cache = unchanged && read_only;
         fi->direct_io = 0;
         fi->fh = r->handle;
-        if (r->has_whole) {
-            // Into the page cache at once when the kernel keeps it: the program's reads then
-            // cost no READ through this daemon. The bytes stay for READs all the same (the
-            // kernel may drop pages before they are read).
-            if (fi->keep_cache && !r->whole.empty()) store_pages(self, ino, r->whole);
-            std::lock_guard lock(self.mu_);
-            self.locals_[r->handle] = {ino, std::make_shared<const std::vector<char>>(std::move(r->whole)), nullptr};
-        } else if (auto copy = copy_for(self, *r, fi->flags)) {
-            std::lock_guard lock(self.mu_);
-            self.locals_[r->handle] = {ino, nullptr, std::move(copy)};
-        }
+        if (store) store_pages(self, ino, changes_before, *whole);
         // Changed at home: the kernel's size and times are stale too. Invalidating only the
         // attributes (offset < 0) takes no lock the opener holds, so it is safe from here;
         // the pages go when the open completes without keep_cache.
@@ -328,15 +345,48 @@ struct HomeFsOps {
         if (fuse_reply_open(req, fi) == -ENOENT) {  // interrupted: the kernel will not release it
             (void)take_local(self, r->handle);
             (void)take_unflushed(self, r->handle);
+            end_writer(self, r->handle);
             (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
         }
     }
 
-    // A failed store costs nothing but the READs it would have saved.
-    static void store_pages(HomeFs& self, fuse_ino_t ino, const std::vector<char>& bytes) {
+    static uint64_t changes_of(HomeFs& self, uint64_t node) {
+        std::lock_guard content(self.content_mu_);
+        auto it = self.contents_.find(node);
+        return it == self.contents_.end() ? 0 : it->second.changes;
+    }
+
+    // A truncate done at home, before the kernel drops the pages past the new end.
+    static void count_change(HomeFs& self, uint64_t node) {
+        std::lock_guard content(self.content_mu_);
+        ++self.contents_[node].changes;
+    }
+
+    // A handle open for writing is closed.
+    static void end_writer(HomeFs& self, uint64_t handle) {
+        std::lock_guard content(self.content_mu_);
+        auto it = self.writer_handles_.find(handle);
+        if (it == self.writer_handles_.end()) return;
+        if (auto c = self.contents_.find(it->second); c != self.contents_.end() && c->second.writers > 0)
+            --c->second.writers;
+        self.writer_handles_.erase(it);
+    }
+
+    // A failed store costs nothing but the READs it would have saved. Made without a lock
+    // (it can wait for a page a READ being served holds): a change counted meanwhile may
+    // have come before it in the kernel, so the pages are then dropped again — they are
+    // never dirty (writes go home at once), and home has what they held.
+    static void store_pages(HomeFs& self, fuse_ino_t ino, uint64_t changes_before, const std::vector<char>& bytes) {
         fuse_bufvec buf = FUSE_BUFVEC_INIT(bytes.size());
         buf.buf[0].mem = const_cast<char*>(bytes.data());
         (void)fuse_lowlevel_notify_store(self.session_, ino, 0, &buf, fuse_buf_copy_flags{});
+        bool overtaken;
+        {
+            std::lock_guard content(self.content_mu_);
+            const HomeFs::Content& c = self.contents_[ino];
+            overtaken = c.changes != changes_before || c.writers != 0;
+        }
+        if (overtaken) (void)fuse_lowlevel_notify_inval_inode(self.session_, ino, 0, 0);
     }
 
     // This node's copy of a regular file opened read-only, or an empty one to fill from
@@ -377,6 +427,10 @@ struct HomeFsOps {
         auto r = call<CreateReply>(self, CreateRequest{parent, name, mode, fi->flags});
         if (!r) return reply_error(req, r.error());
         {
+            std::lock_guard content(self.content_mu_);
+            HomeFs::Content& c = self.contents_[r->entry.node];
+            ++c.changes;
+            if ((fi->flags & O_ACCMODE) != O_RDONLY) ++c.writers, self.writer_handles_[r->handle] = r->entry.node;
             std::lock_guard lock(self.mu_);
             self.stamps_.erase(r->entry.node);
         }
@@ -389,7 +443,10 @@ struct HomeFsOps {
         p.attr = to_stat(r->entry.attr);
         p.attr_timeout = self.options_.attr_timeout;
         p.entry_timeout = self.options_.entry_timeout;
-        if (fuse_reply_create(req, &p, fi) == -ENOENT) (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
+        if (fuse_reply_create(req, &p, fi) == -ENOENT) {  // interrupted: the kernel will not release it
+            end_writer(self, r->handle);
+            (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
+        }
     }
 
     static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -454,6 +511,7 @@ struct HomeFsOps {
     static void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         HomeFs& self = fs(req);
         HomeFs::Local local = take_local(self, fi->fh);
+        if ((fi->flags & O_ACCMODE) != O_RDONLY) end_writer(self, fi->fh);
         // Locks taken through an open the kernel did not FLUSH at close: its close drops them.
         for (uint64_t owner : take_unflushed(self, fi->fh))
             (void)call<EmptyReply>(self, FlushRequest{ino, fi->fh, owner});

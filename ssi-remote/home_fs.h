@@ -129,6 +129,25 @@ private:
     };
     std::unordered_map<uint64_t, Local> locals_;  // handle -> what it reads from here
 
+    // What an open read at home (its small file's bytes, or this node's copy) stands for
+    // the file here — answering its READs, or put in the page cache (store_pages) — only
+    // if nothing changed the file through this mount while the open was on its way: a
+    // write done then would be undone by the older bytes, in the page cache or in the
+    // READs' answers (a write's forget_locals_of came before they were kept). Counted, per
+    // node, after each is done at home and before the kernel acts on it: opens that drop
+    // the pages (keep_cache off: another version, or for writing), truncates; and the
+    // handles open for writing, whose writes come at any time. An open compares the count
+    // it saw before going home under content_mu_, and again after its store, which it
+    // makes without the lock (the store can wait for a page a READ holds): a change
+    // counted meanwhile drops the stored pages again.
+    struct Content {
+        uint64_t changes = 0;  // opens that dropped the pages, truncates
+        unsigned writers = 0;  // handles open for writing
+    };
+    std::mutex content_mu_;  // before mu_ when both are taken
+    std::unordered_map<uint64_t, Content> contents_;         // node -> its changes here
+    std::unordered_map<uint64_t, uint64_t> writer_handles_;  // handle -> node
+
     // Primed names (start_names.h), each answering one LOOKUP (or READLINK) here; what no
     // request took by primed_until_ is forgotten at home.
     std::multimap<std::pair<uint64_t, std::string>, EntryReply> primed_;

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -47,6 +48,8 @@ struct Mounted {
     std::string scratch = make_temp_dir("out");
     std::unique_ptr<HomeFileServer> server;
     std::unique_ptr<HomeFs> fs;
+    // Called with each request once home has answered it, before the mount sees the reply.
+    std::function<void(const FsRequest&)> after_home;
 
     // `prepare` fills the home root before the mount (a start's names are primed at once).
     explicit Mounted(HomeFsOptions options = {}, const std::function<void(const std::string&)>& prepare = {}) {
@@ -56,7 +59,13 @@ struct Mounted {
         server = std::move(s).value();
         HomeFileServer* srv = server.get();
         auto m = HomeFs::mount(
-            mnt, [srv](const std::string& request) -> Result<std::string> { return srv->handle(request); },
+            mnt,
+            [this, srv](const std::string& request) -> Result<std::string> {
+                std::string reply = srv->handle(request);
+                if (after_home)
+                    if (auto r = decode_request(std::span<const char>(request.data(), request.size()))) after_home(*r);
+                return reply;
+            },
             options);
         if (!m) FAIL(m.error().message());
         fs = std::move(m).value();
@@ -70,6 +79,17 @@ struct Mounted {
     std::string home(const std::string& rel) const { return root + "/" + rel; }
     std::string via(const std::string& rel) const { return mnt + "/" + rel; }
 };
+
+// Names and attributes trusted for a minute: on a loaded machine a second can pass between
+// two calls of a test, and the LOOKUP or GETATTR it then costs is not what the test counts;
+// no readahead statfs of the mount's own in the counts either.
+HomeFsOptions trusting_options() {
+    HomeFsOptions o;
+    o.entry_timeout = 60;
+    o.attr_timeout = 60;
+    o.readahead_kb = 0;
+    return o;
+}
 
 int sh(const std::string& command) {
     int status = std::system(command.c_str());
@@ -303,13 +323,7 @@ TEST_CASE("home_fs: names cached on the target never outlive a change at home", 
 // A small file opened read-only comes whole with its open (OpenReply::whole).
 TEST_CASE("home_fs: a small file read costs its open and release only", "[fuse][home_fs]") {
     if (!can_mount()) return;
-    // Names and attributes trusted for a minute: on a loaded machine a second can pass
-    // between access() and open(), and the LOOKUP it then costs is not what this counts.
-    HomeFsOptions trusting;
-    trusting.entry_timeout = 60;
-    trusting.attr_timeout = 60;
-    trusting.readahead_kb = 0;  // no statfs of its own, late on a loaded machine, in the count
-    Mounted m(trusting);
+    Mounted m(trusting_options());
     std::string small(5000, 's'), big(3 * kOpenHeadBytes + 7, 'b');
     put(m.home("small"), small);
     put(m.home("big"), big);
@@ -345,6 +359,71 @@ TEST_CASE("home_fs: a small file read costs its open and release only", "[fuse][
         CHECK(std::string(buf) == "NEW");
         ::close(reader);
     }
+}
+
+// An open's bytes put in the page cache could land over a local writer's newer pages (the
+// kernel holds them locked until its WRITE is answered, then the store would overwrite
+// them): while the file is open for writing here, its read-only opens store nothing, and
+// their READs go home.
+TEST_CASE("home_fs: no bytes are stored over a local writer's", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m(trusting_options());
+    const std::string small(3000, 'w');
+    put(m.home("small"), small);
+    REQUIRE(::access(m.via("small").c_str(), R_OK) == 0);
+    // Requests made by the read alone (home or answered here), after its open.
+    auto requests_of_a_read = [&] {
+        int fd = ::open(m.via("small").c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        const uint64_t before = m.fs->round_trips() + m.fs->local_reads();
+        std::string got(8192, '\0');
+        got.resize(size_t(std::max<ssize_t>(::read(fd, got.data(), got.size()), 0)));
+        const uint64_t requests = m.fs->round_trips() + m.fs->local_reads() - before;
+        ::close(fd);
+        CHECK(got == small);
+        return requests;
+    };
+    int writer = ::open(m.via("small").c_str(), O_WRONLY);
+    REQUIRE(writer >= 0);
+    CHECK(requests_of_a_read() == 1);  // not stored: a READ
+    uint64_t trips = m.fs->round_trips();
+    ::close(writer);
+    for (int i = 0; i < 100 && m.fs->round_trips() == trips; ++i) ::usleep(10000);  // its RELEASE
+    ::usleep(50'000);  // and the last read's, which goes home in a batch a moment later
+    CHECK(requests_of_a_read() == 0);  // stored at the open
+}
+
+// A write through the mount, done and closed while another open was on its way back from
+// home with the bytes from before it: those bytes must neither go into the page cache over
+// the written ones, where a reader that opened earlier would read them, nor answer that
+// open's READs.
+TEST_CASE("home_fs: no bytes are stored over a write made during their open", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m(trusting_options());
+    put(m.home("small"), std::string(3000, 'o'));
+    int earlier = ::open(m.via("small").c_str(), O_RDONLY);
+    REQUIRE(earlier >= 0);
+    std::atomic<bool> written{false}, released{false};
+    m.after_home = [&](const FsRequest& r) {
+        if (std::holds_alternative<ReleaseRequest>(r)) released = true;
+        if (!std::holds_alternative<OpenRequest>(r) || written.exchange(true)) return;
+        // Served by other FUSE threads while this one waits here.
+        int writer = ::open(m.via("small").c_str(), O_WRONLY);
+        CHECK(::pwrite(writer, "NEW", 3, 0) == 3);
+        ::close(writer);
+        for (int i = 0; i < 200 && !released; ++i) ::usleep(5000);  // the kernel releases it after close
+    };
+    int during = ::open(m.via("small").c_str(), O_RDONLY);
+    REQUIRE(during >= 0);
+    REQUIRE(released);
+    m.after_home = nullptr;
+    for (int fd : {during, earlier}) {  // the write was done before either reads
+        char buf[4] = {};
+        CHECK(::pread(fd, buf, 3, 0) == 3);
+        CHECK(std::string(buf) == "NEW");
+    }
+    ::close(during);
+    ::close(earlier);
 }
 
 TEST_CASE("home_fs: the releases of files read and closed go home together", "[fuse][home_fs]") {
