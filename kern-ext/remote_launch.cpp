@@ -279,12 +279,16 @@ Result<ReadyReaper> RemoteProcess::prepare() {
 }
 
 Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec) {
-    TRY(check_spec(spec));
-    return launch(spec, TRY(prepare()));
+    TRY(check_spec(spec));  // before a reaper is forked for it
+    return start(spec, TRY(prepare()));
 }
 
 Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec, ReadyReaper ready) {
     TRY(check_spec(spec));
+    return start(spec, std::move(ready));
+}
+
+Result<RemoteProcess> RemoteProcess::start(const LaunchSpec& spec, ReadyReaper ready) {
     // One that died waiting (killed from outside: its end of the socket is closed) is replaced.
     if (!ready.reaper_ || !send_launch_spec(ready.spec_.get(), spec)) {
         ready = TRY(prepare());

@@ -155,6 +155,8 @@ public:
     Result<void> set_next_pid(pid_t pid, int timeout_ms = 1000);
 
 private:
+    // launch() of a checked spec.
+    static Result<RemoteProcess> start(const LaunchSpec& spec, ReadyReaper ready);
     RemoteProcess(Pidfd reaper, UniqueFd control) : reaper_(std::move(reaper)), control_(std::move(control)) {}
     void kill_and_reap();
 
