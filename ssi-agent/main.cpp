@@ -2,7 +2,6 @@
 // use) are fatal and said plainly; after start-up nothing a peer or a caller does can
 // make it exit.
 #include "libssi/config.h"
-#include "libssi/curve_heap.h"
 #include "ssi-agent/agent.h"
 #include "ssi-agent/event_loop.h"
 #include "ssi-agent/feature_check.h"
@@ -16,7 +15,6 @@
 #include <optional>
 
 int main(int argc, char** argv) {
-    ssi::use_plain_curve_heap();  // peer links' handshakes without libsodium's guarded pages
     CLI::App app{"ssi-agent: the per-node daemon of an ssi cluster"};
     std::string config_path = ssi::config_path_from_env();
     std::optional<int32_t> node;

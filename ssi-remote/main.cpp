@@ -5,7 +5,6 @@
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "libssi/config.h"
-#include "libssi/curve_heap.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/supervisor.h"
 
@@ -20,7 +19,6 @@
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
-    ssi::use_plain_curve_heap();  // its links' handshakes without libsodium's guarded pages
     // Before any thread: a fork of this process is cheap now, and costly in the run.
     std::optional<ssi::ReadyReaper> reaper;
     if (auto ready = ssi::remote::Supervisor::prepare_launch()) reaper = std::move(*ready);

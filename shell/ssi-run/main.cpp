@@ -6,7 +6,6 @@
 #include "kern-ext/process.h"
 #include "kern-ext/program_setup.h"
 #include "libssi/agent_client.h"
-#include "libssi/curve_heap.h"
 #include "libssi/remote/session.h"
 #include "libssi/tool_main.h"
 #include "shell/ssi-run/deputy.h"
@@ -127,6 +126,5 @@ ssi::Result<int> run(int argc, char** argv) {
 int main(int argc, char** argv) {
     // The deputy serves file data, output and images in MiB blocks: keep warm pages.
     ssi::keep_freed_heap_memory(32u << 20);
-    ssi::use_plain_curve_heap();  // its links' handshakes without libsodium's guarded pages
     return ssi::run_tool("ssi-run", argc, argv, run);
 }

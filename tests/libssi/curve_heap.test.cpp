@@ -10,7 +10,6 @@
 #include <string>
 
 TEST_CASE("curve_heap: a CURVE link's handshake allocates from the plain heap", "[curve_heap]") {
-    ssi::use_plain_curve_heap();
     char server_public[41], server_secret[41], client_public[41], client_secret[41];
     REQUIRE(zmq_curve_keypair(server_public, server_secret) == 0);
     REQUIRE(zmq_curve_keypair(client_public, client_secret) == 0);

@@ -25,16 +25,18 @@ void* allocate(size_t bytes) {
 
 }  // namespace
 
+// The linker sends every call to these from outside libsodium here (--wrap, set by
+// CMakeLists.txt beside this file): libzmq's and ours.
 extern "C" {
 
-void* sodium_malloc(size_t size) { return allocate(size); }
+void* __wrap_sodium_malloc(size_t size) { return allocate(size); }
 
-void* sodium_allocarray(size_t count, size_t size) {
+void* __wrap_sodium_allocarray(size_t count, size_t size) {
     if (count > 0 && size > SIZE_MAX / count) return nullptr;
     return allocate(count * size);
 }
 
-void sodium_free(void* ptr) {
+void __wrap_sodium_free(void* ptr) {
     if (!ptr) return;
     auto* block = static_cast<unsigned char*>(ptr) - kHeader;
     size_t bytes;
@@ -44,7 +46,5 @@ void sodium_free(void* ptr) {
 }
 
 }  // extern "C"
-
-void ssi::use_plain_curve_heap() {}
 
 unsigned long ssi::plain_curve_heap_blocks() { return blocks.load(std::memory_order_relaxed); }
