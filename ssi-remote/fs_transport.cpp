@@ -50,7 +50,14 @@ std::unique_ptr<zmq::socket_t> FsTransport::take_link() {
     }
     auto link = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
     link->set(zmq::sockopt::rcvtimeo, kFsReplyTimeoutMs);
+    std::lock_guard lock(mu_);
+    ++links_;
     return link;
+}
+
+size_t FsTransport::links() const {
+    std::lock_guard lock(mu_);
+    return links_;
 }
 
 void FsTransport::give_back(std::unique_ptr<zmq::socket_t> link) {

@@ -38,6 +38,8 @@ public:
     // the supervisor's end that long. Those fail now, and every later one at once: the
     // context is shut down, which wakes its blocked sockets.
     void abandon();
+    // Links connected so far (tests).
+    size_t links() const;
 
 private:
     std::unique_ptr<zmq::socket_t> take_link();
@@ -45,8 +47,9 @@ private:
 
     zmq::context_t& context_;
     SessionKeys keys_;
-    std::mutex mu_;
+    mutable std::mutex mu_;
     std::vector<std::unique_ptr<zmq::socket_t>> idle_;
+    size_t links_ = 0;
 };
 
 }  // namespace ssi::remote
