@@ -67,7 +67,7 @@ void FsTransport::give_back(std::unique_ptr<zmq::socket_t> link) {
 
 void FsTransport::abandon() { context_.shutdown(); }
 
-Result<std::string> FsTransport::call(const std::string& request) {
+Result<zmq::message_t> FsTransport::call(const std::string& request) {
     try {
         std::unique_ptr<zmq::socket_t> link = take_link();
         std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kFsKind, 1), zmq::buffer(request)};
@@ -78,7 +78,7 @@ Result<std::string> FsTransport::call(const std::string& request) {
             return make_error("the home node's file server did not answer", {}, EIO);
         give_back(std::move(link));
         if (in.size() != 2) return make_error("malformed reply from the home file server", {}, EIO);
-        return in[1].to_string();
+        return std::move(in[1]);
     } catch (const zmq::error_t& e) {
         return Error{"zmq", e.num(), "file request to the deputy"};  // that link is dropped
     }

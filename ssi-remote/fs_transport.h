@@ -31,8 +31,9 @@ class FsTransport {
 public:
     // Connects the first link now. The context is the transport's alone (see abandon()).
     FsTransport(zmq::context_t& context, SessionKeys keys);
-    // One request, one reply; EIO-worthy Error when the deputy does not answer in time.
-    Result<std::string> call(const std::string& request);
+    // One request, one reply (in the message it came in, not copied out of it); an
+    // EIO-worthy Error when the deputy does not answer in time.
+    Result<zmq::message_t> call(const std::string& request);
     // The deputy has been told the program ended, and exits: a request still waiting for
     // it (the start's prime, the last releases) would wait out the reply timeout, and hold
     // the supervisor's end that long. Those fail now, and every later one at once: the

@@ -31,16 +31,23 @@ struct HomeFsOps {
 
     // One round trip. Home's errno comes back as the Error's err; a transport or decoding
     // failure becomes EIO, so no program retries on an errno home never sent.
+    static std::span<const char> bytes_of(const zmq::message_t& m) { return {m.data<char>(), m.size()}; }
+
     template <class Reply>
-    static Result<Reply> call(HomeFs& self, FsRequest request) {
+    static Result<Reply> call(HomeFs& self, const FsRequest& request) {
+        return call<Reply>(self, encode_request(request), request_name(request));
+    }
+
+    template <class Reply>
+    static Result<Reply> call(HomeFs& self, const std::string& request, const char* name) {
         self.round_trips_++;
-        auto bytes = self.transport_(encode_request(request));
-        if (!bytes) return make_error(request_name(request), bytes.error().message(), EIO);
-        auto reply = decode_reply(*bytes);
-        if (!reply) return make_error(request_name(request), reply.error().message(), EIO);
-        if (reply->err != 0) return make_error(request_name(request), {}, reply->err);
+        auto message = self.transport_(request);
+        if (!message) return make_error(name, message.error().message(), EIO);
+        auto reply = decode_reply(bytes_of(*message));
+        if (!reply) return make_error(name, reply.error().message(), EIO);
+        if (reply->err != 0) return make_error(name, {}, reply->err);
         if (auto* r = std::get_if<Reply>(&reply->body)) return std::move(*r);
-        return make_error(request_name(request), "unexpected reply type", EIO);
+        return make_error(name, "unexpected reply type", EIO);
     }
 
     static void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.err != 0 ? e.err : EIO); }
@@ -469,8 +476,14 @@ struct HomeFsOps {
             (void)fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);  // answers a failed read with its errno
             return;
         }
-        auto r = call<DataReply>(fs(req), ReadRequest{fi->fh, off, static_cast<uint32_t>(size)});
-        if (!r) return reply_error(req, r.error());
+        // Decoded in place: the data goes to the kernel from the message it came in.
+        fs(req).round_trips_++;
+        auto message = fs(req).transport_(encode_request(ReadRequest{fi->fh, off, static_cast<uint32_t>(size)}));
+        auto r = message ? decode_data_reply(bytes_of(*message)) : Result<DataReplyView>(message.error());
+        if (!r || r->err != 0) {
+            fuse_reply_err(req, r ? r->err : EIO);
+            return;
+        }
         if (local.copy && off >= 0) local.copy->add(uint64_t(off), r->data);
         fuse_reply_buf(req, r->data.data(), r->data.size());
     }
@@ -478,7 +491,7 @@ struct HomeFsOps {
     static void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
         forget_locals_of(fs(req), ino);
         size = std::min<size_t>(size, kMaxIo);
-        auto r = call<WriteReply>(fs(req), WriteRequest{fi->fh, off, Bytes(buf, buf + size)});
+        auto r = call<WriteReply>(fs(req), encode_write_request(fi->fh, off, std::span(buf, size)), "WriteRequest");
         if (!r) return reply_error(req, r.error());
         fuse_reply_write(req, r->size);
     }

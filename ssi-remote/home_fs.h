@@ -24,6 +24,8 @@
 #include "kern-ext/result.h"
 #include "libssi/remote/fs_protocol.h"
 
+#include <zmq.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -70,7 +72,8 @@ class HomeFs {
 public:
     // One synchronous round trip to the home file server; called from several threads at
     // once. An Error means the request may not have reached home (the program sees EIO).
-    using Transport = std::function<Result<std::string>(const std::string& request_bytes)>;
+    // The reply stays in the message it came in: a READ's data goes to the kernel from there.
+    using Transport = std::function<Result<zmq::message_t>(const std::string& request_bytes)>;
 
     // Mounts at `mountpoint` (an existing directory) and serves it on threads of its own.
     static Result<std::unique_ptr<HomeFs>> mount(const std::string& mountpoint, Transport transport,

@@ -1,6 +1,7 @@
 #include "libssi/remote/fs_protocol.h"
 
 #include <cerrno>
+#include <cstring>
 
 namespace ssi::remote {
 namespace {
@@ -31,21 +32,39 @@ Result<Variant> convert_as(size_t type, const msgpack::object& body) {
     }
 }
 
+// Messages are packed straight into the string they travel as (an sbuffer would be copied
+// into one afterwards).
+struct StringSink {
+    std::string& out;
+    void write(const char* data, size_t size) { out.append(data, size); }
+};
+using Packer = msgpack::packer<StringSink>;
+
 template <class Variant>
-void pack_header_and_body(msgpack::packer<msgpack::sbuffer>& pk, const Variant& v) {
+void pack_header_and_body(Packer& pk, const Variant& v) {
     pk.pack(static_cast<uint32_t>(v.index() + 1));
     std::visit([&](const auto& body) { pk.pack(body); }, v);
 }
 
+// For decoders that read bin payloads where they lie in the message instead of copying them.
+bool reference_bins(msgpack::type::object_type type, size_t, void*) { return type == msgpack::type::BIN; }
+
+template <class T, class Variant, size_t I = 0>
+constexpr uint32_t wire_type_of() {  // the reply type number a body of type T travels as
+    if constexpr (std::is_same_v<T, std::variant_alternative_t<I, Variant>>) return I + 1;
+    else return wire_type_of<T, Variant, I + 1>();
+}
+
 // Unpacks `bytes` as an array of `fields` whose first is our version; calls f(fields ptr).
 template <class F>
-auto unpack_checked(std::span<const char> bytes, uint32_t fields, F&& f) -> decltype(f(nullptr)) {
+auto unpack_checked(std::span<const char> bytes, uint32_t fields, F&& f,
+                    msgpack::unpack_reference_func reference = nullptr) -> decltype(f(nullptr)) {
     if (bytes.size() > kMaxFsMessageBytes)
         return make_error("decode", "message of " + std::to_string(bytes.size()) + " bytes is too large", EMSGSIZE);
     try {
         size_t offset = 0;
         msgpack::object_handle handle =
-            msgpack::unpack(bytes.data(), bytes.size(), offset, nullptr, nullptr, kLimits);
+            msgpack::unpack(bytes.data(), bytes.size(), offset, reference, nullptr, kLimits);
         if (offset != bytes.size()) return make_error("decode", "trailing bytes after message", EPROTO);
         const msgpack::object& root = handle.get();
         if (root.type != msgpack::type::ARRAY || root.via.array.size != fields)
@@ -80,40 +99,102 @@ Result<Variant> convert_typed(const msgpack::object& type, const msgpack::object
 const char* request_name(const FsRequest& request) { return kRequestNames[request.index()]; }
 
 std::string encode_request(const FsRequest& request) {
-    msgpack::sbuffer buffer;
-    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    std::string out;
+    StringSink sink{out};
+    Packer pk(sink);
     pk.pack_array(3);
     pk.pack(kFsProtocolVersion);
     pack_header_and_body(pk, request);
-    return std::string(buffer.data(), buffer.size());
+    return out;
+}
+
+std::string encode_write_request(uint64_t handle, int64_t offset, std::span<const char> data) {
+    std::string out;
+    out.reserve(data.size() + 32);
+    StringSink sink{out};
+    Packer pk(sink);
+    pk.pack_array(3);
+    pk.pack(kFsProtocolVersion);
+    pk.pack(wire_type_of<WriteRequest, FsRequest>());
+    pk.pack_array(3);  // WriteRequest's fields, in MSGPACK_DEFINE_ARRAY's order
+    pk.pack(handle);
+    pk.pack(offset);
+    pk.pack_bin(static_cast<uint32_t>(data.size()));
+    pk.pack_bin_body(data.data(), static_cast<uint32_t>(data.size()));
+    return out;
 }
 
 std::string encode_reply(const FsReply& reply) {
-    msgpack::sbuffer buffer;
-    msgpack::packer<msgpack::sbuffer> pk(buffer);
+    std::string out;
+    StringSink sink{out};
+    Packer pk(sink);
     pk.pack_array(4);
     pk.pack(kFsProtocolVersion);
     pk.pack(static_cast<uint32_t>(reply.body.index() + 1));
     pk.pack(reply.err);
     std::visit([&](const auto& body) { pk.pack(body); }, reply.body);
-    return std::string(buffer.data(), buffer.size());
+    return out;
 }
 
 Result<FsRequest> decode_request(std::span<const char> bytes) {
-    return unpack_checked(bytes, 3, [](const msgpack::object* a) -> Result<FsRequest> {
-        return convert_typed<FsRequest>(a[1], a[2]);
-    });
+    // A WRITE's data is copied once, from the bytes into the request (not through a zone).
+    return unpack_checked(
+        bytes, 3, [](const msgpack::object* a) -> Result<FsRequest> { return convert_typed<FsRequest>(a[1], a[2]); },
+        reference_bins);
+}
+
+Result<int32_t> reply_errno(const msgpack::object& field) {
+    if (field.type == msgpack::type::POSITIVE_INTEGER && field.via.u64 > 4095)
+        return make_error("decode", "errno out of range", EPROTO);
+    if (field.via.i64 < 0) return make_error("decode", "negative errno", EPROTO);
+    return static_cast<int32_t>(field.via.i64);
 }
 
 Result<FsReply> decode_reply(std::span<const char> bytes) {
     return unpack_checked(bytes, 4, [](const msgpack::object* a) -> Result<FsReply> {
         FsReplyBody body = TRY(convert_typed<FsReplyBody>(a[1], a[3]));
-        int64_t err = a[2].via.i64;
-        if (a[2].type == msgpack::type::POSITIVE_INTEGER && a[2].via.u64 > 4095)
-            return make_error("decode", "errno out of range", EPROTO);
-        if (err < 0) return make_error("decode", "negative errno", EPROTO);
-        return FsReply{static_cast<int32_t>(err), std::move(body)};
+        return FsReply{TRY(reply_errno(a[2])), std::move(body)};
     });
+}
+
+void encode_data_reply(std::string& out, size_t max, const std::function<Result<size_t>(std::span<char>)>& fill) {
+    msgpack::sbuffer head(32);
+    msgpack::packer<msgpack::sbuffer> pk(head);
+    pk.pack_array(4);
+    pk.pack(kFsProtocolVersion);
+    pk.pack(wire_type_of<DataReply, FsReplyBody>());
+    pk.pack(int32_t(0));
+    pk.pack_array(1);
+    // The data's bin header is always bin 32 (decoders take any width), so its length can
+    // be written after the read, and the read goes straight to where it travels from.
+    const size_t at = head.size() + 5;
+    out.resize(at + max);
+    std::memcpy(out.data(), head.data(), head.size());
+    auto n = fill(std::span(out).subspan(at, max));
+    if (!n || *n > max) {
+        out = encode_error_reply(!n && n.error().err != 0 ? n.error().err : EIO);
+        return;
+    }
+    const auto size = static_cast<uint32_t>(*n);
+    const unsigned char bin32[5] = {0xc6, uint8_t(size >> 24), uint8_t(size >> 16), uint8_t(size >> 8), uint8_t(size)};
+    std::memcpy(out.data() + head.size(), bin32, sizeof bin32);
+    out.resize(at + size);
+}
+
+Result<DataReplyView> decode_data_reply(std::span<const char> bytes) {
+    return unpack_checked(
+        bytes, 4,
+        [](const msgpack::object* a) -> Result<DataReplyView> {
+            const int32_t err = TRY(reply_errno(a[2]));
+            if (err != 0) return DataReplyView{err, {}};
+            const msgpack::object& body = a[3];
+            if (a[1].via.u64 != wire_type_of<DataReply, FsReplyBody>() || body.type != msgpack::type::ARRAY ||
+                body.via.array.size != 1 || body.via.array.ptr[0].type != msgpack::type::BIN)
+                return make_error("decode", "not a data reply", EPROTO);
+            const msgpack::object_bin& bin = body.via.array.ptr[0].via.bin;
+            return DataReplyView{0, std::span<const char>(bin.ptr, bin.size)};
+        },
+        reference_bins);
 }
 
 }  // namespace ssi::remote

@@ -15,6 +15,7 @@
 #include <msgpack.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <utility>
@@ -199,6 +200,9 @@ struct FsReply {
 };
 
 std::string encode_request(const FsRequest& request);
+// encode_request(WriteRequest{handle, offset, data}), without first copying the data into
+// a WriteRequest: a FUSE WRITE's megabyte is copied once, into the message.
+std::string encode_write_request(uint64_t handle, int64_t offset, std::span<const char> data);
 std::string encode_reply(const FsReply& reply);
 inline std::string encode_error_reply(int err) { return encode_reply(FsReply{err, EmptyReply{}}); }
 
@@ -206,6 +210,21 @@ inline std::string encode_error_reply(int err) { return encode_reply(FsReply{err
 // back as an Error saying which.
 Result<FsRequest> decode_request(std::span<const char> bytes);
 Result<FsReply> decode_reply(std::span<const char> bytes);
+
+// READ's reply, built and read in place: file data is the bulk of what this protocol
+// carries, and each copy of a megabyte costs as much as reading it at home did.
+//
+// Encodes a DataReply into `out`, whose storage is reused (a buffer kept across calls is
+// neither allocated nor zero-filled again): `fill` writes at most `max` bytes into the span
+// it is given and says how many; an Error from it becomes an error reply with its errno.
+void encode_data_reply(std::string& out, size_t max, const std::function<Result<size_t>(std::span<char>)>& fill);
+// A DataReply (or an error reply) decoded without copying its data: `data` points into
+// `bytes`, which must outlive it. Accepts whatever encode_reply or encode_data_reply made.
+struct DataReplyView {
+    int32_t err = 0;  // errno at home; data is empty when not 0
+    std::span<const char> data;
+};
+Result<DataReplyView> decode_data_reply(std::span<const char> bytes);
 
 // The operation's name, for logs and errors ("LookupRequest").
 const char* request_name(const FsRequest& request);

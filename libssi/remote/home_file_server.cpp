@@ -79,14 +79,26 @@ size_t HomeFileServer::handle_count() const {
     return handles_.size();
 }
 
-std::string HomeFileServer::handle(std::string_view request_bytes) {
+void HomeFileServer::handle(std::string_view request_bytes, std::string& reply) {
     try {
         auto request = decode_request(std::span<const char>(request_bytes.data(), request_bytes.size()));
-        if (!request) return encode_error_reply(errno_of(request.error()));
-        return encode_reply(execute(*request));
+        if (!request) {
+            reply = encode_error_reply(errno_of(request.error()));
+        } else if (auto* read = std::get_if<ReadRequest>(&*request)) {
+            encode_data_reply(reply, std::min(read->size, kMaxIo),
+                              [&](std::span<char> buffer) { return read_into(*read, buffer); });
+        } else {
+            reply = encode_reply(execute(*request));
+        }
     } catch (...) {  // bad_alloc while building a reply: the peer gets an error, we go on
-        return encode_error_reply(ENOMEM);
+        reply = encode_error_reply(ENOMEM);
     }
+}
+
+std::string HomeFileServer::handle(std::string_view request_bytes) {
+    std::string reply;
+    handle(request_bytes, reply);
+    return reply;
 }
 
 FsReply HomeFileServer::execute(const FsRequest& request) {
@@ -419,17 +431,21 @@ Result<CreateReply> HomeFileServer::op(const CreateRequest& r) {
 }
 
 Result<DataReply> HomeFileServer::op(const ReadRequest& r) {
-    auto h = TRY(open_handle(r.handle));
     DataReply reply;
     reply.data.resize(std::min(r.size, kMaxIo));
+    reply.data.resize(TRY(read_into(r, reply.data)));
+    return reply;
+}
+
+Result<size_t> HomeFileServer::read_into(const ReadRequest& r, std::span<char> buffer) {
+    auto h = TRY(open_handle(r.handle));
     size_t done = 0;
-    while (done < reply.data.size()) {  // a short read means end of file to the target
-        size_t n = TRY(pread_some(h->fd.get(), std::span(reply.data).subspan(done), r.offset + done));
+    while (done < buffer.size()) {  // a short read means end of file to the target
+        size_t n = TRY(pread_some(h->fd.get(), buffer.subspan(done), r.offset + done));
         if (n == 0) break;
         done += n;
     }
-    reply.data.resize(done);
-    return reply;
+    return done;
 }
 
 Result<WriteReply> HomeFileServer::op(const WriteRequest& r) {

@@ -46,8 +46,10 @@ public:
     // `root` is "/" in production (a test's temporary directory in tests).
     static Result<std::unique_ptr<HomeFileServer>> create(const std::string& root);
 
-    // Decodes one request, executes it and returns the encoded reply; a request that does
-    // not decode gets an EPROTO reply. Never throws.
+    // Decodes one request, executes it and encodes the reply into `reply`; a request that
+    // does not decode gets an EPROTO reply. Never throws. A `reply` kept by the caller
+    // across requests is reused: a READ's data is read straight into it.
+    void handle(std::string_view request_bytes, std::string& reply);
     std::string handle(std::string_view request_bytes);
     FsReply execute(const FsRequest& request);
 
@@ -96,6 +98,7 @@ private:
     Result<OpenReply> op(const OpenRequest& r);
     Result<CreateReply> op(const CreateRequest& r);
     Result<DataReply> op(const ReadRequest& r);
+    Result<size_t> read_into(const ReadRequest& r, std::span<char> buffer);
     Result<WriteReply> op(const WriteRequest& r);
     Result<EmptyReply> op(const FlushRequest& r);
     Result<EmptyReply> op(const ReleaseRequest& r);

@@ -176,9 +176,9 @@ void Deputy::on_router() {
         } else if (frames.size() != 3) {
             continue;
         } else if (kind == remote::kFsKind) {
-            std::string reply = files_->handle(std::string_view(frames[2].data<char>(), frames[2].size()));
+            files_->handle(std::string_view(frames[2].data<char>(), frames[2].size()), fs_reply_);
             std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
-                                                    zmq::buffer(&remote::kFsKind, 1), zmq::buffer(reply)};
+                                                    zmq::buffer(&remote::kFsKind, 1), zmq::buffer(fs_reply_)};
             zmq::send_multipart(router_, out);
         } else if (kind == remote::kImageKind) {
             const std::string& reply = images_.handle(std::string_view(frames[2].data<char>(), frames[2].size()));

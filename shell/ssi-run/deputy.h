@@ -96,6 +96,7 @@ private:
     std::string endpoint_;
     std::string server_public_, client_public_, client_secret_;
     std::unique_ptr<remote::HomeFileServer> files_;
+    std::string fs_reply_;  // kept: a READ is read straight into it, no megabyte allocated each time
     remote::ImageServer images_;  // a migration's image, to and from the supervisors
     std::unique_ptr<remote::SocketServer> sockets_;
     std::string sockets_id_;  // the supervisor's connection for sockets

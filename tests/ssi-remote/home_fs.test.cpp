@@ -60,11 +60,11 @@ struct Mounted {
         HomeFileServer* srv = server.get();
         auto m = HomeFs::mount(
             mnt,
-            [this, srv](const std::string& request) -> Result<std::string> {
+            [this, srv](const std::string& request) -> Result<zmq::message_t> {
                 std::string reply = srv->handle(request);
                 if (after_home)
                     if (auto r = decode_request(std::span<const char>(request.data(), request.size()))) after_home(*r);
-                return reply;
+                return zmq::message_t(reply.data(), reply.size());
             },
             options);
         if (!m) FAIL(m.error().message());

@@ -96,3 +96,87 @@ TEST_CASE("fs_protocol: bad bytes decode to errors", "[remote][fs_protocol]") {
         }
     }
 }
+
+TEST_CASE("fs_protocol: a READ's reply built and read in place", "[remote][fs_protocol]") {
+    std::string data(300'000, '\0');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 251);
+    auto fill_with = [](std::string_view what) {
+        return [what](std::span<char> buffer) -> Result<size_t> {
+            size_t n = std::min(buffer.size(), what.size());
+            std::copy_n(what.data(), n, buffer.data());
+            return n;
+        };
+    };
+    SECTION("what encode_data_reply makes, decode_reply reads as the same DataReply") {
+        std::string out;
+        encode_data_reply(out, kMaxIo, fill_with(data));
+        auto decoded = decode_reply(out);
+        REQUIRE(decoded.ok());
+        REQUIRE(decoded->err == 0);
+        auto* body = std::get_if<DataReply>(&decoded->body);
+        REQUIRE(body != nullptr);
+        CHECK(std::string(body->data.begin(), body->data.end()) == data);
+    }
+    SECTION("decode_data_reply reads both encoders, pointing into the bytes") {
+        std::string generic = encode_reply({0, DataReply{Bytes(data.begin(), data.end())}});
+        std::string in_place;
+        encode_data_reply(in_place, kMaxIo, fill_with(data));
+        for (const std::string* bytes : {&generic, &in_place}) {
+            auto view = decode_data_reply(*bytes);
+            REQUIRE(view.ok());
+            CHECK(view->err == 0);
+            CHECK(std::string_view(view->data.data(), view->data.size()) == data);
+            CHECK(view->data.data() >= bytes->data());  // not a copy
+            CHECK(view->data.data() + view->data.size() <= bytes->data() + bytes->size());
+        }
+    }
+    SECTION("a buffer reused for a shorter read holds only the shorter reply") {
+        std::string out;
+        encode_data_reply(out, kMaxIo, fill_with(data));
+        encode_data_reply(out, 10, fill_with("0123456789abc"));
+        auto view = decode_data_reply(out);
+        REQUIRE(view.ok());
+        CHECK(std::string_view(view->data.data(), view->data.size()) == "0123456789");
+        encode_data_reply(out, kMaxIo, fill_with(""));  // end of file
+        REQUIRE(decode_data_reply(out).ok());
+        CHECK(decode_data_reply(out)->data.empty());
+    }
+    SECTION("a failed read is an error reply with its errno") {
+        std::string out;
+        encode_data_reply(out, kMaxIo, [](std::span<char>) -> Result<size_t> { return make_error("pread", {}, EISDIR); });
+        auto decoded = decode_reply(out);
+        REQUIRE(decoded.ok());
+        CHECK(decoded->err == EISDIR);
+        auto view = decode_data_reply(out);
+        REQUIRE(view.ok());
+        CHECK(view->err == EISDIR);
+        CHECK(view->data.empty());
+    }
+    SECTION("other replies and bad bytes are errors, never exceptions") {
+        CHECK_FALSE(decode_data_reply(encode_reply({0, WriteReply{1}})).ok());
+        CHECK_FALSE(decode_data_reply(encode_request(ReadRequest{1, 2, 3})).ok());
+        std::string good;
+        encode_data_reply(good, 1000, fill_with(data));
+        for (size_t n = 0; n < good.size(); n += 7) CHECK_FALSE(decode_data_reply(std::string_view(good).substr(0, n)).ok());
+        std::mt19937 rng(11);
+        for (int i = 0; i < 20000; ++i) {
+            std::string b = good;
+            for (int k = 0; k < 3; ++k) b[rng() % b.size()] = static_cast<char>(rng());
+            CHECK_NOTHROW((void)decode_data_reply(b));
+        }
+    }
+}
+
+TEST_CASE("fs_protocol: a WRITE encoded from the kernel's buffer is the WriteRequest's bytes", "[remote][fs_protocol]") {
+    for (size_t size : {size_t(0), size_t(3), size_t(200), size_t(70'000), size_t(kMaxIo)}) {
+        std::string data(size, '\0');
+        for (size_t i = 0; i < size; ++i) data[i] = static_cast<char>(i % 253);
+        std::string bytes = encode_write_request(9, 1ll << 40, data);
+        CHECK(bytes == encode_request(WriteRequest{9, 1ll << 40, Bytes(data.begin(), data.end())}));
+        auto decoded = decode_request(bytes);
+        REQUIRE(decoded.ok());
+        auto* w = std::get_if<WriteRequest>(&*decoded);
+        REQUIRE(w != nullptr);
+        CHECK(std::string(w->data.begin(), w->data.end()) == data);
+    }
+}
