@@ -403,7 +403,8 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
                              std::chrono::system_clock::now().time_since_epoch()).count();
     // A small file read whole now saves the target its first READ round trip.
     if ((r.flags & O_ACCMODE) == O_RDONLY && S_ISREG(st.st_mode) && st.st_size <= kOpenHeadBytes) {
-        reply.whole.resize(kOpenHeadBytes + 1);  // one more: a file that grew meanwhile is not whole
+        const size_t size = static_cast<size_t>(st.st_size);
+        reply.whole.resize(size + 1);  // one more: a file that grew meanwhile is not whole
         size_t done = 0;
         bool failed = false;
         while (done < reply.whole.size()) {
@@ -412,7 +413,7 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
             if (!n || *n == 0) break;
             done += *n;
         }
-        reply.has_whole = !failed && done <= kOpenHeadBytes;  // else its READs ask as usual
+        reply.has_whole = !failed && done <= size;  // else its READs ask as usual
         reply.whole.resize(reply.has_whole ? done : 0);
     }
     reply.handle = add_handle(std::move(h));

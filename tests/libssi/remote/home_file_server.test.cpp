@@ -223,3 +223,42 @@ TEST_CASE("home_file_server: POSIX locks per owner, dropped by the owner's flush
     srv.ok<EmptyReply>(FlockRequest{g.handle, LOCK_SH});
     srv.ok<EmptyReply>(ReleaseRequest{{g.handle}});
 }
+
+TEST_CASE("home_file_server: a small file comes whole with a read-only open, its READs in place",
+          "[remote][home_file_server]") {
+    Server srv;
+    std::string small(5000, '\0'), big(kOpenHeadBytes + 1, 'b');
+    for (size_t i = 0; i < small.size(); ++i) small[i] = static_cast<char>(i % 251);
+    REQUIRE(write_file_atomic(srv.root + "/small", small, 0644).ok());
+    REQUIRE(write_file_atomic(srv.root + "/empty", "", 0644).ok());
+    REQUIRE(write_file_atomic(srv.root + "/big", big, 0644).ok());
+    auto open = [&](const char* name, int flags) {
+        auto node = srv.ok<EntryReply>(LookupRequest{kRootNode, name}).node;
+        return srv.ok<OpenReply>(OpenRequest{node, flags});
+    };
+    auto s = open("small", O_RDONLY);
+    CHECK(s.has_whole);
+    CHECK(std::string(s.whole.begin(), s.whole.end()) == small);
+    auto e = open("empty", O_RDONLY);
+    CHECK(e.has_whole);
+    CHECK(e.whole.empty());
+    CHECK_FALSE(open("big", O_RDONLY).has_whole);
+    CHECK_FALSE(open("small", O_RDWR).has_whole);
+
+    // READs of the open file, through the reply the server keeps across requests.
+    std::string kept;
+    auto read = [&](uint64_t handle, int64_t offset, uint32_t size) {
+        srv.s->handle(encode_request(ReadRequest{handle, offset, size}), kept);
+        auto view = decode_data_reply(kept);
+        REQUIRE(view.ok());
+        REQUIRE(view->err == 0);
+        return std::string(view->data.data(), view->data.size());
+    };
+    auto b = open("big", O_RDONLY);
+    CHECK(read(b.handle, 0, kMaxIo) == big);
+    CHECK(read(s.handle, 100, 10) == small.substr(100, 10));  // a shorter reply in the same buffer
+    CHECK(read(s.handle, 4990, 4096) == small.substr(4990));   // short: end of file
+    CHECK(read(s.handle, 6000, 4096).empty());
+    srv.s->handle(encode_request(ReadRequest{999, 0, 1}), kept);
+    CHECK(decode_data_reply(kept)->err == EBADF);
+}
