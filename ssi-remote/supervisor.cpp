@@ -459,31 +459,6 @@ void Supervisor::finish(const wire::ProgramExited& how) {
     if (files_) files_->abandon();
     // Let the last messages leave before the context closes.
     control_.set(zmq::sockopt::linger, 5000);
-    await_exit_received();
-}
-
-// Reads what the deputy sends until it says the end has arrived (wire::ExitReceived), or
-// for the silence limit. Closing with its messages unread would reset the connection and
-// could take the ProgramExited still queued behind a window of output with it: the deputy
-// would then report a lost node after five seconds instead of the program's status.
-void Supervisor::await_exit_received() {
-    const auto start = clock::now();
-    for (int left = kSilenceLimitMs; left > 0; left = kSilenceLimitMs - ms_since(start)) {
-        zmq::pollitem_t item{control_.handle(), 0, ZMQ_POLLIN, 0};
-        try {
-            if (zmq::poll(&item, 1, std::chrono::milliseconds(left)) == 0) return;
-            std::vector<zmq::message_t> frames;
-            while (zmq::recv_multipart(control_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-                if (frames.size() == 2 && frames[0].size() == 1 && *frames[0].data<char>() == kControlKind)
-                    if (auto e = wire::decode(std::span(frames[1].data<char>(), frames[1].size()));
-                        e && std::holds_alternative<wire::ExitReceived>(e->body))
-                        return;
-                frames.clear();
-            }
-        } catch (const zmq::error_t&) {
-            return;
-        }
-    }
 }
 
 void Supervisor::run() {

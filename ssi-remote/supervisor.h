@@ -61,7 +61,6 @@ private:
     void on_program_change();
     void stop_background_reader();
     void finish(const wire::ProgramExited& how);
-    void await_exit_received();
     void end_program();
     // Migration (migration.cpp).
     // From `fetch` if it was opened ahead (a move from home: the head alone).
