@@ -352,13 +352,10 @@ void Supervisor::relay() {
     // shortens the wait: if it does not speak again within kReconnectGraceMs, it is gone.
     int silence_limit = kSilenceLimitMs;
     bool ended = false;
-    zmq::socket_t monitor(context_, zmq::socket_type::pair);
-    if (zmq_socket_monitor(control_.handle(), "inproc://ssi-remote-control", ZMQ_EVENT_DISCONNECTED) == 0)
-        monitor.connect("inproc://ssi-remote-control");
     for (;;) {
         std::vector<zmq::pollitem_t> items = {{control_.handle(), 0, ZMQ_POLLIN, 0},
                                               {nullptr, program_->pidfd(), ZMQ_POLLIN, 0},
-                                              {monitor.handle(), 0, ZMQ_POLLIN, 0}};
+                                              {control_monitor_.handle(), 0, ZMQ_POLLIN, 0}};
         size_t out_at = 0, err_at = 0, in_at = 0, pty_at = 0, change_at = 0;
         // Output is read at most a window ahead of what the deputy wrote out; once the
         // program has ended, what is left in its pipes is drained regardless.
@@ -379,13 +376,11 @@ void Supervisor::relay() {
         if (items[0].revents & ZMQ_POLLIN) {
             last_heard = clock::now();
             silence_limit = kSilenceLimitMs;
+            deputy_dropped_ = false;
             on_control();
         }
-        if (items[2].revents & ZMQ_POLLIN) {
-            std::vector<zmq::message_t> event;
-            (void)zmq::recv_multipart(monitor, std::back_inserter(event), zmq::recv_flags::dontwait);
+        if ((items[2].revents & ZMQ_POLLIN) && take_control_drops())
             silence_limit = std::min(silence_limit, ms_since(last_heard) + kReconnectGraceMs);
-        }
 
         for (auto [at, fd, open, stream] : {std::tuple{out_at, stdout_.get(), &out_open, kOutputStdout},
                                             std::tuple{err_at, stderr_.get(), &err_open, kOutputStderr}}) {
@@ -457,13 +452,56 @@ void Supervisor::finish(const wire::ProgramExited& how) {
     send_control(how);
     // The deputy exits on this news: what its file server holds closes with it.
     if (files_) files_->abandon();
-    // Let the last messages leave before the context closes.
-    control_.set(zmq::sockopt::linger, 5000);
+    await_last_word_received();
+}
+
+bool Supervisor::take_control_drops() {
+    bool dropped = false;
+    std::vector<zmq::message_t> event;
+    try {
+        while (zmq::recv_multipart(control_monitor_, std::back_inserter(event), zmq::recv_flags::dontwait)) {
+            dropped = true;
+            event.clear();
+        }
+    } catch (const zmq::error_t&) {
+    }
+    deputy_dropped_ = deputy_dropped_ || dropped;
+    return dropped;
+}
+
+// Reads what the deputy sends until it says our last word has arrived
+// (wire::LastWordReceived says why), its connection drops (it has gone: nobody is left to
+// tell), or for the silence limit. Only in that last case do our queued messages get a
+// linger to leave in: after the first two, closing need not wait for anyone.
+void Supervisor::await_last_word_received() {
+    const auto start = clock::now();
+    for (int left = kSilenceLimitMs; left > 0 && !deputy_dropped_; left = kSilenceLimitMs - ms_since(start)) {
+        zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}, {control_monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+        try {
+            if (zmq::poll(items, 2, std::chrono::milliseconds(left)) == 0) break;
+            std::vector<zmq::message_t> frames;
+            while (zmq::recv_multipart(control_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
+                if (frames.size() == 2 && frames[0].size() == 1 && *frames[0].data<char>() == kControlKind)
+                    if (auto e = wire::decode(std::span(frames[1].data<char>(), frames[1].size()));
+                        e && std::holds_alternative<wire::LastWordReceived>(e->body))
+                        return;
+                frames.clear();
+            }
+        } catch (const zmq::error_t& e) {
+            if (e.num() != EINTR) return;
+        }
+        take_control_drops();
+    }
+    if (!deputy_dropped_) control_.set(zmq::sockopt::linger, 5000);
 }
 
 void Supervisor::run() {
     try {
         control_ = connect_to_deputy(context_, keys_);
+        // Told when the deputy's connection drops: its process has gone, or the network.
+        control_monitor_ = zmq::socket_t(context_, zmq::socket_type::pair);
+        if (zmq_socket_monitor(control_.handle(), "inproc://ssi-remote-control", ZMQ_EVENT_DISCONNECTED) == 0)
+            control_monitor_.connect("inproc://ssi-remote-control");
     } catch (const zmq::error_t& e) {
         std::fprintf(stderr, "ssi-remote: cannot reach the deputy: %s\n", e.what());
         return;
@@ -482,7 +520,7 @@ void Supervisor::run() {
     relay();
     if (moved_away_) {
         // It runs elsewhere now (or is on its way): there is no end to report.
-        control_.set(zmq::sockopt::linger, 5000);
+        await_last_word_received();
         return;
     }
     wire::ProgramExited how;

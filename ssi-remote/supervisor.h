@@ -61,6 +61,9 @@ private:
     void on_program_change();
     void stop_background_reader();
     void finish(const wire::ProgramExited& how);
+    // True if the deputy's connection dropped since last asked (control_monitor_).
+    bool take_control_drops();
+    void await_last_word_received();
     void end_program();
     // Migration (migration.cpp).
     // From `fetch` if it was opened ahead (a move from home: the head alone).
@@ -80,6 +83,8 @@ private:
     zmq::context_t& files_context_;
     std::shared_ptr<FsTransport> files_;  // the home files' requests' way to the deputy
     zmq::socket_t control_;
+    zmq::socket_t control_monitor_;  // the control link's drops (ZMQ_EVENT_DISCONNECTED)
+    bool deputy_dropped_ = false;    // it dropped, and nothing came since
     std::string mountpoint_;
     std::optional<ReadyReaper> reaper_;  // until the launch
     std::unique_ptr<HomeFs> fs_;

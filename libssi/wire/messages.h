@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 8;
+inline constexpr uint32_t kProtocolVersion = 9;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -259,6 +259,15 @@ struct Keepalive {
     MSGPACK_DEFINE_ARRAY()
 };
 
+// Deputy -> supervisor: the supervisor's last word has arrived (its ProgramExited, or the
+// CheckpointDone of a move away). Until then the supervisor keeps its link open and reads
+// what comes: closing a TCP connection with input unread resets it, and a reset throws
+// away what the closer had sent but not yet delivered — that last word itself, queued
+// behind a window of output the deputy was still taking.
+struct LastWordReceived {
+    MSGPACK_DEFINE_ARRAY()
+};
+
 // Deputy -> supervisor: the home terminal's new size (SIGWINCH at home), for the program's pty.
 struct WindowSize {
     uint16_t rows = 0, cols = 0;
@@ -436,7 +445,7 @@ using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest
                              RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
                              CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed,
                              TerminalForeground, ChildReserve, ChildReserved, ChildEnded, ChildSignal,
-                             StdinTaken, OutputTaken>;
+                             StdinTaken, OutputTaken, LastWordReceived>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

@@ -260,6 +260,8 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
+                // Its sender may leave now (wire::LastWordReceived says why it waits).
+                reply_to(routing_id, envelope->request_id, wire::LastWordReceived{});
                 // Before the commit point, an end is a failed restore: the image is whole.
                 if (move_ == Move::restoring || move_ == Move::committing) on_move_failed(msg.error);
                 else exited_ = msg;

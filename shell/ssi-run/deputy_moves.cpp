@@ -130,7 +130,8 @@ void Deputy::on_checkpoint_done(const wire::CheckpointDone& done) {
     precopy_bytes_ = done.precopy_bytes, frozen_ms_ = done.frozen_ms;
     checkpoint_done_at_ = clock::now();
     unread_input_ = done.unread_input + unread_input_;
-    control_id_.clear();  // that supervisor is leaving
+    send_control(wire::LastWordReceived{});  // that supervisor may leave now
+    control_id_.clear();
     move_to_target();
 }
 

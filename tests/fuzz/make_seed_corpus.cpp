@@ -83,6 +83,7 @@ int main(int argc, char** argv) {
         ChildSignal{4712, 10},
         StdinTaken{65536},
         OutputTaken{1 << 20},
+        LastWordReceived{},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

@@ -104,8 +104,14 @@ on_node 1 pkill -x ssi-run
 wait_until 3 not on_node 2 pgrep -x yes || fail "kill at home did not end yes on node 2 while its reader stalled"
 wait "$pipeline"
 [ "$(on_node 1 cat /tmp/k.rc)" = "status 143" ] || fail "expected status 143 (SIGTERM), got '$(on_node 1 cat /tmp/k.rc)'"
-status=$(on_node 1 bash -c 'ssi-run -n 2 yes | head -c 5 > /dev/null; echo ${PIPESTATUS[0]}')
-[ "$status" = 141 ] || fail "ssi-run -n 2 yes | head: expected 141 (SIGPIPE), got $status"
-ok "kill at home reached yes on node 2 while its reader stalled (status 143); yes | head: SIGPIPE"
+ok "kill at home reached yes on node 2 while its reader stalled (status 143)"
+
+# The end's news comes behind a window of output the deputy is still taking: a supervisor
+# that closed its link at once could lose it (a close with input unread resets the
+# connection), and the deputy reported a lost node after 5 s in about one run of 12.
+# Thirty runs catch that nine times out of ten.
+statuses=$(on_node 1 bash -c 'for i in $(seq 30); do ssi-run -n 2 yes | head -c 5 > /dev/null; echo ${PIPESTATUS[0]}; done' 2>&1 | sort | uniq -c | tr -s ' ')
+[ "$statuses" = " 30 141" ] || fail "ssi-run -n 2 yes | head, 30 times: expected 141 (SIGPIPE) each time, got:$statuses"
+ok "yes | head: SIGPIPE, 30 times out of 30"
 
 pass
