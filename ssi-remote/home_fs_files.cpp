@@ -182,8 +182,7 @@ void HomeFsOps::read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_fi
         return;
     }
     // Decoded in place: the data goes to the kernel from the message it came in.
-    fs(req).round_trips_++;
-    auto message = fs(req).transport_(encode_request(ReadRequest{fi->fh, off, static_cast<uint32_t>(size)}));
+    auto message = round_trip(fs(req), encode_request(ReadRequest{fi->fh, off, static_cast<uint32_t>(size)}));
     auto r = message ? decode_data_reply(bytes_of(*message)) : Result<DataReplyView>(message.error());
     if (!r || r->err != 0) {
         fuse_reply_err(req, r ? r->err : EIO);

@@ -41,10 +41,14 @@ struct HomeFsOps {
     static Result<Reply> call(HomeFs& self, const FsRequest& request) {
         return call<Reply>(self, encode_request(request), request_name(request));
     }
+    // The request to the deputy and its reply, counted.
+    static Result<zmq::message_t> round_trip(HomeFs& self, const std::string& request) {
+        self.round_trips_++;
+        return self.transport_(request);
+    }
     template <class Reply>
     static Result<Reply> call(HomeFs& self, const std::string& request, const char* name) {
-        self.round_trips_++;
-        auto message = self.transport_(request);
+        auto message = round_trip(self, request);
         if (!message) return make_error(name, message.error().message(), EIO);
         auto reply = decode_reply(bytes_of(*message));
         if (!reply) return make_error(name, reply.error().message(), EIO);

@@ -1,5 +1,6 @@
 #include "libssi/remote/fs_protocol.h"
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -157,9 +158,20 @@ Result<FsReply> decode_reply(std::span<const char> bytes) {
     });
 }
 
+// A message's first bytes, packed where they will be copied from.
+struct SmallSink {
+    std::array<char, 32> bytes;
+    size_t size = 0;
+    void write(const char* data, size_t n) {
+        if (size + n > bytes.size()) throw std::length_error("SmallSink");
+        std::memcpy(bytes.data() + size, data, n);
+        size += n;
+    }
+};
+
 void encode_data_reply(std::string& out, size_t max, const std::function<Result<size_t>(std::span<char>)>& fill) {
-    msgpack::sbuffer head(32);
-    msgpack::packer<msgpack::sbuffer> pk(head);
+    SmallSink head;
+    msgpack::packer<SmallSink> pk(head);
     pk.pack_array(4);
     pk.pack(kFsProtocolVersion);
     pk.pack(wire_type_of<DataReply, FsReplyBody>());
@@ -167,9 +179,10 @@ void encode_data_reply(std::string& out, size_t max, const std::function<Result<
     pk.pack_array(1);
     // The data's bin header is always bin 32 (decoders take any width), so its length can
     // be written after the read, and the read goes straight to where it travels from.
-    const size_t at = head.size() + 5;
+    // `out` is not cleared first: its old bytes are overwritten, not zero-filled again.
+    const size_t at = head.size + 5;
     out.resize(at + max);
-    std::memcpy(out.data(), head.data(), head.size());
+    std::memcpy(out.data(), head.bytes.data(), head.size);
     auto n = fill(std::span(out).subspan(at, max));
     if (!n || *n > max) {
         out = encode_error_reply(!n && n.error().err != 0 ? n.error().err : EIO);
@@ -177,7 +190,7 @@ void encode_data_reply(std::string& out, size_t max, const std::function<Result<
     }
     const auto size = static_cast<uint32_t>(*n);
     const unsigned char bin32[5] = {0xc6, uint8_t(size >> 24), uint8_t(size >> 16), uint8_t(size >> 8), uint8_t(size)};
-    std::memcpy(out.data() + head.size(), bin32, sizeof bin32);
+    std::memcpy(out.data() + head.size, bin32, sizeof bin32);
     out.resize(at + size);
 }
 
