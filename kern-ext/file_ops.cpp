@@ -3,7 +3,9 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -55,6 +57,12 @@ Result<struct statvfs> stat_fs(int fd) {
     struct statvfs st {};
     if (::fstatvfs(fd, &st) < 0) return sys_error("fstatvfs", "fd " + std::to_string(fd));
     return st;
+}
+
+Result<dev_t> cached_device_of(int fd) {
+    struct statx st {};
+    if (::statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &st) < 0) return sys_error("statx", "fd " + std::to_string(fd));
+    return makedev(st.stx_dev_major, st.stx_dev_minor);
 }
 
 Result<void> mkdir_at(int dirfd, const std::string& name, mode_t mode) {

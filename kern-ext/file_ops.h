@@ -31,6 +31,9 @@ Result<size_t> pwrite_some(int fd, std::span<const char> data, off_t offset);
 // fstatat(2). With name "" and AT_EMPTY_PATH it stats fd itself (works for O_PATH fds).
 Result<struct stat> stat_at(int dirfd, const std::string& name, int flags);
 Result<struct statvfs> stat_fs(int fd);
+// The device of the filesystem fd is on, from what the kernel has cached (statx with
+// AT_STATX_DONT_SYNC): on a FUSE mount, no request to its daemon.
+Result<dev_t> cached_device_of(int fd);
 
 Result<void> mkdir_at(int dirfd, const std::string& name, mode_t mode);
 Result<void> mknod_at(int dirfd, const std::string& name, mode_t mode, dev_t dev);

@@ -55,9 +55,8 @@ Result<struct stat> stat_path(const std::string& path) {
     return st;
 }
 
-Result<void> set_readahead_kb(const std::string& mountpoint, unsigned kb) {
-    auto st = TRY(stat_path(mountpoint));
-    std::string knob = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
+Result<void> set_readahead_kb(dev_t device, unsigned kb) {
+    std::string knob = "/sys/class/bdi/" + std::to_string(major(device)) + ":" + std::to_string(minor(device)) +
                        "/read_ahead_kb";
     UniqueFd fd = TRY(open_file(knob, O_WRONLY | O_CLOEXEC));
     return write_all(fd.get(), std::to_string(kb));

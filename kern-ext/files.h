@@ -22,10 +22,10 @@ Result<void> change_mode(const std::string& path, mode_t mode);
 Result<void> change_owner(const std::string& path, uid_t uid, gid_t gid);
 Result<void> change_fd_owner(int fd, uid_t uid, gid_t gid);
 Result<void> remove_tree(const std::string& path);
-// The kernel's readahead window for the filesystem mounted at `mountpoint` (its
+// The kernel's readahead window for the filesystem on `device` (its
 // /sys/class/bdi/MAJOR:MINOR/read_ahead_kb; root only). A FUSE mount starts at 128 KiB,
 // whatever its init asked for, which cuts sequential reads into 128 KiB requests.
-Result<void> set_readahead_kb(const std::string& mountpoint, unsigned kb);
+Result<void> set_readahead_kb(dev_t device, unsigned kb);
 
 // Loops over short writes; retries EINTR.
 Result<void> write_all(int fd, std::span<const char> data);

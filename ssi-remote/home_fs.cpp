@@ -146,17 +146,16 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
     });
     // Once the kernel has our init, widen its readahead: a sequential reader then keeps
     // several kMaxIo reads in flight instead of one 128 KiB read at a time. A statfs waits
-    // for the init (and caches nothing) but costs a round trip home, which the program's
-    // start need not wait for: on a thread of its own.
+    // for the init; ours is answered here (HomeFsOps::statfs), never at home: a thread of
+    // ours waiting on our own mount would hold it forever were we killed meanwhile.
     if (options.readahead_kb) {
         self->widen_readahead_ = std::thread([s = self.get()] {
             auto root = open_at(AT_FDCWD, s->mountpoint_, O_PATH | O_DIRECTORY);
-            if (!root || !stat_fs(root->get())) return;  // no home: nothing will be read anyway
-            if (auto widened = set_readahead_kb(s->mountpoint_, s->options_.readahead_kb); !widened)
+            auto device = root ? cached_device_of(root->get()) : Result<dev_t>(root.error());
+            s->init_probe_tid_ = ::gettid();
+            if (!device || !stat_fs(root->get())) return;  // unmounted meanwhile
+            if (auto widened = set_readahead_kb(*device, s->options_.readahead_kb); !widened)
                 std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
-            // What this walk to the root cached of it is not the program's to see.
-            std::lock_guard lock(s->session_mu_);
-            if (!s->stopping_) fuse_lowlevel_notify_inval_inode(s->session_, FUSE_ROOT_ID, -1, 0);
         });
     }
     return self;
@@ -174,11 +173,8 @@ void HomeFs::unmount() {
     }
     release_cv_.notify_one();
     if (release_flusher_.joinable()) release_flusher_.join();  // the last batch is home
-    {
-        std::lock_guard lock(session_mu_);
-        fuse_session_destroy(session_);  // fails a statfs still waiting in widen_readahead_
-        session_ = nullptr;
-    }
+    fuse_session_destroy(session_);  // fails a statfs still waiting in widen_readahead_
+    session_ = nullptr;
     if (widen_readahead_.joinable()) widen_readahead_.join();
     if (prime_.joinable()) prime_.join();
     if (options_.start_names)

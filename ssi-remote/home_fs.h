@@ -108,7 +108,7 @@ private:
     fuse_session* session_ = nullptr;
     std::thread loop_;
     std::thread widen_readahead_;  // waits for the kernel's init, off the start-up path
-    std::mutex session_mu_;        // session_ against its destruction, for widen_readahead_
+    std::atomic<pid_t> init_probe_tid_{0};  // its thread, whose statfs is answered here
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> round_trips_{0};
     std::atomic<uint64_t> local_reads_{0};

@@ -174,6 +174,13 @@ void HomeFsOps::access(fuse_req_t req, fuse_ino_t ino, int mask) {
 }
 
 void HomeFsOps::statfs(fuse_req_t req, fuse_ino_t ino) {
+    if (fuse_req_ctx(req)->pid == fs(req).init_probe_tid_) {  // our own wait for the init
+        struct statvfs s {};
+        s.f_bsize = s.f_frsize = 4096;
+        s.f_namemax = 255;
+        fuse_reply_statfs(req, &s);
+        return;
+    }
     auto r = call<StatfsReply>(fs(req), StatfsRequest{ino});
     if (!r) return reply_error(req, r.error());
     struct statvfs s {};
