@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,6 +23,13 @@ Result<Pidfd> Pidfd::open(pid_t pid) {
     int fd = int(::syscall(SYS_pidfd_open, pid, 0));
     if (fd < 0) return sys_error("pidfd_open", "pid " + std::to_string(pid));
     return Pidfd(UniqueFd(fd), pid);
+}
+
+Result<Pidfd> Pidfd::open_thread(pid_t tid) {
+    constexpr unsigned kPidfdThread = O_EXCL;  // PIDFD_THREAD, not in Debian 12's headers
+    int fd = int(::syscall(SYS_pidfd_open, tid, kPidfdThread));
+    if (fd < 0) return sys_error("pidfd_open", "thread " + std::to_string(tid));
+    return Pidfd(UniqueFd(fd), tid);
 }
 
 Result<void> Pidfd::send_signal(int signal) const {

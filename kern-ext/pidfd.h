@@ -15,6 +15,10 @@ namespace ssi {
 class Pidfd {
 public:
     static Result<Pidfd> open(pid_t pid);
+    // A pidfd of one thread, not its process (PIDFD_THREAD, Linux 6.9): `open` of a thread
+    // that does not lead its process fails with EINVAL. Its get_fd reads the descriptor
+    // table the thread shares with its process.
+    static Result<Pidfd> open_thread(pid_t tid);
 
     Result<void> send_signal(int signal) const;
     // pidfd_getfd(2): a copy (close-on-exec) of the process's descriptor `fd`: the same

@@ -2,6 +2,7 @@
 
 #include "kern-ext/files.h"
 #include "kern-ext/pidfd.h"
+#include "kern-ext/proc_tree.h"
 #include "kern-ext/socket_ops.h"
 #include "kern-ext/thread_signals.h"
 
@@ -41,14 +42,14 @@ void let_signals_through(Waiting& waiting, const SyscallListener& l) {
 }
 constexpr size_t kMaxOption = 256;
 
-// The process of a calling thread (a pidfd names a process, a notification a thread).
-Result<Pidfd> process_of(pid_t tid) {
-    auto pidfd = Pidfd::open(tid);
-    if (pidfd || pidfd.error().err != EINVAL) return pidfd;
-    std::string status = TRY(read_file("/proc/" + std::to_string(tid) + "/status"));
-    auto at = status.find("\nTgid:");
-    if (at == std::string::npos) return make_error("no Tgid", "thread " + std::to_string(tid), ESRCH);
-    return Pidfd::open(pid_t(std::atoi(status.c_str() + at + 6)));
+// A pidfd whose get_fd sees the calling thread's descriptors. A notification names a
+// thread, and pidfd_open takes one that does not lead its process only with PIDFD_THREAD
+// (Linux 6.9); before it, the thread's process is looked up in /proc.
+Result<Pidfd> descriptors_of(pid_t tid) {
+    auto thread = Pidfd::open_thread(tid);
+    if (thread || thread.error().err != EINVAL) return thread;
+    if (auto leader = Pidfd::open(tid)) return leader;
+    return Pidfd::open(TRY(read_namespace_pids(tid)).tgid);
 }
 
 // What the relay needs to know of one call on a descriptor of the program.
@@ -59,7 +60,7 @@ struct Target {
 
 // The relayed socket `fd` of the caller is, or nullopt when it is not one of ours.
 std::optional<Target> our_socket(SocketRelay& relay, const SyscallNotification& n, int fd) {
-    auto pidfd = process_of(n.pid);
+    auto pidfd = descriptors_of(n.pid);
     if (!pidfd) return std::nullopt;
     auto copy = pidfd->get_fd(fd);
     if (!copy) return std::nullopt;  // EBADF and the like: the kernel will say so

@@ -172,6 +172,12 @@ out=$(home "ulimit -Sn 256; ssi-run -n 2 sh -c 'ulimit -n; ls -l many | grep -c 
 0" ] || fail "under ulimit -n 256: expected the program's limit 256 and 1500 files listed, got: $out"
 ok "1500 names listed and opened remotely under ulimit -Sn 256; the program's limit stays 256"
 
+# ssi-run from a remote program: its deputy is itself a program of node 2, whose ZeroMQ
+# threads listen and accept at home (socket calls made off the main thread).
+rc=0; out=$(home "ssi-run -n 2 ssi-run -n 3 sh -c 'cat words.txt | wc -l; exit 5'" 2>&1) || rc=$?
+[ "$out" = "$(home 'wc -l < words.txt')" ] && [ $rc = 5 ] || fail "ssi-run -n 2 ssi-run -n 3: status $rc, output: $out"
+ok "ssi-run inside a remote program: home files, output and status come through both"
+
 # A supervisor ends with its run: none waits on home after the deputy has gone (those
 # left are the two spares, waiting for the next runs with their reapers forked ahead,
 # and no program's PIDs in /run/ssi/runs).

@@ -115,6 +115,12 @@ set -- $got
 [ "${2:-99999}" -lt 3000 ] || fail "the SIGTERM handler ran only after ${2} ms"
 ok "a program blocked in accept() at home runs its SIGTERM handler at once (${2} ms)"
 
+# Socket calls from threads other than the main one (a seccomp notification names the
+# thread, not its process) are relayed too: connect, accept, names and options.
+got=$(home "ssi-run -n 2 python3 $TOOL threads $HOST 8" 2>&1 | tail -1)
+[ "$got" = "threads 8 ok" ] || fail "socket calls from 8 threads of a program on node 2: $got"
+ok "socket calls from threads other than the main one are home's too"
+
 home 'kill $(cat rweb.pid) $(cat rsink.pid) $(cat asink.pid) $(cat web.pid) $(cat sink.pid) $(cat slow.pid)'
 listening_on() { [ -n "$(on_node 1 ss -tlnH "( sport = :$1 )")" ]; }
 wait_until 10 not listening_on "$rweb" || fail "the home port outlived the program"

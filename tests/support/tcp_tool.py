@@ -15,6 +15,9 @@
                         handler prints "term" and exits 5
   connect HOST PORT     try to connect; print "ok" or the errno's name (ECONNREFUSED)
   rtt HOST PORT COUNT   COUNT connections made and closed against an echo; median us
+  threads HOST N        every socket call off the main thread: a thread accepts N connections
+                        that N threads make to it (with options and names asked); each
+                        echoes a line; prints "threads N ok"
 """
 import asyncio, errno, hashlib, os, signal, socket, sys, threading, time
 
@@ -154,6 +157,40 @@ def main():
             times.append(time.perf_counter() - t)
         times.sort()
         print("%.0f" % (times[len(times) // 2] * 1e6))
+    elif mode == "threads":
+        n, errors, box = int(sys.argv[3]), [], {}
+        ready = threading.Event()
+
+        def acceptor():
+            box["s"] = s = listen(host)
+            ready.set()
+            for _ in range(n):
+                c, _ = s.accept()
+                c.sendall(c.recv(64))
+                c.close()
+
+        def client(i):
+            try:
+                c = socket.create_connection((host, box["s"].getsockname()[1]))
+                c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if c.getpeername() != box["s"].getsockname() or c.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0:
+                    errors.append(f"client {i}: names or options wrong")
+                c.sendall(f"line {i}".encode())
+                if c.recv(64) != f"line {i}".encode():
+                    errors.append(f"client {i}: wrong echo")
+            except OSError as e:
+                errors.append(f"client {i}: {e}")
+
+        a = threading.Thread(target=acceptor)
+        a.start()
+        ready.wait()
+        clients = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        for t in clients:
+            t.start()
+        for t in clients:
+            t.join()
+        a.join(timeout=20)
+        print(f"threads {n} ok" if not errors and not a.is_alive() else "; ".join(errors) or "accept hung")
 
 
 if __name__ == "__main__":
