@@ -374,6 +374,10 @@ wire::KillReply Agent::signal_worn_program(const Gpid& target, int signal, uid_t
     return deliver_signal(Gpid{config_.self_id, *program}, signal, uid);
 }
 
+// The up peer with the least load per CPU. The load average moves over a minute, and
+// reports come once a second: a burst of runs would all go to the same node (on one
+// machine's nodes, which share a kernel and so a load average, always). So the programs
+// this home already runs there, and those on their way, count as load too.
 int32_t Agent::least_loaded_peer(int32_t exclude) const {
     int32_t best = 0;
     double best_load = 0;
@@ -381,7 +385,9 @@ int32_t Agent::least_loaded_peer(int32_t exclude) const {
         if (peer == exclude || membership_.state(peer) != NodeState::Up) continue;
         auto it = peer_status_.find(peer);
         if (it == peer_status_.end()) continue;
-        double load = it->second.load1 / std::max<uint32_t>(1, it->second.cpus);
+        auto placing = placing_.find(peer);
+        double ours = double(runs_.programs_on(peer) + (placing == placing_.end() ? 0 : placing->second));
+        double load = (it->second.load1 + ours) / std::max<uint32_t>(1, it->second.cpus);
         if (best == 0 || load < best_load) best = peer, best_load = load;
     }
     return best;
@@ -407,7 +413,9 @@ void Agent::handle_run(const LocalRequest& request, const wire::RunRequest& run)
         return request.respond.send(wire::ErrorReply{EHOSTDOWN, node + " is down"});
     Responder respond = request.respond;
     pid_t deputy = vouched->pid;
+    ++placing_[target];
     calls_->call(target, *vouched, 5000, [this, respond, node, deputy, target](std::optional<wire::Message> reply) {
+        if (--placing_[target] == 0) placing_.erase(target);
         if (!reply) return respond.send(wire::ErrorReply{ETIMEDOUT, node + " did not answer"});
         if (std::holds_alternative<wire::RunReply>(*reply)) runs_.add_deputy(deputy, target);
         if (std::holds_alternative<wire::RunReply>(*reply) || std::holds_alternative<wire::ErrorReply>(*reply))

@@ -83,6 +83,7 @@ private:
     Checkpoints checkpoints_;
     Migrations migrations_;
     std::map<int32_t, wire::NodeStatus> peer_status_;
+    std::map<int32_t, uint32_t> placing_;  // runs sent to a peer that has not answered yet
     std::unique_ptr<Timer> heartbeat_timer_, membership_timer_, scan_timer_, publish_timer_;
     std::vector<std::unique_ptr<SignalWatch>> stop_signals_;
     std::unique_ptr<SignalWatch> child_signal_;

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -128,6 +129,12 @@ std::optional<pid_t> RemoteRuns::stand_in_parent(pid_t pid) const {
     auto comm = read_file("/proc/" + std::to_string(pid) + "/comm");
     if (!comm || *comm != std::string(kStandInName) + "\n") return std::nullopt;
     return id->ppid;
+}
+
+size_t RemoteRuns::programs_on(int32_t node) const {
+    return size_t(std::count_if(deputies_.begin(), deputies_.end(), [node](const auto& d) {
+        return d.second == node && stat_path("/proc/" + std::to_string(d.first)).ok();
+    }));
 }
 
 std::optional<int32_t> RemoteRuns::deputy_target(pid_t pid) const {

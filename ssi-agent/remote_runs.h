@@ -48,6 +48,8 @@ public:
     void add_deputy(pid_t pid, int32_t node) { deputies_[pid] = node; }
     // Home side: its program came home (a migration); the process is itself again.
     void remove_deputy(pid_t pid) { deputies_.erase(pid); }
+    // Home side: how many of our deputies' programs run on `node` now.
+    size_t programs_on(int32_t node) const;
     // The node where this deputy's program runs, if `pid` is a deputy, or the stand-in
     // of one of its program's children (a child of a deputy named kStandInName).
     std::optional<int32_t> deputy_target(pid_t pid) const;

@@ -160,7 +160,14 @@ ok "SIGTSTP, SIGSTOP, SIGCONT and SIGKILL reach the program wherever it runs"
 
 # --auto picks a node and runs there.
 home "ssi-run --auto sh -c 'grep -c . data.txt'" | grep -qx 50000 || fail "ssi-run --auto failed"
-ok "--auto"
+# A burst is spread: this machine's nodes share one load average, and reports come once
+# a second, so only the programs the home has placed tell the peers apart.
+home 'for i in 1 2 3 4; do ssi-run --auto sleep 4243 >/dev/null 2>&1 & done'
+placed() { on_node 1 ssi-ps -o node,cmd --no-headers | grep -E ' sleep 4243$' | awk '{print $1}' | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
+wait_until 10 test_eq " 2 2; 2 3;" placed || fail "4 runs at once with --auto: expected 2 on node 2 and 2 on node 3, got: $(placed)"
+on_node 1 pkill -f 'ssi-run --auto sleep 4243'
+wait_until 5 test_eq "" placed || fail "the --auto sleepers outlived their deputies"
+ok "--auto, and a burst of 4 --auto runs spread over nodes 2 and 3"
 
 # A listing of more names than the user's descriptor limit: the deputy holds one per name
 # the target knows, so it takes its hard limit; the program keeps the limit it was given.
