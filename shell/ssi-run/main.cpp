@@ -102,6 +102,11 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
         std::fprintf(stderr, "ssi-run: %s: %s\n", options->argv[0].c_str(), std::strerror(program.error().err));
         return ssi::exec_failure_status(program.error().err);
     }
+    // The target resolves relative names against the home cwd by its path: a directory
+    // deleted under us has none, and "/" in its place would put the program's files there.
+    if (auto cwd = ssi::current_dir(); !cwd)
+        return ssi::make_error("the current directory cannot be named (" + cwd.error().message() +
+                               "); change to one that exists");
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
     auto [address, node] = TRY(self_node(agent));
     auto deputy = TRY(ssi::run::Deputy::create(address, node));

@@ -200,4 +200,7 @@ ok "supervisors end with their runs"
 # Bad input: unknown node, no program.
 expect_status 255 home "ssi-run -n 9 true"
 expect_status 2 home "ssi-run -n 2"
+# A cwd deleted at home has no name to resolve against: refused, not run in / instead.
+expect_status 255 home "mkdir -p gone && cd gone && rmdir ../gone && ssi-run -n 2 touch made-here"
+home '[ ! -e /made-here ]' || fail "a run from a deleted cwd made its file in /"
 pass
