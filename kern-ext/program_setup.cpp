@@ -61,6 +61,20 @@ int try_exec(const std::string& path, const std::vector<std::string>& argv, char
 
 }  // namespace
 
+Result<void> fill_closed_stdio() {
+    for (int fd = 0; fd <= 2; ++fd) {
+        if (::fcntl(fd, F_GETFD) >= 0) continue;
+        if (errno != EBADF) return sys_error("fcntl", "F_GETFD of " + std::to_string(fd));
+        int got = ::open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);  // the lowest free number: fd
+        if (got < 0) return sys_error("open", "/dev/null");
+        if (got != fd) {
+            ::close(got);
+            return make_error("fill_closed_stdio", "/dev/null opened as " + std::to_string(got), EBADF);
+        }
+    }
+    return ok();
+}
+
 Result<int> move_above_stdio(int fd) {
     if (fd < 0 || fd > 2) return fd;
     return duplicate_above(fd, 3);

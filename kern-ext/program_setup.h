@@ -21,6 +21,9 @@ Result<void> install_stdio(int in, int out, int err);
 Result<void> close_fds_except(std::vector<int> keep);
 // close_range(first, ~0, CLOSE_RANGE_CLOEXEC): nothing from `first` up survives exec.
 Result<void> close_on_exec_from(int first);
+// /dev/null on each of descriptors 0..2 that is closed (read-only on 0, write-only on 1
+// and 2), so that no descriptor opened later takes a stdio number by chance.
+Result<void> fill_closed_stdio();
 // fcntl(F_DUPFD_CLOEXEC) to a number >= 3 when fd is 0..2, so stdio can be installed
 // without clobbering it.
 Result<int> move_above_stdio(int fd);

@@ -129,6 +129,13 @@ ssi::Result<int> run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A stdio descriptor closed at home reads as empty and swallows what is written, over
+    // there: left closed here, the next socket or file we open would take its number and
+    // be served as the program's stdio.
+    if (auto filled = ssi::fill_closed_stdio(); !filled) {
+        std::fprintf(stderr, "ssi-run: %s\n", filled.error().message().c_str());
+        return ssi::remote::kDeputyFailureStatus;
+    }
     // The deputy serves file data, output and images in MiB blocks: keep warm pages.
     ssi::keep_freed_heap_memory(32u << 20);
     return ssi::run_tool("ssi-run", argc, argv, run);

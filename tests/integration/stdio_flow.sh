@@ -114,4 +114,15 @@ statuses=$(on_node 1 bash -c 'for i in $(seq 30); do ssi-run -n 2 yes | head -c 
 [ "$statuses" = " 30 141" ] || fail "ssi-run -n 2 yes | head, 30 times: expected 141 (SIGPIPE) each time, got:$statuses"
 ok "yes | head: SIGPIPE, 30 times out of 30"
 
+# Stdio closed at home: the program finds it empty (stdin) or discarding (stdout, stderr)
+# rather than the deputy serving whichever of its own descriptors took the number.
+got=$(on_node 1 bash -c 'timeout 20 ssi-run -n 2 sh -c "cat; echo cat \$?; echo to-closed-stdout >&2" <&- 2>&1; echo "status $?"')
+[ "$got" = "cat 0
+to-closed-stdout
+status 0" ] || fail "closed stdin: expected an empty stdin over there, got: $got"
+got=$(on_node 1 bash -c 'timeout 20 ssi-run -n 2 sh -c "echo lost; echo kept >&2" 2>&1 >&-; echo "status $?"')
+[ "$got" = "kept
+status 0" ] || fail "closed stdout: expected its output dropped and stderr kept, got: $got"
+ok "stdin or stdout closed at home: empty or discarding over there, nothing hangs"
+
 pass
