@@ -181,14 +181,14 @@ def main():
             except OSError as e:
                 errors.append(f"client {i}: {e}")
 
-        a = threading.Thread(target=acceptor)
+        a = threading.Thread(target=acceptor, daemon=True)  # hung calls must not keep us alive
         a.start()
         ready.wait()
-        clients = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+        clients = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(n)]
         for t in clients:
             t.start()
         for t in clients:
-            t.join()
+            t.join(timeout=20)
         a.join(timeout=20)
         print(f"threads {n} ok" if not errors and not a.is_alive() else "; ".join(errors) or "accept hung")
 
