@@ -26,6 +26,9 @@ Result<Gpid> Gpid::parse(std::string_view text) {
     } else {
         int64_t v = 0;
         if (!parse_int(text, v) || v <= 0) return bad(text, "expected a number or NODE:PID");
+        // A PID alone names no node; which one it means depends on where it is typed (a
+        // remote program's PIDs are its home's), so it is refused rather than guessed.
+        if (v < kGpidFactor) return bad(text, "a PID alone names no node: write NODE:PID");
         node = v / kGpidFactor;
         pid = v % kGpidFactor;
     }

@@ -62,6 +62,8 @@ TEST_CASE("Gpid", "[gpid]") {
         refused("3:99999999");
         refused("0");
         CHECK_THAT(Gpid::parse("0:5").error().message(), Catch::Contains("node must be 1..9999"));
+        // A bare PID is not taken for this node's: in a remote program it means home's.
+        CHECK_THAT(Gpid::parse("4711").error().message(), Catch::Contains("a PID alone names no node: write NODE:PID"));
         CHECK_THAT(Gpid::parse("3:10000000").error().message(), Catch::Contains("pid must be 1..9999999"));
     }
 
