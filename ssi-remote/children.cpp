@@ -47,12 +47,14 @@ void Children::add_rules(SyscallDispatch& dispatch) {
     dispatch.add(SyscallRule::notify(SYS_clone, SyscallRule::MaskedEqual{0, CLONE_THREAD, 0}), queue);
     dispatch.add(SyscallRule::notify(SYS_fork), queue);
     dispatch.add(SyscallRule::notify(SYS_vfork), queue);
+    dispatch.add(SyscallRule::notify(SYS_kill), queue);
     // clone3's flags live in memory, out of a filter's sight; glibc falls back to clone.
     dispatch.add(SyscallRule::fail(SYS_clone3, ENOSYS));
 }
 
-void Children::start(RemoteProcess& program, std::string runs_header) {
+void Children::start(RemoteProcess& program, pid_t home_pid, std::string runs_header) {
     program_ = &program;
+    home_pid_ = home_pid;
     runs_header_ = std::move(runs_header);
     wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     worker_ = std::thread([this] { work(); });
@@ -114,6 +116,10 @@ void Children::work() {
                 if (queue_.empty()) break;
                 n = queue_.front();
                 queue_.pop_front();
+            }
+            if (n.nr == SYS_kill) {
+                kill(n);
+                continue;
             }
             if (ready_) ready_();
             create(n);
@@ -206,6 +212,44 @@ std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<p
         pause = std::min(pause * 2, std::chrono::microseconds(1000));
     }
     return std::nullopt;
+}
+
+// The PIDs of this run — the program's and its children's, all home PIDs — are the same
+// in its namespace: the kernel serves those, and process groups and "everyone", as it
+// would at home for the run's own processes. Any other PID names a home process (the
+// program's parent, a job of the home shell): the deputy sends the signal there.
+void Children::kill(const SyscallNotification& n) {
+    const SyscallListener& listener = *listener_;
+    const auto pid = pid_t(int32_t(n.args[0]));
+    const auto sig = int(int32_t(n.args[1]));
+    bool ours = pid <= 0 || pid == home_pid_;
+    if (!ours) {
+        std::lock_guard lock(mutex_);
+        ours = children_.contains(pid);
+    }
+    if (ours || !deputy()) {
+        (void)listener.continue_call(n.id);
+        return;
+    }
+    uint64_t id = next_request_++;
+    std::string bytes = wire::encode(wire::Envelope{id, wire::HomeSignal{pid, sig}});
+    int err = EIO;
+    try {
+        std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
+        zmq::send_multipart(*deputy_, out);
+        for (auto deadline = clock::now() + std::chrono::milliseconds(kReserveTimeoutMs); clock::now() < deadline;) {
+            zmq::pollitem_t item{deputy_->handle(), 0, ZMQ_POLLIN, 0};
+            zmq::poll(&item, 1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
+            std::vector<zmq::message_t> in;
+            if (!zmq::recv_multipart(*deputy_, std::back_inserter(in), zmq::recv_flags::dontwait) || in.size() != 2) continue;
+            auto envelope = wire::decode(in[1].to_string());
+            if (!envelope || envelope->request_id != id) continue;
+            if (auto* r = std::get_if<wire::KillReply>(&envelope->body)) err = r->err;
+            break;
+        }
+    } catch (const zmq::error_t&) {
+    }
+    (void)(err == 0 ? listener.reply(n.id, 0) : listener.fail(n.id, err));
 }
 
 std::optional<pid_t> Children::reserve(pid_t parent) {

@@ -37,11 +37,12 @@ public:
     Children& operator=(const Children&) = delete;
 
     // The rules (process creation notifies; clone3 fails with ENOSYS, so that glibc falls
-    // back to clone, whose flags a filter can see) and their handler.
+    // back to clone, whose flags a filter can see; kill notifies) and their handler.
     void add_rules(SyscallDispatch& dispatch);
     // After the launch, before the dispatch starts: the program whose namespace the
-    // children live in, and the first line of the runs file ("reaper stub program").
-    void start(RemoteProcess& program, std::string runs_header);
+    // children live in, its home PID, and the first line of the runs file ("reaper stub
+    // program").
+    void start(RemoteProcess& program, pid_t home_pid, std::string runs_header);
     // Ends the worker; the children still running are the namespace's to kill.
     void stop();
 
@@ -59,6 +60,8 @@ private:
     };
     void work();
     void create(const SyscallNotification& n);
+    // kill(2) of a PID that is none of this run's goes home (wire::HomeSignal).
+    void kill(const SyscallNotification& n);
     void ended(pid_t home_pid);
     std::optional<pid_t> reserve(pid_t parent);
     void send_ended(pid_t home_pid, int wait_status);
@@ -71,6 +74,7 @@ private:
     std::string runs_file_;
     std::string runs_header_;
     RemoteProcess* program_ = nullptr;
+    pid_t home_pid_ = 0;  // the program's
     std::function<void()> ready_;
     const SyscallListener* listener_ = nullptr;
     std::unique_ptr<zmq::socket_t> deputy_;  // the worker's own DEALER

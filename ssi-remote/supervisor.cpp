@@ -241,7 +241,7 @@ Result<void> Supervisor::start_program() {
                        std::to_string(program) + "\n";
     if (!runs_file.empty()) (void)write_file_atomic(runs_file, pids, 0644);
     if (postcopy_) children_->hold_creations_until([this] { postcopy_->wait(); });
-    children_->start(*program_, pids);
+    children_->start(*program_, pid_t(spec_.pid), pids);
     TRY(dispatch_.start(program_->take_syscall_listener()));
     return ok();
 }

@@ -18,7 +18,8 @@ constexpr const char* kTypeNames[] = {"Heartbeat", "TableDelta",      "SnapshotR
                                       "MigrateReply", "MoveOrder", "DeputyParked", "CheckpointOrder",
                                       "CheckpointDone", "RestoreReady", "ResumeOrder", "Resumed",
                                       "TerminalForeground", "ChildReserve", "ChildReserved", "ChildEnded",
-                                      "ChildSignal", "StdinTaken", "OutputTaken", "LastWordReceived"};
+                                      "ChildSignal", "StdinTaken", "OutputTaken", "LastWordReceived",
+                                      "HomeSignal"};
 static_assert(std::size(kTypeNames) == std::variant_size_v<Message>);
 
 // Bounds on what a decoder will build, so a few hostile bytes cannot ask for gigabytes.

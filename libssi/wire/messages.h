@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 9;
+inline constexpr uint32_t kProtocolVersion = 10;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -268,6 +268,15 @@ struct LastWordReceived {
     MSGPACK_DEFINE_ARRAY()
 };
 
+// Supervisor -> deputy: the program called kill(pid, signal) for a PID that is not one of
+// its run's (a home process: its parent, a job of the home shell). The deputy sends it
+// at home, as the user, and answers KillReply with kill(2)'s errno.
+struct HomeSignal {
+    int32_t pid = 0;
+    int32_t signal = 0;
+    MSGPACK_DEFINE_ARRAY(pid, signal)
+};
+
 // Deputy -> supervisor: the home terminal's new size (SIGWINCH at home), for the program's pty.
 struct WindowSize {
     uint16_t rows = 0, cols = 0;
@@ -445,7 +454,7 @@ using Message = std::variant<Heartbeat, TableDelta, SnapshotRequest, KillRequest
                              RestartWaitRequest, MigrateRequest, MigrateReply, MoveOrder, DeputyParked,
                              CheckpointOrder, CheckpointDone, RestoreReady, ResumeOrder, Resumed,
                              TerminalForeground, ChildReserve, ChildReserved, ChildEnded, ChildSignal,
-                             StdinTaken, OutputTaken, LastWordReceived>;
+                             StdinTaken, OutputTaken, LastWordReceived, HomeSignal>;
 
 struct Envelope {
     uint64_t request_id = 0;  // ties a reply to its request; 0 for one-way messages

@@ -259,6 +259,15 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
                 }
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
+            } else if constexpr (std::is_same_v<T, wire::HomeSignal>) {
+                // The program's kill(2) of a home process, sent as the user (never a group
+                // or everyone: those the program's own kernel serves).
+                int err = EINVAL;
+                if (msg.pid > 0) {
+                    auto sent = send_signal(msg.pid, msg.signal);
+                    err = sent ? 0 : sent.error().err;
+                }
+                reply_to(routing_id, envelope->request_id, wire::KillReply{err, {}});
             } else if constexpr (std::is_same_v<T, wire::ProgramExited>) {
                 // Its sender may leave now (wire::LastWordReceived says why it waits).
                 reply_to(routing_id, envelope->request_id, wire::LastWordReceived{});

@@ -84,6 +84,7 @@ int main(int argc, char** argv) {
         StdinTaken{65536},
         OutputTaken{1 << 20},
         LastWordReceived{},
+        HomeSignal{4711, 10},
     };
     static_assert(std::size(messages) == std::variant_size_v<Message>);
     bool ok = true;

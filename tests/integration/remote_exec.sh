@@ -126,6 +126,17 @@ home 'ssi-run -n 2 python3 -u rt.py 100 > rt.out & p=$!
 [ "$(home 'cat rt.out')" = "$(printf 'ready\ncount 100')" ] || fail "100 real-time signals sent, the program got: $(home 'cat rt.out')"
 ok "100 real-time signals sent to \$! at home: 100 arrived"
 
+# The other way: the program's kill(2) of a home process reaches it (as the user: nobody
+# may not signal root's); its own PID and its children's stay its kernel's.
+got=$(home 'sleep 60 & p=$!; ssi-run -n 2 kill -USR1 $p; k=$?; wait $p; echo "$k $?"')
+[ "$got" = "0 138" ] || fail "kill -USR1 of a home PID from node 2: expected '0 138', got '$got'"
+got=$(home 'sleep 60 & p=$!; su nobody -s /bin/sh -c "ssi-run -n 2 kill -TERM $p 2>/dev/null; echo \$?"; kill -0 $p && echo alive; kill $p')
+[ "$got" = "1
+alive" ] || fail "nobody's kill of root's home process from node 2: expected refusal, got '$got'"
+[ "$(home 'ssi-run -n 2 kill -0 2147483 2>/dev/null; echo $?')" = 1 ] || fail "kill of no process at home did not fail"
+[ "$(home "ssi-run -n 2 sh -c 'sleep 30 & kill \$!; wait \$!; echo \$?'")" = 143 ] || fail "the program's kill of its own child"
+ok "the program's kill of a home PID reaches it at home, as the user; its own PIDs stay its own"
+
 # One process table: the remote program is listed once, under its home gpid, running on
 # node 2; its deputy and the supervisor's helpers are not listed. ssi-kill reaches it.
 home 'ssi-run -n 2 sleep 4242 >/dev/null 2>&1 & echo $! > sleeper.pid' || fail "could not start the sleeper"
