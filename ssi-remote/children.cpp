@@ -231,31 +231,24 @@ void Children::kill(const SyscallNotification& n) {
         (void)listener.continue_call(n.id);
         return;
     }
-    uint64_t id = next_request_++;
-    std::string bytes = wire::encode(wire::Envelope{id, wire::HomeSignal{pid, sig}});
-    int err = EIO;
-    try {
-        std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
-        zmq::send_multipart(*deputy_, out);
-        for (auto deadline = clock::now() + std::chrono::milliseconds(kReserveTimeoutMs); clock::now() < deadline;) {
-            zmq::pollitem_t item{deputy_->handle(), 0, ZMQ_POLLIN, 0};
-            zmq::poll(&item, 1, std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()));
-            std::vector<zmq::message_t> in;
-            if (!zmq::recv_multipart(*deputy_, std::back_inserter(in), zmq::recv_flags::dontwait) || in.size() != 2) continue;
-            auto envelope = wire::decode(in[1].to_string());
-            if (!envelope || envelope->request_id != id) continue;
-            if (auto* r = std::get_if<wire::KillReply>(&envelope->body)) err = r->err;
-            break;
-        }
-    } catch (const zmq::error_t&) {
-    }
+    auto reply = call_deputy(wire::HomeSignal{pid, sig});
+    auto* answer = reply ? std::get_if<wire::KillReply>(&*reply) : nullptr;
+    const int err = answer ? answer->err : EIO;
     (void)(err == 0 ? listener.reply(n.id, 0) : listener.fail(n.id, err));
 }
 
 std::optional<pid_t> Children::reserve(pid_t parent) {
+    auto reply = call_deputy(wire::ChildReserve{parent});
+    auto* reserved = reply ? std::get_if<wire::ChildReserved>(&*reply) : nullptr;
+    if (!reserved || reserved->pid <= 1) return std::nullopt;
+    return reserved->pid;
+}
+
+// One request on the worker's link and its reply, within kReserveTimeoutMs.
+std::optional<wire::Message> Children::call_deputy(const wire::Message& request) {
     if (!deputy()) return std::nullopt;
     uint64_t id = next_request_++;
-    std::string bytes = wire::encode(wire::Envelope{id, wire::ChildReserve{parent}});
+    std::string bytes = wire::encode(wire::Envelope{id, request});
     try {
         std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kControlKind, 1), zmq::buffer(bytes)};
         zmq::send_multipart(*deputy_, out);
@@ -270,14 +263,10 @@ std::optional<pid_t> Children::reserve(pid_t parent) {
             if (in.size() != 2) continue;
             auto envelope = wire::decode(in[1].to_string());
             if (!envelope) continue;
-            auto* reserved = std::get_if<wire::ChildReserved>(&envelope->body);
-            if (envelope->request_id != id) {
-                // A late answer to a request we gave up on: its stand-in is not needed.
-                if (reserved && reserved->pid > 1) send_ended(reserved->pid, 0);
-                continue;
-            }
-            if (!reserved || reserved->pid <= 1) return std::nullopt;
-            return reserved->pid;
+            if (envelope->request_id == id) return std::move(envelope->body);
+            // A late answer to a request we gave up on: a stand-in it made is not needed.
+            if (auto* late = std::get_if<wire::ChildReserved>(&envelope->body); late && late->pid > 1)
+                send_ended(late->pid, 0);
         }
     } catch (const zmq::error_t&) {
         return std::nullopt;

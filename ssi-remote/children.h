@@ -13,6 +13,7 @@
 #include "kern-ext/remote_launch.h"
 #include "kern-ext/syscall_listener.h"
 #include "kern-ext/unique_fd.h"
+#include "libssi/wire/messages.h"
 #include "ssi-remote/fs_transport.h"
 #include "ssi-remote/syscall_dispatch.h"
 
@@ -64,6 +65,7 @@ private:
     void kill(const SyscallNotification& n);
     void ended(pid_t home_pid);
     std::optional<pid_t> reserve(pid_t parent);
+    std::optional<wire::Message> call_deputy(const wire::Message& request);
     void send_ended(pid_t home_pid, int wait_status);
     zmq::socket_t* deputy();  // connected at first use
     std::optional<pid_t> wait_for_new_child(pid_t tid, const std::vector<pid_t>& before);
