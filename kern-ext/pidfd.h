@@ -16,8 +16,8 @@ class Pidfd {
 public:
     static Result<Pidfd> open(pid_t pid);
     // A pidfd of one thread, not its process (PIDFD_THREAD, Linux 6.9): `open` of a thread
-    // that does not lead its process fails with EINVAL. Its get_fd reads the descriptor
-    // table the thread shares with its process.
+    // that does not lead its process fails (ENOENT on 6.18, EINVAL on older kernels). Its
+    // get_fd reads the descriptor table the thread shares with its process.
     static Result<Pidfd> open_thread(pid_t tid);
 
     Result<void> send_signal(int signal) const;
