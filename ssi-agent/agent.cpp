@@ -85,6 +85,7 @@ Result<void> Agent::start(const std::string& secret_key) {
     membership_timer_->start(kMembershipTickMs, kMembershipTickMs);
     scan_timer_ = std::make_unique<Timer>(loop_, [this] { scan_local(); });
     scan_timer_->start(config_.sample_ms, config_.sample_ms);
+    watchdog_ = std::make_unique<LoopWatchdog>(loop_);
     child_signal_ = std::make_unique<SignalWatch>(loop_, SIGCHLD, [this] {
         checkpoints_.reap();
         runs_.reap();

@@ -13,6 +13,7 @@
 #include "ssi-agent/event_loop.h"
 #include "ssi-agent/local_server.h"
 #include "ssi-agent/local_share.h"
+#include "ssi-agent/loop_watchdog.h"
 #include "ssi-agent/membership.h"
 #include "ssi-agent/migrations.h"
 #include "ssi-agent/peer_calls.h"
@@ -85,6 +86,7 @@ private:
     std::map<int32_t, wire::NodeStatus> peer_status_;
     std::map<int32_t, uint32_t> placing_;  // runs sent to a peer that has not answered yet
     std::unique_ptr<Timer> heartbeat_timer_, membership_timer_, scan_timer_, publish_timer_;
+    std::unique_ptr<LoopWatchdog> watchdog_;
     std::vector<std::unique_ptr<SignalWatch>> stop_signals_;
     std::unique_ptr<SignalWatch> child_signal_;
     std::map<int32_t, uint64_t> snapshot_asked_at_;
