@@ -31,6 +31,16 @@ ok() {
 }
 
 cluster_down() {
+  local status=$?
+  # A failed test shows what the agents said: CI keeps no cluster to look at afterwards.
+  if [ "$status" -ne 0 ]; then
+    local log
+    for log in /run/ssi-cluster/"$SSI_CLUSTER"/node*/agent.log; do
+      [ -f "$log" ] || continue
+      echo "--- last lines of $log" >&2
+      tail -n 40 "$log" >&2
+    done
+  fi
   "$SSI_CLUSTER_BIN" down --name "$SSI_CLUSTER" >/dev/null 2>&1 || true
 }
 
