@@ -191,7 +191,8 @@ void Agent::on_peer(PeerInbound&& in) {
     bool is_reply = in.routing_id.empty();
     if (is_reply) {
         if (!calls_->complete(in.from_node, envelope->request_id, std::move(envelope->body)))
-            spdlog::debug("agent: late or unexpected reply from node {}", in.from_node);
+            spdlog::info("agent: a reply from node {} came after its call had timed out (or was never asked)",
+                         in.from_node);
         return;
     }
     std::visit(

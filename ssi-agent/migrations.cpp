@@ -178,17 +178,23 @@ bool asleep_in_pause(pid_t pid) {
     return syscall && syscall->rfind("34 ", 0) == 0 && status && status->find("\nThreads:\t1\n") != std::string::npos;
 }
 
+// The children of a process's main thread (all of a single-threaded one's).
+std::vector<pid_t> children_of(pid_t pid) {
+    const std::string p = std::to_string(pid);
+    auto kids = read_file("/proc/" + p + "/task/" + p + "/children");
+    std::vector<pid_t> out;
+    if (!kids) return out;
+    std::istringstream list(*kids);
+    for (pid_t child = 0; list >> child;) out.push_back(child);
+    return out;
+}
+
 // The child that holds the memory of a process leaving home (a process that moves has no
 // other child: prepare() refuses it), 0 if none.
 pid_t memory_holder_of(pid_t pid) {
-    const std::string p = std::to_string(pid);
-    auto kids = read_file("/proc/" + p + "/task/" + p + "/children");
-    if (!kids) return 0;
-    pid_t holder = 0;
-    std::istringstream list(*kids);
-    if (!(list >> holder)) return 0;
-    if (list >> std::ws; !list.eof()) return 0;  // more than one: not a move's
-    return asleep_in_pause(holder) ? holder : 0;
+    auto kids = children_of(pid);
+    if (kids.size() != 1) return 0;  // more than one: not a move's
+    return asleep_in_pause(kids[0]) ? kids[0] : 0;
 }
 
 std::string deputy_program_path() {
@@ -269,9 +275,13 @@ void Migrations::rebuild_parked() {
     }
 }
 
+// Any child, not only one asleep in pause(): the holder is born stopped and is parked
+// only after the exec, and a scan in between listed it as a second copy of the process
+// (prepare() refuses a process with children, so every child of a moving one is the
+// move's).
 void Migrations::hide_holders(Visibility& visibility) const {
     for (pid_t pid : moving_)
-        if (pid_t holder = memory_holder_of(pid)) visibility.hidden.insert(holder);
+        for (pid_t child : children_of(pid)) visibility.hidden.insert(child);
 }
 
 Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::MigrateRequest& request, uid_t caller_uid) {
@@ -292,8 +302,7 @@ Result<std::shared_ptr<Migrations::Job>> Migrations::prepare(const wire::Migrate
     if (!may_inspect(caller_uid, *uids))
         return refused("process " + job->gpid.str() + " runs with another user's ids (set-uid?): only root may move it");
     job->owner = TRY(read_process_identity(pid));
-    if (auto children = read_file("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
-        children && children->find_first_not_of(" \n") != std::string::npos)
+    if (!children_of(pid).empty())
         return refused("process " + job->gpid.str() + " has children: moving a process tree is not supported yet");
 
     job->has_deputy = away.has_value();

@@ -162,13 +162,15 @@ bool PeerMesh::send(int32_t node, const std::string& payload) {
 
 bool PeerMesh::reply(const PeerInbound& to, const std::string& payload) {
     bool sent = false;
+    std::string why = "its queue is full";
     try {
         sent = router_.send(zmq::buffer(to.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
                router_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
-        spdlog::debug("peers: reply to node {} failed: {}", to.from_node, e.what());
-        sent = false;
+        why = e.what();  // ROUTER_MANDATORY: the asker's link went since it asked
     }
+    // Said, since the asker only times out ("node N did not answer").
+    if (!sent) spdlog::warn("peers: a reply to node {} was lost: {}", to.from_node, why);
     drain_soon_->soon();
     return sent;
 }

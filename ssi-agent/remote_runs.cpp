@@ -16,6 +16,11 @@
 
 namespace ssi::agent {
 
+namespace {
+// A deputy is its home PID: while /proc lists it, its run goes on.
+bool process_exists(pid_t pid) { return stat_path("/proc/" + std::to_string(pid)).ok(); }
+}  // namespace
+
 std::string supervisor_path() {
     if (const char* p = std::getenv("SSI_REMOTE_BIN"); p && *p) return p;
     auto self = self_executable();
@@ -133,7 +138,7 @@ std::optional<pid_t> RemoteRuns::stand_in_parent(pid_t pid) const {
 
 size_t RemoteRuns::programs_on(int32_t node) const {
     return size_t(std::count_if(deputies_.begin(), deputies_.end(), [node](const auto& d) {
-        return d.second == node && stat_path("/proc/" + std::to_string(d.first)).ok();
+        return d.second == node && process_exists(d.first);
     }));
 }
 
@@ -171,7 +176,7 @@ void RemoteRuns::read_pids_file(pid_t supervisor, Supervised& run) {
 Visibility RemoteRuns::visibility() {
     Visibility v;
     // A deputy that exited is forgotten, so that its PID, once reused, is listed again.
-    std::erase_if(deputies_, [](const auto& d) { return !stat_path("/proc/" + std::to_string(d.first)); });
+    std::erase_if(deputies_, [](const auto& d) { return !process_exists(d.first); });
     for (const auto& [deputy, node] : deputies_) {
         v.hidden.insert(deputy);
         // Its stand-ins hold its program's children's PIDs; the children are listed where they run.
