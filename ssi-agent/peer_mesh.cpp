@@ -78,6 +78,16 @@ Result<void> PeerMesh::start(const ClusterConfig& config, const std::string& sec
         dealer.set(zmq::sockopt::curve_serverkey, n.public_key);
         dealer.set(zmq::sockopt::curve_publickey, std::string(public_key));
         dealer.set(zmq::sockopt::curve_secretkey, secret_key);
+        // Each link's ups and drops go to the log: a reply lost to a reconnection shows
+        // only as a timeout at the asker.
+        std::string monitor_endpoint = "inproc://ssi-peer-link-" + std::to_string(n.id);
+        if (zmq_socket_monitor(dealer.handle(), monitor_endpoint.c_str(),
+                               ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED) != 0)
+            return sys_error("zmq_socket_monitor", "the link to node " + std::to_string(n.id));
+        zmq::socket_t monitor(context_, zmq::socket_type::pair);
+        monitor.set(zmq::sockopt::linger, 0);
+        monitor.connect(monitor_endpoint);
+        link_monitors_.emplace(n.id, std::move(monitor));
         dealer.connect(n.endpoint());
         dealers_.emplace(n.id, std::move(dealer));
     }
@@ -90,6 +100,12 @@ Result<void> PeerMesh::start(const ClusterConfig& config, const std::string& sec
         zmq::socket_t* s = &socket;
         watches_.push_back(
             std::make_unique<FdWatch>(loop_, s->get(zmq::sockopt::fd), [this, node, s] { drain_dealer(node, *s); }));
+    }
+    for (auto& [id, socket] : link_monitors_) {
+        int32_t node = id;
+        zmq::socket_t* s = &socket;
+        watches_.push_back(
+            std::make_unique<FdWatch>(loop_, s->get(zmq::sockopt::fd), [this, node, s] { drain_link_events(node, *s); }));
     }
     // Belt and braces against a lost edge: look at every socket a few times a second.
     drain_timer_ = std::make_unique<Timer>(loop_, [this] { drain_all(); });
@@ -141,10 +157,24 @@ void PeerMesh::drain_dealer(int32_t node, zmq::socket_t& socket) {
     }
 }
 
+// A monitor event is two frames: 2 bytes of event, 4 of value, then the endpoint.
+void PeerMesh::drain_link_events(int32_t node, zmq::socket_t& monitor) {
+    while (has_input(monitor)) {
+        std::vector<zmq::message_t> frames;
+        if (!zmq::recv_multipart(monitor, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+        if (frames.empty() || frames[0].size() < sizeof(uint16_t)) continue;
+        uint16_t event = 0;
+        std::memcpy(&event, frames[0].data(), sizeof event);
+        if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) spdlog::info("peers: the link to node {} is up", node);
+        if (event == ZMQ_EVENT_DISCONNECTED) spdlog::info("peers: the link to node {} dropped", node);
+    }
+}
+
 void PeerMesh::drain_all() {
     serve_zap();
     drain_router();
     for (auto& [node, socket] : dealers_) drain_dealer(node, socket);
+    for (auto& [node, socket] : link_monitors_) drain_link_events(node, socket);
 }
 
 bool PeerMesh::send(int32_t node, const std::string& payload) {

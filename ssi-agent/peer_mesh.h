@@ -48,6 +48,7 @@ private:
     void serve_zap();
     void drain_router();
     void drain_dealer(int32_t node, zmq::socket_t& socket);
+    void drain_link_events(int32_t node, zmq::socket_t& monitor);
     void drain_all();
 
     EventLoop& loop_;
@@ -56,6 +57,7 @@ private:
     zmq::socket_t zap_;
     zmq::socket_t router_;
     std::map<int32_t, zmq::socket_t> dealers_;
+    std::map<int32_t, zmq::socket_t> link_monitors_;  // each dealer's ups and drops
     std::map<std::string, int32_t> node_by_key_;  // raw 32-byte public key -> node id
     std::vector<std::unique_ptr<FdWatch>> watches_;
     std::unique_ptr<Deferred> drain_soon_;
