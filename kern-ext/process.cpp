@@ -122,6 +122,12 @@ Result<pid_t> new_session() {
     return sid;
 }
 
+Result<pid_t> process_group_of(pid_t pid) {
+    pid_t group = ::getpgid(pid);
+    if (group < 0) return sys_error("getpgid", "pid " + std::to_string(pid));
+    return group;
+}
+
 Result<void> duplicate_fd(int fd, int target) {
     if (::dup2(fd, target) < 0) return sys_error("dup2", std::to_string(fd) + " -> " + std::to_string(target));
     return ok();

@@ -78,6 +78,8 @@ Result<Reaped> reap_one();
 
 // setsid(2): a new session without a controlling terminal.
 Result<pid_t> new_session();
+// getpgid(2): the process group of `pid`, as numbered in the caller's PID namespace.
+Result<pid_t> process_group_of(pid_t pid);
 // dup2(2): makes `target` a copy of `fd` (not close-on-exec).
 Result<void> duplicate_fd(int fd, int target);
 // Points stdin at `stdin_path` (read-only) and stdout and stderr at `output_path`

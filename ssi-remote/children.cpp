@@ -1,6 +1,7 @@
 #include "ssi-remote/children.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/process.h"
 #include "kern-ext/proc_tree.h"
 #include "libssi/remote/session.h"
 #include "libssi/wire/codec.h"
@@ -215,18 +216,22 @@ std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<p
 }
 
 // The PIDs of this run — the program's and its children's, all home PIDs — are the same
-// in its namespace: the kernel serves those, and process groups and "everyone", as it
-// would at home for the run's own processes. Any other PID names a home process (the
-// program's parent, a job of the home shell): the deputy sends the signal there.
+// in its namespace: the kernel serves those, the groups they lead there, the caller's own
+// group (0) and "everyone" (-1), as it would at home for the run's own processes. Any other
+// PID names a home process (the program's parent, a job of the home shell), and any
+// other group a home job — such as the deputy's, which a job-control shell made the
+// program's PID: sent there, it reaches the program through the deputy and its children
+// through their stand-ins, as the whole job at home.
 void Children::kill(const SyscallNotification& n) {
     const SyscallListener& listener = *listener_;
     const auto pid = pid_t(int32_t(n.args[0]));
     const auto sig = int(int32_t(n.args[1]));
-    bool ours = pid <= 0 || pid == home_pid_;
-    if (!ours) {
+    bool ours = pid == 0 || pid == -1 || pid == home_pid_;
+    if (pid > 0 && !ours) {
         std::lock_guard lock(mutex_);
         ours = children_.contains(pid);
     }
+    if (pid < -1) ours = leads_group_here(-pid);  // (group 1, the reaper's, is kill(0)'s or none)
     if (ours || !deputy()) {
         (void)listener.continue_call(n.id);
         return;
@@ -235,6 +240,22 @@ void Children::kill(const SyscallNotification& n) {
     auto* answer = reply ? std::get_if<wire::KillReply>(&*reply) : nullptr;
     const int err = answer ? answer->err : EIO;
     (void)(err == 0 ? listener.reply(n.id, 0) : listener.fail(n.id, err));
+}
+
+// Whether the run's process `home_pid` leads a process group in its namespace (getpgid
+// from out here numbers both in our namespace).
+bool Children::leads_group_here(pid_t home_pid) {
+    pid_t here = 0;
+    if (home_pid == home_pid_) {
+        here = program_->program_pid();
+    } else {
+        std::lock_guard lock(mutex_);
+        auto it = children_.find(home_pid);
+        if (it == children_.end()) return false;
+        here = it->second.pidfd.pid();
+    }
+    auto group = process_group_of(here);
+    return group && *group == here;
 }
 
 std::optional<pid_t> Children::reserve(pid_t parent) {

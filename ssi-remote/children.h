@@ -63,6 +63,7 @@ private:
     void create(const SyscallNotification& n);
     // kill(2) of a PID that is none of this run's goes home (wire::HomeSignal).
     void kill(const SyscallNotification& n);
+    bool leads_group_here(pid_t home_pid);
     void ended(pid_t home_pid);
     std::optional<pid_t> reserve(pid_t parent);
     std::optional<wire::Message> call_deputy(const wire::Message& request);

@@ -269,8 +269,9 @@ struct LastWordReceived {
 };
 
 // Supervisor -> deputy: the program called kill(pid, signal) for a PID that is not one of
-// its run's (a home process: its parent, a job of the home shell). The deputy sends it
-// at home, as the user, and answers KillReply with kill(2)'s errno.
+// its run's (a home process: its parent, a job of the home shell), or for a process
+// group (pid < -1) none of its run's processes leads. The deputy sends it at home, as the
+// user, and answers KillReply with kill(2)'s errno.
 struct HomeSignal {
     int32_t pid = 0;
     int32_t signal = 0;

@@ -260,10 +260,10 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::HomeSignal>) {
-                // The program's kill(2) of a home process, sent as the user (never a group
-                // or everyone: those the program's own kernel serves).
+                // The program's kill(2) of a home process or process group, sent as the
+                // user (never its own group or everyone: those its own kernel serves).
                 int err = EINVAL;
-                if (msg.pid > 0) {
+                if (msg.pid > 0 || msg.pid < -1) {
                     auto sent = send_signal(msg.pid, msg.signal);
                     err = sent ? 0 : sent.error().err;
                 }

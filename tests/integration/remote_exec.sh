@@ -137,6 +137,26 @@ alive" ] || fail "nobody's kill of root's home process from node 2: expected ref
 [ "$(home "ssi-run -n 2 sh -c 'sleep 30 & kill \$!; wait \$!; echo \$?'")" = 143 ] || fail "the program's kill of its own child"
 ok "the program's kill of a home PID reaches it at home, as the user; its own PIDs stay its own"
 
+# Process groups: a home job's group is signalled at home; the deputy's own job group
+# (a job-control shell made it the program's PID, which leads no group over there)
+# reaches the program through its deputy; a group the program's child leads on node 2
+# stays node 2's.
+got=$(home 'set -m; sleep 60 & g=$!; ssi-run -n 2 kill -USR1 -- -$g; k=$?; wait $g; echo "$k $?"')
+[ "$got" = "0 138" ] || fail "kill -USR1 of a home process group from node 2: expected '0 138', got '$got'"
+got=$(home "set -m; ssi-run -n 2 sh -c 'trap \"echo got; exit 0\" USR1; /bin/kill -USR1 -- -\$\$; sleep 10 & wait' 2>/dev/null")
+[ "$got" = got ] || fail "the program's signal to its own home job group did not reach it: '$got'"
+got=$(home "ssi-run -n 2 python3 -c '
+import os, signal, time
+p = os.fork()
+if p == 0:
+    os.setpgid(0, 0); time.sleep(30); os._exit(0)
+while os.getpgid(p) != p: time.sleep(0.01)
+os.kill(-p, signal.SIGTERM)
+print(os.waitpid(p, 0)[1])'")
+[ "$got" = 15 ] || fail "the program's kill of its child's process group: expected 15, got '$got'"
+[ "$(home 'ssi-run -n 2 kill -0 -- -2147483 2>/dev/null; echo $?')" = 1 ] || fail "kill of no process group did not fail"
+ok "process groups: a home job's and the deputy's own are signalled at home, the program's child's stays node 2's"
+
 # One process table: the remote program is listed once, under its home gpid, running on
 # node 2; its deputy and the supervisor's helpers are not listed. ssi-kill reaches it.
 home 'ssi-run -n 2 sleep 4242 >/dev/null 2>&1 & echo $! > sleeper.pid' || fail "could not start the sleeper"
