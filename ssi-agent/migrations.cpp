@@ -6,6 +6,7 @@
 #include "kern-ext/namespaces.h"
 #include "kern-ext/pidfd.h"
 #include "kern-ext/proc_status.h"
+#include "kern-ext/proc_tree.h"
 #include "kern-ext/process.h"
 #include "kern-ext/unix_socket.h"
 #include "libssi/agent_client.h"
@@ -178,16 +179,8 @@ bool asleep_in_pause(pid_t pid) {
     return syscall && syscall->rfind("34 ", 0) == 0 && status && status->find("\nThreads:\t1\n") != std::string::npos;
 }
 
-// The children of a process's main thread (all of a single-threaded one's).
-std::vector<pid_t> children_of(pid_t pid) {
-    const std::string p = std::to_string(pid);
-    auto kids = read_file("/proc/" + p + "/task/" + p + "/children");
-    std::vector<pid_t> out;
-    if (!kids) return out;
-    std::istringstream list(*kids);
-    for (pid_t child = 0; list >> child;) out.push_back(child);
-    return out;
-}
+// The children of a process's main thread (all of a single-threaded one's); none if it is gone.
+std::vector<pid_t> children_of(pid_t pid) { return read_thread_children(pid).value_or(std::vector<pid_t>{}); }
 
 // The child that holds the memory of a process leaving home (a process that moves has no
 // other child: prepare() refuses it), 0 if none.

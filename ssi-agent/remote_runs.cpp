@@ -2,6 +2,7 @@
 
 #include "kern-ext/files.h"
 #include "kern-ext/proc_status.h"
+#include "kern-ext/proc_tree.h"
 #include "kern-ext/process.h"
 #include "kern-ext/stand_in.h"
 #include "libssi/wire/codec.h"
@@ -180,15 +181,9 @@ Visibility RemoteRuns::visibility() {
     for (const auto& [deputy, node] : deputies_) {
         v.hidden.insert(deputy);
         // Its stand-ins hold its program's children's PIDs; the children are listed where they run.
-        std::string d = std::to_string(deputy);
-        auto kids = read_file("/proc/" + d + "/task/" + d + "/children");
-        for (const char* p = kids ? kids->c_str() : ""; *p;) {
-            char* end = nullptr;
-            long pid = std::strtol(p, &end, 10);
-            if (end == p) break;
-            if (stand_in_parent(pid_t(pid))) v.hidden.insert(pid_t(pid));
-            p = end;
-        }
+        if (auto kids = read_thread_children(deputy))
+            for (pid_t kid : *kids)
+                if (stand_in_parent(kid)) v.hidden.insert(kid);
     }
     for (const Spare& spare : spares_) v.hidden.insert(spare.pid);
     for (auto& [supervisor, run] : supervisors_) {
