@@ -33,8 +33,11 @@ private:
         std::unique_ptr<Timer> timeout;
         std::string payload;             // while it has not left
         std::unique_ptr<Timer> resend;
+        const char* what = "";           // the request's type, for the log
+        uint32_t timeout_ms = 0;
     };
     void resend(uint64_t id);
+    void timed_out(uint64_t id);
     void finish(uint64_t id, std::optional<wire::Message> reply);
 
     EventLoop& loop_;
