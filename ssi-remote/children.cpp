@@ -8,7 +8,6 @@
 
 #include <poll.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -49,8 +48,7 @@ void Children::add_rules(SyscallDispatch& dispatch) {
     dispatch.add(SyscallRule::notify(SYS_clone, SyscallRule::MaskedEqual{0, CLONE_THREAD, 0}), queue);
     dispatch.add(SyscallRule::notify(SYS_fork), queue);
     dispatch.add(SyscallRule::notify(SYS_vfork), queue);
-    // Signals the program sends: to a home PID they go home (kill() below).
-    for (long nr : {SYS_kill, SYS_tgkill, SYS_rt_sigqueueinfo}) dispatch.add(SyscallRule::notify(nr), queue);
+    dispatch.add(SyscallRule::notify(SYS_kill), queue);
     // clone3's flags live in memory, out of a filter's sight; glibc falls back to clone.
     dispatch.add(SyscallRule::fail(SYS_clone3, ENOSYS));
 }
@@ -120,7 +118,7 @@ void Children::work() {
                 n = queue_.front();
                 queue_.pop_front();
             }
-            if (n.nr == SYS_kill || n.nr == SYS_tgkill || n.nr == SYS_rt_sigqueueinfo) {
+            if (n.nr == SYS_kill) {
                 kill(n);
                 continue;
             }
@@ -224,36 +222,21 @@ std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<p
 // other group a home job — such as the deputy's, which a job-control shell made the
 // program's PID: sent there, it reaches the program through the deputy and its children
 // through their stand-ins, as the whole job at home.
-//
-// tgkill(2) names a thread of a process, the same way; rt_sigqueueinfo(2) (sigqueue) a
-// process, with a value read from the caller's siginfo.
 void Children::kill(const SyscallNotification& n) {
     const SyscallListener& listener = *listener_;
     const auto pid = pid_t(int32_t(n.args[0]));
-    wire::HomeSignal home{pid, int(int32_t(n.args[1]))};
-    if (n.nr == SYS_tgkill) home.tid = pid_t(int32_t(n.args[1])), home.signal = int(int32_t(n.args[2]));
-    bool ours = pid == 0 || pid == -1 || pid == home_pid_ || (n.nr != SYS_kill && pid < 0);
+    const auto sig = int(int32_t(n.args[1]));
+    bool ours = pid == 0 || pid == -1 || pid == home_pid_;
     if (pid > 0 && !ours) {
         std::lock_guard lock(mutex_);
         ours = children_.contains(pid);
     }
-    if (pid < -1 && n.nr == SYS_kill) ours = leads_group_here(-pid);  // (group 1, the reaper's: kill(0)'s)
+    if (pid < -1) ours = leads_group_here(-pid);  // (group 1, the reaper's, is kill(0)'s or none)
     if (ours || !deputy()) {
         (void)listener.continue_call(n.id);
         return;
     }
-    if (n.nr == SYS_rt_sigqueueinfo) {
-        // Only a queued signal's siginfo may name another process (the kernel refuses the
-        // rest with EPERM); its value is the union after si_signo, si_errno, si_code, and
-        // si_pid, si_uid.
-        siginfo_t info{};
-        auto got = listener.read_memory(n, n.arg_addr(2), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
-        if (!got || *got != sizeof info) return (void)listener.fail(n.id, EFAULT);
-        if (info.si_code >= 0) return (void)listener.fail(n.id, EPERM);
-        home.queued = true;
-        home.value = int64_t(reinterpret_cast<intptr_t>(info.si_value.sival_ptr));
-    }
-    auto reply = call_deputy(home);
+    auto reply = call_deputy(wire::HomeSignal{pid, sig});
     auto* answer = reply ? std::get_if<wire::KillReply>(&*reply) : nullptr;
     const int err = answer ? answer->err : EIO;
     (void)(err == 0 ? listener.reply(n.id, 0) : listener.fail(n.id, err));
