@@ -1,6 +1,7 @@
 #include "libssi/zap.h"
 
-#include <zmq_addon.hpp>
+#include "libssi/zmq_calls.h"
+
 
 #include <array>
 #include <vector>
@@ -15,9 +16,9 @@ std::string z85_to_raw(const std::string& z85_key) {
 
 size_t serve_zap_requests(zmq::socket_t& zap, const ZapPolicy& policy) {
     size_t refused = 0;
-    while (zap.get(zmq::sockopt::events) & ZMQ_POLLIN) {
-        std::vector<zmq::message_t> frames;
-        if (!zmq::recv_multipart(zap, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+    while (has_input(zap)) {
+        std::vector<zmq::message_t> frames = receive_queued(zap);
+        if (frames.empty()) break;
         if (frames.size() < 6) continue;  // not a ZAP request; libzmq never sends these
         std::string request_id = frames[1].to_string();
         std::optional<std::string> user;
@@ -29,7 +30,7 @@ size_t serve_zap_requests(zmq::socket_t& zap, const ZapPolicy& policy) {
                                                   user ? zmq::str_buffer("200") : zmq::str_buffer("400"),
                                                   user ? zmq::str_buffer("OK") : zmq::str_buffer("unknown key"),
                                                   zmq::buffer(user_id), zmq::const_buffer()};
-        zmq::send_multipart(zap, reply);
+        (void)send_frames(zap, reply);  // an inproc REP socket's reply always fits
     }
     return refused;
 }

@@ -2,6 +2,7 @@
 
 #include "libssi/wire/messages.h"
 #include "libssi/zap.h"
+#include "libssi/zmq_calls.h"
 
 #include <spdlog/spdlog.h>
 
@@ -11,10 +12,8 @@
 namespace ssi::agent {
 namespace {
 
-
-// ZeroMQ's edge-triggered ZMQ_FD: after any operation, readiness must be re-checked
-// through ZMQ_EVENTS, or a message that arrived meanwhile sits unnoticed.
-bool has_input(zmq::socket_t& s) { return s.get(zmq::sockopt::events) & ZMQ_POLLIN; }
+// ZeroMQ's ZMQ_FD is edge-triggered: each drain below takes messages until has_input()
+// says none is left, or one that arrived meanwhile would sit unnoticed.
 
 void common_options(zmq::socket_t& s) {
     s.set(zmq::sockopt::linger, 0);
@@ -128,8 +127,8 @@ void PeerMesh::serve_zap() {
 
 void PeerMesh::drain_router() {
     while (has_input(router_)) {
-        std::vector<zmq::message_t> frames;
-        if (!zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+        std::vector<zmq::message_t> frames = receive_queued(router_);
+        if (frames.empty()) break;
         if (frames.size() != 2) {
             spdlog::warn("peers: dropped a message of {} frames", frames.size());
             continue;
@@ -146,23 +145,19 @@ void PeerMesh::drain_router() {
 
 void PeerMesh::drain_dealer(int32_t node, zmq::socket_t& socket) {
     while (has_input(socket)) {
-        zmq::message_t msg;
-        if (!socket.recv(msg, zmq::recv_flags::dontwait)) break;
-        if (msg.more()) {  // a reply is one frame; discard the rest of anything else
-            while (msg.more() && socket.recv(msg, zmq::recv_flags::dontwait)) {
-            }
-            continue;
-        }
-        receive_(PeerInbound{node, {}, msg.to_string()});
+        std::vector<zmq::message_t> frames = receive_queued(socket);
+        if (frames.empty()) break;
+        if (frames.size() != 1) continue;  // a reply is one frame; anything else is dropped
+        receive_(PeerInbound{node, {}, frames[0].to_string()});
     }
 }
 
 // A monitor event is two frames: 2 bytes of event, 4 of value, then the endpoint.
 void PeerMesh::drain_link_events(int32_t node, zmq::socket_t& monitor) {
     while (has_input(monitor)) {
-        std::vector<zmq::message_t> frames;
-        if (!zmq::recv_multipart(monitor, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
-        if (frames.empty() || frames[0].size() < sizeof(uint16_t)) continue;
+        std::vector<zmq::message_t> frames = receive_queued(monitor);
+        if (frames.empty()) break;
+        if (frames[0].size() < sizeof(uint16_t)) continue;
         uint16_t event = 0;
         std::memcpy(&event, frames[0].data(), sizeof event);
         if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) spdlog::info("peers: the link to node {} is up", node);
@@ -182,7 +177,8 @@ bool PeerMesh::send(int32_t node, const std::string& payload) {
     if (it == dealers_.end()) return false;
     bool sent = false;
     try {
-        sent = it->second.send(zmq::buffer(payload), zmq::send_flags::dontwait).has_value();
+        const zmq::const_buffer frames[] = {zmq::buffer(payload)};
+        sent = send_frames(it->second, frames);
     } catch (const zmq::error_t&) {
         sent = false;
     }
@@ -194,8 +190,8 @@ bool PeerMesh::reply(const PeerInbound& to, const std::string& payload) {
     bool sent = false;
     std::string why = "its queue is full";
     try {
-        sent = router_.send(zmq::buffer(to.routing_id), zmq::send_flags::sndmore | zmq::send_flags::dontwait) &&
-               router_.send(zmq::buffer(payload), zmq::send_flags::dontwait);
+        const zmq::const_buffer frames[] = {zmq::buffer(to.routing_id), zmq::buffer(payload)};
+        sent = send_frames(router_, frames);
     } catch (const zmq::error_t& e) {
         why = e.what();  // ROUTER_MANDATORY: the asker's link went since it asked
     }
