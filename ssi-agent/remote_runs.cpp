@@ -67,7 +67,7 @@ Result<RemoteRuns::Spare> RemoteRuns::launch_supervisor() {
 }
 
 void RemoteRuns::keep_spare() {
-    if (spares_.size() >= kSpares) return;
+    if (spares_.size() >= kSpares || std::chrono::steady_clock::now() < spares_paused_until_) return;
     if (auto made = make_dirs(runs_dir_, 0755); !made) return;
     while (spares_.size() < kSpares) {
         auto spare = launch_supervisor();
@@ -88,6 +88,7 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
     } else {
         s = std::move(spares_.front());
         spares_.pop_front();
+        spare_pause_ = std::chrono::milliseconds(0);  // spares live long enough to serve
     }
     supervisors_[s.pid].identity = WornIdentity{request.home, request.pid, request.ppid};
     // A spec is a few KiB at most: the pipe holds it without blocking the loop. Its end
@@ -102,10 +103,13 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
 // By PID: the agent has other children (restarted processes, checkpoints.cpp) whose
 // statuses are not ours to take.
 void RemoteRuns::reap() {
-    std::erase_if(spares_, [](const Spare& spare) {
+    std::erase_if(spares_, [this](const Spare& spare) {
         auto r = try_wait_process(spare.pid);
         if (!r || !*r) return false;
-        spdlog::warn("runs: the spare supervisor {} ended, {}", spare.pid, (*r)->describe());
+        spare_pause_ = std::clamp(spare_pause_ * 2, kFirstSparePause, kMaxSparePause);
+        spares_paused_until_ = std::chrono::steady_clock::now() + spare_pause_;
+        spdlog::warn("runs: the spare supervisor {} ended, {}; the next starts in {} ms", spare.pid,
+                     (*r)->describe(), spare_pause_.count());
         return true;
     });
     for (auto it = supervisors_.begin(); it != supervisors_.end();) {

@@ -11,6 +11,7 @@
 #include "libssi/wire/messages.h"
 #include "ssi-agent/local_share.h"
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <optional>
@@ -79,6 +80,12 @@ private:
     std::optional<pid_t> stand_in_parent(pid_t pid) const;
     const ClusterConfig& config_;
     std::deque<Spare> spares_;  // oldest (readiest) first
+    // A spare that ends before any run took it (a supervisor that cannot start: a missing
+    // binary, no memory) is started again only after a pause, doubled each time up to
+    // kMaxSparePause, so a broken install does not become a fork loop.
+    static constexpr std::chrono::milliseconds kFirstSparePause{100}, kMaxSparePause{5000};
+    std::chrono::milliseconds spare_pause_{0};
+    std::chrono::steady_clock::time_point spares_paused_until_{};
     std::string runs_dir_;
     std::map<pid_t, Supervised> supervisors_;
     std::map<pid_t, int32_t> deputies_;  // deputy pid -> node its program runs on
