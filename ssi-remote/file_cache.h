@@ -52,6 +52,7 @@ public:
     bool whole() const { return whole_; }
     // A whole copy's file, for a reply spliced from it without a copy through memory.
     int fd() const { return fd_.get(); }
+    const FileVersion& version() const { return version_; }
     // A fill: what home answered to a READ at `offset`. Only whole pages count.
     void add(uint64_t offset, std::span<const char> data);
 

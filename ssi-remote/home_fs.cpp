@@ -134,6 +134,7 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         self->session_ = nullptr;
         return make_error("fuse_session_mount", mountpoint, EIO);
     }
+    HomeFsOps::use_passthrough_io(*self);
     if (options.start_names && !options.start_names->last().empty())
         self->prime_ = std::thread([s = self.get()] { HomeFsOps::prime(*s); });
     self->release_flusher_ = std::thread([s = self.get()] { HomeFsOps::flush_releases(*s); });

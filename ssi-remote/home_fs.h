@@ -63,6 +63,9 @@ struct HomeFsOptions {
     std::shared_ptr<FileCache> cache;
     int32_t home = 0;
     uint32_t uid = 0;
+    // A copy is read in the kernel (passthrough) only for a version unchanged this long at
+    // its open (home_fs_passthrough.cpp says why).
+    double passthrough_settled_s = 60;
     // The program's start names (start_names.h): primed at the mount, recorded for the
     // next run. None: every name costs its own LOOKUP.
     std::shared_ptr<StartNames> start_names;
@@ -89,6 +92,9 @@ public:
     uint64_t round_trips() const { return round_trips_.load(); }
     // READs this daemon answered from bytes it holds here (a small file's, a copy's).
     uint64_t local_reads() const { return local_reads_.load(); }
+    // Opens of this node's copies are read by the kernel from the copy (FUSE passthrough):
+    // true until the kernel refuses it.
+    bool passes_through() const { return passthrough_.load(); }
     // Primed names (start_names.h) no request has taken yet.
     size_t primed_names();
 
@@ -157,6 +163,28 @@ private:
     std::multimap<uint64_t, std::string> primed_links_;
     std::chrono::steady_clock::time_point primed_until_;
     std::thread prime_;
+
+    // FUSE passthrough (home_fs_passthrough.cpp): a read-only open of a file whose whole
+    // copy this node has reads that copy in the kernel — no READ through here, and the
+    // copy's page cache, warm from the last run. The kernel lets an inode be open one way
+    // at a time (through the page cache, or through one backing file), so the opens of
+    // each node are counted both ways; an open goes through the page cache whenever
+    // passthrough cannot be had.
+    std::atomic<bool> passthrough_{true};  // until the kernel refuses a backing file
+    std::atomic<bool> init_replied_{false};
+    std::mutex open_mu_;
+    struct Backing {
+        int id = 0;
+        std::string version;  // FileVersion::name() of the copy
+        unsigned opens = 0;
+    };
+    std::unordered_map<uint64_t, std::vector<Backing>> backings_;  // node -> its backing files
+    std::unordered_map<uint64_t, unsigned> cached_opens_;          // node -> opens through the page cache
+    struct OpenHandle {
+        uint64_t node = 0;
+        int backing = 0;  // 0: through the page cache
+    };
+    std::unordered_map<uint64_t, OpenHandle> open_handles_;  // handle -> how it is open
 
     // Releases of read-only files that hold no lock: nothing at home waits for those
     // closes (no lock to drop, no writer to end), so they go home together, a moment

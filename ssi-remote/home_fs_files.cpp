@@ -19,6 +19,7 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
     bool unchanged;
     bool store = false;
+    int backing = 0;  // read through this node's copy in the kernel (home_fs_passthrough.cpp)
     std::shared_ptr<const std::vector<char>> whole;
     if (r->has_whole) whole = std::make_shared<const std::vector<char>>(std::move(r->whole));
     std::shared_ptr<CachedFile> copy = whole ? nullptr : copy_for(self, *r, fi->flags);
@@ -36,13 +37,14 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         if (fi->noflush) self.unflushed_[r->handle];
         // Keep cached pages only of a file nobody changed since our last open and that
         // this open will not change either (its writes would change mtime anyway).
-        fi->keep_cache = unchanged && read_only;
+        backing = open_as(self, ino, r->handle, copy && quiet && may_pass_through(self, *r) ? copy.get() : nullptr);
+        fi->keep_cache = unchanged && read_only && backing == 0;  // a passthrough open may not keep them
         if (!fi->keep_cache) ++c.changes;  // the kernel drops the pages at this reply
         if (!read_only) ++c.writers, self.writer_handles_[r->handle] = ino;
         // READs answered here, from the bytes read at the open or this node's copy:
         // until the file is released or written through this mount.
         if (whole && quiet) self.locals_[r->handle] = {ino, whole, nullptr};
-        else if (copy && quiet) self.locals_[r->handle] = {ino, nullptr, std::move(copy)};
+        else if (copy && quiet && backing == 0) self.locals_[r->handle] = {ino, nullptr, std::move(copy)};
         // And into the page cache at once when the kernel keeps it: the program's reads
         // then cost no READ through this daemon.
         store = whole && quiet && fi->keep_cache && !whole->empty();
@@ -54,7 +56,8 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     // attributes (offset < 0) takes no lock the opener holds, so it is safe from here;
     // the pages go when the open completes without keep_cache.
     if (!unchanged) fuse_lowlevel_notify_inval_inode(self.session_, ino, -1, 0);
-    if (fuse_reply_open(req, fi) == -ENOENT) {  // interrupted: the kernel will not release it
+    if (reply_open(req, fi, backing) == -ENOENT) {  // interrupted: the kernel will not release it
+        end_open(self, r->handle);
         (void)take_local(self, r->handle);
         (void)take_unflushed(self, r->handle);
         end_writer(self, r->handle);
@@ -155,7 +158,9 @@ void HomeFsOps::create(fuse_req_t req, fuse_ino_t parent, const char* name, mode
     p.attr = to_stat(r->entry.attr);
     p.attr_timeout = self.options_.attr_timeout;
     p.entry_timeout = self.options_.entry_timeout;
+    (void)open_as(self, r->entry.node, r->handle, nullptr);
     if (fuse_reply_create(req, &p, fi) == -ENOENT) {  // interrupted: the kernel will not release it
+        end_open(self, r->handle);
         end_writer(self, r->handle);
         (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
     }
@@ -228,6 +233,7 @@ std::vector<uint64_t> HomeFsOps::take_unflushed(HomeFs& self, uint64_t handle) {
 void HomeFsOps::release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     HomeFs& self = fs(req);
     HomeFs::Local local = take_local(self, fi->fh);
+    end_open(self, fi->fh);
     if ((fi->flags & O_ACCMODE) != O_RDONLY) end_writer(self, fi->fh);
     // Locks taken through an open the kernel did not FLUSH at close: its close drops them.
     for (uint64_t owner : take_unflushed(self, fi->fh))

@@ -105,6 +105,14 @@ struct HomeFsOps {
     static HomeFs::Local local_of(HomeFs& self, uint64_t handle);
     static HomeFs::Local take_local(HomeFs& self, uint64_t handle);
     static void forget_locals_of(HomeFs& self, uint64_t node);
+    // ---- passthrough (home_fs_passthrough.cpp) ----
+    static void use_passthrough_io(HomeFs& self);
+    static ssize_t write_reply(int fd, struct iovec* iov, int count, void* userdata);
+    static bool may_pass_through(const HomeFs& self, const OpenReply& r);
+    static int open_as(HomeFs& self, uint64_t node, uint64_t handle, const CachedFile* copy);
+    static int backing_for(HomeFs& self, uint64_t node, const CachedFile& copy);
+    static void end_open(HomeFs& self, uint64_t handle);
+    static int reply_open(fuse_req_t req, const fuse_file_info* fi, int backing);
     static void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
     static void read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi);
     static void write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi);

@@ -14,7 +14,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/mman.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,6 +92,12 @@ HomeFsOptions trusting_options() {
     o.entry_timeout = 60;
     o.attr_timeout = 60;
     return o;
+}
+
+bool kernel_at_least(int major, int minor) {
+    utsname u {};
+    int a = 0, b = 0;
+    return ::uname(&u) == 0 && std::sscanf(u.release, "%d.%d", &a, &b) == 2 && (a > major || (a == major && b >= minor));
 }
 
 int sh(const std::string& command) {
@@ -502,6 +510,7 @@ TEST_CASE("home_fs: a file read once is read from this node's copy next time, ne
     options.attr_timeout = 60;
     options.cache = *cache;
     options.home = 1;
+    options.passthrough_settled_s = 1;  // the copy's version is a second old below
     Mounted m(options);
     const std::string first = std::string(300 << 10, 'a') + "end", second = std::string(300 << 10, 'b') + "end";
     put(m.home("lib.so"), first);
@@ -533,13 +542,74 @@ TEST_CASE("home_fs: a file read once is read from this node's copy next time, ne
     REQUIRE(copies());
 
     before = m.fs->round_trips();
+    const uint64_t local_before = m.fs->local_reads();
     CHECK(read_uncached() == first);
     CHECK(settle(before, 2) == 2);  // OPEN (the check against home) and RELEASE: no READ
+    // Nor a READ answered here: the kernel read the copy itself (passthrough, Linux 6.9+).
+    if (kernel_at_least(6, 9)) {
+        CHECK(m.fs->passes_through());
+        CHECK(m.fs->local_reads() == local_before);
+    }
+
+    // Mapped, and open twice at once (the two opens share the copy as their backing).
+    {
+        int a = ::open(m.via("lib.so").c_str(), O_RDONLY), b = ::open(m.via("lib.so").c_str(), O_RDONLY);
+        REQUIRE(a >= 0);
+        REQUIRE(b >= 0);
+        void* map = ::mmap(nullptr, first.size(), PROT_READ, MAP_PRIVATE, a, 0);
+        REQUIRE(map != MAP_FAILED);
+        CHECK(std::string(static_cast<const char*>(map), first.size()) == first);
+        std::string tail(3, '\0');
+        CHECK(::pread(b, tail.data(), 3, off_t(first.size() - 3)) == 3);
+        CHECK(tail == "end");
+        ::munmap(map, first.size());
+        ::close(a);
+        ::close(b);
+    }
+    // Once closed, the file opens for writing again, and what is written is read back.
+    before = m.fs->round_trips();
+    REQUIRE(sh("printf more >> '" + m.via("lib.so") + "'") == 0);
+    CHECK(slurp(m.home("lib.so")) == first + "more");
+    CHECK(read_uncached() == first + "more");
+    put(m.home("lib.so"), first);
 
     // Changed at home, same size, within a second: the copy is of another version.
     put(m.home("lib.so"), second);
     CHECK(read_uncached() == second);
     CHECK(read_uncached() == second);
+
+    // A copy made while the file is open through the page cache is not passed through
+    // until that open closes: the kernel would fail the open (EIO).
+    put(m.home("other.so"), first);
+    ::sleep(1);
+    ::usleep(100000);
+    auto read_whole = [&](int fd) {
+        std::string got(first.size() + 1, '\0');
+        size_t n = 0;
+        for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, off_t(n))) > 0;) n += size_t(r);
+        got.resize(n);
+        return got;
+    };
+    int held = ::open(m.via("other.so").c_str(), O_RDONLY);  // no copy yet: the page cache
+    REQUIRE(held >= 0);
+    CHECK(read_whole(held) == first);
+    auto copied = [&] { return sh("test $(ls -A '" + cache_dir + "/copies' | wc -l) -ge 2") == 0; };
+    for (int i = 0; i < 3 && !copied(); ++i) {  // another open, read whole and closed, makes it
+        int fill = ::open(m.via("other.so").c_str(), O_RDONLY);
+        REQUIRE(fill >= 0);
+        ::posix_fadvise(fill, 0, 0, POSIX_FADV_DONTNEED);
+        CHECK(read_whole(fill) == first);
+        ::close(fill);
+        for (int j = 0; j < 100 && !copied(); ++j) ::usleep(10000);
+    }
+    REQUIRE(copied());
+    int next = ::open(m.via("other.so").c_str(), O_RDONLY);
+    CHECK(next >= 0);
+    if (next >= 0) {
+        CHECK(read_whole(next) == first);
+        ::close(next);
+    }
+    ::close(held);
     (void)remove_tree(cache_dir);
 }
 
