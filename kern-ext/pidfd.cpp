@@ -92,4 +92,17 @@ Result<void> send_signal(pid_t pid, int signal) {
     return ok();
 }
 
+Result<void> send_thread_signal(pid_t tgid, pid_t tid, int signal) {
+    if (::tgkill(tgid, tid, signal) < 0)
+        return sys_error("tgkill", "thread " + std::to_string(tid) + " of pid " + std::to_string(tgid));
+    return ok();
+}
+
+Result<void> queue_signal(pid_t pid, int signal, int64_t value) {
+    sigval v{};
+    v.sival_ptr = reinterpret_cast<void*>(static_cast<intptr_t>(value));
+    if (::sigqueue(pid, signal, v) < 0) return sys_error("sigqueue", "pid " + std::to_string(pid));
+    return ok();
+}
+
 }  // namespace ssi

@@ -46,5 +46,9 @@ Result<pid_t> pid_of_pidfd(int pidfd);
 
 // Plain kill(2), for callers that own the process they signal (e.g. their own children).
 Result<void> send_signal(pid_t pid, int signal);
+// tgkill(2): `signal` to thread `tid` of process `tgid`.
+Result<void> send_thread_signal(pid_t tgid, pid_t tid, int signal);
+// sigqueue(3): `signal` with `value` (si_code SI_QUEUE, the caller as sender).
+Result<void> queue_signal(pid_t pid, int signal, int64_t value);
 
 }  // namespace ssi

@@ -76,7 +76,12 @@ Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules) {
         int rc = 0;
         if (rule.when) {
             if (rule.when->index > 5) return make_error("syscall rule", "argument " + std::to_string(rule.when->index), EINVAL);
-            scmp_arg_cmp cmp{rule.when->index, SCMP_CMP_MASKED_EQ, rule.when->mask, rule.when->value};
+            // libseccomp compares with a mask for equality only.
+            if (rule.when->differs && rule.when->mask != ~uint64_t(0))
+                return make_error("syscall rule", "a masked inequality", EINVAL);
+            scmp_arg_cmp cmp = rule.when->differs
+                                   ? scmp_arg_cmp{rule.when->index, SCMP_CMP_NE, rule.when->value, 0}
+                                   : scmp_arg_cmp{rule.when->index, SCMP_CMP_MASKED_EQ, rule.when->mask, rule.when->value};
             rc = seccomp_rule_add_array(filter.ctx, action, rule.nr, 1, &cmp);
         } else {
             rc = seccomp_rule_add_array(filter.ctx, action, rule.nr, 0, nullptr);

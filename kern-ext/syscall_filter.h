@@ -1,6 +1,7 @@
 // Syscall rules and the seccomp filter built from them: a system call either goes to a
 // supervisor (seccomp user notification, answered through a SyscallListener) or fails
-// with an errno. Every rule may depend on one argument: (arg[index] & mask) == value.
+// with an errno. Every rule may depend on one argument: (arg[index] & mask) == value, or
+// arg[index] != value.
 //
 // A process installs the filter on itself (install_syscall_filter) and hands the listener
 // descriptor to whoever answers; the filter is inherited by its children and survives
@@ -23,7 +24,9 @@ struct SyscallRule {
         unsigned index = 0;  // argument 0..5
         uint64_t mask = 0;
         uint64_t value = 0;
+        bool differs = false;  // the opposite: arg[index] != value (mask all ones)
     };
+    static MaskedEqual differs_from(unsigned index, uint64_t value) { return {index, ~uint64_t(0), value, true}; }
     int nr = -1;  // the native (x86_64) system call number
     Action action = Action::notify;
     int err = 0;  // Action::fail: the errno

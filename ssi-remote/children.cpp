@@ -8,6 +8,7 @@
 
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ constexpr int kCloneTimeoutMs = 2000;
 Children::Children(zmq::context_t& context, SessionKeys keys, std::string runs_file)
     : context_(context), keys_(std::move(keys)), runs_file_(std::move(runs_file)) {}
 
-void Children::add_rules(SyscallDispatch& dispatch) {
+void Children::add_rules(SyscallDispatch& dispatch, pid_t home_pid) {
     auto queue = [this](const SyscallNotification& n, const SyscallListener& listener) {
         std::lock_guard lock(mutex_);
         listener_ = &listener;
@@ -48,7 +49,13 @@ void Children::add_rules(SyscallDispatch& dispatch) {
     dispatch.add(SyscallRule::notify(SYS_clone, SyscallRule::MaskedEqual{0, CLONE_THREAD, 0}), queue);
     dispatch.add(SyscallRule::notify(SYS_fork), queue);
     dispatch.add(SyscallRule::notify(SYS_vfork), queue);
+    // Signals the program sends: to a home PID they go home (kill() below). A thread's or a
+    // queued signal to the program itself is the kernel's alone, unseen: raise() and abort()
+    // are tgkill()s of its own (a notification each would cost ~25 us), and so are the
+    // pending signals a restore queues again. Its children's own pass by here.
     dispatch.add(SyscallRule::notify(SYS_kill), queue);
+    for (long nr : {SYS_tgkill, SYS_rt_sigqueueinfo})
+        dispatch.add(SyscallRule::notify(int(nr), SyscallRule::differs_from(0, uint64_t(home_pid))), queue);
     // clone3's flags live in memory, out of a filter's sight; glibc falls back to clone.
     dispatch.add(SyscallRule::fail(SYS_clone3, ENOSYS));
 }
@@ -118,7 +125,7 @@ void Children::work() {
                 n = queue_.front();
                 queue_.pop_front();
             }
-            if (n.nr == SYS_kill) {
+            if (n.nr == SYS_kill || n.nr == SYS_tgkill || n.nr == SYS_rt_sigqueueinfo) {
                 kill(n);
                 continue;
             }
@@ -222,21 +229,36 @@ std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<p
 // other group a home job — such as the deputy's, which a job-control shell made the
 // program's PID: sent there, it reaches the program through the deputy and its children
 // through their stand-ins, as the whole job at home.
+//
+// tgkill(2) names a thread of a process, the same way; rt_sigqueueinfo(2) (sigqueue) a
+// process, with a value read from the caller's siginfo.
 void Children::kill(const SyscallNotification& n) {
     const SyscallListener& listener = *listener_;
     const auto pid = pid_t(int32_t(n.args[0]));
-    const auto sig = int(int32_t(n.args[1]));
-    bool ours = pid == 0 || pid == -1 || pid == home_pid_;
+    wire::HomeSignal home{pid, int(int32_t(n.args[1]))};
+    if (n.nr == SYS_tgkill) home.tid = pid_t(int32_t(n.args[1])), home.signal = int(int32_t(n.args[2]));
+    bool ours = pid == 0 || pid == -1 || pid == home_pid_ || (n.nr != SYS_kill && pid < 0);
     if (pid > 0 && !ours) {
         std::lock_guard lock(mutex_);
         ours = children_.contains(pid);
     }
-    if (pid < -1) ours = leads_group_here(-pid);  // (group 1, the reaper's, is kill(0)'s or none)
+    if (pid < -1 && n.nr == SYS_kill) ours = leads_group_here(-pid);  // (group 1, the reaper's: kill(0)'s)
     if (ours || !deputy()) {
         (void)listener.continue_call(n.id);
         return;
     }
-    auto reply = call_deputy(wire::HomeSignal{pid, sig});
+    if (n.nr == SYS_rt_sigqueueinfo) {
+        // Only a queued signal's siginfo may name another process (the kernel refuses the
+        // rest with EPERM); its value is the union after si_signo, si_errno, si_code, and
+        // si_pid, si_uid.
+        siginfo_t info{};
+        auto got = listener.read_memory(n, n.arg_addr(2), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
+        if (!got || *got != sizeof info) return (void)listener.fail(n.id, EFAULT);
+        if (info.si_code >= 0) return (void)listener.fail(n.id, EPERM);
+        home.queued = true;
+        home.value = int64_t(reinterpret_cast<intptr_t>(info.si_value.sival_ptr));
+    }
+    auto reply = call_deputy(home);
     auto* answer = reply ? std::get_if<wire::KillReply>(&*reply) : nullptr;
     const int err = answer ? answer->err : EIO;
     (void)(err == 0 ? listener.reply(n.id, 0) : listener.fail(n.id, err));

@@ -39,7 +39,7 @@ public:
 
     // The rules (process creation notifies; clone3 fails with ENOSYS, so that glibc falls
     // back to clone, whose flags a filter can see; kill notifies) and their handler.
-    void add_rules(SyscallDispatch& dispatch);
+    void add_rules(SyscallDispatch& dispatch, pid_t home_pid);
     // After the launch, before the dispatch starts: the program whose namespace the
     // children live in, its home PID, and the first line of the runs file ("reaper stub
     // program").

@@ -204,7 +204,7 @@ Result<void> Supervisor::start_program() {
     // Its children get home PIDs of their own (children.h): process creation is intercepted.
     std::string runs_file = runs_dir_.empty() ? "" : runs_dir_ + "/" + std::to_string(::getpid());
     children_ = std::make_unique<Children>(context_, keys_, runs_file);
-    children_->add_rules(dispatch_);
+    children_->add_rules(dispatch_, pid_t(spec_.pid));
     // Its TCP sockets are home's (socket_calls.h): socket calls are intercepted.
     TRY(start_sockets());
     launch.syscall_rules = dispatch_.rules();

@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 10;
+inline constexpr uint32_t kProtocolVersion = 11;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -272,10 +272,14 @@ struct LastWordReceived {
 // its run's (a home process: its parent, a job of the home shell), or for a process
 // group (pid < -1) none of its run's processes leads. The deputy sends it at home, as the
 // user, and answers KillReply with kill(2)'s errno.
+// tgkill(2) names a thread too (`tid`); rt_sigqueueinfo(2) sends a value (`queued`).
 struct HomeSignal {
     int32_t pid = 0;
     int32_t signal = 0;
-    MSGPACK_DEFINE_ARRAY(pid, signal)
+    int32_t tid = 0;      // > 0: tgkill(pid, tid, signal)
+    bool queued = false;  // sigqueue(pid, signal, value)
+    int64_t value = 0;
+    MSGPACK_DEFINE_ARRAY(pid, signal, tid, queued, value)
 };
 
 // Deputy -> supervisor: the home terminal's new size (SIGWINCH at home), for the program's pty.

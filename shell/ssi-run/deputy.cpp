@@ -260,11 +260,14 @@ void Deputy::on_control(const std::string& routing_id, const std::string& payloa
             } else if constexpr (std::is_same_v<T, wire::ChildEnded>) {
                 children_->ended(msg.pid, msg.wait_status);
             } else if constexpr (std::is_same_v<T, wire::HomeSignal>) {
-                // The program's kill(2) of a home process or process group, sent as the
-                // user (never its own group or everyone: those its own kernel serves).
+                // The program's kill(2) of a home process or process group, tgkill(2) of
+                // a home thread or sigqueue(3) of a home process, sent as the user (never
+                // its own group or everyone: those its own kernel serves).
                 int err = EINVAL;
-                if (msg.pid > 0 || msg.pid < -1) {
-                    auto sent = send_signal(msg.pid, msg.signal);
+                if (msg.pid > 0 || (msg.pid < -1 && msg.tid == 0 && !msg.queued)) {
+                    auto sent = msg.tid > 0 ? send_thread_signal(msg.pid, msg.tid, msg.signal)
+                                : msg.queued ? queue_signal(msg.pid, msg.signal, msg.value)
+                                             : send_signal(msg.pid, msg.signal);
                     err = sent ? 0 : sent.error().err;
                 }
                 reply_to(routing_id, envelope->request_id, wire::KillReply{err, {}});

@@ -157,6 +157,28 @@ print(os.waitpid(p, 0)[1])'")
 [ "$(home 'ssi-run -n 2 kill -0 -- -2147483 2>/dev/null; echo $?')" = 1 ] || fail "kill of no process group did not fail"
 ok "process groups: a home job's and the deputy's own are signalled at home, the program's child's stays node 2's"
 
+# tgkill(2) and sigqueue(3) of a home PID go home too: the receiver sees the program's
+# home PID (its deputy's) as the sender, and sigqueue's SI_QUEUE (-1).
+home 'cat > waiter.py' <<'PY'
+import signal, sys
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR1})
+open(sys.argv[1], "w").write("ready")
+i = signal.sigtimedwait({signal.SIGUSR1}, 20)  # a limit, so a lost signal fails the test
+print(i.si_code, i.si_pid) if i else print("none none")
+PY
+signal_home() {  # signal_home SENDER: the sender run on node 2 against a waiting home PID $p
+  home "rm -f ready; python3 waiter.py ready > waited & p=\$!
+    for i in \$(seq 500); do [ -s ready ] && break; sleep 0.01; done
+    ssi-run -n 2 $1 & d=\$!; wait \$d; k=\$?; wait \$p; echo \$k \$(cat waited) \$d"
+}
+read -r k code sender deputy <<<"$(signal_home '/bin/kill -q 7 -USR1 $p')"
+[ "$k $code $sender" = "0 -1 $deputy" ] || fail "sigqueue of a home PID: got '$k $code $sender', deputy $deputy"
+read -r k code sender deputy <<<"$(signal_home 'python3 -c "import ctypes; ctypes.CDLL(None).syscall(234, $p, $p, 10)"')"
+[ "$k $sender" = "0 $deputy" ] || fail "tgkill of a home PID: got '$k $code $sender', deputy $deputy"
+[ "$(home "ssi-run -n 2 python3 -c 'import ctypes, signal; signal.signal(10, lambda s, f: print(\"own\")); signal.raise_signal(10)'")" = own ] \
+  || fail "raise() in a remote program"
+ok "tgkill and sigqueue of a home PID reach it, sent by the program's home PID; raise() stays the program's"
+
 # One process table: the remote program is listed once, under its home gpid, running on
 # node 2; its deputy and the supervisor's helpers are not listed. ssi-kill reaches it.
 home 'ssi-run -n 2 sleep 4242 >/dev/null 2>&1 & echo $! > sleeper.pid' || fail "could not start the sleeper"

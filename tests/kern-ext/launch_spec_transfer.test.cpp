@@ -31,7 +31,8 @@ LaunchSpec full_spec() {
     s.controlling_terminal = true;
     s.park = true;
     s.syscall_rules = {SyscallRule::notify(SYS_openat), SyscallRule::fail(SYS_ptrace, EPERM),
-                       SyscallRule::notify(SYS_clone, SyscallRule::MaskedEqual{0, 0x10000, 0})};
+                       SyscallRule::notify(SYS_clone, SyscallRule::MaskedEqual{0, 0x10000, 0}),
+                       SyscallRule::notify(SYS_tgkill, SyscallRule::differs_from(0, 4711))};
     return s;
 }
 
@@ -63,7 +64,7 @@ TEST_CASE("launch spec transfer: every field survives the trip", "[launch-spec]"
     CHECK(out->controlling_terminal);
     CHECK(out->park);
     CHECK(out->stdin_fd == -1);
-    REQUIRE(out->syscall_rules.size() == 3);
+    REQUIRE(out->syscall_rules.size() == 4);
     CHECK(out->syscall_rules[0].nr == SYS_openat);
     CHECK(out->syscall_rules[0].action == SyscallRule::Action::notify);
     CHECK_FALSE(out->syscall_rules[0].when);
@@ -72,6 +73,10 @@ TEST_CASE("launch spec transfer: every field survives the trip", "[launch-spec]"
     REQUIRE(out->syscall_rules[2].when);
     CHECK(out->syscall_rules[2].when->mask == 0x10000);
     CHECK(out->syscall_rules[2].when->value == 0);
+    CHECK_FALSE(out->syscall_rules[2].when->differs);
+    REQUIRE(out->syscall_rules[3].when);
+    CHECK(out->syscall_rules[3].when->differs);
+    CHECK(out->syscall_rules[3].when->value == 4711);
 }
 
 TEST_CASE("launch spec transfer: damaged bytes are an error", "[launch-spec]") {

@@ -39,6 +39,8 @@ constexpr int kMagicFd = 99;
         SyscallRule::notify(SYS_getpgid),
         SyscallRule::notify(SYS_dup),
         SyscallRule::fail(SYS_clone3, ENOSYS),
+        // getsid() of another process only: the child's own (0) is not intercepted.
+        SyscallRule::notify(SYS_getsid, SyscallRule::differs_from(0, 0)),
     };
     auto listener = install_syscall_filter(rules);
     if (!listener || !*listener) exit_child(3);
@@ -53,6 +55,8 @@ constexpr int kMagicFd = 99;
     if (added >= 0) (void)!::write(int(added), "via added fd", 12);
     lines += result(::syscall(SYS_dup, 1));
     lines += result(::syscall(SYS_clone3, nullptr, 0));
+    lines += result(::syscall(SYS_getsid, 0));
+    lines += result(::syscall(SYS_getsid, 1));
     (void)!::write(out, lines.data(), lines.size());
     exit_child(0);
 }
@@ -118,13 +122,19 @@ TEST_CASE("SyscallListener answers a child's intercepted calls", "[seccomp][root
         CHECK(dup.nr == SYS_dup);
         REQUIRE(listener.continue_call(dup.id).ok());
 
+        auto sid = next(listener);  // getsid(1); getsid(0) went by
+        CHECK(sid.nr == SYS_getsid);
+        CHECK(sid.args[0] == 1);
+        REQUIRE(listener.reply(sid.id, 777).ok());
+
         auto status = wait_process(child);
         REQUIRE(status.ok());
         CHECK(status->code == 0);
         std::string lines = read_file("/proc/self/fd/" + std::to_string(out_read.get())).value_or("");
         // getppid's answer, write's errno, the added fd's number, dup's real result, clone3's errno.
         CHECK(lines.rfind("4242\n-" + std::to_string(EXDEV) + "\n" + std::to_string(*fd) + "\n", 0) == 0);
-        CHECK(lines.find("\n-" + std::to_string(ENOSYS) + "\n") != std::string::npos);
+        CHECK(lines.find("\n-" + std::to_string(ENOSYS) + "\n" + std::to_string(::getsid(0)) + "\n777\n") !=
+              std::string::npos);
         char via[32] = {};
         CHECK(::read(added_read.get(), via, sizeof via) == 12);
         CHECK(std::string(via) == "via added fd");

@@ -120,14 +120,14 @@ std::vector<Message> samples() {
     out.emplace_back(StdinTaken{5'000'000'000ull});
     out.emplace_back(OutputTaken{6'000'000'000ull});
     out.emplace_back(LastWordReceived{});
-    out.emplace_back(HomeSignal{4711, 10});
+    out.emplace_back(HomeSignal{4711, 34, 4712, true, -77});
     return out;
 }
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
 constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 20, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
-                                   3, 5, 3, 6, 2, 5, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1, 0, 2};
+                                   3, 5, 3, 6, 2, 5, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1, 0, 5};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
 // ---- field-by-field comparison -------------------------------------------------------------
@@ -247,7 +247,9 @@ bool same(const ChildSignal& a, const ChildSignal& b) { return a.pid == b.pid &&
 bool same(const StdinTaken& a, const StdinTaken& b) { return a.total == b.total; }
 bool same(const OutputTaken& a, const OutputTaken& b) { return a.total == b.total; }
 bool same(const LastWordReceived&, const LastWordReceived&) { return true; }
-bool same(const HomeSignal& a, const HomeSignal& b) { return a.pid == b.pid && a.signal == b.signal; }
+bool same(const HomeSignal& a, const HomeSignal& b) {
+    return a.pid == b.pid && a.signal == b.signal && a.tid == b.tid && a.queued == b.queued && a.value == b.value;
+}
 
 bool same(const Message& a, const Message& b) {
     if (a.index() != b.index()) return false;
