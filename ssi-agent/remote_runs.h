@@ -74,7 +74,7 @@ private:
         pid_t pid = 0;
         UniqueFd spec_pipe;  // its stdin; the spec, then EOF
     };
-    Result<Spare> launch_supervisor();
+    Result<Spare> launch_supervisor(bool confirm_exec);
 
     void read_pids_file(pid_t supervisor, Supervised& run);
     std::optional<pid_t> stand_in_parent(pid_t pid) const;

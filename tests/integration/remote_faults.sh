@@ -33,6 +33,26 @@ on_node 1 kill -KILL "$(home 'cat orphan.pid')"
 wait_until 4 not remote_listed || fail "the remote program outlived its killed deputy by more than 4 s"
 ok "a deputy killed with kill -9 takes its remote program with it"
 
+# A node whose supervisor cannot start (its binary hidden under /dev/null in node 2's own
+# mount namespace) refuses the run at once and says why, rather than the deputy waiting
+# 15 s for a program nobody starts; its agent lives on, retrying spares after a growing
+# pause rather than in a fork loop.
+on_node 2 mount --bind /dev/null "$SSI_BIN/ssi-remote" || fail "could not hide ssi-remote on node 2"
+cluster stop-agent 2 >/dev/null || fail "stop-agent 2"
+cluster start-agent 2 >/dev/null || fail "start-agent 2"
+node2_up() { [ "$(on_node 1 ssi-nodes --json | python3 -c 'import json,sys; print(next(n["state"] for n in json.load(sys.stdin) if n["node"]==2))')" = up ]; }
+wait_until 5 node2_up || fail "node 2's agent did not come back"
+started=$SECONDS
+rc=0; out=$(home 'ssi-run -n 2 true' 2>&1) || rc=$?
+[ "$rc" = 255 ] && grep -q "node 2 cannot start its supervisor .*ssi-remote: Permission denied" <<<"$out" \
+  || fail "ssi-run with no supervisor on node 2: exit $rc, '$out'"
+[ $((SECONDS - started)) -le 3 ] || fail "refusing the run took $((SECONDS - started)) s"
+sleep 2
+tries=$(grep -c "spare supervisor .* ended" "/run/ssi-cluster/$SSI_CLUSTER/node2/agent.log")
+[ "$tries" -lt 40 ] || fail "node 2's agent started $tries spares in about 3 s"
+on_node 2 ssi-ps >/dev/null || fail "node 2's agent is gone"
+ok "a node that cannot start its supervisor refuses the run at once ($tries spares tried)"
+
 # The target node dies mid-run: the deputy notices, says so, exits 255.
 home 'ssi-run -n 3 sh -c "echo up; sleep 600" > lost.out 2>&1; echo $? > lost.status' &
 runner=$!
