@@ -137,6 +137,8 @@ private:
         std::shared_ptr<CachedFile> copy;
     };
     std::unordered_map<uint64_t, Local> locals_;  // handle -> what it reads from here
+    // Open listings home said end at this offset (DirReply::end): handle -> offset.
+    std::unordered_map<uint64_t, int64_t> listing_ends_;
 
     // What an open read at home (its small file's bytes, or this node's copy) stands for
     // the file here — answering its READs, or put in the page cache (store_pages) — only

@@ -130,6 +130,8 @@ struct HomeFsOps {
 
     // ---- directories ----
     static void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+    static bool listing_ended(HomeFs& self, uint64_t handle, off_t off);
+    static void note_listing_end(HomeFs& self, uint64_t handle, off_t at);
     static void readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi);
     static void readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi);
     static void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi);

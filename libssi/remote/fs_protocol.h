@@ -24,7 +24,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 6;
+inline constexpr uint32_t kFsProtocolVersion = 7;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -165,9 +165,11 @@ struct CreateReply { EntryReply entry; uint64_t handle = 0; MSGPACK_DEFINE_ARRAY
 struct DataReply { Bytes data; MSGPACK_DEFINE_ARRAY(data) };
 struct WriteReply { uint32_t size = 0; MSGPACK_DEFINE_ARRAY(size) };
 struct DirEntryWire { uint64_t ino = 0; uint32_t type = 0; int64_t next = 0; std::string name; MSGPACK_DEFINE_ARRAY(ino, type, next, name) };
-struct DirReply { std::vector<DirEntryWire> entries; MSGPACK_DEFINE_ARRAY(entries) };
+// `end`: the listing has nothing after these entries (as of this reply), so the kernel's
+// next read, from after the last of them, is answered on the target without a round trip.
+struct DirReply { std::vector<DirEntryWire> entries; bool end = false; MSGPACK_DEFINE_ARRAY(entries, end) };
 struct DirplusEntryWire { DirEntryWire entry; uint64_t node = 0; Attr attr; MSGPACK_DEFINE_ARRAY(entry, node, attr) };
-struct DirplusReply { std::vector<DirplusEntryWire> entries; MSGPACK_DEFINE_ARRAY(entries) };
+struct DirplusReply { std::vector<DirplusEntryWire> entries; bool end = false; MSGPACK_DEFINE_ARRAY(entries, end) };
 // What one entry takes in the kernel's READDIRPLUS buffer (struct fuse_direntplus: a
 // 128-byte fuse_entry_out, a 24-byte fuse_dirent header, the name, 8-byte aligned).
 inline constexpr size_t direntplus_size(size_t name_bytes) { return (152 + name_bytes + 7) & ~size_t(7); }

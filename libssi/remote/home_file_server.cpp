@@ -47,6 +47,15 @@ Result<std::vector<DirEntry>> read_dir_from(int fd, int64_t& next, int64_t offse
     return read_dir_entries(fd, room);
 }
 
+// Whether nothing follows `next` in the listing. A read past the end costs a getdents64
+// here; entries found instead are put back (the kernel reads them next).
+bool listing_ends_at(int fd, int64_t next) {
+    auto more = read_dir_entries(fd, 4096);
+    if (more && more->empty()) return true;
+    (void)seek_dir(fd, next);
+    return false;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<HomeFileServer>> HomeFileServer::create(const std::string& root) {
@@ -513,6 +522,7 @@ Result<DirReply> HomeFileServer::op(const ReaddirRequest& r) {
         h->dir_next = e.next;
         reply.entries.push_back(DirEntryWire{e.ino, e.type, e.next, std::move(e.name)});
     }
+    reply.end = entries.empty() || listing_ends_at(h->fd.get(), h->dir_next);
     return reply;
 }
 
@@ -541,6 +551,7 @@ Result<DirplusReply> HomeFileServer::op(const ReaddirplusRequest& r) {
         reply.entries.push_back(std::move(w));
     }
     if (reply.entries.size() < entries.size()) TRY(seek_dir(h->fd.get(), h->dir_next));  // the rest next time
+    else reply.end = entries.empty() || listing_ends_at(h->fd.get(), h->dir_next);
     return reply;
 }
 

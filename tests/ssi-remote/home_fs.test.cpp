@@ -500,6 +500,25 @@ TEST_CASE("home_fs: the files of a listing are opened without a lookup each", "[
     CHECK(trips < kFiles + kFiles / 4);
 }
 
+// A listing ends with a read that finds nothing: home says where the listing ends, so that
+// read is answered here. Listing a small directory costs OPENDIR, one READDIRPLUS and the
+// RELEASEDIR; a big one as many READDIRPLUS as its pages, and never loses an entry.
+TEST_CASE("home_fs: a listing's last, empty read is answered on the target", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    Mounted m(trusting_options());
+    REQUIRE(sh("mkdir '" + m.home("small") + "' '" + m.home("big") + "' && touch '" + m.home("small/a") + "' '" +
+               m.home("small/b") + "'") == 0);
+    for (int i = 0; i < 300; ++i) put(m.home("big/entry-with-a-long-name-" + std::to_string(i)), "");
+    CHECK(::access(m.via("small").c_str(), R_OK) == 0);  // its LOOKUP, not counted below
+    uint64_t before = m.fs->round_trips();
+    CHECK(run_in(m.scratch, "ls -a '" + m.via("small") + "'", m.scratch + "/o") == ".\n..\na\nb\n");
+    for (int i = 0; i < 200 && m.fs->round_trips() - before < 3; ++i) ::usleep(10000);  // RELEASEDIR comes after
+    CHECK(m.fs->round_trips() - before == 3);
+    // Every entry of a listing of many pages, each once.
+    CHECK(run_in(m.scratch, "ls '" + m.via("big") + "' | sort -u | wc -l", m.scratch + "/o") == "300\n");
+    CHECK(run_in(m.scratch, "ls -f '" + m.via("big") + "' | wc -l", m.scratch + "/o") == "302\n");
+}
+
 TEST_CASE("home_fs: a file read once is read from this node's copy next time, never stale", "[fuse][home_fs]") {
     if (!can_mount()) return;
     std::string cache_dir = make_temp_dir("cache");

@@ -44,10 +44,10 @@ std::vector<FsReply> sample_replies() {
             {0, CreateReply{EntryReply{43, sample_attr()}, 8}},
             {0, DataReply{Bytes(100'000, '\x7f')}},
             {0, WriteReply{4096}},
-            {0, DirReply{{{1, 4, 10, "."}, {2, 8, 20, "file"}}}},
+            {0, DirReply{{{1, 4, 10, "."}, {2, 8, 20, "file"}}, true}},
             {0, StatfsReply{4096, 4096, 1, 2, 3, 4, 5, 6, 7, 8, 255}},
             {0, LockReply{Lock{F_RDLCK, 1, 2, 0}}},
-            {0, DirplusReply{{{{1, 4, 10, "."}, 0, {}}, {{2, 8, 20, "file"}, 44, sample_attr()}}}},
+            {0, DirplusReply{{{{1, 4, 10, "."}, 0, {}}, {{2, 8, 20, "file"}, 44, sample_attr()}}, true}},
             {0, PrimeReply{{{1, "usr", EntryReply{45, sample_attr()}, false, ""},
                             {1, "lib64", EntryReply{46, sample_attr()}, true, "usr/lib64"}}}},
             {ENOENT, EmptyReply{}}};

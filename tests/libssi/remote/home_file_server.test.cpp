@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 #include <fcntl.h>
 #include <sched.h>
@@ -98,6 +99,7 @@ TEST_CASE("home_file_server: reads, writes, directories", "[remote][home_file_se
     std::sort(names.begin(), names.end());
     CHECK(names == std::vector<std::string>{".", "..", "f"});
     // Reading again from an entry's offset continues after it.
+    CHECK(listing.end);  // three entries: all of it
     auto rest = srv.ok<DirReply>(ReaddirRequest{dir.handle, listing.entries[0].next, 4096});
     CHECK(rest.entries.size() == 2);
     srv.ok<EmptyReply>(ReleasedirRequest{dir.handle});
@@ -132,6 +134,31 @@ TEST_CASE("home_file_server: readdirplus enters each name as a lookup would", "[
     auto first = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, 0, 4096});
     auto rest = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, first.entries[0].entry.next, 4096});
     CHECK(rest.entries.size() == 3);
+    CHECK(rest.end);
+    // A listing longer than one reply: the end is said only with its last entries, and
+    // none is lost to the look past a reply's last entry.
+    for (int i = 0; i < 200; ++i) {
+        auto c = srv.ok<CreateReply>(CreateRequest{d.node, "long-name-to-fill-the-buffer-" + std::to_string(i), 0644, O_RDWR});
+        srv.ok<EmptyReply>(ReleaseRequest{{c.handle}});
+        srv.ok<EmptyReply>(ForgetRequest{{{c.entry.node, 1}}});
+    }
+    std::set<std::string> seen;
+    int64_t offset = 0;
+    int replies = 0;
+    for (bool end = false; !end; ++replies) {
+        REQUIRE(replies < 100);
+        auto page = srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, offset, 4096});
+        REQUIRE_FALSE(page.entries.empty());
+        for (auto& e : page.entries) {
+            seen.insert(e.entry.name);
+            if (e.node) srv.ok<EmptyReply>(ForgetRequest{{{e.node, 1}}});
+        }
+        offset = page.entries.back().entry.next;
+        end = page.end;
+    }
+    CHECK(replies > 1);
+    CHECK(seen.size() == 204);  // ., .., a, b and the 200
+    CHECK(srv.ok<DirplusReply>(ReaddirplusRequest{dir.handle, offset, 4096}).entries.empty());
     srv.ok<EmptyReply>(ReleasedirRequest{dir.handle});
 }
 
