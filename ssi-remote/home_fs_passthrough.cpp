@@ -86,26 +86,19 @@ int HomeFsOps::open_as(HomeFs& self, uint64_t node, uint64_t handle, const Cache
 // Under open_mu_.
 int HomeFsOps::backing_for(HomeFs& self, uint64_t node, const CachedFile& copy) {
     const std::string version = copy.version().name();
-    std::vector<HomeFs::Backing>& backings = self.backings_[node];
-    auto same = std::find_if(backings.begin(), backings.end(), [&](const auto& b) { return b.version == version; });
-    if (same == backings.end()) {
-        auto cached = self.cached_opens_.find(node);
-        if (!copy.whole() || (cached != self.cached_opens_.end() && cached->second > 0)) {
-            if (backings.empty()) self.backings_.erase(node);
-            return 0;
-        }
-        auto id = open_fuse_backing(fuse_session_fd(self.session_), copy.fd());
-        if (!id) {
-            if (self.passthrough_.exchange(false))
-                std::fprintf(stderr, "ssi-remote: no passthrough, reads of copies go through the mount (%s)\n",
-                             id.error().message().c_str());
-            if (backings.empty()) self.backings_.erase(node);
-            return 0;
-        }
-        same = backings.insert(backings.end(), HomeFs::Backing{*id, version, 0});
+    if (auto known = self.backings_.find(node); known != self.backings_.end())
+        for (HomeFs::Backing& b : known->second)
+            if (b.version == version) return ++b.opens, b.id;
+    if (!copy.whole() || self.cached_opens_.contains(node)) return 0;
+    auto id = open_fuse_backing(fuse_session_fd(self.session_), copy.fd());
+    if (!id) {
+        if (self.passthrough_.exchange(false))
+            std::fprintf(stderr, "ssi-remote: no passthrough, reads of copies go through the mount (%s)\n",
+                         id.error().message().c_str());
+        return 0;
     }
-    ++same->opens;
-    return same->id;
+    self.backings_[node].push_back(HomeFs::Backing{*id, version, 1});
+    return *id;
 }
 
 // The handle was released (or its open's reply never arrived).
