@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <malloc.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -63,6 +64,28 @@ Error exec_file(const std::string& path, const std::vector<std::string>& argv) {
     auto args = c_string_array(argv);
     ::execv(path.c_str(), args.data());
     return sys_error("execv", path);
+}
+
+Result<pid_t> spawn_process(const std::string& path, const std::vector<std::string>& argv,
+                            const SpawnOptions& options) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    if (int e = ::posix_spawn_file_actions_init(&actions); e != 0)
+        return make_error("posix_spawn_file_actions_init", path, e);
+    if (int e = ::posix_spawnattr_init(&attributes); e != 0) {
+        ::posix_spawn_file_actions_destroy(&actions);
+        return make_error("posix_spawnattr_init", path, e);
+    }
+    int e = 0;
+    if (options.stdin_fd >= 0) e = ::posix_spawn_file_actions_adddup2(&actions, options.stdin_fd, STDIN_FILENO);
+    if (e == 0 && options.new_session) e = ::posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID);
+    pid_t pid = -1;
+    auto args = c_string_array(argv);
+    if (e == 0) e = ::posix_spawn(&pid, path.c_str(), &actions, &attributes, args.data(), environ);
+    ::posix_spawnattr_destroy(&attributes);
+    ::posix_spawn_file_actions_destroy(&actions);
+    if (e != 0) return make_error("posix_spawn", path, e);
+    return pid;
 }
 
 void exit_child(int status) { ::_exit(status); }

@@ -30,6 +30,17 @@ Result<std::string> find_program(const std::string& name, const std::string& pat
 // fork(2): the child's pid in the parent, 0 in the child.
 Result<pid_t> fork_process();
 
+// posix_spawn(3) of an explicit file. Unlike fork_process() and exec_file(), the child
+// shares the caller's memory until its exec: a big, threaded caller (the agent) neither
+// copies its page tables nor takes copy-on-write faults after, and no lazy symbol binding
+// runs in the child. A failed exec is this call's error, with its errno.
+struct SpawnOptions {
+    int stdin_fd = -1;          // made the child's stdin when set
+    bool new_session = false;   // setsid(2) in the child
+};
+Result<pid_t> spawn_process(const std::string& path, const std::vector<std::string>& argv,
+                            const SpawnOptions& options = {});
+
 // execvp(3): searches PATH when argv[0] has no '/'. Returns only on failure.
 Error exec_path(const std::vector<std::string>& argv);
 // execv(2) of an explicit file. Returns only on failure.

@@ -49,47 +49,37 @@ Result<wire::RunRequest> RemoteRuns::vouch(const PeerCredentials& caller, wire::
 }
 
 // A supervisor waiting for its spec on stdin: exec'd and its libraries loaded, so a run
-// does not wait for that (several ms of ssi-remote's start). With `confirm_exec` (a run
-// waits for it), a failed exec is this call's error, with its errno, so the run's user
-// reads why at once instead of the deputy's timeout (the exec closes a close-on-exec
-// pipe; a failure writes its errno there first).
-Result<RemoteRuns::Spare> RemoteRuns::launch_supervisor(bool confirm_exec) {
+// does not wait for that (several ms of ssi-remote's start). Spawned, not forked: the
+// agent's page tables are not copied for a child that only execs, and a failed exec is
+// this call's error, with its errno, so a run's user reads why at once.
+Result<RemoteRuns::Spare> RemoteRuns::launch_supervisor() {
     std::string path = supervisor_path();
     auto [read_end, write_end] = TRY(make_pipe());
-    auto [exec_read, exec_write] = TRY(make_pipe());
-    pid_t child = TRY(fork_process());
-    if (child == 0) {
-        // The supervisor outlives this agent: its own session, its spec on stdin.
-        (void)new_session();
-        write_end.reset();
-        exec_read.reset();
-        if (!duplicate_fd(read_end.get(), STDIN_FILENO)) exit_child(125);
-        Error e = exec_file(path, {path, runs_dir_});
-        (void)write_all(exec_write.get(), std::span(reinterpret_cast<const char*>(&e.err), sizeof e.err));
-        std::fprintf(stderr, "ssi-agent: cannot start %s: %s\n", path.c_str(), e.message().c_str());
-        exit_child(125);
-    }
-    exec_write.reset();
-    if (confirm_exec) {
-        int err = 0;
-        auto n = read_some(exec_read.get(), std::span(reinterpret_cast<char*>(&err), sizeof err));
-        if (n && *n == sizeof err) {
-            (void)wait_process(child);  // it exits at once; nobody else reaps it
-            return make_error("node " + std::to_string(config_.self_id) + " cannot start its supervisor " + path, {},
-                              err);
-        }
-    }
-    return Spare{child, std::move(write_end)};
+    // The supervisor outlives this agent: its own session, its spec on stdin.
+    auto child = spawn_process(path, {path, runs_dir_}, {.stdin_fd = read_end.get(), .new_session = true});
+    if (!child)
+        return make_error("node " + std::to_string(config_.self_id) + " cannot start its supervisor " + path, {},
+                          child.error().err);
+    return Spare{*child, std::move(write_end)};
 }
 
 void RemoteRuns::keep_spare() {
     if (spares_.size() >= kSpares || std::chrono::steady_clock::now() < spares_paused_until_) return;
     if (auto made = make_dirs(runs_dir_, 0755); !made) return;
     while (spares_.size() < kSpares) {
-        auto spare = launch_supervisor(false);
-        if (!spare) return spdlog::warn("runs: starting a spare supervisor: {}", spare.error().message());
+        auto spare = launch_supervisor();
+        if (!spare) {
+            pause_spares();
+            return spdlog::warn("runs: starting a spare supervisor: {}; the next try in {} ms", spare.error().message(),
+                                spare_pause_.count());
+        }
         spares_.push_back(std::move(*spare));
     }
+}
+
+void RemoteRuns::pause_spares() {
+    spare_pause_ = std::clamp(spare_pause_ * 2, kFirstSparePause, kMaxSparePause);
+    spares_paused_until_ = std::chrono::steady_clock::now() + spare_pause_;
 }
 
 Result<void> RemoteRuns::start(const wire::RunRequest& request) {
@@ -100,7 +90,7 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
     TRY(make_dirs(runs_dir_, 0755));
     Spare s;
     if (spares_.empty()) {
-        s = TRY(launch_supervisor(true));
+        s = TRY(launch_supervisor());
     } else {
         s = std::move(spares_.front());
         spares_.pop_front();
@@ -114,7 +104,7 @@ Result<void> RemoteRuns::start(const wire::RunRequest& request) {
         // run gets one of its own, or the reason it cannot.
         spdlog::warn("runs: the spare supervisor {} is gone ({}); starting one for the run", s.pid, w.error().message());
         supervisors_[s.pid];
-        s = TRY(launch_supervisor(true));
+        s = TRY(launch_supervisor());
         TRY(write_all(s.spec_pipe.get(), spec));
     }
     supervisors_[s.pid].identity = WornIdentity{request.home, request.pid, request.ppid};
@@ -129,8 +119,7 @@ void RemoteRuns::reap() {
     std::erase_if(spares_, [this](const Spare& spare) {
         auto r = try_wait_process(spare.pid);
         if (!r || !*r) return false;
-        spare_pause_ = std::clamp(spare_pause_ * 2, kFirstSparePause, kMaxSparePause);
-        spares_paused_until_ = std::chrono::steady_clock::now() + spare_pause_;
+        pause_spares();
         spdlog::warn("runs: the spare supervisor {} ended, {}; the next starts in {} ms", spare.pid,
                      (*r)->describe(), spare_pause_.count());
         return true;

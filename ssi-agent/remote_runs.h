@@ -74,15 +74,16 @@ private:
         pid_t pid = 0;
         UniqueFd spec_pipe;  // its stdin; the spec, then EOF
     };
-    Result<Spare> launch_supervisor(bool confirm_exec);
+    Result<Spare> launch_supervisor();
 
     void read_pids_file(pid_t supervisor, Supervised& run);
     std::optional<pid_t> stand_in_parent(pid_t pid) const;
     const ClusterConfig& config_;
     std::deque<Spare> spares_;  // oldest (readiest) first
-    // A spare that ends before any run took it (a supervisor that cannot start: a missing
-    // binary, no memory) is started again only after a pause, doubled each time up to
-    // kMaxSparePause, so a broken install does not become a fork loop.
+    // A spare that cannot start (a missing binary) or ends before any run took it (no
+    // memory) is started again only after a pause, doubled each time up to
+    // kMaxSparePause, so a broken install does not become a spawn loop.
+    void pause_spares();
     static constexpr std::chrono::milliseconds kFirstSparePause{100}, kMaxSparePause{5000};
     std::chrono::milliseconds spare_pause_{0};
     std::chrono::steady_clock::time_point spares_paused_until_{};
