@@ -27,6 +27,27 @@ Result<NamespacePids> read_namespace_pids(pid_t tid) {
     return out;
 }
 
+Result<pid_t> innermost_pid_of_pidfd(pid_t tid, int fd) {
+    std::string path = "/proc/" + std::to_string(tid) + "/fdinfo/" + std::to_string(fd);
+    std::string text = TRY(read_file(path));
+    auto ns = text.find("\nNSpid:");
+    if (ns == std::string::npos) {
+        // A pidfd of an ended process says "Pid: -1" and has no NSpid line.
+        if (text.find("\nPid:\t-1") != std::string::npos) return make_error("pidfd", path, ESRCH);
+        return make_error("pidfd", path + ": not a pidfd", EBADF);
+    }
+    pid_t innermost = 0;
+    for (const char* p = text.c_str() + ns + 7; *p && *p != '\n';) {
+        char* end = nullptr;
+        long v = std::strtol(p, &end, 10);
+        if (end == p) break;
+        innermost = pid_t(v);
+        p = end;
+    }
+    if (innermost <= 0) return make_error("pidfd", path + ": no PID", ESRCH);
+    return innermost;
+}
+
 Result<std::vector<pid_t>> read_thread_children(pid_t tid) {
     std::string t = std::to_string(tid);
     std::string text = TRY(read_file("/proc/" + t + "/task/" + t + "/children"));

@@ -18,6 +18,11 @@ struct NamespacePids {
 };
 Result<NamespacePids> read_namespace_pids(pid_t tid);
 
+// The process that descriptor `fd` of thread `tid` is a pidfd of, as numbered in its
+// innermost PID namespace (the last number of the fdinfo's "NSpid:"). ESRCH when it has
+// ended, EBADF when `fd` is no pidfd.
+Result<pid_t> innermost_pid_of_pidfd(pid_t tid, int fd);
+
 // The processes whose parent is thread `tid` (/proc/TID/task/TID/children), as we see them.
 Result<std::vector<pid_t>> read_thread_children(pid_t tid);
 

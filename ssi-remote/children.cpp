@@ -56,6 +56,8 @@ void Children::add_rules(SyscallDispatch& dispatch, pid_t home_pid) {
     dispatch.add(SyscallRule::notify(SYS_kill), queue);
     for (long nr : {SYS_tgkill, SYS_rt_sigqueueinfo})
         dispatch.add(SyscallRule::notify(int(nr), SyscallRule::differs_from(0, uint64_t(home_pid))), queue);
+    // A pidfd the program can hold of a home process: its parent's, whose PID the stub wears.
+    dispatch.add(SyscallRule::notify(SYS_pidfd_send_signal), queue);
     // clone3's flags live in memory, out of a filter's sight; glibc falls back to clone.
     dispatch.add(SyscallRule::fail(SYS_clone3, ENOSYS));
 }
@@ -125,7 +127,8 @@ void Children::work() {
                 n = queue_.front();
                 queue_.pop_front();
             }
-            if (n.nr == SYS_kill || n.nr == SYS_tgkill || n.nr == SYS_rt_sigqueueinfo) {
+            if (n.nr == SYS_kill || n.nr == SYS_tgkill || n.nr == SYS_rt_sigqueueinfo ||
+                n.nr == SYS_pidfd_send_signal) {
                 kill(n);
                 continue;
             }
@@ -231,11 +234,22 @@ std::optional<pid_t> Children::wait_for_new_child(pid_t tid, const std::vector<p
 // through their stand-ins, as the whole job at home.
 //
 // tgkill(2) names a thread of a process, the same way; rt_sigqueueinfo(2) (sigqueue) a
-// process, with a value read from the caller's siginfo.
+// process, with a value read from the caller's siginfo; pidfd_send_signal(2) the process
+// its pidfd refers to, which in the namespace can be a home process only as the stub
+// wearing the home parent's PID (a pidfd_open of any other home PID finds nothing).
 void Children::kill(const SyscallNotification& n) {
     const SyscallListener& listener = *listener_;
-    const auto pid = pid_t(int32_t(n.args[0]));
-    wire::HomeSignal home{pid, int(int32_t(n.args[1]))};
+    pid_t pid = pid_t(int32_t(n.args[0]));
+    int signal = int(int32_t(n.args[1]));
+    RemoteAddr info_addr = n.nr == SYS_rt_sigqueueinfo ? n.arg_addr(2) : RemoteAddr{};
+    if (n.nr == SYS_pidfd_send_signal) {
+        auto target = innermost_pid_of_pidfd(n.pid, int(int32_t(n.args[0])));
+        // Not a pidfd, an ended process, or flags (a thread or a group): the kernel's.
+        if (!target || n.args[3] != 0) return (void)listener.continue_call(n.id);
+        pid = *target;
+        info_addr = n.arg_addr(2);
+    }
+    wire::HomeSignal home{pid, signal};
     if (n.nr == SYS_tgkill) home.tid = pid_t(int32_t(n.args[1])), home.signal = int(int32_t(n.args[2]));
     bool ours = pid == 0 || pid == -1 || pid == home_pid_ || (n.nr != SYS_kill && pid < 0);
     if (pid > 0 && !ours) {
@@ -247,12 +261,12 @@ void Children::kill(const SyscallNotification& n) {
         (void)listener.continue_call(n.id);
         return;
     }
-    if (n.nr == SYS_rt_sigqueueinfo) {
+    if (info_addr.value != 0) {
         // Only a queued signal's siginfo may name another process (the kernel refuses the
         // rest with EPERM); its value is the union after si_signo, si_errno, si_code, and
         // si_pid, si_uid.
         siginfo_t info{};
-        auto got = listener.read_memory(n, n.arg_addr(2), std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
+        auto got = listener.read_memory(n, info_addr, std::span<char>(reinterpret_cast<char*>(&info), sizeof info));
         if (!got || *got != sizeof info) return (void)listener.fail(n.id, EFAULT);
         if (info.si_code >= 0) return (void)listener.fail(n.id, EPERM);
         home.queued = true;

@@ -61,7 +61,8 @@ private:
     };
     void work();
     void create(const SyscallNotification& n);
-    // kill(2) of a PID that is none of this run's goes home (wire::HomeSignal).
+    // kill(2), tgkill(2), sigqueue or pidfd_send_signal(2) of a PID that is none of this
+    // run's goes home (wire::HomeSignal).
     void kill(const SyscallNotification& n);
     bool leads_group_here(pid_t home_pid);
     void ended(pid_t home_pid);

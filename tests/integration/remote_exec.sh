@@ -179,6 +179,13 @@ read -r k code sender deputy <<<"$(signal_home 'python3 -c "import ctypes; ctype
   || fail "raise() in a remote program"
 ok "tgkill and sigqueue of a home PID reach it, sent by the program's home PID; raise() stays the program's"
 
+# A pidfd of its parent (the only home process a remote program can open one of: the
+# stub on node 2 wears the parent's PID) signals the parent at home.
+got=$(home "sh -c 'trap \"echo got\" USR1; ssi-run -n 2 python3 -c \"import os, signal; signal.pidfd_send_signal(os.pidfd_open(os.getppid()), signal.SIGUSR1)\"; echo rc=\$?'")
+[ "$got" = "got
+rc=0" ] || fail "pidfd_send_signal to the home parent from node 2: expected 'got rc=0', got '$got'"
+ok "pidfd_send_signal of the home parent's pidfd reaches it at home"
+
 # One process table: the remote program is listed once, under its home gpid, running on
 # node 2; its deputy and the supervisor's helpers are not listed. ssi-kill reaches it.
 home 'ssi-run -n 2 sleep 4242 >/dev/null 2>&1 & echo $! > sleeper.pid' || fail "could not start the sleeper"

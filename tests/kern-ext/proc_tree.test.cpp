@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,4 +42,22 @@ TEST_CASE("proc_tree", "[proc]") {
     CHECK_FALSE(zombie_wait_status(child));
     if (auto after = pidfd->exit_status()) CHECK(*after == status);
     else WARN("PIDFD_INFO_EXIT not available (Linux < 6.15)");
+}
+
+TEST_CASE("the process a pidfd held by a thread refers to", "[proc]") {
+    pid_t child = ::fork();
+    if (child == 0) {
+        ::pause();
+        ::_exit(0);
+    }
+    auto pidfd = Pidfd::open(child);
+    REQUIRE(pidfd.ok());
+    auto pid = innermost_pid_of_pidfd(::getpid(), pidfd->fd());
+    REQUIRE(pid.ok());
+    CHECK(*pid == child);  // no nested namespace: its only PID
+    CHECK(innermost_pid_of_pidfd(::getpid(), STDERR_FILENO).error().err == EBADF);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(innermost_pid_of_pidfd(::getpid(), pidfd->fd()).error().err == ESRCH);
 }
