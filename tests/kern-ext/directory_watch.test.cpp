@@ -4,6 +4,7 @@
 
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -24,9 +25,8 @@ bool has(const std::vector<int>& v, int x) { return std::find(v.begin(), v.end()
 }  // namespace
 
 TEST_CASE("directory_watch: each change of a watched directory is news, once", "[directory_watch]") {
-    char tmpl[] = "/tmp/ssi-dirwatch-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    const std::string root = tmpl;
+    test::TempDir top("dirwatch");
+    const std::string& root = top.path();
     REQUIRE(make_dirs(root + "/d", 0755).ok());
     auto watch = DirectoryWatch::create(1);
     REQUIRE(watch.ok());
@@ -61,7 +61,6 @@ TEST_CASE("directory_watch: each change of a watched directory is news, once", "
     REQUIRE(gone.ok());
     CHECK(has(gone->changed, *number));  // the unlink
     CHECK(has(gone->ended, *number));    // and the directory's end
-    (void)remove_tree(root);
 }
 
 TEST_CASE("directory_watch: not made when it would leave too little to the user's other programs", "[directory_watch]") {

@@ -1,6 +1,7 @@
 #include "libssi/keys.h"
 
 #include "kern-ext/files.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -10,16 +11,6 @@
 using namespace ssi;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/ssi-keys-test-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() { (void)remove_tree(path); }
-};
 
 mode_t mode_of(const std::string& path) {
     auto st = stat_path(path);
@@ -33,7 +24,7 @@ TEST_CASE("keys", "[keys]") {
     auto generated = generate_keypair();
     REQUIRE(generated.ok());
     const KeyPair keys = *generated;
-    TempDir tmp;
+    test::TempDir tmp("keys-test");
 
     SECTION("generated keys are valid, distinct Z85 keys") {
         CHECK(is_valid_z85_key(keys.public_key));
@@ -63,7 +54,7 @@ TEST_CASE("keys", "[keys]") {
     }
 
     SECTION("written key files read back; the secret is 0600") {
-        std::string dir = tmp.path + "/etc/ssi";  // created on the way
+        std::string dir = tmp / "etc/ssi";  // created on the way
         REQUIRE(write_key_files(keys, dir, "node1").ok());
         CHECK(mode_of(dir + "/node1.secret") == 0600);
         auto secret = read_secret_key_file(dir + "/node1.secret");
@@ -81,8 +72,8 @@ TEST_CASE("keys", "[keys]") {
     }
 
     SECTION("a secret key file others could read is refused, saying so") {
-        REQUIRE(write_key_files(keys, tmp.path, "node1").ok());
-        std::string path = tmp.path + "/node1.secret";
+        REQUIRE(write_key_files(keys, tmp.path(), "node1").ok());
+        std::string path = tmp / "node1.secret";
         for (mode_t mode : {0644, 0640, 0604, 0660, 0601}) {
             INFO("mode " << std::oct << mode);
             REQUIRE(::chmod(path.c_str(), mode) == 0);
@@ -99,19 +90,19 @@ TEST_CASE("keys", "[keys]") {
     }
 
     SECTION("key files that do not hold a key are refused") {
-        std::string bad = tmp.path + "/bad.secret";
+        std::string bad = tmp / "bad.secret";
         REQUIRE(write_file_atomic(bad, "hello\n", 0600).ok());
         auto r = read_secret_key_file(bad);
         REQUIRE_FALSE(r.ok());
         CHECK_THAT(r.error().message(), Catch::Contains("not a 40-character Z85 key"));
-        REQUIRE(write_file_atomic(tmp.path + "/bad.pub", keys.public_key.substr(0, 30) + "\n", 0644).ok());
-        CHECK_FALSE(read_public_key_file(tmp.path + "/bad.pub").ok());
+        REQUIRE(write_file_atomic(tmp / "bad.pub", keys.public_key.substr(0, 30) + "\n", 0644).ok());
+        CHECK_FALSE(read_public_key_file(tmp / "bad.pub").ok());
         // Trailing whitespace a text editor leaves is fine.
-        REQUIRE(write_file_atomic(tmp.path + "/ok.pub", keys.public_key + " \r\n", 0644).ok());
-        auto ok_pub = read_public_key_file(tmp.path + "/ok.pub");
+        REQUIRE(write_file_atomic(tmp / "ok.pub", keys.public_key + " \r\n", 0644).ok());
+        auto ok_pub = read_public_key_file(tmp / "ok.pub");
         REQUIRE(ok_pub.ok());
         CHECK(*ok_pub == keys.public_key);
-        auto missing = read_secret_key_file(tmp.path + "/none.secret");
+        auto missing = read_secret_key_file(tmp / "none.secret");
         REQUIRE_FALSE(missing.ok());
         CHECK(missing.error().err == ENOENT);
     }

@@ -4,6 +4,7 @@
 
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -23,13 +24,8 @@ namespace {
 constexpr int64_t kSecond = 1'000'000'000;
 
 struct CacheDir {
-    std::string path;
-    CacheDir() {
-        std::string tmpl = "/tmp/ssi-file-cache-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl + "/cache";  // FileCache::open makes it
-    }
-    ~CacheDir() { (void)remove_tree(path.substr(0, path.rfind('/'))); }
+    test::TempDir top{"file-cache"};
+    std::string path = top / "cache";  // FileCache::open makes it
     std::vector<std::string> names() const {
         std::vector<std::string> out;
         if (DIR* d = ::opendir(path.c_str())) {

@@ -8,6 +8,7 @@
 #include "ssi-remote/file_cache.h"
 #include "ssi-remote/home_fs.h"
 #include "ssi-remote/start_names.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -521,7 +522,8 @@ TEST_CASE("home_fs: a listing's last, empty read is answered on the target", "[f
 
 TEST_CASE("home_fs: a file read once is read from this node's copy next time, never stale", "[fuse][home_fs]") {
     if (!can_mount()) return;
-    std::string cache_dir = make_temp_dir("cache");
+    test::TempDir cache_top("remote-cache");  // outlives the mount below
+    const std::string& cache_dir = cache_top.path();
     auto cache = FileCache::open(cache_dir + "/copies", 64 << 20);
     REQUIRE(cache.ok());
     HomeFsOptions options;
@@ -629,7 +631,6 @@ TEST_CASE("home_fs: a file read once is read from this node's copy next time, ne
         ::close(next);
     }
     ::close(held);
-    (void)remove_tree(cache_dir);
 }
 
 TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs]") {
@@ -793,7 +794,8 @@ TEST_CASE("home_fs: measurements", "[.bench][fuse]") {
 
 TEST_CASE("home_fs: a start's names are primed from the last run's record", "[fuse][home_fs][start_names]") {
     if (!can_mount()) return;
-    std::string names_dir = make_temp_dir("names");
+    test::TempDir names_top("remote-names");
+    const std::string& names_dir = names_top.path();
     auto options = [&] {
         HomeFsOptions o;
         auto names = StartNames::open(names_dir, 1, 0, "/usr/bin/prog");
@@ -853,5 +855,4 @@ TEST_CASE("home_fs: a start's names are primed from the last run's record", "[fu
         CHECK(m.fs->primed_names() == 0);
         CHECK(m.server->node_count() == nodes - 2);
     }
-    (void)remove_tree(names_dir);
 }

@@ -4,6 +4,7 @@
 
 #include "kern-ext/files.h"
 #include "libssi/remote/fs_protocol.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -18,13 +19,8 @@ using namespace ssi::remote;
 namespace {
 
 struct NamesDir {
-    std::string path;
-    NamesDir() {
-        std::string tmpl = "/tmp/ssi-start-names-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-        path = tmpl + "/names";  // StartNames::open makes it
-    }
-    ~NamesDir() { (void)remove_tree(path.substr(0, path.rfind('/'))); }
+    test::TempDir top{"start-names"};
+    std::string path = top / "names";  // StartNames::open makes it
 };
 
 std::shared_ptr<StartNames> open_names(const NamesDir& dir, const std::string& program, uint32_t uid = 1000) {

@@ -5,6 +5,7 @@
 
 #include "kern-ext/files.h"
 #include "kern-ext/namespaces.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -25,17 +26,14 @@ using namespace ssi::remote;
 namespace {
 
 struct Server {
-    std::string root;
+    test::TempDir dir{"hfs"};
+    const std::string& root = dir.path();
     std::unique_ptr<HomeFileServer> s;
     Server() {
-        char tmpl[] = "/tmp/ssi-hfs-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        root = tmpl;
         auto r = HomeFileServer::create(root);
         REQUIRE(r.ok());
         s = std::move(r).value();
     }
-    ~Server() { (void)remove_tree(root); }
 
     // Through the wire encoding, as the FUSE side sends it.
     template <class Reply>

@@ -7,6 +7,7 @@
 
 #include "kern-ext/files.h"
 #include "libssi/remote/image_stream.h"
+#include "tests/support/temp_dir.h"
 
 #include <catch2/catch.hpp>
 
@@ -23,15 +24,6 @@ using namespace ssi;
 using namespace ssi::remote;
 
 namespace {
-
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char tmpl[] = "/tmp/ssi-image-server.XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { (void)::system(("rm -rf " + path).c_str()); }
-};
 
 std::string random_bytes(size_t n) {
     std::mt19937 gen(42);
@@ -74,8 +66,8 @@ TEST_CASE("image stream ops survive encode and decode; malformed payloads do not
 }
 
 TEST_CASE("ImageServer serves the image of the move in chunks, and takes one sent in pieces", "[image_stream]") {
-    TempDir dir;
-    const std::string image = dir.path + "/1-42.img";
+    test::TempDir dir("image-server");
+    const std::string image = dir / "1-42.img";
     const std::string contents = random_bytes(3 * kImageChunkBytes + 777);
     REQUIRE(write_file_atomic(image, contents, 0600));
     ImageServer server;
@@ -99,7 +91,7 @@ TEST_CASE("ImageServer serves the image of the move in chunks, and takes one sen
     }
     SECTION("sent in pieces: only the commit makes it the image") {
         const std::string sent = random_bytes(2 * kImageChunkBytes + 5);
-        server.serve(dir.path + "/1-43.img");
+        server.serve(dir / "1-43.img");
         CHECK(reply_of(server.handle(encode_image_op('P', 5, 0, "late"))).op == 'E');  // not from the start
         for (uint64_t at = 0; at < sent.size(); at += kImageChunkBytes) {
             std::string_view piece = std::string_view(sent).substr(at, kImageChunkBytes);
@@ -107,18 +99,18 @@ TEST_CASE("ImageServer serves the image of the move in chunks, and takes one sen
             REQUIRE(ack.op == 'K');
             CHECK(ack.offset == at);
         }
-        CHECK_FALSE(stat_path(dir.path + "/1-43.img"));  // not whole yet
+        CHECK_FALSE(stat_path(dir / "1-43.img"));  // not whole yet
         ImageOp done = reply_of(server.handle(encode_image_op('C', 0)));
         REQUIRE(done.op == 'K');
         CHECK(done.offset == sent.size());
-        CHECK(read_file(dir.path + "/1-43.img").value_or("") == sent);
-        CHECK_FALSE(stat_path(dir.path + "/1-43.img.part"));
+        CHECK(read_file(dir / "1-43.img").value_or("") == sent);
+        CHECK_FALSE(stat_path(dir / "1-43.img.part"));
     }
     SECTION("a move abandoned half-way leaves no part behind") {
-        server.serve(dir.path + "/1-44.img");
+        server.serve(dir / "1-44.img");
         REQUIRE(reply_of(server.handle(encode_image_op('P', 0, 0, "half"))).op == 'K');
         server.serve("");
-        CHECK_FALSE(stat_path(dir.path + "/1-44.img.part"));
+        CHECK_FALSE(stat_path(dir / "1-44.img.part"));
         CHECK(reply_of(server.handle(encode_image_op('C', 0))).op == 'E');
     }
     SECTION("garbage gets an error reply") {
@@ -179,9 +171,9 @@ bool asked_huge(uint64_t address) {
 }  // namespace
 
 TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the program's addresses", "[image_stream]") {
-    TempDir dir;
+    test::TempDir dir("image-server");
     ImageServer server;
-    server.serve(dir.path + "/img");
+    server.serve(dir / "img");
     const PageRun both = free_range((1 << 20) + (64 << 10) + 4096);  // with a gap, or they would merge
     const PageRun data{both.start, both.start + (1 << 20)}, code{data.end + 4096, both.end};
     const uint64_t taken = uint64_t(&dir);  // our stack: something of ours is there
@@ -200,7 +192,7 @@ TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the progr
     CHECK(std::string_view(reinterpret_cast<const char*>(data.start + 4096), bytes.size()) == bytes);
     CHECK(reply_of(server.handle(encode_image_op('W', code.start, 0, "hi"))).op == 'K');
     // ssi-migrate's bar sees it advance: IMAGE.precopy is as long as what came.
-    auto progress = stat_path(dir.path + "/img.precopy");
+    auto progress = stat_path(dir / "img.precopy");
     REQUIRE(progress.ok());
     CHECK(progress->st_size == off_t(bytes.size() + 2));
     // Not in an area, or running past one's end: refused, nothing written.
@@ -217,7 +209,7 @@ TEST_CASE("ImageServer holds a pre-copy in areas of its own memory, at the progr
 
     // The move is over (a new one, or none): the areas go.
     server.serve("");
-    CHECK_FALSE(stat_path(dir.path + "/img.precopy").ok());
+    CHECK_FALSE(stat_path(dir / "img.precopy").ok());
     CHECK(perms_at(data.start).empty());
     CHECK(perms_at(code.start).empty());
 }
@@ -230,8 +222,8 @@ TEST_CASE("ImageServer takes no pre-copy when no move is under way", "[image_str
 }
 
 TEST_CASE("ImageServer serves a post-copy only for a move from home, whose memory is held", "[image_stream]") {
-    TempDir dir;
-    const std::string image = dir.path + "/1-42.img";
+    test::TempDir dir("image-server");
+    const std::string image = dir / "1-42.img";
     REQUIRE(write_file_atomic(image, random_bytes(1000), 0600));
     ImageServer server;
     server.serve(image);  // a move between nodes: an image file, no head, no holder
