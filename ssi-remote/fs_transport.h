@@ -2,14 +2,18 @@
 // connected with this run's CURVE keys. A request takes an idle link (a socket is not
 // thread-safe, so one request at a time on each; a mutex hands them over) or, when all are
 // busy, connects one more: requests still go in parallel, but each link's CURVE handshake
-// (4-7 ms here) is paid once per run, not once per FUSE thread, and the first one is
-// started with the transport, while the mount and the launch go on.
+// (1-5 ms here) is paid once per run, not once per FUSE thread, and the first one is
+// started with the transport, while the mount and the launch go on. Until that first link
+// has answered, requests wait for it rather than connect more: at a start they come in
+// twos and threes (the primed names, the launch's lookups), and a second handshake next to
+// the first only made both later.
 #pragma once
 
 #include "kern-ext/result.h"
 
 #include <zmq.hpp>
 
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -44,13 +48,17 @@ public:
 
 private:
     std::unique_ptr<zmq::socket_t> take_link();
-    void give_back(std::unique_ptr<zmq::socket_t> link);
+    void give_back(std::unique_ptr<zmq::socket_t> link, bool answered);
+    void drop_link();
 
     zmq::context_t& context_;
     SessionKeys keys_;
     mutable std::mutex mu_;
+    std::condition_variable cv_;  // a link given back or dropped
     std::vector<std::unique_ptr<zmq::socket_t>> idle_;
-    size_t links_ = 0;
+    size_t links_ = 0;  // connected so far
+    size_t live_ = 0;   // connected and not dropped: idle or carrying a request
+    bool answered_ = false;
 };
 
 }  // namespace ssi::remote

@@ -1,6 +1,7 @@
 // ssi-remote/fs_transport: FUSE threads' requests to a real CURVE ROUTER standing for the
 // deputy: a request finding its link busy connects another and is answered beside the
-// first; abandon() ends requests still waiting for their replies.
+// first, once a link has answered (before, it waits for the first link); abandon() ends
+// requests still waiting for their replies.
 #include "ssi-remote/fs_transport.h"
 
 #include "libssi/keys.h"
@@ -103,13 +104,33 @@ TEST_CASE("fs_transport: a request finding its link busy is answered on another"
     CHECK(transport.links() == 2);  // both idle again: no third
 }
 
+TEST_CASE("fs_transport: until a link has answered, a request waits for it rather than connect another",
+          "[fs_transport]") {
+    Home home;
+    zmq::context_t context{1};
+    FsTransport transport(context, home.keys());
+    auto held = std::async(std::launch::async, [&] { return transport.call("hold"); });
+    REQUIRE(within(5s, [&] { return home.received() == 1; }));
+    auto queued = std::async(std::launch::async, [&] { return transport.call("queued"); });
+    CHECK(queued.wait_for(100ms) == std::future_status::timeout);
+    CHECK(home.received() == 1);
+    CHECK(transport.links() == 1);
+    home.release();
+    REQUIRE(held.get().ok());
+    auto answer = queued.get();
+    REQUIRE(answer.ok());
+    CHECK(answer->to_string() == "queued");
+    CHECK(transport.links() == 1);
+}
+
 TEST_CASE("fs_transport: abandon ends the requests waiting for replies, and later ones", "[fs_transport]") {
     Home home;
     zmq::context_t context{1};
     FsTransport transport(context, home.keys());
+    REQUIRE(transport.call("first").ok());  // answered: the two below each take a link
     std::vector<std::future<Result<zmq::message_t>>> waiting;
     for (int i = 0; i < 2; ++i) waiting.push_back(std::async(std::launch::async, [&] { return transport.call("hold"); }));
-    REQUIRE(within(5s, [&] { return home.received() == 2; }));
+    REQUIRE(within(5s, [&] { return home.received() == 3; }));
     transport.abandon();
     for (auto& w : waiting) {
         REQUIRE(w.wait_for(5s) == std::future_status::ready);
