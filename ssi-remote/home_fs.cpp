@@ -135,8 +135,10 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         return make_error("fuse_session_mount", mountpoint, EIO);
     }
     HomeFsOps::use_passthrough_io(*self);
-    if (options.start_names && !options.start_names->last().empty())
+    if (options.start_names && !options.start_names->last().empty()) {
+        self->priming_ = true;
         self->prime_ = std::thread([s = self.get()] { HomeFsOps::prime(*s); });
+    }
     self->release_flusher_ = std::thread([s = self.get()] { HomeFsOps::flush_releases(*s); });
     self->loop_ = std::thread([s = self.get()] {
         fuse_loop_config* config = fuse_loop_cfg_create();

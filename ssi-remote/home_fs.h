@@ -160,8 +160,11 @@ private:
     std::unordered_map<uint64_t, uint64_t> writer_handles_;  // handle -> node
 
     // Primed names (start_names.h), each answering one LOOKUP (or READLINK) here; what no
-    // request took by primed_until_ is forgotten at home.
+    // request took by primed_until_ is forgotten at home. A LOOKUP while the prime is on
+    // its way waits for it (priming_): it would wait as long for a link to ask home.
     std::multimap<std::pair<uint64_t, std::string>, EntryReply> primed_;
+    bool priming_ = false;
+    std::condition_variable primed_cv_;
     std::multimap<uint64_t, std::string> primed_links_;
     std::chrono::steady_clock::time_point primed_until_;
     std::thread prime_;

@@ -29,18 +29,28 @@ void HomeFsOps::lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 // before the reply (they go home then, and the primes they missed are forgotten).
 void HomeFsOps::prime(HomeFs& self) {
     auto r = call<PrimeReply>(self, PrimeRequest{self.options_.start_names->last()});
-    if (!r) return;
-    std::lock_guard lock(self.mu_);
-    for (auto& n : r->names) {
-        self.stamps_.try_emplace(n.entry.node, stamp_of(n.entry.attr));
-        if (n.has_link) self.primed_links_.emplace(n.entry.node, std::move(n.link));
-        self.primed_.emplace(std::make_pair(n.parent, std::move(n.name)), n.entry);
+    {
+        std::lock_guard lock(self.mu_);
+        self.priming_ = false;
+        for (auto& n : r ? r->names : std::vector<PrimedName>{}) {
+            self.stamps_.try_emplace(n.entry.node, stamp_of(n.entry.attr));
+            if (n.has_link) self.primed_links_.emplace(n.entry.node, std::move(n.link));
+            self.primed_.emplace(std::make_pair(n.parent, std::move(n.name)), n.entry);
+        }
+        self.primed_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     }
-    self.primed_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    self.primed_cv_.notify_all();
+}
+
+void HomeFsOps::wait_for_prime(HomeFs& self, std::unique_lock<std::mutex>& lock) {
+    // Bounded: a prime that never comes back must not hold a lookup longer than it would
+    // have waited for home itself.
+    self.primed_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return !self.priming_; });
 }
 
 std::optional<EntryReply> HomeFsOps::take_primed(HomeFs& self, uint64_t parent, const char* name) {
-    std::lock_guard lock(self.mu_);
+    std::unique_lock lock(self.mu_);
+    wait_for_prime(self, lock);
     auto it = self.primed_.find(std::make_pair(parent, std::string(name)));
     if (it == self.primed_.end()) return std::nullopt;
     EntryReply entry = it->second;
@@ -49,7 +59,8 @@ std::optional<EntryReply> HomeFsOps::take_primed(HomeFs& self, uint64_t parent, 
 }
 
 std::optional<std::string> HomeFsOps::take_primed_link(HomeFs& self, uint64_t node) {
-    std::lock_guard lock(self.mu_);
+    std::unique_lock lock(self.mu_);
+    wait_for_prime(self, lock);
     auto it = self.primed_links_.find(node);
     if (it == self.primed_links_.end()) return std::nullopt;
     std::string target = std::move(it->second);

@@ -83,6 +83,7 @@ struct HomeFsOps {
 
     // ---- primed names (start_names.h) ----
     static void prime(HomeFs& self);
+    static void wait_for_prime(HomeFs& self, std::unique_lock<std::mutex>& lock);
     static std::optional<EntryReply> take_primed(HomeFs& self, uint64_t parent, const char* name);
     static std::optional<std::string> take_primed_link(HomeFs& self, uint64_t node);
     static void forget_unused_primes(HomeFs& self);

@@ -58,8 +58,12 @@ struct Mounted {
     std::function<void(const FsRequest&)> after_home;
 
     // `prepare` fills the home root before the mount (a start's names are primed at once).
-    explicit Mounted(HomeFsOptions options = {}, const std::function<void(const std::string&)>& prepare = {}) {
+    // `hook` is after_home from the mount on (before, the mount's own requests would race
+    // with setting it).
+    explicit Mounted(HomeFsOptions options = {}, const std::function<void(const std::string&)>& prepare = {},
+                     std::function<void(const FsRequest&)> hook = {}) {
         if (prepare) prepare(root);
+        after_home = std::move(hook);
         auto s = HomeFileServer::create(root);
         REQUIRE(s.ok());
         server = std::move(s).value();
@@ -854,5 +858,22 @@ TEST_CASE("home_fs: a start's names are primed from the last run's record", "[fu
         for (int i = 0; i < 200 && m.server->node_count() != nodes - 2; ++i) ::usleep(5000);
         CHECK(m.fs->primed_names() == 0);
         CHECK(m.server->node_count() == nodes - 2);
+    }
+    {
+        // A lookup made while the prime is still on its way waits for it, then is answered
+        // here, rather than ask home (and wait as long for a link to do so).
+        std::atomic<int> lookups_home{0};
+        std::atomic<bool> prime_answered{false};
+        Mounted m(options(), fill, [&](const FsRequest& r) {
+            if (std::holds_alternative<PrimeRequest>(r)) {
+                ::usleep(300'000);
+                prime_answered = true;
+            }
+            if (std::holds_alternative<LookupRequest>(r)) ++lookups_home;
+        });
+        CHECK_FALSE(prime_answered);  // the cat below starts before the prime's reply
+        CHECK(cat(m, "ln") == "old\n");
+        CHECK(prime_answered);
+        CHECK(lookups_home == 0);
     }
 }
