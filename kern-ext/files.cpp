@@ -55,6 +55,11 @@ Result<struct stat> stat_path(const std::string& path) {
     return st;
 }
 
+bool is_null_device(int fd) {
+    struct stat st {};
+    return ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3);
+}
+
 Result<void> set_readahead_kb(dev_t device, unsigned kb) {
     std::string knob = "/sys/class/bdi/" + std::to_string(major(device)) + ":" + std::to_string(minor(device)) +
                        "/read_ahead_kb";

@@ -17,6 +17,8 @@ Result<std::string> read_file(const std::string& path);
 // Writes to a temporary file beside `path` and renames it over, so readers never see half.
 Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 Result<struct stat> stat_path(const std::string& path);
+// Whether fd is open on the null device (character device 1:3, whatever name it was opened by).
+bool is_null_device(int fd);
 Result<void> make_dirs(const std::string& path, mode_t mode);
 Result<void> change_mode(const std::string& path, mode_t mode);
 Result<void> change_owner(const std::string& path, uid_t uid, gid_t gid);

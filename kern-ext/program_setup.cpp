@@ -21,8 +21,9 @@ Result<int> duplicate_above(int fd, int lowest) {
     return copy;
 }
 
-Result<int> open_null() {
-    int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+// As a shell's `< /dev/null` and `> /dev/null` open it.
+Result<int> open_null_as(int stdio_fd) {
+    int fd = ::open("/dev/null", (stdio_fd == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
     if (fd < 0) return sys_error("open", "/dev/null");
     return fd;
 }
@@ -82,12 +83,16 @@ Result<int> move_above_stdio(int fd) {
 
 Result<void> install_stdio(int in, int out, int err) {
     int sources[3] = {in, out, err};
-    UniqueFd null;
-    if (in < 0 || out < 0 || err < 0) null.reset(TRY(open_null()));
     // Copies above 2 first: installing 0 must not close the descriptor that becomes 1.
     int copies[3];
-    for (int i = 0; i < 3; ++i) copies[i] = TRY(duplicate_above(sources[i] < 0 ? null.get() : sources[i], 3));
-    null.reset();
+    for (int i = 0; i < 3; ++i) {
+        if (sources[i] >= 0) {
+            copies[i] = TRY(duplicate_above(sources[i], 3));
+        } else {
+            UniqueFd null(TRY(open_null_as(i)));
+            copies[i] = TRY(duplicate_above(null.get(), 3));
+        }
+    }
     for (int i = 0; i < 3; ++i) {
         TRY(duplicate_fd(copies[i], i));
         ::close(copies[i]);

@@ -15,7 +15,8 @@
 namespace ssi {
 
 // Makes `in`, `out`, `err` descriptors 0, 1 and 2 (inheritable), whatever numbers they
-// have now, even 0..2 in another order; -1 opens /dev/null there.
+// have now, even 0..2 in another order; -1 opens /dev/null there (read-only on 0, write-only
+// on 1 and 2, as a shell's redirections do).
 Result<void> install_stdio(int in, int out, int err);
 // close_range(2): closes every descriptor but `keep`.
 Result<void> close_fds_except(std::vector<int> keep);

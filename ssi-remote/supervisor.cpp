@@ -165,13 +165,17 @@ Result<void> Supervisor::start_program() {
         TRY(set_terminal_attributes(pty->slave(), home_terminal_attributes(term)));
         if (term.rows && term.cols) TRY(set_terminal_size(pty->slave(), {term.rows, term.cols}));
     }
+    // Those that are the null device at home are this node's: nothing to relay for them.
+    auto null = [&](int fd) { return (spec_.null_stdio >> fd) & 1; };
     UniqueFd in_read, in_write, out_read, out_write, err_read, err_write;
-    if (!term.enabled) std::tie(in_read, in_write) = TRY(make_pipe());
-    if (!term.stdout_tty || !term.enabled) std::tie(out_read, out_write) = TRY(make_pipe());
-    if (!term.stderr_tty || !term.enabled) std::tie(err_read, err_write) = TRY(make_pipe());
+    if (!term.enabled && !null(0)) std::tie(in_read, in_write) = TRY(make_pipe());
+    if ((!term.stdout_tty || !term.enabled) && !null(1)) std::tie(out_read, out_write) = TRY(make_pipe());
+    if ((!term.stderr_tty || !term.enabled) && !null(2)) std::tie(err_read, err_write) = TRY(make_pipe());
     for (const UniqueFd* end : {&in_write, &out_read, &err_read})
         if (*end) (void)set_pipe_capacity(end->get(), int(kOutputChunkBytes));  // a smaller pipe still works
-    auto source = [&](const UniqueFd& pipe_end) { return pipe_end ? pipe_end.get() : pty->slave(); };
+    auto source = [&](const UniqueFd& pipe_end, int fd) {
+        return pipe_end ? pipe_end.get() : null(fd) ? -1 : pty->slave();  // -1: the launch opens /dev/null
+    };
     LaunchSpec launch;
     launch.root = mountpoint_;
     launch.binds = {{"/dev", "/dev"}, {"/sys", "/sys"}};
@@ -195,9 +199,9 @@ Result<void> Supervisor::start_program() {
         launch.rlimits.push_back({resource, rlimit{rlim_t(limit.first), rlim_t(limit.second)}});
     launch.pid = spec_.pid;
     launch.ppid = spec_.ppid;
-    launch.stdin_fd = source(in_read);
-    launch.stdout_fd = source(out_write);
-    launch.stderr_fd = source(err_write);
+    launch.stdin_fd = source(in_read, 0);
+    launch.stdout_fd = source(out_write, 1);
+    launch.stderr_fd = source(err_write, 2);
     launch.hostname = spec_.hostname;
     launch.controlling_terminal = term.enabled;
     launch.park = !spec_.restore_image.empty();

@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 11;
+inline constexpr uint32_t kProtocolVersion = 12;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -189,9 +189,13 @@ struct RunRequest {
     // With restore_image, a move from home: the memory is held at home and comes after the
     // resume, as the program needs it and then the rest (docs/migration.md, "Post-copy").
     bool lazy_memory = false;
+    // From the tool: bit N set when its descriptor N (0..2) is the null device. The program
+    // gets the target's /dev/null there instead of a pipe to the deputy, so what it writes
+    // to it is dropped where it runs, and reading it ends at once (protocol 12).
+    uint8_t null_stdio = 0;
     MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
                          session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal, program,
-                         restore_image, lazy_memory)
+                         restore_image, lazy_memory, null_stdio)
 };
 
 struct RunReply {

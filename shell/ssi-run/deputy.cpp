@@ -97,6 +97,9 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32
     d->tty_ = is_terminal(STDIN_FILENO);
     for (int fd : {STDOUT_FILENO, STDERR_FILENO, STDIN_FILENO})
         if (d->tty_ && d->tty_out_ < 0 && is_terminal(fd)) d->tty_out_ = fd;
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO})
+        if (is_null_device(fd)) d->null_stdio_ |= uint8_t(1u << fd);
+    if (d->null_stdio_ & 1) d->stdin_open_ = false;  // its end is the program's own, over there
     return d;
 }
 
@@ -113,6 +116,7 @@ wire::RunRequest Deputy::request(const RunOptions& options) const {
     r.deputy_public_key = server_public_;
     r.session_secret_key = client_secret_;
     r.hostname = host_name().value_or("");
+    r.null_stdio = null_stdio_;
     if (tty_) {
         wire::TerminalSpec& t = r.terminal;
         t.enabled = true;

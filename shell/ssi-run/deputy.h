@@ -107,6 +107,9 @@ private:
     std::string control_id_;  // the supervisor's control connection, once it said hello
     std::vector<int> early_signals_;
     bool stdin_open_ = true;
+    // Our descriptors 0..2 that are the null device: the program gets the target's there
+    // (RunRequest::null_stdio), and nothing of them travels.
+    uint8_t null_stdio_ = 0;
     // Input sent to the current supervisor, and what it says the program took (StdinTaken).
     uint64_t stdin_sent_ = 0, stdin_taken_ = 0;
     // What we sent beyond stdin_taken_: some of it may still be on its way at the

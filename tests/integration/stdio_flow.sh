@@ -125,4 +125,26 @@ got=$(on_node 1 bash -c 'timeout 20 ssi-run -n 2 sh -c "echo lost; echo kept >&2
 status 0" ] || fail "closed stdout: expected its output dropped and stderr kept, got: $got"
 ok "stdin or stdout closed at home: empty or discarding over there, nothing hangs"
 
+# Stdio on the null device at home is the null device over there, opened as the shell
+# opened it (read-only, write-only): what the program writes to it is dropped where it
+# runs instead of travelling home, and a read of it ends at once. Each run reports on the
+# other descriptors through the one left a pipe.
+report='import fcntl, os, stat, sys
+out = sys.stderr if sys.argv[1] == "2" else sys.stdout
+for fd in sys.argv[2:]:
+    s = os.fstat(int(fd))
+    kind = "null" if stat.S_ISCHR(s.st_mode) and s.st_rdev == os.makedev(1, 3) else "fifo" if stat.S_ISFIFO(s.st_mode) else "other"
+    print(fd, kind, fcntl.fcntl(int(fd), fcntl.F_GETFL) & os.O_ACCMODE, file=out)
+print("read", len(sys.stdin.read()), file=out)'
+on_node 1 sh -c "cat > /tmp/report.py" <<<"$report"
+got=$(on_node 1 bash -c 'ssi-run -n 2 python3 /tmp/report.py 2 0 1 2>&1 < /dev/null > /dev/null')
+[ "$got" = "0 null 0
+1 null 1
+read 0" ] || fail "stdin and stdout on /dev/null at home: expected the null device over there, got: $got"
+got=$(on_node 1 bash -c 'echo abc | ssi-run -n 2 python3 /tmp/report.py 1 0 2 2> /dev/null')
+[ "$got" = "0 fifo 0
+2 null 1
+read 4" ] || fail "stderr on /dev/null at home, stdin a pipe: got: $got"
+ok "stdio on /dev/null at home: the null device over there, read-only and write-only"
+
 pass

@@ -253,6 +253,28 @@ TEST_CASE("remote launch: signal() reaches the program's trap", "[launch][root]"
     CHECK(process->wait()->code == 7);
 }
 
+TEST_CASE("remote launch: stdio given as -1 is the null device, opened as a shell would", "[launch][root]") {
+    if (!have_root()) return;
+    auto out = make_pipe();
+    REQUIRE(out.ok());
+    // Each descriptor's device (major:minor, hex) and access mode (fdinfo's flags, octal:
+    // the last digit is O_RDONLY 0, O_WRONLY 1, O_RDWR 2).
+    LaunchSpec spec = shell_spec(
+        "for fd in 0 2; do f=$(sed -n 's/^flags:[[:space:]]*//p' /proc/self/fdinfo/$fd); "
+        "echo $fd $(stat -L -c %t:%T /proc/self/fd/$fd) ${f#${f%?}}; done; cat; echo dropped >&2");
+    spec.stdin_fd = -1;
+    spec.stdout_fd = out->second.get();
+    spec.stderr_fd = -1;
+    auto process = RemoteProcess::launch(spec);
+    if (!process) FAIL(process.error().message());
+    out->second.reset();
+    // stdin ends at once (cat returns), and what goes to stderr is dropped.
+    CHECK(read_to_end(out->first.get()) == "0 1:3 0\n2 1:3 1\n");
+    auto exit = process->wait();
+    REQUIRE(exit.ok());
+    CHECK(exit->code == 0);
+}
+
 TEST_CASE("remote launch: a launcher that ignores SIGCHLD still gets the status", "[launch][root]") {
     if (!have_root()) return;
     auto launcher = fork_process();
