@@ -866,7 +866,7 @@ TEST_CASE("home_fs: a start's names are primed from the last run's record", "[fu
         std::atomic<bool> prime_answered{false};
         Mounted m(options(), fill, [&](const FsRequest& r) {
             if (std::holds_alternative<PrimeRequest>(r)) {
-                ::usleep(300'000);
+                ::usleep(1'000'000);  // long enough that a stall of the test cannot outlast it
                 prime_answered = true;
             }
             if (std::holds_alternative<LookupRequest>(r)) ++lookups_home;
