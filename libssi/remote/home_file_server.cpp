@@ -5,11 +5,9 @@
 #include "kern-ext/files.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
 #include <cstdlib>
 
@@ -17,43 +15,11 @@ namespace ssi::remote {
 
 namespace {
 
-constexpr int kPathFlags = O_PATH | O_NOFOLLOW;
-constexpr int kSelf = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
-
-Result<void> check_name(const std::string& name) {
-    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
-        return make_error("check name", name, EINVAL);
-    return ok();
-}
-
 int errno_of(const Error& e) { return e.err != 0 ? e.err : EIO; }
 
 uint64_t mix_dev(dev_t dev) {
     uint64_t x = static_cast<uint64_t>(dev) * 0x9E3779B97F4A7C15ull;
     return x ^ (x >> 29);
-}
-
-// How much of a listing one reply carries: what the kernel's buffer takes, within bounds.
-size_t listing_room(uint32_t max_bytes) { return std::min<uint32_t>(std::max<uint32_t>(max_bytes, 4096), 1 << 16); }
-
-// A listing's entries from `offset` on, about `room` bytes of them; it seeks only when the
-// kernel asks for another place than where the last reply stopped (`next`). The caller
-// holds the handle's dir_mu.
-Result<std::vector<DirEntry>> read_dir_from(int fd, int64_t& next, int64_t offset, size_t room) {
-    if (offset != next) {
-        TRY(seek_dir(fd, offset));
-        next = offset;
-    }
-    return read_dir_entries(fd, room);
-}
-
-// Whether nothing follows `next` in the listing. A read past the end costs a getdents64
-// here; entries found instead are put back (the kernel reads them next).
-bool listing_ends_at(int fd, int64_t next) {
-    auto more = read_dir_entries(fd, 4096);
-    if (more && more->empty()) return true;
-    (void)seek_dir(fd, next);
-    return false;
 }
 
 }  // namespace
@@ -394,210 +360,6 @@ Result<EmptyReply> HomeFileServer::op(const AccessRequest& r) {
     TRY(check_names(r.node));
     auto n = TRY(node(r.node));
     TRY(access_fd(n->fd.get(), r.mask));
-    return EmptyReply{};
-}
-
-// ---- open files ------------------------------------------------------------------------
-
-Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
-    TRY(check_names(r.node));
-    auto n = TRY(node(r.node));
-    auto h = std::make_shared<Handle>();
-    h->fd = TRY(reopen_fd(n->fd.get(), r.flags & ~O_NOCTTY));
-    h->node = n;
-    struct stat st = TRY(stat_at(h->fd.get(), "", kSelf));
-    OpenReply reply{0, attr_of(st)};
-    reply.dev = st.st_dev;
-    reply.opened_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::system_clock::now().time_since_epoch()).count();
-    // A small file read whole now saves the target its first READ round trip.
-    if ((r.flags & O_ACCMODE) == O_RDONLY && S_ISREG(st.st_mode) && st.st_size <= kOpenHeadBytes) {
-        const size_t size = static_cast<size_t>(st.st_size);
-        reply.whole.resize(size + 1);  // one more: a file that grew meanwhile is not whole
-        size_t done = 0;
-        bool failed = false;
-        while (done < reply.whole.size()) {
-            auto n = pread_some(h->fd.get(), std::span(reply.whole).subspan(done), off_t(done));
-            if (!n) failed = true;
-            if (!n || *n == 0) break;
-            done += *n;
-        }
-        reply.has_whole = !failed && done <= size;  // else its READs ask as usual
-        reply.whole.resize(reply.has_whole ? done : 0);
-    }
-    reply.handle = add_handle(std::move(h));
-    return reply;
-}
-
-Result<CreateReply> HomeFileServer::op(const CreateRequest& r) {
-    TRY(check_name(r.name));
-    TRY(check_names(r.parent));
-    auto parent = TRY(node(r.parent));
-    auto h = std::make_shared<Handle>();
-    h->fd = TRY(open_at(parent->fd.get(), r.name, (r.flags | O_CREAT) & ~O_NOCTTY, r.mode));
-    EntryReply entry = TRY(enter(TRY(reopen_fd(h->fd.get(), O_PATH)), r.parent, r.name));
-    h->node = TRY(node(entry.node));
-    return CreateReply{entry, add_handle(std::move(h))};
-}
-
-Result<DataReply> HomeFileServer::op(const ReadRequest& r) {
-    DataReply reply;
-    reply.data.resize(std::min(r.size, kMaxIo));
-    reply.data.resize(TRY(read_into(r, reply.data)));
-    return reply;
-}
-
-Result<size_t> HomeFileServer::read_into(const ReadRequest& r, std::span<char> buffer) {
-    auto h = TRY(open_handle(r.handle));
-    size_t done = 0;
-    while (done < buffer.size()) {  // a short read means end of file to the target
-        size_t n = TRY(pread_some(h->fd.get(), buffer.subspan(done), r.offset + done));
-        if (n == 0) break;
-        done += n;
-    }
-    return done;
-}
-
-Result<WriteReply> HomeFileServer::op(const WriteRequest& r) {
-    auto h = TRY(open_handle(r.handle));
-    size_t done = 0;
-    while (done < r.data.size()) {
-        auto n = pwrite_some(h->fd.get(), std::span(r.data).subspan(done), r.offset + done);
-        if (!n) {
-            if (done > 0) break;  // report what was written; the next write gets the error
-            return n.error();
-        }
-        done += *n;
-    }
-    return WriteReply{static_cast<uint32_t>(done)};
-}
-
-Result<EmptyReply> HomeFileServer::op(const FlushRequest& r) {
-    auto n = TRY(node(r.node));
-    std::lock_guard lock(n->lock_mu);
-    n->owners.erase(r.owner);  // closing the owner's description drops its locks
-    return EmptyReply{};
-}
-
-Result<EmptyReply> HomeFileServer::op(const ReleaseRequest& r) {
-    std::string unknown;
-    for (uint64_t handle : r.handles)
-        if (!remove_handle(handle)) unknown += (unknown.empty() ? "" : ",") + std::to_string(handle);
-    if (!unknown.empty()) return make_error("release", unknown, EBADF);  // the others are closed
-    return EmptyReply{};
-}
-
-Result<EmptyReply> HomeFileServer::op(const FsyncRequest& r) {
-    auto h = TRY(open_handle(r.handle));
-    TRY(sync_fd(h->fd.get(), r.datasync));
-    return EmptyReply{};
-}
-
-Result<EmptyReply> HomeFileServer::op(const FallocateRequest& r) {
-    auto h = TRY(open_handle(r.handle));
-    TRY(allocate(h->fd.get(), r.mode, r.offset, r.length));
-    return EmptyReply{};
-}
-
-// ---- directories -----------------------------------------------------------------------
-
-Result<OpenReply> HomeFileServer::op(const OpendirRequest& r) {
-    TRY(check_names(r.node));
-    auto n = TRY(node(r.node));
-    auto h = std::make_shared<Handle>();
-    h->fd = TRY(open_at(n->fd.get(), ".", O_RDONLY | O_DIRECTORY));
-    h->node = n;
-    h->dir_node = r.node;
-    Attr attr = attr_of(TRY(stat_at(h->fd.get(), "", kSelf)));
-    return OpenReply{add_handle(std::move(h)), attr};
-}
-
-Result<DirReply> HomeFileServer::op(const ReaddirRequest& r) {
-    auto h = TRY(open_handle(r.handle));
-    std::lock_guard lock(h->dir_mu);
-    auto entries = TRY(read_dir_from(h->fd.get(), h->dir_next, r.offset, listing_room(r.max_bytes)));
-    DirReply reply;
-    reply.entries.reserve(entries.size());
-    for (auto& e : entries) {
-        h->dir_next = e.next;
-        reply.entries.push_back(DirEntryWire{e.ino, e.type, e.next, std::move(e.name)});
-    }
-    reply.end = entries.empty() || listing_ends_at(h->fd.get(), h->dir_next);
-    return reply;
-}
-
-Result<DirplusReply> HomeFileServer::op(const ReaddirplusRequest& r) {
-    auto h = TRY(open_handle(r.handle));
-    std::lock_guard lock(h->dir_mu);
-    // The kernel's buffer holds what fits of it: no lookup is made for an entry it would
-    // not take (a plain entry is smaller, so reading `room` bytes of them is enough).
-    const size_t room = listing_room(r.max_bytes);
-    auto entries = TRY(read_dir_from(h->fd.get(), h->dir_next, r.offset, room));
-    DirplusReply reply;
-    size_t used = 0;
-    for (auto& e : entries) {
-        used += direntplus_size(e.name.size());
-        if (used > room) break;
-        DirplusEntryWire w{DirEntryWire{e.ino, e.type, e.next, e.name}, 0, {}};
-        // "." and ".." never: the kernel does not count lookups of them.
-        if (e.name != "." && e.name != ".." && h->plus_nodes < kMaxPlusNodes)
-            if (auto path = open_at(h->fd.get(), e.name, kPathFlags))
-                if (auto entry = enter(std::move(*path), h->dir_node, e.name)) {
-                    w.node = entry->node;
-                    w.attr = entry->attr;
-                    ++h->plus_nodes;
-                }
-        h->dir_next = e.next;
-        reply.entries.push_back(std::move(w));
-    }
-    if (reply.entries.size() < entries.size()) TRY(seek_dir(h->fd.get(), h->dir_next));  // the rest next time
-    else reply.end = entries.empty() || listing_ends_at(h->fd.get(), h->dir_next);
-    return reply;
-}
-
-Result<EmptyReply> HomeFileServer::op(const ReleasedirRequest& r) {
-    if (!remove_handle(r.handle)) return make_error("releasedir", std::to_string(r.handle), EBADF);
-    return EmptyReply{};
-}
-
-// ---- locks -----------------------------------------------------------------------------
-
-namespace {
-struct flock to_flock(const Lock& l) {
-    struct flock f {};
-    f.l_type = static_cast<short>(l.type);
-    f.l_whence = SEEK_SET;
-    f.l_start = l.start;
-    f.l_len = l.len;
-    return f;
-}
-}  // namespace
-
-Result<LockReply> HomeFileServer::op(const GetlkRequest& r) {
-    auto n = TRY(node(r.node));
-    std::shared_ptr<Handle> h;
-    if (r.handle != 0) h = TRY(open_handle(r.handle));
-    std::lock_guard lock(n->lock_mu);
-    int fd = TRY(owner_fd(*n, h.get(), r.owner));
-    struct flock f = TRY(ofd_getlk(fd, to_flock(r.lock)));
-    // An OFD lock has no pid (-1); a lock of a process at home has its pid, meaningless here.
-    return LockReply{Lock{f.l_type, f.l_start, f.l_len, 0}};
-}
-
-Result<EmptyReply> HomeFileServer::op(const SetlkRequest& r) {
-    auto n = TRY(node(r.node));
-    std::shared_ptr<Handle> h;
-    if (r.handle != 0) h = TRY(open_handle(r.handle));
-    std::lock_guard lock(n->lock_mu);
-    if (r.lock.type == F_UNLCK && !n->owners.contains(r.owner)) return EmptyReply{};
-    int fd = TRY(owner_fd(*n, h.get(), r.owner));
-    TRY(ofd_setlk(fd, to_flock(r.lock)));
-    return EmptyReply{};
-}
-
-Result<EmptyReply> HomeFileServer::op(const FlockRequest& r) {
-    auto h = TRY(open_handle(r.handle));
-    TRY(flock_fd(h->fd.get(), (r.op & (LOCK_SH | LOCK_EX | LOCK_UN)) | LOCK_NB));
     return EmptyReply{};
 }
 

@@ -1,9 +1,11 @@
 // The server's table entries (HomeFileServer::Node, ::Handle), shared by its source files.
 #pragma once
 
+#include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
 #include "libssi/remote/home_file_server.h"
 
+#include <fcntl.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -16,6 +18,20 @@
 #include <vector>
 
 namespace ssi::remote {
+
+// How the server holds a name: a path descriptor of the name itself, never of what a
+// symbolic link points to.
+inline constexpr int kPathFlags = O_PATH | O_NOFOLLOW;
+// *at() calls on such a descriptor itself.
+inline constexpr int kSelf = AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW;
+
+// A name within one directory, as a request may carry it: not empty, ".", ".." or with a
+// slash (EINVAL).
+inline Result<void> check_name(const std::string& name) {
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+        return make_error("check name", name, EINVAL);
+    return ok();
+}
 
 struct HomeFileServer::Node {
     UniqueFd fd;  // O_PATH | O_NOFOLLOW
