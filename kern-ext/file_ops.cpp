@@ -1,6 +1,7 @@
 #include "kern-ext/file_ops.h"
 
 #include <dirent.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,6 +24,18 @@ Result<UniqueFd> open_at(int dirfd, const std::string& name, int flags, mode_t m
 }
 
 std::string proc_fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+Result<UniqueFd> open_in_root(int root, const std::string& path, int flags) {
+    struct open_how how {};
+    how.flags = uint64_t(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    for (;;) {
+        int fd = int(::syscall(SYS_openat2, root, path.c_str(), &how, sizeof how));
+        if (fd >= 0) return UniqueFd(fd);
+        if (errno == EINTR || errno == EAGAIN) continue;  // EAGAIN: a rename raced the walk
+        return sys_error("openat2(RESOLVE_IN_ROOT)", path);
+    }
+}
 
 Result<UniqueFd> reopen_fd(int fd, int flags) {
     // O_NOFOLLOW would refuse the /proc magic link itself; O_CREAT/O_EXCL make no sense here.

@@ -19,6 +19,9 @@ namespace ssi {
 
 // openat(2); O_CLOEXEC is always added.
 Result<UniqueFd> open_at(int dirfd, const std::string& name, int flags, mode_t mode = 0);
+// openat2(2) with RESOLVE_IN_ROOT: `path` as if `root` (a directory fd) were "/", ".."
+// and symlinks included, magic links refused. O_CLOEXEC is always added.
+Result<UniqueFd> open_in_root(int root, const std::string& path, int flags);
 // Opens the object an O_PATH (or any) fd refers to anew, through /proc/self/fd, with the
 // kernel's normal permission checks: how an O_PATH handle becomes a readable file.
 Result<UniqueFd> reopen_fd(int fd, int flags);

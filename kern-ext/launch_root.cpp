@@ -1,11 +1,11 @@
 #include "kern-ext/launch_root.h"
 
+#include "kern-ext/file_ops.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/process.h"
 #include "kern-ext/unique_fd.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,22 +23,18 @@ Result<UniqueFd> open_directory(const std::string& path) {
     return UniqueFd(fd);
 }
 
-// openat2(RESOLVE_IN_ROOT): `path` as if `root` were "/", symlinks included.
-Result<UniqueFd> open_in_root(const std::string& root, const std::string& path) {
-    UniqueFd dir = TRY(open_directory(root.empty() ? "/" : root));
-    struct open_how how {};
-    how.flags = O_PATH | O_CLOEXEC;
-    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    std::string relative = path.empty() ? "/" : path;
-    int fd = int(::syscall(SYS_openat2, dir.get(), relative.c_str(), &how, sizeof(how)));
-    if (fd < 0) return sys_error("openat2(RESOLVE_IN_ROOT)", root + relative);
-    return UniqueFd(fd);
-}
-
 // The mount wrappers name "/proc/self/fd/N"; say which path that was.
 Error naming(Error e, const std::string& what) {
     e.context = what;
     return e;
+}
+
+// `path` as if `root` were "/", symlinks included.
+Result<UniqueFd> open_in_root(const std::string& root, const std::string& path) {
+    UniqueFd dir = TRY(open_directory(root.empty() ? "/" : root));
+    auto fd = ssi::open_in_root(dir.get(), path.empty() ? "/" : path, O_PATH);
+    if (!fd) return naming(fd.error(), root + path);
+    return fd;
 }
 
 Result<void> pivot_root_here() {

@@ -73,6 +73,20 @@ Result<int> SyscallListener::add_fd(uint64_t id, int fd, bool cloexec, bool and_
     }
 }
 
+Result<void> SyscallListener::replace_fd(uint64_t id, int fd, int target, bool cloexec) const {
+    seccomp_notif_addfd addfd{};
+    addfd.id = id;
+    addfd.srcfd = uint32_t(fd);
+    addfd.newfd = uint32_t(target);
+    addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+    addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
+    for (;;) {
+        if (::ioctl(fd_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) >= 0) return ok();
+        if (errno == EINTR) continue;
+        return sys_error("ioctl(SECCOMP_IOCTL_NOTIF_ADDFD, SETFD)", id_context(id) + ", fd " + std::to_string(target));
+    }
+}
+
 bool SyscallListener::is_valid(uint64_t id) const {
     return ::ioctl(fd_.get(), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }

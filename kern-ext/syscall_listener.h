@@ -57,6 +57,9 @@ public:
     // returns its number there. With `and_reply`, that number is also the call's result,
     // atomically (SECCOMP_ADDFD_FLAG_SEND): the notification is answered by this.
     Result<int> add_fd(uint64_t id, int fd, bool cloexec, bool and_reply) const;
+    // Installs our `fd` as the caller's descriptor `target`, closing what was there, as
+    // dup2 would (SECCOMP_ADDFD_FLAG_SETFD). The notification stays unanswered.
+    Result<void> replace_fd(uint64_t id, int fd, int target, bool cloexec) const;
     // Whether the caller still waits for this notification.
     bool is_valid(uint64_t id) const;
 

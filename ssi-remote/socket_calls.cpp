@@ -1,15 +1,19 @@
 #include "ssi-remote/socket_calls.h"
 
 #include "kern-ext/files.h"
+#include "kern-ext/file_ops.h"
 #include "kern-ext/pidfd.h"
+#include "kern-ext/proc_files.h"
 #include "kern-ext/proc_tree.h"
 #include "kern-ext/socket_ops.h"
 #include "kern-ext/thread_signals.h"
 
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -58,17 +62,23 @@ struct Target {
     UniqueFd copy;  // the program's descriptor, by pidfd_getfd: its flags are the program's
 };
 
-// The relayed socket `fd` of the caller is, or nullopt when it is not one of ours.
-std::optional<Target> our_socket(SocketRelay& relay, const SyscallNotification& n, int fd) {
+// A copy of the caller's descriptor `fd`; nullopt for EBADF and the like (the kernel will
+// say so when the call goes on).
+std::optional<UniqueFd> copy_of(const SyscallNotification& n, int fd) {
     auto pidfd = descriptors_of(n.pid);
     if (!pidfd) return std::nullopt;
     auto copy = pidfd->get_fd(fd);
-    if (!copy) return std::nullopt;  // EBADF and the like: the kernel will say so
-    auto inode = fd_inode(copy->get());
+    if (!copy) return std::nullopt;
+    return std::move(*copy);
+}
+
+// The relayed socket the `copy` is, or nullopt when it is not one of ours.
+std::optional<Target> our_socket(SocketRelay& relay, UniqueFd& copy) {
+    auto inode = fd_inode(copy.get());
     if (!inode) return std::nullopt;
     auto sock = relay.find(*inode);
     if (!sock) return std::nullopt;
-    return Target{*sock, std::move(*copy)};
+    return Target{*sock, std::move(copy)};
 }
 
 Result<std::string> read_bytes(const SyscallListener& l, const SyscallNotification& n, uint64_t addr, size_t size) {
@@ -141,10 +151,93 @@ void on_accept(SocketRelay& relay, const SyscallListener& l, const SyscallNotifi
     }, [&l, id = n.id] { return l.is_valid(id); });
 }
 
+// ---- Unix sockets named in the home filesystem -------------------------------------------
+// The program's own Unix stream socket, connected or bound to a name that resolves (in the
+// program's view) into the home filesystem — a socket file there, or for bind a directory
+// there — is made at home instead: our end of a new pair replaces the program's descriptor
+// before the call returns, and from then on it is one of ours like a TCP socket.
+
+int socket_int_option(int fd, int name) {
+    auto bytes = get_socket_option(fd, SOL_SOCKET, name, sizeof(int));
+    if (!bytes || bytes->size() != sizeof(int)) return -1;
+    int v;
+    std::memcpy(&v, bytes->data(), sizeof v);
+    return v;
+}
+
+// The call's address with its name made absolute, when that name is the home filesystem's;
+// nullopt when the call is the target kernel's (abstract names, names of this node's own
+// files, sockets of other kinds).
+std::optional<std::string> home_unix_address(const SyscallListener& l, const SyscallNotification& n, int copy) {
+    if (socket_int_option(copy, SO_DOMAIN) != AF_UNIX || socket_int_option(copy, SO_TYPE) != SOCK_STREAM)
+        return std::nullopt;
+    constexpr size_t kPathAt = offsetof(sockaddr_un, sun_path);
+    // Connected already, or bound: the kernel's EISCONN or EINVAL.
+    if (n.nr == SYS_connect ? peer_name(copy).ok() : socket_name(copy).value_or("").size() > kPathAt)
+        return std::nullopt;
+    size_t size = std::min<size_t>(n.args[2], sizeof(sockaddr_un));
+    if (size <= kPathAt) return std::nullopt;
+    auto addr = read_bytes(l, n, n.args[1], size);
+    if (!addr) return std::nullopt;
+    sa_family_t family;
+    std::memcpy(&family, addr->data(), sizeof family);
+    std::string name(addr->c_str() + kPathAt, strnlen(addr->c_str() + kPathAt, size - kPathAt));
+    if (family != AF_UNIX || name.empty()) return std::nullopt;  // abstract names start with NUL
+    if (name[0] != '/') {
+        auto cwd = working_directory_of(n.pid);
+        if (!cwd || cwd->empty() || (*cwd)[0] != '/') return std::nullopt;
+        name = (*cwd == "/" ? "" : *cwd) + "/" + name;
+    }
+    if (name.size() >= sizeof(sockaddr_un::sun_path)) return std::nullopt;
+    // Home's is what the program's root is on: its root is the home mount, and this node's
+    // own files (/dev, /run/ssi/agent.sock) are bound over it.
+    auto root = root_directory_of(n.pid);
+    if (!root) return std::nullopt;
+    auto home = stat_at(root->get(), "", AT_EMPTY_PATH);
+    std::string resolved = name;
+    if (n.nr == SYS_bind) resolved = name.substr(0, std::max<size_t>(name.rfind('/'), 1));
+    auto at = open_in_root(root->get(), resolved, O_PATH);
+    if (!home || !at) return std::nullopt;
+    auto st = stat_at(at->get(), "", AT_EMPTY_PATH);
+    if (!st || st->st_dev != home->st_dev) return std::nullopt;
+    if (n.nr == SYS_connect ? !S_ISSOCK(st->st_mode) : !S_ISDIR(st->st_mode)) return std::nullopt;
+    sockaddr_un out{};
+    out.sun_family = AF_UNIX;
+    std::memcpy(out.sun_path, name.data(), name.size());
+    return std::string(reinterpret_cast<const char*>(&out), kPathAt + name.size() + 1);
+}
+
+void make_home_unix_socket(SocketRelay& relay, const SyscallListener& l, const SyscallNotification& n, UniqueFd copy,
+                           std::string address) {
+    int fd = int(n.args[0]);
+    bool nonblocking = is_nonblocking(copy.get()).value_or(false);
+    bool cloexec = closes_on_exec(n.pid, fd).value_or(false);
+    relay.open(AF_UNIX, SOCK_STREAM | (nonblocking ? SOCK_NONBLOCK : 0), 0,
+               [&relay, &l, n, fd, cloexec, address](int err, SocketRelay::Opened opened) {
+        if (err) return answer(l, n.id, err);
+        auto end = std::make_shared<UniqueFd>(std::move(opened.end));
+        auto installed = [&relay, &l, n, fd, cloexec, end, sock = opened.sock](int err) {
+            // A connection made for a caller a signal took away closes again.
+            if (!err && !l.replace_fd(n.id, end->get(), fd, cloexec)) err = EINTR;
+            if (err) relay.discard(sock);
+            answer(l, n.id, err);
+        };
+        // A Unix connect is decided at once, blocking or not: wait for home's answer.
+        if (n.nr == SYS_connect) return relay.connect(opened.sock, address, false, installed);
+        relay.bind(opened.sock, address, umask_of(n.pid).value_or(022), installed);
+    });
+}
+
 void on_call(SocketRelay& relay, const SyscallListener& l, const SyscallNotification& n, Waiting& waiting) {
     if (n.nr == SYS_socket) return on_socket(relay, l, n);
-    auto target = our_socket(relay, n, int(n.args[0]));
+    auto copy = copy_of(n, int(n.args[0]));
+    auto target = copy ? our_socket(relay, *copy) : std::nullopt;
     if (!target) {
+        if (copy && (n.nr == SYS_connect || n.nr == SYS_bind))
+            if (auto address = home_unix_address(l, n, copy->get())) {
+                if (n.nr == SYS_connect) waiting[n.id] = n.pid;
+                return make_home_unix_socket(relay, l, n, std::move(*copy), std::move(*address));
+            }
         (void)l.continue_call(n.id);
         return;
     }
@@ -157,7 +250,7 @@ void on_call(SocketRelay& relay, const SyscallListener& l, const SyscallNotifica
         case SYS_bind: {
             auto addr = read_bytes(l, n, n.args[1], std::min<size_t>(n.args[2], kMaxAddress));
             if (!addr) return answer(l, n.id, EFAULT);
-            if (n.nr == SYS_bind) return relay.bind(sock, *addr, done);
+            if (n.nr == SYS_bind) return relay.bind(sock, *addr, umask_of(n.pid).value_or(022), done);
             bool nonblocking = is_nonblocking(target->copy.get()).value_or(false);
             return relay.connect(sock, *addr, nonblocking, done);
         }

@@ -95,9 +95,9 @@ void SocketRelay::connect(uint64_t id, std::string addr, bool nonblocking, Done 
     if (nonblocking) done(EINPROGRESS);
 }
 
-void SocketRelay::bind(uint64_t id, std::string addr, Done done) {
+void SocketRelay::bind(uint64_t id, std::string addr, mode_t umask, Done done) {
     if (!find_sock(id)) return done(EBADF);
-    call(SockBind{0, id, to_bytes(addr)}, [done](int err, std::string) { done(err); });
+    call(SockBind{0, id, to_bytes(addr), uint32_t(umask)}, [done](int err, std::string) { done(err); });
 }
 
 void SocketRelay::listen(uint64_t id, int backlog, Done done) {

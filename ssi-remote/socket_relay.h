@@ -62,7 +62,7 @@ public:
     // Blocking: done when home knows. Non-blocking: done(EINPROGRESS) at once; the outcome
     // is then SO_ERROR's (get_option waits for it) and the end becomes usable.
     void connect(uint64_t sock, std::string addr, bool nonblocking, Done done);
-    void bind(uint64_t sock, std::string addr, Done done);
+    void bind(uint64_t sock, std::string addr, mode_t umask, Done done);
     void listen(uint64_t sock, int backlog, Done done);
     // The next connection home accepted; with none waiting, EAGAIN if nonblocking, else
     // done when one comes. `program_listener` is the program's end of the listener (a
@@ -77,6 +77,8 @@ public:
     void name(uint64_t sock, bool peer, DoneBytes done);
     void set_option(uint64_t sock, int level, int name, std::string value, Done done);
     void get_option(uint64_t sock, int level, int name, uint32_t size, DoneBytes done);
+    // Forgets a socket the program never got (a home Unix socket whose connect failed).
+    void discard(uint64_t sock) { close(sock); }
 
     size_t socket_count() const { return socks_.size(); }
     size_t buffered_bytes() const;

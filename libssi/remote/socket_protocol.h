@@ -1,8 +1,9 @@
 // The socket protocol of remote execution: how a supervisor (on the target) has the
-// deputy (at home) hold the program's TCP sockets, and how their bytes travel. The deputy
-// owns the real socket; the program holds one end of a Unix socket pair whose other end
-// the supervisor relays (docs/remote-exec.md, "Sockets"). One struct per message;
-// socket_protocol.cpp is the one place that turns them into bytes and back.
+// deputy (at home) hold the program's TCP sockets, and its Unix stream sockets named in
+// the home filesystem, and how their bytes travel. The deputy owns the real socket; the
+// program holds one end of a Unix socket pair whose other end the supervisor relays
+// (docs/remote-exec.md, "Sockets"). One struct per message; socket_protocol.cpp is the
+// one place that turns them into bytes and back.
 //
 // Sockets are named by ids: odd ones chosen by the supervisor (socket()), even ones by the
 // deputy (connections it accepted). Calls carry a `call` number the reply repeats.
@@ -26,7 +27,7 @@
 namespace ssi::remote {
 
 inline constexpr char kSocketKind = 'S';
-inline constexpr uint32_t kSocketProtocolVersion = 1;
+inline constexpr uint32_t kSocketProtocolVersion = 2;  // 2: AF_UNIX streams
 inline constexpr uint32_t kSocketChunkBytes = 256 * 1024;
 inline constexpr uint64_t kSocketWindow = 4 * 1024 * 1024;
 inline constexpr size_t kMaxSocketMessageBytes = kSocketChunkBytes + 4096;
@@ -39,7 +40,8 @@ using SocketBytes = std::vector<char>;  // packed as MessagePack bin
 struct SockOpen { uint64_t call = 0, sock = 0; int32_t family = 0, type = 0, protocol = 0; MSGPACK_DEFINE_ARRAY(call, sock, family, type, protocol) };
 // Answered once the connection is made or has failed.
 struct SockConnect { uint64_t call = 0, sock = 0; SocketBytes addr; MSGPACK_DEFINE_ARRAY(call, sock, addr) };
-struct SockBind { uint64_t call = 0, sock = 0; SocketBytes addr; MSGPACK_DEFINE_ARRAY(call, sock, addr) };
+// `umask`: the program's, for the file a Unix socket's bind makes at home.
+struct SockBind { uint64_t call = 0, sock = 0; SocketBytes addr; uint32_t umask = 022; MSGPACK_DEFINE_ARRAY(call, sock, addr, umask) };
 struct SockListen { uint64_t call = 0, sock = 0; int32_t backlog = 0; MSGPACK_DEFINE_ARRAY(call, sock, backlog) };
 // getsockname (peer false) or getpeername (peer true): the address in the reply's data.
 struct SockName { uint64_t call = 0, sock = 0; bool peer = false; MSGPACK_DEFINE_ARRAY(call, sock, peer) };

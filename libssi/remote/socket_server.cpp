@@ -1,11 +1,15 @@
 #include "libssi/remote/socket_server.h"
 
+#include "kern-ext/files.h"
 #include "kern-ext/socket_ops.h"
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <cerrno>
 
 namespace ssi::remote {
@@ -16,6 +20,17 @@ std::span<const char> span_of(const SocketBytes& b) { return {b.data(), b.size()
 int err_of(const Error& e) { return e.err ? e.err : EIO; }
 
 }  // namespace
+
+bool SocketServer::acceptable_address(const Sock& s, const SocketBytes& addr) {
+    if (s.family != AF_UNIX) return true;  // the kernel judges the rest
+    // A Unix socket's name comes absolute: a relative one would resolve against our
+    // directory, not the program's, and an abstract one is a name on the target.
+    constexpr size_t kPathAt = offsetof(sockaddr_un, sun_path);
+    if (addr.size() <= kPathAt || addr.size() > sizeof(sockaddr_un)) return false;
+    sa_family_t family;
+    std::memcpy(&family, addr.data(), sizeof family);
+    return family == AF_UNIX && addr[kPathAt] == '/';
+}
 
 SocketServer::Sock* SocketServer::find(uint64_t id) {
     auto it = socks_.find(id);
@@ -40,7 +55,12 @@ void SocketServer::handle(const SocketMessage& message) {
             } else if constexpr (std::is_same_v<T, SockBind>) {
                 Sock* s = find(m.sock);
                 if (!s) return reply(m.call, EBADF);
+                if (!acceptable_address(*s, m.addr)) return reply(m.call, EINVAL);
                 auto r = bind_socket(s->fd.get(), span_of(m.addr));
+                // Our umask is 0 (the target applies the program's to its files); the
+                // socket file is made here, so the program's is applied here. Nobody can
+                // connect before the listen, so the moment in between is harmless.
+                if (r && s->family == AF_UNIX) r = change_mode(m.addr.data() + offsetof(sockaddr_un, sun_path), 0777 & ~m.umask);
                 reply(m.call, r ? 0 : err_of(r.error()));
             } else if constexpr (std::is_same_v<T, SockListen>) {
                 Sock* s = find(m.sock);
@@ -95,11 +115,15 @@ void SocketServer::handle(const SocketMessage& message) {
 void SocketServer::open(const SockOpen& m) {
     if (m.sock % 2 == 0 || socks_.count(m.sock)) return reply(m.call, EBADF);
     if (socks_.size() >= kMaxSockets) return reply(m.call, EMFILE);
-    // Only TCP is carried; the supervisor lets anything else stay on the target.
-    if ((m.family != AF_INET && m.family != AF_INET6) || m.type != SOCK_STREAM) return reply(m.call, EAFNOSUPPORT);
+    // Only streams are carried: TCP, and Unix sockets named in the home filesystem; the
+    // supervisor lets anything else stay on the target.
+    if ((m.family != AF_INET && m.family != AF_INET6 && m.family != AF_UNIX) || m.type != SOCK_STREAM)
+        return reply(m.call, EAFNOSUPPORT);
     auto fd = open_socket(m.family, SOCK_STREAM | SOCK_NONBLOCK, m.protocol);
     if (!fd) return reply(m.call, err_of(fd.error()));
-    socks_[m.sock].fd = std::move(*fd);
+    Sock& s = socks_[m.sock];
+    s.fd = std::move(*fd);
+    s.family = m.family;
     reply(m.call, 0);
 }
 
@@ -107,6 +131,7 @@ void SocketServer::connect(const SockConnect& m) {
     Sock* s = find(m.sock);
     if (!s) return reply(m.call, EBADF);
     if (s->state == State::connecting) return reply(m.call, EALREADY);
+    if (!acceptable_address(*s, m.addr)) return reply(m.call, EINVAL);
     auto r = connect_socket(s->fd.get(), span_of(m.addr));
     if (r) {
         s->state = State::connected;

@@ -1,10 +1,11 @@
 // SocketServer: the deputy's end of the socket protocol (socket_protocol.h). It holds the
-// remote program's real TCP sockets at home — made, connected, bound and listened on here,
-// with the deputy's credentials, which are the user's — and moves their bytes to and from
-// the supervisor under the protocol's window. It owns no thread: the deputy's loop polls
-// what watches() names and calls on_ready(); handle() takes the supervisor's messages, and
-// `send` carries ours. Everything it holds is bounded: a window of bytes per socket each
-// way, kAcceptAhead unclaimed connections per listener, kMaxSockets sockets.
+// remote program's real TCP sockets at home, and its Unix stream sockets named in the home
+// filesystem — made, connected, bound and listened on here, with the deputy's
+// credentials, which are the user's — and moves their bytes to and from the supervisor
+// under the protocol's window. It owns no thread: the deputy's loop polls what watches()
+// names and calls on_ready(); handle() takes the supervisor's messages, and `send` carries
+// ours. Everything it holds is bounded: a window of bytes per socket each way,
+// kAcceptAhead unclaimed connections per listener, kMaxSockets sockets.
 #pragma once
 
 #include "kern-ext/unique_fd.h"
@@ -45,6 +46,7 @@ private:
     enum class State { fresh, connecting, connected, listening };
     struct Sock {
         UniqueFd fd;
+        int family = 0;
         State state = State::fresh;
         uint64_t connect_call = 0;  // a SockConnect waiting for its outcome
         ByteQueue out;              // from the program, for the network
@@ -56,6 +58,7 @@ private:
         int unclaimed = 0;          // a listener's connections not yet taken by the program
     };
 
+    static bool acceptable_address(const Sock& s, const SocketBytes& addr);
     void open(const SockOpen& m);
     void connect(const SockConnect& m);
     void data(const SockData& m);

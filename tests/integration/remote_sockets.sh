@@ -121,6 +121,40 @@ got=$(home "ssi-run -n 2 python3 $TOOL threads $HOST 8" 2>&1 | tail -1)
 [ "$got" = "threads 8 ok" ] || fail "socket calls from 8 threads of a program on node 2: $got"
 ok "socket calls from threads other than the main one are home's too"
 
+# ---- Unix sockets named in the home filesystem ------------------------------------------
+UTOOL=/tmp/w/unix_tool.py
+on_node 1 bash -c "cat > $UTOOL" < "$(dirname "$0")/../support/unix_tool.py"
+home "python3 -u $UTOOL serve /tmp/w/home.sock 2 > userve.out 2>&1 & echo \$! > userve.pid"
+wait_until 20 home 'grep -q listening userve.out' || fail "the home Unix server never listened: $(home 'cat userve.out')"
+set -- $(home "ssi-run -n 2 python3 $UTOOL ask /tmp/w/home.sock hello")
+[ "${1:-} ${2:-}" = "HELLO /tmp/w/home.sock" ] || fail "a program on node 2 did not reach the Unix socket at home: $*"
+wait_until 10 home "grep -qx 'peer $3 5' userve.out" || fail "the home server's peer is not the program's home PID $3: $(home 'cat userve.out')"
+ok "ssi-run -n 2 connects to a Unix socket in home /tmp; its peer at home is the program's PID ($3)"
+set -- $(home "ssi-run -n 2 sh -c 'cd /tmp && cd w && exec python3 $UTOOL ask home.sock relative'")
+[ "${1:-}" = RELATIVE ] || fail "a relative name after cd on node 2 did not reach the home socket: $*"
+ok "a relative name resolves against the program's current directory, at home"
+[ "$(home "ssi-run -n 2 python3 $UTOOL ask /tmp/w/none.sock x")" = "error ENOENT" ] || fail "no ENOENT for a missing name"
+home "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.bind(\"/tmp/w/dead.sock\")'"
+[ "$(home "ssi-run -n 2 python3 $UTOOL ask /tmp/w/dead.sock x")" = "error ECONNREFUSED" ] || fail "no ECONNREFUSED for a socket nobody listens on"
+ok "a missing name (ENOENT) and a socket without a listener (ECONNREFUSED) fail as at home"
+# This node's own sockets stay its own: the agent's, bound over home's, answers as node 2.
+home "ssi-run -n 2 ssi-nodes" | grep -qE '^ +2\* ' || fail "ssi-nodes run on node 2 did not talk to node 2's agent"
+ok "a socket of node 2 itself (its agent's) is node 2's"
+
+# A server run on node 2 listens at home: the socket file is the deputy's, with the umask.
+home "umask 027; ssi-run -n 2 python3 -u $UTOOL serve /tmp/w/remote.sock 2 > rserve.out 2>&1 & echo \$! > rserve.pid"
+wait_until 20 home 'grep -q listening rserve.out' || fail "the Unix server on node 2 never listened: $(home 'cat rserve.out')"
+rserver=$(home 'cat rserve.pid')
+on_node 1 ss -xlpH | grep -E "/tmp/w/remote.sock .*pid=$rserver," >/dev/null \
+  || fail "at home, /tmp/w/remote.sock is not listened on by the deputy ($rserver): $(on_node 1 ss -xlpH)"
+[ "$(home 'stat -c %A remote.sock')" = srwxr-x--- ] || fail "the socket file's mode ignores the umask: $(home 'stat -c %A remote.sock')"
+set -- $(home "python3 $UTOOL ask /tmp/w/remote.sock fromhome")
+[ "${1:-}" = FROMHOME ] || fail "a client at home did not reach the server on node 2: $*"
+set -- $(home "ssi-run -n 3 python3 $UTOOL ask /tmp/w/remote.sock fromthree")
+[ "${1:-}" = FROMTHREE ] || fail "a program on node 3 did not reach the server on node 2: $*"
+wait_until 10 home "grep -qx 'peer $3 9' rserve.out" || fail "the server on node 2 does not see node 3's program as PID $3: $(home 'cat rserve.out')"
+ok "a Unix server run on node 2 listens at home (the deputy's, mode srwxr-x---); clients at home and on node 3 reach it"
+
 home 'kill $(cat rweb.pid) $(cat rsink.pid) $(cat asink.pid) $(cat web.pid) $(cat sink.pid) $(cat slow.pid)'
 listening_on() { [ -n "$(on_node 1 ss -tlnH "( sport = :$1 )")" ]; }
 wait_until 10 not listening_on "$rweb" || fail "the home port outlived the program"

@@ -15,6 +15,9 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <deque>
@@ -81,10 +84,10 @@ struct Harness {
         }
     }
 
-    SocketRelay::Opened open() {
+    SocketRelay::Opened open(int family = AF_INET) {
         int err = -1;
         SocketRelay::Opened opened;
-        relay.open(AF_INET, SOCK_STREAM, 0, [&](int e, SocketRelay::Opened o) { err = e, opened = std::move(o); });
+        relay.open(family, SOCK_STREAM, 0, [&](int e, SocketRelay::Opened o) { err = e, opened = std::move(o); });
         until([&] { return err != -1; });
         REQUIRE(err == 0);
         return opened;
@@ -104,6 +107,13 @@ std::string loopback(uint16_t port) {
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return std::string(reinterpret_cast<const char*>(&a), sizeof a);
+}
+
+std::string unix_name(const std::string& path) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    path.copy(a.sun_path, sizeof a.sun_path - 1);
+    return std::string(reinterpret_cast<const char*>(&a), offsetof(sockaddr_un, sun_path) + path.size() + 1);
 }
 
 uint16_t port_of(const std::string& addr) { return ntohs(reinterpret_cast<const sockaddr_in*>(addr.data())->sin_port); }
@@ -242,7 +252,7 @@ TEST_CASE("socket relay: refusals are the home kernel's", "[remote][sockets]") {
     auto taken = h.open();
     UniqueFd busy = home_listener();
     int bind_err = -1;
-    h.relay.bind(taken.sock, socket_name(busy.get()).value(), [&](int e) { bind_err = e; });
+    h.relay.bind(taken.sock, socket_name(busy.get()).value(), 022, [&](int e) { bind_err = e; });
     h.until([&] { return bind_err != -1; });
     CHECK(bind_err == EADDRINUSE);
 }
@@ -255,7 +265,7 @@ TEST_CASE("socket relay: a port listened on at home accepts into the program", "
     h.until([&] { return err != -1; });
     CHECK(err == 0);
     err = -1;
-    h.relay.bind(l.sock, loopback(0), [&](int e) { err = e; });
+    h.relay.bind(l.sock, loopback(0), 022, [&](int e) { err = e; });
     h.until([&] { return err != -1; });
     REQUIRE(err == 0);
     err = -1;
@@ -321,4 +331,55 @@ TEST_CASE("socket relay: a port listened on at home accepts into the program", "
     auto refused = connect_socket(client3.get(), name);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.error().err == ECONNREFUSED);
+}
+
+TEST_CASE("socket relay: a Unix socket named by an absolute path is home's", "[remote][sockets]") {
+    char dir_template[] = "/tmp/ssi-unix-relay-XXXXXX";
+    REQUIRE(::mkdtemp(dir_template));
+    std::string dir = dir_template;
+    UniqueFd server = open_socket(AF_UNIX, SOCK_STREAM, 0).value();
+    REQUIRE(bind_socket(server.get(), unix_name(dir + "/s")));
+    REQUIRE(listen_socket(server.get(), 4));
+    Harness h;
+
+    // Relative and abstract names would mean other things here than to the program.
+    auto relative = h.open(AF_UNIX);
+    CHECK(h.connect(relative.sock, unix_name("s")) == EINVAL);
+    std::string abstract = unix_name("@x");
+    abstract[offsetof(sockaddr_un, sun_path)] = '\0';
+    CHECK(h.connect(relative.sock, abstract) == EINVAL);
+    CHECK(h.connect(relative.sock, unix_name(dir + "/none")) == ENOENT);
+
+    auto c = h.open(AF_UNIX);
+    REQUIRE(h.connect(c.sock, unix_name(dir + "/s")) == 0);
+    std::string peer;
+    UniqueFd accepted = try_accept(server.get(), peer);
+    REQUIRE(accepted);
+    REQUIRE(write_all(c.end.get(), std::string_view("ping")));
+    char buf[8];
+    std::string in;
+    h.until([&] {
+        h.pump(10);
+        auto n = receive_some(accepted.get(), std::span<char>(buf, sizeof buf));
+        if (n) in.append(buf, *n);
+        return in.size() == 4;
+    });
+    CHECK(in == "ping");
+    std::string name;
+    h.relay.name(c.sock, true, [&](int, std::string a) { name = a; });
+    h.until([&] { return !name.empty(); });
+    CHECK(name == unix_name(dir + "/s"));
+
+    // A bind makes the socket file with the program's umask (the deputy's own is 0).
+    ::umask(0);
+    auto l = h.open(AF_UNIX);
+    int err = -1;
+    h.relay.bind(l.sock, unix_name(dir + "/l"), 027, [&](int e) { err = e; });
+    h.until([&] { return err != -1; });
+    ::umask(022);
+    REQUIRE(err == 0);
+    auto st = stat_path(dir + "/l").value();
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 0777) == 0750);
+    REQUIRE(remove_tree(dir));
 }

@@ -19,7 +19,7 @@ std::vector<SocketMessage> samples() {
     SocketBytes addr(16, '\x01');
     return {SockOpen{1, 3, AF_INET6, SOCK_STREAM, 0},
             SockConnect{2, 3, addr},
-            SockBind{3, 5, addr},
+            SockBind{3, 5, addr, 027},
             SockListen{4, 5, 128},
             SockName{5, 5, true},
             SockSetOpt{6, 3, IPPROTO_TCP, TCP_NODELAY, SocketBytes{1, 0, 0, 0}},
