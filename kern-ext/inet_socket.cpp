@@ -4,9 +4,27 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 namespace ssi {
+namespace {
+
+Result<sockaddr_in> ipv4(const std::string& address, uint16_t port) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    if (::inet_pton(AF_INET, address.c_str(), &addr.sin_addr) != 1) return make_error("bad IPv4 address", address, EINVAL);
+    return addr;
+}
+
+Result<void> no_delay(int fd) {
+    int one = 1;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) return sys_error("setsockopt(TCP_NODELAY)");
+    return ok();
+}
+
+}  // namespace
 
 Result<bool> tcp_port_free(const std::string& address, uint16_t port) {
     sockaddr_in addr{};
@@ -22,6 +40,50 @@ Result<bool> tcp_port_free(const std::string& address, uint16_t port) {
     if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) return true;
     if (errno == EADDRINUSE) return false;
     return sys_error("bind", address + ":" + std::to_string(port));
+}
+
+Result<UniqueFd> listen_tcp(const std::string& address, uint16_t port, int backlog) {
+    sockaddr_in addr = TRY(ipv4(address, port));
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return sys_error("socket", address);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        return sys_error("bind", address + ":" + std::to_string(port));
+    if (::listen(fd.get(), backlog) < 0) return sys_error("listen", address);
+    return fd;
+}
+
+Result<uint16_t> bound_port(int fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) < 0) return sys_error("getsockname");
+    return ntohs(addr.sin_port);
+}
+
+Result<UniqueFd> connect_tcp(const std::string& address, uint16_t port) {
+    sockaddr_in addr = TRY(ipv4(address, port));
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return sys_error("socket", address);
+    TRY(no_delay(fd.get()));
+    while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
+        if (errno != EINTR) return sys_error("connect", address + ":" + std::to_string(port));
+    return fd;
+}
+
+Result<UniqueFd> accept_tcp(int listener) {
+    for (;;) {
+        UniqueFd fd(::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (fd) {
+            TRY(no_delay(fd.get()));
+            return fd;
+        }
+        if (errno != EINTR && errno != ECONNABORTED) return sys_error("accept4");
+    }
+}
+
+Result<void> set_receive_timeout(int fd, int ms) {
+    timeval tv{ms / 1000, (ms % 1000) * 1000};
+    if (::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) return sys_error("setsockopt(SO_RCVTIMEO)");
+    return ok();
 }
 
 }  // namespace ssi

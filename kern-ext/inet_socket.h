@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
 
 #include <cstdint>
 #include <string>
@@ -10,5 +11,15 @@ namespace ssi {
 
 // True when address:port can be bound now (nobody listens there).
 Result<bool> tcp_port_free(const std::string& address, uint16_t port);
+// A non-blocking listener on address:port (0: the kernel's choice; see bound_port).
+Result<UniqueFd> listen_tcp(const std::string& address, uint16_t port, int backlog);
+Result<uint16_t> bound_port(int fd);
+// A blocking connection to address:port with TCP_NODELAY (requests and replies are whole
+// messages: Nagle would hold a small one back for the last one's acknowledgement).
+Result<UniqueFd> connect_tcp(const std::string& address, uint16_t port);
+// A non-blocking accepted connection with TCP_NODELAY; EAGAIN when none waits.
+Result<UniqueFd> accept_tcp(int listener);
+// SO_RCVTIMEO: a blocking read fails with EAGAIN after `ms`.
+Result<void> set_receive_timeout(int fd, int ms);
 
 }  // namespace ssi

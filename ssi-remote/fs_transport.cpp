@@ -1,13 +1,8 @@
 #include "ssi-remote/fs_transport.h"
 
-#include "libssi/remote/session.h"
 #include "libssi/wire/messages.h"
 
-#include <zmq_addon.hpp>
-
-#include <array>
-#include <memory>
-#include <vector>
+#include <algorithm>
 
 namespace ssi::remote {
 namespace {
@@ -31,37 +26,32 @@ zmq::socket_t connect_to_deputy(zmq::context_t& context, const SessionKeys& keys
     return s;
 }
 
-FsTransport::FsTransport(zmq::context_t& context, SessionKeys keys) : context_(context), keys_(std::move(keys)) {
-    try {
-        give_back(take_link(), false);
-    } catch (const zmq::error_t&) {
-        // The first call will try again, and say what failed.
-    }
+std::string endpoint_address(const std::string& endpoint) {
+    std::string rest = endpoint.substr(std::min(endpoint.find("://"), endpoint.size() - 3) + 3);
+    return rest.substr(0, rest.rfind(':'));
 }
 
-std::unique_ptr<zmq::socket_t> FsTransport::take_link() {
+FsTransport::FsTransport(SessionKeys keys)
+    : keys_(std::move(keys)), seal_keys_(client_seal_keys(keys_.client_public, keys_.client_secret, keys_.server_public)) {}
+
+Result<std::shared_ptr<SealedClient>> FsTransport::take_link() {
+    const SealKeys& keys = TRY(seal_keys_);  // (a malformed session key: every call says so)
     {
-        std::unique_lock lock(mu_);
-        // Until a link has answered once, another would only start a handshake of its own
-        // next to the first one's, on the same CPUs: wait for the first to be free instead.
-        cv_.wait(lock, [&] { return !idle_.empty() || answered_ || live_ == 0; });
+        std::lock_guard lock(mu_);
+        if (abandoned_) return make_error("the deputy", "has ended the run", ECONNRESET);
         if (!idle_.empty()) {
             auto link = std::move(idle_.back());
             idle_.pop_back();
             return link;
         }
-        ++live_;
     }
-    try {
-        auto link = std::make_unique<zmq::socket_t>(connect_to_deputy(context_, keys_));
-        link->set(zmq::sockopt::rcvtimeo, kFsReplyTimeoutMs);
-        std::lock_guard lock(mu_);
-        ++links_;
-        return link;
-    } catch (...) {
-        drop_link();
-        throw;
-    }
+    std::shared_ptr<SealedClient> link =
+        TRY(SealedClient::connect(endpoint_address(keys_.endpoint), keys_.files_port, keys, kFsReplyTimeoutMs));
+    std::lock_guard lock(mu_);
+    if (abandoned_) return make_error("the deputy", "has ended the run", ECONNRESET);
+    live_.push_back(link);
+    ++links_;
+    return link;
 }
 
 size_t FsTransport::links() const {
@@ -69,49 +59,33 @@ size_t FsTransport::links() const {
     return links_;
 }
 
-void FsTransport::give_back(std::unique_ptr<zmq::socket_t> link, bool answered) {
-    {
-        std::lock_guard lock(mu_);
-        idle_.push_back(std::move(link));
-        answered_ = answered_ || answered;
-    }
-    cv_.notify_one();
+void FsTransport::give_back(std::shared_ptr<SealedClient> link) {
+    std::lock_guard lock(mu_);
+    idle_.push_back(std::move(link));
 }
 
-// A link that failed is closed, not given back: a waiter connects another.
-void FsTransport::drop_link() {
-    {
-        std::lock_guard lock(mu_);
-        --live_;
-    }
-    cv_.notify_one();
+// A link that failed is closed, not given back: a late reply must not answer the next request.
+void FsTransport::drop_link(const std::shared_ptr<SealedClient>& link) {
+    std::lock_guard lock(mu_);
+    std::erase(live_, link);
 }
 
-void FsTransport::abandon() { context_.shutdown(); }
+void FsTransport::abandon() {
+    std::lock_guard lock(mu_);
+    abandoned_ = true;
+    for (auto& link : live_) link->shut_down();  // wakes a call blocked on its reply
+}
 
 Result<zmq::message_t> FsTransport::call(const std::string& request) {
-    std::unique_ptr<zmq::socket_t> link;
-    try {
-        link = take_link();
-        std::array<zmq::const_buffer, 2> out = {zmq::buffer(&kFsKind, 1), zmq::buffer(request)};
-        zmq::send_multipart(*link, out);
-        std::vector<zmq::message_t> in;
-        // Without its reply the link is dropped: a late reply must not answer the next request.
-        if (!zmq::recv_multipart(*link, std::back_inserter(in))) {
-            link.reset();
-            drop_link();
-            return make_error("the home node's file server did not answer", {}, EIO);
-        }
-        give_back(std::move(link), true);
-        if (in.size() != 2) return make_error("malformed reply from the home file server", {}, EIO);
-        return std::move(in[1]);
-    } catch (const zmq::error_t& e) {
-        if (link) {  // (a failed connect was dropped by take_link)
-            link.reset();
-            drop_link();
-        }
-        return Error{"zmq", e.num(), "file request to the deputy"};
+    auto link = take_link();
+    if (!link) return make_error("file request to the deputy", link.error().message(), EIO);
+    auto reply = (*link)->call(request);
+    if (!reply) {
+        drop_link(*link);
+        return make_error("the home node's file server did not answer", reply.error().message(), EIO);
     }
+    give_back(std::move(*link));
+    return reply;
 }
 
 }  // namespace ssi::remote

@@ -27,8 +27,6 @@ int main(int argc, char** argv) {
     // for a run, not after it came (about a millisecond of a start here).
     zmq::context_t context(1);
     zmq::socket_t(context, zmq::socket_type::dealer).close();
-    zmq::context_t files_context(1);  // the home files' requests' own (FsTransport::abandon)
-    zmq::socket_t(files_context, zmq::socket_type::dealer).close();
     std::string bytes;
     char buf[65536];
     for (;;) {
@@ -47,7 +45,7 @@ int main(int argc, char** argv) {
     }
     // The agent's own node id travels as the spec's target (it names where we run).
     int32_t node = spec->target;
-    ssi::remote::Supervisor supervisor(context, files_context, std::move(*spec), node, argc > 1 ? argv[1] : "",
+    ssi::remote::Supervisor supervisor(context, std::move(*spec), node, argc > 1 ? argv[1] : "",
                                        std::move(reaper));
     supervisor.run();
     return 0;

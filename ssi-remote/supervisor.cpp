@@ -48,14 +48,15 @@ termios home_terminal_attributes(const wire::TerminalSpec& term) {
 
 }  // namespace
 
-Supervisor::Supervisor(zmq::context_t& context, zmq::context_t& files_context, wire::RunRequest spec,
-                       int32_t self_node, std::string runs_dir, std::optional<ReadyReaper> reaper)
+Supervisor::Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node, std::string runs_dir,
+                       std::optional<ReadyReaper> reaper)
     : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)), context_(context),
-      files_context_(files_context), reaper_(std::move(reaper)) {
+      reaper_(std::move(reaper)) {
     keys_.endpoint = spec_.deputy_endpoint;
     keys_.server_public = spec_.deputy_public_key;
     keys_.client_secret = spec_.session_secret_key;
     keys_.client_public = public_key_of(spec_.session_secret_key).value_or("");
+    keys_.files_port = uint16_t(spec_.deputy_files_port);
 }
 
 Supervisor::~Supervisor() {
@@ -121,8 +122,7 @@ HomeFsOptions Supervisor::file_view_options() const {
 }
 
 Result<void> Supervisor::start_program() {
-    // First, so that its first link's handshake goes on while we set up.
-    files_ = std::make_shared<FsTransport>(files_context_, keys_);
+    files_ = std::make_shared<FsTransport>(keys_);
     if (!reaper_) TRY(enter_own_mount_namespace());
     mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
     TRY(make_dirs(mountpoint_, 0755));

@@ -33,7 +33,7 @@ public:
     // `context` outlives us; a spare supervisor makes it (and its threads) before the spec.
     // `files_context` is the home files' transport's alone (FsTransport::abandon).
     // `reaper`: the program's, forked ahead (prepare_launch); without it the launch forks one.
-    Supervisor(zmq::context_t& context, zmq::context_t& files_context, wire::RunRequest spec, int32_t self_node,
+    Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node,
                std::string runs_dir, std::optional<ReadyReaper> reaper);
     ~Supervisor();
 
@@ -80,7 +80,6 @@ private:
     std::string runs_dir_;
     SessionKeys keys_;
     zmq::context_t& context_;
-    zmq::context_t& files_context_;
     std::shared_ptr<FsTransport> files_;  // the home files' requests' way to the deputy
     zmq::socket_t control_;
     zmq::socket_t control_monitor_;  // the control link's drops (ZMQ_EVENT_DISCONNECTED)

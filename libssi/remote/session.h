@@ -1,7 +1,6 @@
 // The channel between a remote program's supervisor (ssi-remote, on the target) and its
 // deputy (ssi-run, at home): one ZeroMQ ROUTER at the deputy, CURVE with keys made for
-// this run only. Every message is two frames, [kind][payload]: kind "F" carries a file
-// system request or reply (libssi/remote/fs_protocol.h), kind "C" a control message
+// this run only. Every message is two frames, [kind][payload]: kind "C" a control message
 // (wire::SessionHello, StdinData, ForwardSignal, ProgramExited, Keepalive, WindowSize,
 // the migration messages), kind "I" a piece of a migration's image (image_stream.h),
 // kind "S" the program's TCP sockets (socket_protocol.h, on a connection of the
@@ -9,6 +8,8 @@
 // The program's output is the exception, three frames [kOutputKind][stream][bytes]: its
 // bytes go from the pipe into a ZeroMQ message and from there into the deputy's write()
 // without being copied or encoded on the way (it is the bulk path).
+// The file system requests and replies (libssi/remote/fs_protocol.h) do not use it: they
+// travel on sealed links of their own, with keys derived from this run's (sealed_link.h).
 #pragma once
 
 #include <cstddef>
@@ -17,7 +18,6 @@
 
 namespace ssi::remote {
 
-inline constexpr char kFsKind = 'F';
 inline constexpr char kControlKind = 'C';
 inline constexpr char kOutputKind = 'O';
 // The stream byte of an output message.

@@ -12,7 +12,7 @@
 
 namespace ssi::wire {
 
-inline constexpr uint32_t kProtocolVersion = 12;
+inline constexpr uint32_t kProtocolVersion = 13;
 
 // Biggest message anyone may send; bigger ones are refused before decoding.
 inline constexpr size_t kMaxMessageBytes = 64u << 20;
@@ -193,9 +193,12 @@ struct RunRequest {
     // gets the target's /dev/null there instead of a pipe to the deputy, so what it writes
     // to it is dropped where it runs, and reading it ends at once (protocol 12).
     uint8_t null_stdio = 0;
+    // The port, at deputy_endpoint's address, of the deputy's sealed link for the home
+    // files (libssi/remote/sealed_link.h; protocol 13).
+    uint32_t deputy_files_port = 0;
     MSGPACK_DEFINE_ARRAY(target, argv, env, cwd, umask, rlimits, deputy_endpoint, deputy_public_key,
                          session_secret_key, hostname, home, pid, ppid, uid, gid, groups, terminal, program,
-                         restore_image, lazy_memory, null_stdio)
+                         restore_image, lazy_memory, null_stdio, deputy_files_port)
 };
 
 struct RunReply {

@@ -13,6 +13,7 @@
 #include "libssi/wire/codec.h"
 #include "libssi/zap.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -69,6 +70,10 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32
     d->client_public_ = client.public_key;
     d->client_secret_ = client.secret_key;
     d->files_ = TRY(remote::HomeFileServer::create("/"));
+    auto seal_keys = TRY(remote::server_seal_keys(server.public_key, server.secret_key, client.public_key));
+    d->file_links_ = TRY(remote::SealedServer::listen(
+        address, seal_keys, wire::kMaxMessageBytes,
+        [files = d->files_.get()](std::string_view request, std::string& reply) { files->handle(request, reply); }));
     d->sockets_ = std::make_unique<remote::SocketServer>([raw = d.get()](const remote::SocketMessage& m) { raw->send_socket(m); });
     // The target's kernel applies the program's umask; ours would apply it twice.
     d->umask_ = exchange_umask(0);
@@ -112,6 +117,7 @@ wire::RunRequest Deputy::request(const RunOptions& options) const {
     for (auto& [resource, limit] : rlimits_)
         r.rlimits.push_back({resource, {uint64_t(limit.rlim_cur), uint64_t(limit.rlim_max)}});
     r.deputy_endpoint = endpoint_;
+    r.deputy_files_port = file_links_->port();
     r.deputy_public_key = server_public_;
     r.session_secret_key = client_secret_;
     r.hostname = host_name().value_or("");
@@ -178,11 +184,6 @@ void Deputy::on_router() {
                              frames[0].to_string_view() == control_id_);
         } else if (frames.size() != 3) {
             continue;
-        } else if (kind == remote::kFsKind) {
-            files_->handle(std::string_view(frames[2].data<char>(), frames[2].size()), fs_reply_);
-            std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
-                                                    zmq::buffer(&remote::kFsKind, 1), zmq::buffer(fs_reply_)};
-            zmq::send_multipart(router_, out);
         } else if (kind == remote::kImageKind) {
             const std::string& reply = images_.handle(std::string_view(frames[2].data<char>(), frames[2].size()));
             std::array<zmq::const_buffer, 3> out = {zmq::buffer(frames[0].data(), frames[0].size()),
@@ -194,6 +195,19 @@ void Deputy::on_router() {
         } else if (kind == remote::kSocketKind) {
             on_socket_frame(frames[0], frames[2]);
         }
+    }
+}
+
+void Deputy::on_file_links(const std::vector<remote::SealedServer::Watch>& watches, const zmq::pollitem_t* items) {
+    for (size_t i = 0; i < watches.size(); ++i) {
+        short r = items[i].revents;
+        // zmq_poll reports a hang-up or an error of a plain descriptor as ZMQ_POLLERR.
+        if (r) file_links_->on_ready(watches[i].fd, short(((r & ZMQ_POLLIN) ? POLLIN : 0) | ((r & ZMQ_POLLOUT) ? POLLOUT : 0) |
+                                                          ((r & ZMQ_POLLERR) ? (POLLHUP | POLLERR) : 0)));
+    }
+    if (file_links_->requests() != file_requests_) {
+        file_requests_ = file_links_->requests();
+        last_heard_ = clock::now();
     }
 }
 
@@ -312,6 +326,9 @@ Result<int> Deputy::serve(int32_t node) {
         bool watch_stdin = stdin_open_ && !control_id_.empty() && move_ == Move::none &&
                            stdin_sent_ - stdin_taken_ < kStdinWindowBytes && (!tty_ || in_foreground(STDIN_FILENO));
         if (watch_stdin) stdin_at = items.size(), items.push_back({nullptr, STDIN_FILENO, ZMQ_POLLIN, 0});
+        size_t file_links_at = items.size();
+        auto file_watches = file_links_->watches();
+        for (const auto& w : file_watches) items.push_back({nullptr, w.fd, short(w.events == POLLOUT ? ZMQ_POLLOUT : ZMQ_POLLIN), 0});
         size_t sockets_at = items.size();
         auto socket_watches = add_socket_watches(items);
         try {
@@ -332,6 +349,7 @@ Result<int> Deputy::serve(int32_t node) {
         if (order_at && (items[order_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_order_connection();
         if (stdin_at && (items[stdin_at].revents & (ZMQ_POLLIN | ZMQ_POLLERR))) on_stdin();
         if (output_at && (items[output_at].revents & ZMQ_POLLIN)) on_output_news();
+        on_file_links(file_watches, items.data() + file_links_at);
         on_socket_events(socket_watches, items.data() + sockets_at);
         if (exited_) break;
         if (move_ != Move::none) {

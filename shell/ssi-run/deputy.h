@@ -8,10 +8,11 @@
 #include "kern-ext/result.h"
 #include "kern-ext/terminal.h"
 #include "kern-ext/unique_fd.h"
+#include "libssi/remote/byte_queue.h"
 #include "libssi/remote/home_file_server.h"
 #include "libssi/remote/image_server.h"
+#include "libssi/remote/sealed_server.h"
 #include "libssi/remote/socket_server.h"
-#include "libssi/remote/byte_queue.h"
 #include "libssi/wire/framing.h"
 #include "libssi/wire/messages.h"
 #include "shell/ssi-run/child_deputies.h"
@@ -89,6 +90,7 @@ private:
     void finish_sockets();
     void reply_to(const std::string& routing_id, uint64_t request_id, const wire::Message& message);
     void on_child_signals();
+    void on_file_links(const std::vector<remote::SealedServer::Watch>& watches, const zmq::pollitem_t* items);
 
     zmq::context_t context_{1};
     zmq::socket_t zap_;
@@ -96,7 +98,9 @@ private:
     std::string endpoint_;
     std::string server_public_, client_public_, client_secret_;
     std::unique_ptr<remote::HomeFileServer> files_;
-    std::string fs_reply_;  // kept: a READ is read straight into it, no megabyte allocated each time
+    // The home file requests' own links, outside ZeroMQ (libssi/remote/sealed_link.h says why).
+    std::unique_ptr<remote::SealedServer> file_links_;
+    uint64_t file_requests_ = 0;  // served so far: news from the supervisor
     remote::ImageServer images_;  // a migration's image, to and from the supervisors
     std::unique_ptr<remote::SocketServer> sockets_;
     std::string sockets_id_;  // the supervisor's connection for sockets

@@ -1,14 +1,15 @@
-// ssi-remote/fs_transport: FUSE threads' requests to a real CURVE ROUTER standing for the
-// deputy: a request finding its link busy connects another and is answered beside the
-// first, once a link has answered (before, it waits for the first link); abandon() ends
-// requests still waiting for their replies.
+// ssi-remote/fs_transport: FUSE threads' requests over real sealed links to a server
+// standing for the deputy: a request finding its link busy connects another and is
+// answered beside the first; abandon() ends requests still waiting for their replies.
 #include "ssi-remote/fs_transport.h"
 
+#include "kern-ext/files.h"
+#include "kern-ext/inet_socket.h"
 #include "libssi/keys.h"
 
 #include <catch2/catch.hpp>
 
-#include <zmq_addon.hpp>
+#include <poll.h>
 
 #include <atomic>
 #include <chrono>
@@ -22,52 +23,79 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// The deputy's part: a CURVE ROUTER on its own thread that echoes each request — except
-// those starting with "hold", answered only once release() is called.
+// The deputy's part: the sealed link's server end, a thread per connection, echoing each
+// request — except those starting with "hold", answered only once release() is called.
 class Home {
 public:
     Home() {
-        KeyPair server = *generate_keypair(), client = *generate_keypair();
-        router_.set(zmq::sockopt::linger, 0);
-        router_.set(zmq::sockopt::curve_server, true);
-        router_.set(zmq::sockopt::curve_secretkey, server.secret_key);
-        router_.bind("tcp://127.0.0.1:*");
-        keys_ = {router_.get(zmq::sockopt::last_endpoint), server.public_key, client.public_key, client.secret_key};
-        thread_ = std::thread([this] { serve(); });
+        listener_ = listen_tcp("127.0.0.1", 0, 8).value();
+        keys_ = {"tcp://127.0.0.1:1", server_.public_key, client_.public_key, client_.secret_key,
+                 bound_port(listener_.get()).value()};
+        thread_ = std::thread([this] { accept_links(); });
     }
     ~Home() {
         stop_ = true;
+        release();
         thread_.join();
+        for (auto& t : links_) t.join();
     }
     const SessionKeys& keys() const { return keys_; }
     void release() { released_ = true; }
     int received() const { return received_; }
 
 private:
-    void serve() {
-        std::vector<std::vector<zmq::message_t>> held;
+    void accept_links() {
         while (!stop_) {
-            std::vector<zmq::message_t> frames;
-            if (zmq::recv_multipart(router_, std::back_inserter(frames), zmq::recv_flags::dontwait)) {
-                ++received_;
-                if (frames.back().to_string().rfind("hold", 0) == 0) held.push_back(std::move(frames));
-                else zmq::send_multipart(router_, frames);
-            } else {
-                std::this_thread::sleep_for(1ms);
-            }
-            if (released_) {
-                for (auto& h : held) zmq::send_multipart(router_, h);
-                held.clear();
-            }
+            pollfd p{listener_.get(), POLLIN, 0};
+            if (::poll(&p, 1, 10) <= 0) continue;
+            auto fd = accept_tcp(listener_.get());
+            if (fd) links_.emplace_back([this, fd = std::make_shared<UniqueFd>(std::move(*fd))] { serve(fd->get()); });
+        }
+    }
+    static bool read_exactly(int fd, char* into, size_t size) {
+        while (size) {
+            pollfd p{fd, POLLIN, 0};
+            ::poll(&p, 1, 100);
+            auto n = read_some(fd, std::span<char>(into, size));
+            if (!n && n.error().err == EAGAIN) continue;
+            if (!n || *n == 0) return false;
+            into += *n, size -= *n;
+        }
+        return true;
+    }
+    bool read_message(int fd, Opener& opener, std::string& out) {
+        char prefix[kSealLengthBytes];
+        if (!read_exactly(fd, prefix, sizeof prefix)) return false;
+        std::string sealed(sealed_length(std::span<const char, kSealLengthBytes>(prefix, kSealLengthBytes)), '\0');
+        if (!read_exactly(fd, sealed.data(), sealed.size())) return false;
+        out.resize(sealed.size() - kSealOverhead);
+        return opener.open(sealed, out.data()).ok();
+    }
+    void serve(int fd) {
+        SealKeys keys = *server_seal_keys(server_.public_key, server_.secret_key, client_.public_key);
+        Sealer sealer(keys.send);
+        Opener opener;
+        std::string bytes(reinterpret_cast<const char*>(sealer.header().data()), kSealHeaderBytes), message;
+        char header[kSealHeaderBytes];
+        if (!write_all(fd, bytes) || !read_exactly(fd, header, sizeof header)) return;
+        if (!opener.start(keys.receive, std::span(reinterpret_cast<const unsigned char*>(header), sizeof header))) return;
+        if (!read_message(fd, opener, message)) return;  // the proof
+        while (!stop_ && read_message(fd, opener, message)) {
+            ++received_;
+            while (message.rfind("hold", 0) == 0 && !released_) std::this_thread::sleep_for(1ms);
+            bytes.clear();
+            sealer.seal(message, bytes);
+            if (!write_all(fd, bytes)) return;
         }
     }
 
-    zmq::context_t context_{1};
-    zmq::socket_t router_{context_, zmq::socket_type::router};
+    KeyPair server_ = *generate_keypair(), client_ = *generate_keypair();
+    UniqueFd listener_;
     SessionKeys keys_;
     std::atomic<bool> stop_{false}, released_{false};
     std::atomic<int> received_{0};
     std::thread thread_;
+    std::vector<std::thread> links_;
 };
 
 template <class Pred>
@@ -84,8 +112,7 @@ bool within(std::chrono::milliseconds limit, Pred done) {
 
 TEST_CASE("fs_transport: a request finding its link busy is answered on another", "[fs_transport]") {
     Home home;
-    zmq::context_t context{1};
-    FsTransport transport(context, home.keys());
+    FsTransport transport(home.keys());
     auto first = transport.call("first");
     REQUIRE(first.ok());
     CHECK(first->to_string() == "first");
@@ -104,29 +131,9 @@ TEST_CASE("fs_transport: a request finding its link busy is answered on another"
     CHECK(transport.links() == 2);  // both idle again: no third
 }
 
-TEST_CASE("fs_transport: until a link has answered, a request waits for it rather than connect another",
-          "[fs_transport]") {
-    Home home;
-    zmq::context_t context{1};
-    FsTransport transport(context, home.keys());
-    auto held = std::async(std::launch::async, [&] { return transport.call("hold"); });
-    REQUIRE(within(5s, [&] { return home.received() == 1; }));
-    auto queued = std::async(std::launch::async, [&] { return transport.call("queued"); });
-    CHECK(queued.wait_for(100ms) == std::future_status::timeout);
-    CHECK(home.received() == 1);
-    CHECK(transport.links() == 1);
-    home.release();
-    REQUIRE(held.get().ok());
-    auto answer = queued.get();
-    REQUIRE(answer.ok());
-    CHECK(answer->to_string() == "queued");
-    CHECK(transport.links() == 1);
-}
-
 TEST_CASE("fs_transport: abandon ends the requests waiting for replies, and later ones", "[fs_transport]") {
     Home home;
-    zmq::context_t context{1};
-    FsTransport transport(context, home.keys());
+    FsTransport transport(home.keys());
     REQUIRE(transport.call("first").ok());  // answered: the two below each take a link
     std::vector<std::future<Result<zmq::message_t>>> waiting;
     for (int i = 0; i < 2; ++i) waiting.push_back(std::async(std::launch::async, [&] { return transport.call("hold"); }));

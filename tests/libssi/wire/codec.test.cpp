@@ -90,6 +90,7 @@ std::vector<Message> samples() {
     run.restore_image = "/run/ssi/images/4711.img";
     run.lazy_memory = true;
     run.null_stdio = 0b110;
+    run.deputy_files_port = 40001;
     out.emplace_back(run);
     out.emplace_back(RunReply{4});
     out.emplace_back(SessionHello{4});
@@ -127,7 +128,7 @@ std::vector<Message> samples() {
 
 // How many fields each message body has on the wire. When a field is appended to a message
 // this fails, as a reminder to extend sample() and same() above and below.
-constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 21, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
+constexpr uint32_t kBodyFields[] = {3, 5, 0, 3, 2, 0, 2, 1, 2, 0, 2, 2, 22, 1, 1, 1, 2, 1, 6, 0, 2, 3, 1, 4, 2, 1,
                                    3, 5, 3, 6, 2, 5, 0, 0, 0, 1, 1, 2, 2, 2, 1, 1, 0, 5};
 static_assert(std::size(kBodyFields) == std::variant_size_v<Message>);
 
@@ -192,7 +193,7 @@ bool same(const RunRequest& a, const RunRequest& b) {
     auto t = [](const RunRequest& r) {
         return std::tie(r.target, r.argv, r.env, r.cwd, r.umask, r.rlimits, r.deputy_endpoint, r.deputy_public_key,
                         r.session_secret_key, r.hostname, r.home, r.pid, r.ppid, r.uid, r.gid, r.groups, r.program,
-                        r.restore_image, r.lazy_memory, r.null_stdio);
+                        r.restore_image, r.lazy_memory, r.null_stdio, r.deputy_files_port);
     };
     return t(a) == t(b) && same(a.terminal, b.terminal);
 }

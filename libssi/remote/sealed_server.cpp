@@ -1,0 +1,133 @@
+#include "libssi/remote/sealed_server.h"
+
+#include "kern-ext/files.h"
+#include "kern-ext/inet_socket.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace ssi::remote {
+namespace {
+
+constexpr size_t kReadBytes = 256 * 1024;
+
+}  // namespace
+
+Result<std::unique_ptr<SealedServer>> SealedServer::listen(const std::string& address, const SealKeys& keys,
+                                                           size_t max_message, Handler handler) {
+    UniqueFd listener = TRY(listen_tcp(address, 0, 16));
+    uint16_t port = TRY(bound_port(listener.get()));
+    return std::unique_ptr<SealedServer>(new SealedServer(std::move(listener), port, keys, max_message, std::move(handler)));
+}
+
+SealedServer::SealedServer(UniqueFd listener, uint16_t port, const SealKeys& keys, size_t max_message, Handler handler)
+    : listener_(std::move(listener)), port_(port), keys_(keys), max_message_(max_message), handler_(std::move(handler)) {}
+
+std::vector<SealedServer::Watch> SealedServer::watches() const {
+    std::vector<Watch> out;
+    out.push_back({listener_.get(), POLLIN});
+    for (const auto& l : links_) out.push_back({l.fd.get(), short(l.out_at < l.out.size() ? POLLOUT : POLLIN)});
+    return out;
+}
+
+void SealedServer::on_ready(int fd, short revents) {
+    if (fd == listener_.get()) return accept_links();
+    auto it = std::find_if(links_.begin(), links_.end(), [fd](const Link& l) { return l.fd.get() == fd; });
+    if (it == links_.end()) return;
+    bool keep = true;
+    if (revents & POLLOUT) keep = write_to(*it);
+    if (keep && (revents & (POLLIN | POLLHUP | POLLERR))) keep = read_from(*it);
+    if (!keep) links_.erase(it);
+}
+
+void SealedServer::accept_links() {
+    for (;;) {
+        auto fd = accept_tcp(listener_.get());
+        if (!fd) return;  // EAGAIN, or an error the next accept will tell
+        if (links_.size() >= kMaxSealedLinks) continue;  // closed at once
+        Link& link = links_.emplace_back(std::move(*fd), keys_.send);
+        // Our header first: the supervisor's proof of the key must echo it.
+        const auto& header = link.sealer.header();
+        link.out.assign(reinterpret_cast<const char*>(header.data()), header.size());
+        if (!write_to(link)) links_.pop_back();
+    }
+}
+
+// Room for a read of kReadBytes after the bytes not yet taken.
+void SealedServer::make_room(Link& link) {
+    size_t pending = link.in_size - link.in_at;
+    if (pending == 0) link.in_size = link.in_at = 0;
+    if (link.in_capacity - link.in_size >= kReadBytes) return;
+    if (link.in_capacity - pending >= kReadBytes) {  // enough once moved to the front
+        std::memmove(link.in.get(), link.in.get() + link.in_at, pending);
+    } else {
+        size_t capacity = std::max(link.in_capacity * 2, pending + kReadBytes);
+        auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+        if (pending) std::memcpy(bigger.get(), link.in.get() + link.in_at, pending);
+        link.in = std::move(bigger);
+        link.in_capacity = capacity;
+    }
+    link.in_at = 0;
+    link.in_size = pending;
+}
+
+bool SealedServer::read_from(Link& link) {
+    for (;;) {
+        make_room(link);
+        auto n = read_some(link.fd.get(), std::span<char>(link.in.get() + link.in_size, kReadBytes));
+        if (!n) return n.error().err == EAGAIN;
+        if (*n == 0) return false;  // the supervisor closed it
+        link.in_size += *n;
+        if (!take_messages(link)) return false;
+        if (*n < kReadBytes) return true;
+    }
+}
+
+bool SealedServer::take_messages(Link& link) {
+    for (;;) {
+        std::string_view in(link.in.get() + link.in_at, link.in_size - link.in_at);
+        if (!link.started) {
+            if (in.size() < kSealHeaderBytes) return true;
+            auto header = std::span(reinterpret_cast<const unsigned char*>(in.data()), kSealHeaderBytes);
+            if (!link.opener.start(keys_.receive, header)) return false;
+            link.started = true;
+            link.in_at += kSealHeaderBytes;
+            continue;
+        }
+        if (in.size() < kSealLengthBytes) return true;
+        uint32_t length = sealed_length(std::span<const char, kSealLengthBytes>(in.data(), kSealLengthBytes));
+        if (length < kSealOverhead || length - kSealOverhead > max_message_) return false;
+        if (in.size() < kSealLengthBytes + length) return true;
+        link.message.resize(length - kSealOverhead);
+        if (!link.opener.open(in.substr(kSealLengthBytes, length), link.message.data())) return false;
+        link.in_at += kSealLengthBytes + length;
+        if (!link.authenticated) {
+            const auto& ours = link.sealer.header();
+            if (link.message.size() != ours.size() || std::memcmp(link.message.data(), ours.data(), ours.size()) != 0)
+                return false;
+            link.authenticated = true;
+            continue;
+        }
+        ++requests_;
+        handler_(link.message, link.reply);
+        link.sealer.seal(link.reply, link.out);
+        if (!write_to(link)) return false;
+    }
+}
+
+bool SealedServer::write_to(Link& link) {
+    while (link.out_at < link.out.size()) {
+        auto n = write_some(link.fd.get(), std::span<const char>(link.out.data() + link.out_at, link.out.size() - link.out_at));
+        if (!n) return false;
+        if (*n == 0) return true;  // full: POLLOUT says when to go on
+        link.out_at += *n;
+    }
+    link.out.clear();
+    link.out_at = 0;
+    return true;
+}
+
+}  // namespace ssi::remote
