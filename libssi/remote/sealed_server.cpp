@@ -47,7 +47,12 @@ void SealedServer::accept_links() {
     for (;;) {
         auto fd = accept_tcp(listener_.get());
         if (!fd) return;  // EAGAIN, or an error the next accept will tell
-        if (links_.size() >= kMaxSealedLinks) continue;  // closed at once
+        if (links_.size() >= kMaxSealedLinks) {
+            // Full: a link that has not proved the key yet makes room; proven ones stay.
+            auto waiting = std::find_if(links_.begin(), links_.end(), [](const Link& l) { return !l.authenticated; });
+            if (waiting == links_.end()) continue;  // the new one is closed at once
+            links_.erase(waiting);
+        }
         Link& link = links_.emplace_back(std::move(*fd), keys_.send);
         // Our header first: the supervisor's proof of the key must echo it.
         const auto& header = link.sealer.header();
@@ -99,7 +104,10 @@ bool SealedServer::take_messages(Link& link) {
         }
         if (in.size() < kSealLengthBytes) return true;
         uint32_t length = sealed_length(std::span<const char, kSealLengthBytes>(in.data(), kSealLengthBytes));
-        if (length < kSealOverhead || length - kSealOverhead > max_message_) return false;
+        // Before its proof, a peer may send nothing bigger than the proof: no one without
+        // the key makes us hold megabytes.
+        size_t limit = link.authenticated ? max_message_ : kSealHeaderBytes;
+        if (length < kSealOverhead || length - kSealOverhead > limit) return false;
         if (in.size() < kSealLengthBytes + length) return true;
         link.message.resize(length - kSealOverhead);
         if (!link.opener.open(in.substr(kSealLengthBytes, length), link.message.data())) return false;

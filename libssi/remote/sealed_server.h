@@ -4,7 +4,8 @@
 // on_ready(), and `Handler` turns a request into its reply there (the home file server).
 // A connection that does not prove the session's key at once, or sends anything that does
 // not open, is closed; the server keeps serving the others. Bounded: kMaxSealedLinks
-// connections, messages up to the caller's limit.
+// connections (when full, one still without its proof gives way to a new one), messages
+// up to the caller's limit once proven, and no bigger than the proof before.
 #pragma once
 
 #include "kern-ext/result.h"

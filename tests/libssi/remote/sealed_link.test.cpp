@@ -138,7 +138,7 @@ TEST_CASE("sealed link: requests of every size come back whole, on several links
     }
 }
 
-TEST_CASE("sealed link: a peer without the key, garbage and a replayed connection are closed", "[remote][sealed]") {
+TEST_CASE("sealed link: a peer without the key, garbage, a big message before the proof and a replayed connection are closed", "[remote][sealed]") {
     Session s;
     Home home(s.server_keys());
     auto good = SealedClient::connect("127.0.0.1", home.port(), s.client_keys(), 5000).value();
@@ -153,6 +153,14 @@ TEST_CASE("sealed link: a peer without the key, garbage and a replayed connectio
     UniqueFd garbage = connect_tcp("127.0.0.1", home.port()).value();
     REQUIRE(write_all(garbage.get(), std::string(4096, '\x7f')));
     CHECK(closed_by_peer(garbage.get()));
+
+    // A header, then the length of a message far bigger than a proof: closed at the length,
+    // before any of the message is held.
+    UniqueFd big = connect_tcp("127.0.0.1", home.port()).value();
+    std::string announce(kSealHeaderBytes, 'h');
+    announce += std::string("\x00\x00\x10\x00", 4);  // 1 MiB
+    REQUIRE(write_all(big.get(), announce));
+    CHECK(closed_by_peer(big.get()));
 
     // A recorded connection played again: right key, but its proof echoes another
     // connection's header, not the one this connection was sent.
@@ -181,4 +189,16 @@ TEST_CASE("sealed link: a deputy that does not answer ends the connect in time",
     auto slow = SealedClient::connect("127.0.0.1", port, s.client_keys(), 200);
     REQUIRE_FALSE(slow.ok());
     CHECK(slow.error().err == ETIMEDOUT);
+}
+
+TEST_CASE("sealed link: when the links are all taken, one without its proof gives way", "[remote][sealed]") {
+    Session s;
+    Home home(s.server_keys());
+    std::vector<UniqueFd> silent;
+    for (size_t i = 0; i < kMaxSealedLinks; ++i) silent.push_back(connect_tcp("127.0.0.1", home.port()).value());
+    for (int i = 0; i < 500 && home.links() != kMaxSealedLinks; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(home.links() == kMaxSealedLinks);
+    auto good = SealedClient::connect("127.0.0.1", home.port(), s.client_keys(), 5000);
+    REQUIRE(good.ok());
+    CHECK(text_of((*good)->call("room").value()) == "ROOM");
 }
