@@ -1,0 +1,182 @@
+#include "kern-ext/launch_inside.h"
+
+#include "kern-ext/clone3.h"
+#include "kern-ext/fd_passing.h"
+#include "kern-ext/files.h"
+#include "kern-ext/launch_root.h"
+#include "kern-ext/launch_spec_transfer.h"
+#include "kern-ext/namespace_pids.h"
+#include "kern-ext/namespaces.h"
+#include "kern-ext/program_setup.h"
+#include "kern-ext/remote_launch.h"
+#include "kern-ext/terminal.h"
+#include "kern-ext/unix_socket.h"
+
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <functional>
+#include <utility>
+
+namespace ssi::launch_inside {
+namespace {
+
+[[noreturn]] void fail_child(const Channels& ch, const Error& e, int status) {
+    (void)write_all(ch.exec_report, bytes_of(failure_report(e)));
+    exit_child(status);
+}
+
+void must(const Channels& ch, const Result<void>& r) {
+    if (!r) fail_child(ch, r.error(), kLaunchFailed);
+}
+
+void close_stdio_sources(const LaunchSpec& spec) {
+    for (int fd : {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd})
+        if (fd >= 0) ::close(fd);
+}
+
+// The stub's report of the program's stops and continues (LaunchSpec::controlling_terminal).
+std::function<void(int)> stop_reporter(int report_to) {
+    if (report_to < 0) return {};
+    return [report_to](int status) {
+        Report change;
+        change.kind = WIFSTOPPED(status) ? ReportKind::stopped : ReportKind::continued;
+        change.wait_status = status;
+        (void)send_message(report_to, bytes_of(change));
+    };
+}
+
+// LaunchSpec::park: instead of exec'ing, wait as root, one thread, every signal held, for
+// a restore to rebuild a saved process in us (kern-ext/checkpoint restore_into). Closing
+// the exec pipe tells the launcher we are ready, as a successful exec would.
+[[noreturn]] void park(const LaunchSpec& spec, const Channels& ch) {
+    must(ch, change_dir(spec.cwd.empty() ? "/" : spec.cwd));
+    sigset_t all;
+    sigfillset(&all);
+    if (auto mask = set_signal_mask(SIG_BLOCK, all); !mask) fail_child(ch, mask.error(), kLaunchFailed);
+    ::syscall(SYS_close_range, 3u, ~0u, 0u);
+    for (;;) ::pause();
+}
+
+[[noreturn]] void run_program(const LaunchSpec& spec, const Channels& ch) {
+    // While signals are still blocked: taking the foreground from the background would
+    // otherwise stop us with SIGTTOU.
+    if (spec.controlling_terminal) must(ch, lead_foreground_group(spec.stdin_fd));
+    must(ch, reset_signals());
+    must(ch, install_stdio(spec.stdin_fd, spec.stdout_fd, spec.stderr_fd));
+    must(ch, close_on_exec_from(3));
+    for (const auto& [resource, limit] : spec.rlimits) must(ch, set_resource_limit(resource, limit));
+    set_umask(spec.umask);
+    // Interposition while still root (no no_new_privs needed, set-uid programs keep
+    // working) and before a park: a process restored into the parked one keeps it.
+    if (!spec.syscall_rules.empty()) {
+        auto listener = install_syscall_filter(spec.syscall_rules);
+        if (!listener) fail_child(ch, listener.error(), kLaunchFailed);
+        Report report;
+        report.kind = ReportKind::listener;
+        if (auto sent = send_message(ch.control, bytes_of(report), listener->get()); !sent)
+            fail_child(ch, sent.error(), kLaunchFailed);
+        listener->reset();
+    }
+    // Credentials before chdir and exec: the home filesystem checks them, not root's.
+    if (spec.park) park(spec, ch);
+    must(ch, set_identity(spec.uid, spec.gid, spec.groups));
+    must(ch, change_dir(spec.cwd.empty() ? "/" : spec.cwd));
+    Error e = exec_program(spec.program, spec.argv, spec.env);
+    fail_child(ch, e, exec_failure_status(e.err));
+}
+
+// The program's parent, wearing the home parent's PID: starts it, hands its pidfd out,
+// waits for it and reports how it ended.
+[[noreturn]] void run_stub(const LaunchSpec& spec, const Channels& ch) {
+    // The terminal's session is the stub's: the program's process group then has a parent
+    // in another group of its session, so it is not orphaned and Ctrl-Z can stop it.
+    if (spec.controlling_terminal) must(ch, take_controlling_terminal(spec.stdin_fd));
+    // Next-PID requests are the reaper's to serve (unless the reaper is the stub itself).
+    bool reaper = ::getpid() == 1;
+    if (!reaper) ::close(ch.next_pid);
+    auto program = clone_process({.set_tid = spec.pid, .want_pidfd = true});
+    if (!program) fail_child(ch, program.error(), kLaunchFailed);
+    if (program->pid == 0) run_program(spec, ch);
+
+    Report started;
+    started.kind = ReportKind::started;
+    if (auto sent = send_message(ch.control, bytes_of(started), program->pidfd.get()); !sent) {
+        ::kill(program->pid, SIGKILL);
+        fail_child(ch, sent.error(), kLaunchFailed);
+    }
+    program->pidfd.reset();
+    // Only the program holds the exec pipe and its stdio now: EOF means exec'd, and the
+    // program's readers see EOF when it (and what it started) closes them.
+    ::close(ch.exec_report);
+    close_stdio_sources(spec);
+
+    auto status = reap_until(program->pid, stop_reporter(spec.controlling_terminal ? ch.control : -1),
+                             reaper ? ch.next_pid : -1);
+    if (!status) exit_child(kLaunchFailed);
+    Report exited;
+    exited.kind = ReportKind::exited;
+    exited.wait_status = *status;
+    exit_child(send_message(ch.control, bytes_of(exited)) ? 0 : kLaunchFailed);
+}
+
+// PID 1 of the new namespace: builds the program's world, starts the stub and lives as
+// long as it does. When it exits the kernel kills everything left in the namespace.
+[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch) {
+    // Only the program's stdio and the channels stay open in here.
+    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid}));
+    for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid}) {
+        auto moved = move_above_stdio(*fd);
+        if (!moved) fail_child(ch, moved.error(), kLaunchFailed);
+        if (*moved != *fd) ::close(std::exchange(*fd, *moved));
+    }
+    // Default dispositions first: a launcher ignoring SIGCHLD would have the stub and the
+    // program auto-reaped, their statuses lost.
+    must(ch, reset_signals());
+    // Out of the launcher's session, so its terminal's signals do not reach the program;
+    // every signal blocked here and in the stub (pid 1 ignores most anyway, and a
+    // program signalling its "parent" must not kill the stub).
+    auto session = new_session();
+    if (!session) fail_child(ch, session.error(), kLaunchFailed);
+    sigset_t all;
+    sigfillset(&all);
+    auto mask = set_signal_mask(SIG_BLOCK, all);
+    if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
+
+    must(ch, unshare_namespaces(CLONE_NEWNS | (spec.hostname.empty() ? 0 : CLONE_NEWUTS)));
+    if (!spec.hostname.empty()) must(ch, set_hostname(spec.hostname));
+    must(ch, enter_root(spec.root, spec.binds, spec.optional_binds));
+
+    // The home parent is init: the reaper is the parent itself.
+    if (spec.ppid == 1) run_stub(spec, ch);
+    auto stub = clone_process({.set_tid = spec.ppid});
+    if (!stub) fail_child(ch, stub.error(), kLaunchFailed);
+    if (stub->pid == 0) run_stub(spec, ch);
+    ::close(ch.exec_report);
+    ::close(ch.control);
+    close_stdio_sources(spec);
+    exit_child(reap_until(stub->pid, {}, ch.next_pid) ? 0 : kLaunchFailed);
+}
+
+}  // namespace
+
+[[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd) {
+    ::prctl(PR_SET_NAME, "ssi-reaper");  // not taken for its launcher by `ps -C` or `pgrep -x`
+    must(ch, set_parent_death_signal(SIGKILL));
+    // The launcher may have died before the line above: then nobody would kill us.
+    if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
+    // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
+    must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
+    auto spec = receive_launch_spec(spec_socket);
+    if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
+    if (!*spec) exit_child(0);
+    ::close(spec_socket);
+    run_reaper(**spec, ch);
+}
+
+}  // namespace ssi::launch_inside
