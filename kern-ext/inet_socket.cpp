@@ -3,8 +3,10 @@
 #include "kern-ext/unique_fd.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 namespace ssi {
@@ -59,13 +61,27 @@ Result<uint16_t> bound_port(int fd) {
     return ntohs(addr.sin_port);
 }
 
-Result<UniqueFd> connect_tcp(const std::string& address, uint16_t port) {
+Result<UniqueFd> connect_tcp(const std::string& address, uint16_t port, int timeout_ms) {
     sockaddr_in addr = TRY(ipv4(address, port));
-    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    std::string where = address + ":" + std::to_string(port);
+    // Non-blocking for the connect alone, so that it can be given up on.
+    UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) return sys_error("socket", address);
     TRY(no_delay(fd.get()));
-    while (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0)
-        if (errno != EINTR) return sys_error("connect", address + ":" + std::to_string(port));
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+        if (errno != EINPROGRESS && errno != EINTR) return sys_error("connect", where);
+        pollfd p{fd.get(), POLLOUT, 0};
+        int ready;
+        while ((ready = ::poll(&p, 1, timeout_ms)) < 0)
+            if (errno != EINTR) return sys_error("poll", where);
+        if (ready == 0) return make_error("connect", where, ETIMEDOUT);
+        int err = 0;
+        socklen_t len = sizeof err;
+        if (::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len) < 0) return sys_error("getsockopt(SO_ERROR)", where);
+        if (err) return make_error("connect", where, err);
+    }
+    int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) < 0) return sys_error("fcntl(O_NONBLOCK)", where);
     return fd;
 }
 

@@ -16,7 +16,8 @@ Result<UniqueFd> listen_tcp(const std::string& address, uint16_t port, int backl
 Result<uint16_t> bound_port(int fd);
 // A blocking connection to address:port with TCP_NODELAY (requests and replies are whole
 // messages: Nagle would hold a small one back for the last one's acknowledgement).
-Result<UniqueFd> connect_tcp(const std::string& address, uint16_t port);
+// ETIMEDOUT after timeout_ms, not the kernel's two minutes of SYN retries to a host gone.
+Result<UniqueFd> connect_tcp(const std::string& address, uint16_t port, int timeout_ms = 5000);
 // A non-blocking accepted connection with TCP_NODELAY; EAGAIN when none waits.
 Result<UniqueFd> accept_tcp(int listener);
 // SO_RCVTIMEO: a blocking read fails with EAGAIN after `ms`.

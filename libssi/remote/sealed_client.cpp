@@ -7,14 +7,22 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace ssi::remote {
+namespace {
+
+// A deputy that does not take a connection and send its header in this long is gone (or
+// its machine is): better EIO now than the kernel's two minutes of SYN retries.
+constexpr int kConnectTimeoutMs = 5000;
+
+}  // namespace
 
 Result<std::unique_ptr<SealedClient>> SealedClient::connect(const std::string& address, uint16_t port,
                                                             const SealKeys& keys, int reply_timeout_ms) {
-    UniqueFd fd = TRY(connect_tcp(address, port));
-    TRY(set_receive_timeout(fd.get(), reply_timeout_ms));
+    UniqueFd fd = TRY(connect_tcp(address, port, kConnectTimeoutMs));
+    TRY(set_receive_timeout(fd.get(), std::min(reply_timeout_ms, kConnectTimeoutMs)));
     std::unique_ptr<SealedClient> c(new SealedClient(std::move(fd), keys));
     // The deputy's header, then ours and the proof: its header, sealed.
     std::array<unsigned char, kSealHeaderBytes> theirs;
@@ -24,6 +32,7 @@ Result<std::unique_ptr<SealedClient>> SealedClient::connect(const std::string& a
     c->out_.assign(reinterpret_cast<const char*>(ours.data()), ours.size());
     c->sealer_.seal(std::string_view(reinterpret_cast<const char*>(theirs.data()), theirs.size()), c->out_);
     TRY(write_all(c->fd_.get(), c->out_));
+    TRY(set_receive_timeout(c->fd_.get(), reply_timeout_ms));
     return c;
 }
 

@@ -202,3 +202,20 @@ TEST_CASE("sealed link: when the links are all taken, one without its proof give
     REQUIRE(good.ok());
     CHECK(text_of((*good)->call("room").value()) == "ROOM");
 }
+
+TEST_CASE("sealed link: a connect nobody answers gives up in time", "[remote][sealed]") {
+    // A listener that never accepts: once its queue is full, the kernel drops new SYNs and
+    // a plain connect would retry for two minutes.
+    UniqueFd full = listen_tcp("127.0.0.1", 0, 0).value();
+    uint16_t port = bound_port(full.get()).value();
+    std::vector<UniqueFd> queued;
+    int timed_out = 0;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 8 && !timed_out; ++i) {
+        auto c = connect_tcp("127.0.0.1", port, 300);
+        if (c) queued.push_back(std::move(*c));
+        else if (c.error().err == ETIMEDOUT) ++timed_out;
+    }
+    CHECK(timed_out == 1);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+}
