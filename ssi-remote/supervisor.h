@@ -31,7 +31,6 @@ class Supervisor {
 public:
     // runs_dir: where to tell the agent our program's PIDs (see ssi-agent/remote_runs.h).
     // `context` outlives us; a spare supervisor makes it (and its threads) before the spec.
-    // `files_context` is the home files' transport's alone (FsTransport::abandon).
     // `reaper`: the program's, forked ahead (prepare_launch); without it the launch forks one.
     Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node,
                std::string runs_dir, std::optional<ReadyReaper> reaper);
