@@ -10,6 +10,7 @@ PACKAGES=(
   # libraries
   libzmq3-dev libsodium-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libuv1-dev libseccomp-dev
   libproc2-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libfuse3-dev fuse3
+  libgcrypt20-dev libgpg-error-dev
   # libzmq is linked statically (libssi/zmq_link): its dependencies' archives, and gssapi.h
   libpgm-dev libnorm-dev libbsd-dev libmd-dev libkrb5-dev
   # tests and benchmarks

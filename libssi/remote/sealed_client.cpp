@@ -30,7 +30,7 @@ Result<std::unique_ptr<SealedClient>> SealedClient::connect(const std::string& a
     TRY(c->opener_.start(keys.receive, theirs));
     const auto& ours = c->sealer_.header();
     c->out_.assign(reinterpret_cast<const char*>(ours.data()), ours.size());
-    c->sealer_.seal(std::string_view(reinterpret_cast<const char*>(theirs.data()), theirs.size()), c->out_);
+    TRY(c->sealer_.seal(std::string_view(reinterpret_cast<const char*>(theirs.data()), theirs.size()), c->out_));
     TRY(write_all(c->fd_.get(), c->out_));
     TRY(set_receive_timeout(c->fd_.get(), reply_timeout_ms));
     return c;
@@ -49,7 +49,7 @@ Result<void> SealedClient::read_exactly(char* into, size_t size) {
 
 Result<zmq::message_t> SealedClient::call(std::string_view request) {
     out_.clear();
-    sealer_.seal(request, out_);
+    TRY(sealer_.seal(request, out_));
     TRY(write_all(fd_.get(), out_));
     char prefix[kSealLengthBytes];
     TRY(read_exactly(prefix, sizeof prefix));

@@ -1,7 +1,10 @@
 #include "libssi/remote/sealed_link.h"
 
+#include <gcrypt.h>
 #include <sodium/core.h>
+#include <sodium/crypto_generichash.h>
 #include <sodium/crypto_kx.h>
+#include <sodium/randombytes.h>
 #include <sodium/utils.h>
 #include <zmq.h>
 
@@ -50,35 +53,108 @@ Result<SealKeys> server_seal_keys(const std::string& server_public, const std::s
     return keys;
 }
 
-Sealer::Sealer(const SealKey& key) { crypto_secretstream_xchacha20poly1305_init_push(&state_, header_.data(), key.data()); }
+namespace {
 
-void Sealer::seal(std::string_view message, std::string& out) {
-    size_t at = out.size();
+// libgcrypt, set up once per process: without its secure memory (keys live in ordinary
+// memory here, as libsodium's and ZeroMQ's do) — setting up that mlock()ed pool cost ~1 ms
+// of page faults per start on this VM.
+Result<void> gcrypt_ready() {
+    static const bool ready = [] {
+        gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+        if (!gcry_check_version(GCRYPT_VERSION)) return false;
+        gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+        return true;
+    }();
+    if (!ready) return make_error("gcry_check_version", GCRYPT_VERSION, ENOSYS);
+    return ok();
+}
+
+Error gcrypt_error(const char* call, gcry_error_t e) {
+    int err = gcry_err_code_to_errno(gcry_err_code(e));
+    return make_error(call, gcry_strerror(e), err ? err : EIO);
+}
+
+std::array<unsigned char, kSealHeaderBytes> fresh_header() {
+    std::array<unsigned char, kSealHeaderBytes> header;
+    randombytes_buf(header.data(), header.size());
+    return header;
+}
+
+// The GCM nonce of message number n: n little-endian, then zeros.
+std::array<unsigned char, 12> nonce_of(uint64_t n) {
+    std::array<unsigned char, 12> nonce{};
+    for (size_t i = 0; i < 8; ++i) nonce[i] = (unsigned char)(n >> (8 * i));
+    return nonce;
+}
+
+}  // namespace
+
+void SealCipher::Close::operator()(gcry_cipher_handle* handle) const { gcry_cipher_close(handle); }
+
+Result<SealCipher> SealCipher::make(const SealKey& key, std::span<const unsigned char, kSealHeaderBytes> header) {
+    TRY(ready());
+    TRY(gcrypt_ready());
+    SealKey connection_key;
+    crypto_generichash(connection_key.data(), connection_key.size(), header.data(), header.size(), key.data(), key.size());
+    gcry_cipher_hd_t opened = nullptr;
+    gcry_error_t e = gcry_cipher_open(&opened, GCRY_CIPHER_AES256, GCRY_CIPHER_MODE_GCM, 0);
+    Handle handle(opened);
+    if (!e) e = gcry_cipher_setkey(opened, connection_key.data(), connection_key.size());
+    sodium_memzero(connection_key.data(), connection_key.size());
+    if (e) return gcrypt_error("gcry_cipher_open", e);
+    return SealCipher(std::move(handle));
+}
+
+Result<void> SealCipher::seal(const char* in, size_t size, char* out) {
+    auto nonce = nonce_of(next_++);
+    auto* to = reinterpret_cast<unsigned char*>(out);
+    gcry_error_t e = gcry_cipher_setiv(handle_.get(), nonce.data(), nonce.size());
+    if (!e) e = gcry_cipher_final(handle_.get());
+    if (!e) e = gcry_cipher_encrypt(handle_.get(), to, size, in, size);
+    if (!e) e = gcry_cipher_gettag(handle_.get(), to + size, kSealOverhead);
+    if (e) return gcrypt_error("gcry_cipher_encrypt", e);
+    return ok();
+}
+
+Result<void> SealCipher::open(std::span<const char> sealed, char* out) {
+    if (sealed.size() < kSealOverhead) return make_error("seal", "a message shorter than its tag", EBADMSG);
+    size_t size = sealed.size() - kSealOverhead;
+    auto nonce = nonce_of(next_);
+    gcry_error_t e = gcry_cipher_setiv(handle_.get(), nonce.data(), nonce.size());
+    if (!e) e = gcry_cipher_final(handle_.get());
+    if (!e) e = gcry_cipher_decrypt(handle_.get(), out, size, sealed.data(), size);
+    if (!e) e = gcry_cipher_checktag(handle_.get(), sealed.data() + size, kSealOverhead);
+    if (e) return make_error("seal", "a message that does not open", EBADMSG);
+    ++next_;  // only now: a message that failed does not move the count
+    return ok();
+}
+
+Sealer::Sealer(const SealKey& key) : header_(fresh_header()), cipher_(SealCipher::make(key, header_)) {}
+
+Result<void> Sealer::seal_into(std::string_view message, char* frame) {
+    if (!cipher_) return cipher_.error();
     uint32_t length = uint32_t(message.size() + kSealOverhead);
-    out.resize(at + kSealLengthBytes + length);
-    for (size_t i = 0; i < kSealLengthBytes; ++i) out[at + i] = char(length >> (8 * i));
-    crypto_secretstream_xchacha20poly1305_push(&state_, reinterpret_cast<unsigned char*>(out.data() + at + kSealLengthBytes),
-                                               nullptr, reinterpret_cast<const unsigned char*>(message.data()),
-                                               message.size(), nullptr, 0, 0);
+    for (size_t i = 0; i < kSealLengthBytes; ++i) frame[i] = char(length >> (8 * i));
+    return cipher_->seal(message.data(), message.size(), frame + kSealLengthBytes);
+}
+
+Result<void> Sealer::seal(std::string_view message, std::string& out) {
+    size_t at = out.size();
+    out.resize(at + sealed_frame_size(message.size()));
+    auto sealed = seal_into(message, out.data() + at);
+    if (!sealed) out.resize(at);
+    return sealed;
 }
 
 Result<void> Opener::start(const SealKey& key, std::span<const unsigned char> header) {
-    if (header.size() != kSealHeaderBytes ||
-        crypto_secretstream_xchacha20poly1305_init_pull(&state_, header.data(), key.data()) != 0)
-        return make_error("seal", "bad stream header", EPROTO);
-    started_ = true;
+    if (header.size() != kSealHeaderBytes) return make_error("seal", "bad header", EPROTO);
+    cipher_.emplace(TRY(SealCipher::make(key, header.first<kSealHeaderBytes>())));
     return ok();
 }
 
 Result<void> Opener::open(std::span<const char> sealed, char* out) {
-    unsigned char tag = 0;
-    if (!started_ || sealed.size() < kSealOverhead ||
-        crypto_secretstream_xchacha20poly1305_pull(&state_, reinterpret_cast<unsigned char*>(out), nullptr, &tag,
-                                                   reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(),
-                                                   nullptr, 0) != 0 ||
-        tag != 0)
-        return make_error("seal", "a message that does not open", EBADMSG);
-    return ok();
+    if (!cipher_) return make_error("seal", "a message before the header", EBADMSG);
+    return cipher_->open(sealed, out);
 }
 
 uint32_t sealed_length(std::span<const char, kSealLengthBytes> prefix) {

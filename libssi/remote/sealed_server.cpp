@@ -29,7 +29,7 @@ SealedServer::SealedServer(UniqueFd listener, uint16_t port, const SealKeys& key
 std::vector<SealedServer::Watch> SealedServer::watches() const {
     std::vector<Watch> out;
     out.push_back({listener_.get(), POLLIN});
-    for (const auto& l : links_) out.push_back({l.fd.get(), short(l.out_at < l.out.size() ? POLLOUT : POLLIN)});
+    for (const auto& l : links_) out.push_back({l.fd.get(), short(l.out_at < l.out_size ? POLLOUT : POLLIN)});
     return out;
 }
 
@@ -56,7 +56,7 @@ void SealedServer::accept_links() {
         Link& link = links_.emplace_back(std::move(*fd), keys_.send);
         // Our header first: the supervisor's proof of the key must echo it.
         const auto& header = link.sealer.header();
-        link.out.assign(reinterpret_cast<const char*>(header.data()), header.size());
+        std::memcpy(append_out(link, header.size()), header.data(), header.size());
         if (!write_to(link)) links_.pop_back();
     }
 }
@@ -77,6 +77,22 @@ void SealedServer::make_room(Link& link) {
     }
     link.in_at = 0;
     link.in_size = pending;
+}
+
+char* SealedServer::append_out(Link& link, size_t size) {
+    size_t pending = link.out_size - link.out_at;
+    if (link.out_capacity - link.out_size < size) {
+        size_t capacity = std::max(link.out_capacity * 2, pending + size);
+        auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
+        if (pending) std::memcpy(bigger.get(), link.out.get() + link.out_at, pending);
+        link.out = std::move(bigger);
+        link.out_capacity = capacity;
+        link.out_at = 0;
+        link.out_size = pending;
+    }
+    char* at = link.out.get() + link.out_size;
+    link.out_size += size;
+    return at;
 }
 
 bool SealedServer::read_from(Link& link) {
@@ -121,20 +137,19 @@ bool SealedServer::take_messages(Link& link) {
         }
         ++requests_;
         handler_(link.message, link.reply);
-        link.sealer.seal(link.reply, link.out);
-        if (!write_to(link)) return false;
+        if (!link.sealer.seal_into(link.reply, append_out(link, sealed_frame_size(link.reply.size()))) || !write_to(link))
+            return false;
     }
 }
 
 bool SealedServer::write_to(Link& link) {
-    while (link.out_at < link.out.size()) {
-        auto n = write_some(link.fd.get(), std::span<const char>(link.out.data() + link.out_at, link.out.size() - link.out_at));
+    while (link.out_at < link.out_size) {
+        auto n = write_some(link.fd.get(), std::span<const char>(link.out.get() + link.out_at, link.out_size - link.out_at));
         if (!n) return false;
         if (*n == 0) return true;  // full: POLLOUT says when to go on
         link.out_at += *n;
     }
-    link.out.clear();
-    link.out_at = 0;
+    link.out_size = link.out_at = 0;
     return true;
 }
 

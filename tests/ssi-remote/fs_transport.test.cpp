@@ -84,7 +84,7 @@ private:
             ++received_;
             while (message.rfind("hold", 0) == 0 && !released_) std::this_thread::sleep_for(1ms);
             bytes.clear();
-            sealer.seal(message, bytes);
+            if (!sealer.seal(message, bytes)) return;
             if (!write_all(fd, bytes)) return;
         }
     }

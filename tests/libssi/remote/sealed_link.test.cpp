@@ -92,8 +92,8 @@ TEST_CASE("sealed link: messages altered, replayed or reordered do not open", "[
     SealKeys keys = s.client_keys();
     Sealer sealer(keys.send);
     std::string first, second;
-    sealer.seal("one", first);
-    sealer.seal("two", second);
+    REQUIRE(sealer.seal("one", first));
+    REQUIRE(sealer.seal("two", second));
     auto body = [](const std::string& framed) { return std::span<const char>(framed.data() + kSealLengthBytes, framed.size() - kSealLengthBytes); };
     char out[16];
 
@@ -118,6 +118,17 @@ TEST_CASE("sealed link: messages altered, replayed or reordered do not open", "[
     Opener wrong_key;
     REQUIRE(wrong_key.start(keys.receive, sealer.header()));
     CHECK_FALSE(wrong_key.open(body(first), out).ok());
+
+    // Each connection seals under a key of its own: the first message of another
+    // connection, same run key, does not open here (nor would a recorded one).
+    Sealer other(keys.send);
+    CHECK(other.header() != sealer.header());
+    std::string others_first;
+    REQUIRE(other.seal("one", others_first));
+    CHECK(others_first != first);
+    Opener other_connection;
+    REQUIRE(other_connection.start(keys.send, sealer.header()));
+    CHECK(other_connection.open(body(others_first), out).error().err == EBADMSG);
 }
 
 TEST_CASE("sealed link: requests of every size come back whole, on several links", "[remote][sealed]") {
@@ -170,8 +181,8 @@ TEST_CASE("sealed link: a peer without the key, garbage, a big message before th
     SealKeys keys = s.client_keys();
     Sealer recorded(keys.send);
     std::string bytes(reinterpret_cast<const char*>(recorded.header().data()), kSealHeaderBytes);
-    recorded.seal(std::string(kSealHeaderBytes, 'o'), bytes);  // the old connection's header
-    recorded.seal("unlink /tmp/precious", bytes);
+    REQUIRE(recorded.seal(std::string(kSealHeaderBytes, 'o'), bytes));  // the old connection's header
+    REQUIRE(recorded.seal("unlink /tmp/precious", bytes));
     REQUIRE(write_all(replay.get(), bytes));
     CHECK(closed_by_peer(replay.get()));
 
