@@ -22,10 +22,12 @@ Result<AgentClient> AgentClient::connect(const std::string& path) {
     return AgentClient(std::move(*fd), "the local ssi-agent", p);
 }
 
-Result<wire::Message> AgentClient::call(const wire::Message& request, int timeout_ms) {
+Result<wire::Message> AgentClient::call(const wire::Message& request, int timeout_ms,
+                                        const std::function<void()>& meanwhile) {
     uint64_t id = next_id_++;
     std::string bytes = wire::frame(wire::encode(wire::Envelope{id, request}));
     TRY(write_all(fd_.get(), bytes));
+    if (meanwhile) meanwhile();
 
     using clock = std::chrono::steady_clock;
     auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -5,6 +5,7 @@
 #include "kern-ext/unique_fd.h"
 #include "libssi/wire/messages.h"
 
+#include <functional>
 #include <string>
 
 namespace ssi {
@@ -19,8 +20,10 @@ public:
     static AgentClient over(UniqueFd fd, std::string who) { return AgentClient(std::move(fd), std::move(who), ""); }
 
     // Sends `request`, waits up to timeout_ms for its reply. An ErrorReply comes back as
-    // an Error carrying its errno and message.
-    Result<wire::Message> call(const wire::Message& request, int timeout_ms = 5000);
+    // an Error carrying its errno and message. `meanwhile`, if given, runs once the
+    // request is sent: work the caller would do anyway, done while the agent works.
+    Result<wire::Message> call(const wire::Message& request, int timeout_ms = 5000,
+                               const std::function<void()>& meanwhile = {});
 
 private:
     AgentClient(UniqueFd fd, std::string who, std::string path)

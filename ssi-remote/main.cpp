@@ -5,6 +5,7 @@
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "libssi/config.h"
+#include "libssi/remote/sealed_link.h"
 #include "libssi/wire/codec.h"
 #include "ssi-remote/supervisor.h"
 
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
     // for a run, not after it came (about a millisecond of a start here).
     zmq::context_t context(1);
     zmq::socket_t(context, zmq::socket_type::dealer).close();
+    ssi::remote::prepare_sealing();  // likewise libgcrypt, for the file links
     std::string bytes;
     char buf[65536];
     for (;;) {

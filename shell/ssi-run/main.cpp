@@ -6,6 +6,7 @@
 #include "kern-ext/process.h"
 #include "kern-ext/program_setup.h"
 #include "libssi/agent_client.h"
+#include "libssi/remote/sealed_link.h"
 #include "libssi/remote/session.h"
 #include "libssi/tool_main.h"
 #include "shell/ssi-run/deputy.h"
@@ -112,7 +113,9 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
     auto deputy = TRY(ssi::run::Deputy::create(address, node));
     ssi::wire::RunRequest request = deputy->request(*options);
     request.program = *program;
-    ssi::wire::Message reply = TRY(agent.call(request, 10000));
+    // The supervisor's first file request needs our sealing ready: get it so while the
+    // agents start the run.
+    ssi::wire::Message reply = TRY(agent.call(request, 10000, [] { ssi::remote::prepare_sealing(); }));
     auto* started = std::get_if<ssi::wire::RunReply>(&reply);
     if (!started) return ssi::make_error("the local ssi-agent sent an unexpected reply");
     return deputy->serve(started->node);
