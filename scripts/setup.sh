@@ -11,7 +11,7 @@ PACKAGES=(
   libzmq3-dev libsodium-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev libuv1-dev libseccomp-dev
   libproc2-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev libfuse3-dev fuse3
   libgcrypt20-dev libgpg-error-dev
-  # libzmq is linked statically (libssi/zmq_link): its dependencies' archives, and gssapi.h
+  # libzmq is linked statically (libssi/zmq_link): its dependencies' archives, gssapi.h, normApi.h
   libpgm-dev libnorm-dev libbsd-dev libmd-dev libkrb5-dev
   # tests and benchmarks
   catch2 libbenchmark-dev hyperfine procps util-linux iproute2 python3 bc sqlite3 gzip tar
