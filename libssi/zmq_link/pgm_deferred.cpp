@@ -1,8 +1,9 @@
 // libzmq's start of OpenPGM, deferred to the first PGM endpoint.
 //
 // Debian's libzmq.a is built with OpenPGM, and every ZeroMQ context calls pgm_init() as it
-// is made: an NSS lookup of the "pgm" protocol and OpenPGM's timer and thread set-up,
-// 0.8–1.2 ms per process on this VM — paid by every ssi-run on a remote run's start.
+// is made: an NSS lookup of the "pgm" protocol (46 failed opens of NSS files and modules
+// in each ssi-run) and OpenPGM's timer and thread set-up — 0.8–1.2 ms in a program of its
+// own on this VM, a few hundred µs in ssi-run, on every remote run's start.
 // Nothing of ours opens a pgm:// or epgm:// endpoint (every socket we make is CURVE over
 // TCP). Should one be opened anyway, OpenPGM is started by its first call that needs it
 // (libzmq resolves the endpoint with pgm_getaddrinfo, then makes the socket), and
