@@ -29,7 +29,7 @@ SealedServer::SealedServer(UniqueFd listener, uint16_t port, const SealKeys& key
 std::vector<SealedServer::Watch> SealedServer::watches() const {
     std::vector<Watch> out;
     out.push_back({listener_.get(), POLLIN});
-    for (const auto& l : links_) out.push_back({l.fd.get(), short(l.out_at < l.out_size ? POLLOUT : POLLIN)});
+    for (const auto& l : links_) out.push_back({l.fd.get(), short(l.out.pending() ? POLLOUT : POLLIN)});
     return out;
 }
 
@@ -61,47 +61,37 @@ void SealedServer::accept_links() {
     }
 }
 
-// Room for a read of kReadBytes after the bytes not yet taken.
-void SealedServer::make_room(Link& link) {
-    size_t pending = link.in_size - link.in_at;
-    if (pending == 0) link.in_size = link.in_at = 0;
-    if (link.in_capacity - link.in_size >= kReadBytes) return;
-    if (link.in_capacity - pending >= kReadBytes) {  // enough once moved to the front
-        std::memmove(link.in.get(), link.in.get() + link.in_at, pending);
+void SealedServer::Window::make_room(size_t n) {
+    size_t waiting = pending();
+    if (waiting == 0) size = at = 0;
+    if (capacity - size >= n) return;
+    if (capacity - waiting >= n) {  // enough once moved to the front
+        std::memmove(bytes.get(), begin(), waiting);
     } else {
-        size_t capacity = std::max(link.in_capacity * 2, pending + kReadBytes);
-        auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-        if (pending) std::memcpy(bigger.get(), link.in.get() + link.in_at, pending);
-        link.in = std::move(bigger);
-        link.in_capacity = capacity;
+        size_t bigger_capacity = std::max(capacity * 2, waiting + n);
+        auto bigger = std::make_unique_for_overwrite<char[]>(bigger_capacity);
+        if (waiting) std::memcpy(bigger.get(), begin(), waiting);
+        bytes = std::move(bigger);
+        capacity = bigger_capacity;
     }
-    link.in_at = 0;
-    link.in_size = pending;
+    at = 0;
+    size = waiting;
 }
 
 char* SealedServer::append_out(Link& link, size_t size) {
-    size_t pending = link.out_size - link.out_at;
-    if (link.out_capacity - link.out_size < size) {
-        size_t capacity = std::max(link.out_capacity * 2, pending + size);
-        auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-        if (pending) std::memcpy(bigger.get(), link.out.get() + link.out_at, pending);
-        link.out = std::move(bigger);
-        link.out_capacity = capacity;
-        link.out_at = 0;
-        link.out_size = pending;
-    }
-    char* at = link.out.get() + link.out_size;
-    link.out_size += size;
+    link.out.make_room(size);
+    char* at = link.out.end();
+    link.out.size += size;
     return at;
 }
 
 bool SealedServer::read_from(Link& link) {
     for (;;) {
-        make_room(link);
-        auto n = read_some(link.fd.get(), std::span<char>(link.in.get() + link.in_size, kReadBytes));
+        link.in.make_room(kReadBytes);
+        auto n = read_some(link.fd.get(), std::span<char>(link.in.end(), kReadBytes));
         if (!n) return n.error().err == EAGAIN;
         if (*n == 0) return false;  // the supervisor closed it
-        link.in_size += *n;
+        link.in.size += *n;
         if (!take_messages(link)) return false;
         if (*n < kReadBytes) return true;
     }
@@ -109,13 +99,13 @@ bool SealedServer::read_from(Link& link) {
 
 bool SealedServer::take_messages(Link& link) {
     for (;;) {
-        std::string_view in(link.in.get() + link.in_at, link.in_size - link.in_at);
+        std::string_view in(link.in.begin(), link.in.pending());
         if (!link.started) {
             if (in.size() < kSealHeaderBytes) return true;
             auto header = std::span(reinterpret_cast<const unsigned char*>(in.data()), kSealHeaderBytes);
             if (!link.opener.start(keys_.receive, header)) return false;
             link.started = true;
-            link.in_at += kSealHeaderBytes;
+            link.in.at += kSealHeaderBytes;
             continue;
         }
         if (in.size() < kSealLengthBytes) return true;
@@ -127,7 +117,7 @@ bool SealedServer::take_messages(Link& link) {
         if (in.size() < kSealLengthBytes + length) return true;
         link.message.resize(length - kSealOverhead);
         if (!link.opener.open(in.substr(kSealLengthBytes, length), link.message.data())) return false;
-        link.in_at += kSealLengthBytes + length;
+        link.in.at += kSealLengthBytes + length;
         if (!link.authenticated) {
             const auto& ours = link.sealer.header();
             if (link.message.size() != ours.size() || std::memcmp(link.message.data(), ours.data(), ours.size()) != 0)
@@ -143,13 +133,13 @@ bool SealedServer::take_messages(Link& link) {
 }
 
 bool SealedServer::write_to(Link& link) {
-    while (link.out_at < link.out_size) {
-        auto n = write_some(link.fd.get(), std::span<const char>(link.out.get() + link.out_at, link.out_size - link.out_at));
+    while (link.out.pending()) {
+        auto n = write_some(link.fd.get(), std::span<const char>(link.out.begin(), link.out.pending()));
         if (!n) return false;
         if (*n == 0) return true;  // full: POLLOUT says when to go on
-        link.out_at += *n;
+        link.out.at += *n;
     }
-    link.out_size = link.out_at = 0;
+    link.out.size = link.out.at = 0;
     return true;
 }
 

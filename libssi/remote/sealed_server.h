@@ -44,19 +44,26 @@ public:
     uint64_t requests() const { return requests_; }
 
 private:
+    // Bytes [at, size) of a raw buffer: raw, so that making room does not first fill it
+    // with zeros (a megabyte per file read, each way).
+    struct Window {
+        std::unique_ptr<char[]> bytes;
+        size_t capacity = 0, size = 0, at = 0;
+        char* begin() const { return bytes.get() + at; }
+        char* end() const { return bytes.get() + size; }
+        size_t pending() const { return size - at; }
+        // Room for `n` more bytes at end(): the pending bytes moved to the front, or into a
+        // bigger buffer.
+        void make_room(size_t n);
+    };
     struct Link {
         UniqueFd fd;
         Sealer sealer;
         Opener opener;
-        bool started = false;        // the supervisor's stream header came
+        bool started = false;        // the supervisor's header came
         bool authenticated = false;  // and its first message proved the key
-        // Bytes read, [in_at, in_size) not yet taken; raw, so that making room for a read
-        // does not first fill it with zeros.
-        std::unique_ptr<char[]> in;
-        size_t in_capacity = 0, in_size = 0, in_at = 0;
-        // Bytes to write, [out_at, out_size); raw for the same reason (a megabyte per read).
-        std::unique_ptr<char[]> out;
-        size_t out_capacity = 0, out_size = 0, out_at = 0;
+        Window in;   // bytes read, [at, size) not yet taken
+        Window out;  // bytes to write, [at, size)
         std::string message;         // an opened message (kept: no allocation per request)
         std::string reply;
         explicit Link(UniqueFd f, const SealKey& send) : fd(std::move(f)), sealer(send) {}
@@ -64,8 +71,7 @@ private:
 
     SealedServer(UniqueFd listener, uint16_t port, const SealKeys& keys, size_t max_message, Handler handler);
     void accept_links();
-    static void make_room(Link& link);
-    // `size` more bytes to write, at the end of those waiting.
+    // `size` more bytes to write, after those waiting.
     static char* append_out(Link& link, size_t size);
     // False when the link is to be closed.
     bool read_from(Link& link);
