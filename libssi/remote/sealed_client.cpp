@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
+#include <memory>
 
 namespace ssi::remote {
 namespace {
@@ -56,11 +58,12 @@ Result<zmq::message_t> SealedClient::call(std::string_view request) {
     uint32_t length = sealed_length(std::span<const char, kSealLengthBytes>(prefix, kSealLengthBytes));
     if (length < kSealOverhead || length - kSealOverhead > wire::kMaxMessageBytes)
         return make_error("seal", "a reply of impossible length", EPROTO);
-    if (sealed_.size() < length) sealed_.resize(length);
-    TRY(read_exactly(sealed_.data(), length));
-    zmq::message_t reply(length - kSealOverhead);
-    TRY(opener_.open(std::span<const char>(sealed_.data(), length), reply.data<char>()));
-    return reply;
+    // Read into the reply's own buffer and opened there: the reply is its first bytes.
+    std::unique_ptr<char, decltype(&std::free)> bytes(static_cast<char*>(std::malloc(length)), &std::free);
+    if (!bytes) return make_error("malloc", "a reply", ENOMEM);
+    TRY(read_exactly(bytes.get(), length));
+    TRY(opener_.open_in_place(std::span<char>(bytes.get(), length)));
+    return zmq::message_t(bytes.release(), length - kSealOverhead, [](void* data, void*) { std::free(data); });
 }
 
 void SealedClient::shut_down() { (void)shutdown_socket(fd_.get(), SHUT_RDWR); }

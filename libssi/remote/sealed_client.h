@@ -35,8 +35,7 @@ private:
     UniqueFd fd_;
     Sealer sealer_;
     Opener opener_;
-    std::string out_;     // kept: no allocation per request
-    std::string sealed_;  // the same for the reply, before it is opened
+    std::string out_;  // kept: no allocation per request
 };
 
 }  // namespace ssi::remote

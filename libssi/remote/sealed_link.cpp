@@ -116,13 +116,21 @@ Result<void> SealCipher::seal(const char* in, size_t size, char* out) {
     return ok();
 }
 
-Result<void> SealCipher::open(std::span<const char> sealed, char* out) {
+Result<void> SealCipher::open(std::span<const char> sealed, char* out) { return open_into(sealed, out); }
+
+Result<void> SealCipher::open_in_place(std::span<char> sealed) { return open_into(sealed, nullptr); }
+
+// Into `out`, or in place when it is null (libgcrypt's in-place form: no input buffer).
+Result<void> SealCipher::open_into(std::span<const char> sealed, char* out) {
     if (sealed.size() < kSealOverhead) return make_error("seal", "a message shorter than its tag", EBADMSG);
     size_t size = sealed.size() - kSealOverhead;
     auto nonce = nonce_of(next_);
     gcry_error_t e = gcry_cipher_setiv(handle_.get(), nonce.data(), nonce.size());
     if (!e) e = gcry_cipher_final(handle_.get());
-    if (!e) e = gcry_cipher_decrypt(handle_.get(), out, size, sealed.data(), size);
+    if (!e) {
+        e = out ? gcry_cipher_decrypt(handle_.get(), out, size, sealed.data(), size)
+                : gcry_cipher_decrypt(handle_.get(), const_cast<char*>(sealed.data()), size, nullptr, 0);
+    }
     if (!e) e = gcry_cipher_checktag(handle_.get(), sealed.data() + size, kSealOverhead);
     if (e) return make_error("seal", "a message that does not open", EBADMSG);
     ++next_;  // only now: a message that failed does not move the count
@@ -155,6 +163,11 @@ Result<void> Opener::start(const SealKey& key, std::span<const unsigned char> he
 Result<void> Opener::open(std::span<const char> sealed, char* out) {
     if (!cipher_) return make_error("seal", "a message before the header", EBADMSG);
     return cipher_->open(sealed, out);
+}
+
+Result<void> Opener::open_in_place(std::span<char> sealed) {
+    if (!cipher_) return make_error("seal", "a message before the header", EBADMSG);
+    return cipher_->open_in_place(sealed);
 }
 
 void prepare_sealing() {

@@ -105,6 +105,15 @@ TEST_CASE("sealed link: messages altered, replayed or reordered do not open", "[
     REQUIRE(in_order.open(body(second), out));
     CHECK(std::string(out, 3) == "two");
 
+    Opener in_place;  // the same, opened where the message lies
+    REQUIRE(in_place.start(keys.send, sealer.header()));
+    std::string copy = first.substr(kSealLengthBytes);
+    REQUIRE(in_place.open_in_place(std::span<char>(copy.data(), copy.size())));
+    CHECK(copy.substr(0, 3) == "one");
+    std::string flipped_copy = second.substr(kSealLengthBytes);
+    flipped_copy[1] ^= 1;
+    CHECK(in_place.open_in_place(std::span<char>(flipped_copy.data(), flipped_copy.size())).error().err == EBADMSG);
+
     Opener reordered;
     REQUIRE(reordered.start(keys.send, sealer.header()));
     CHECK_FALSE(reordered.open(body(second), out).ok());
