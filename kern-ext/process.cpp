@@ -14,6 +14,7 @@
 
 #include <cctype>
 #include <climits>
+#include <cstdio>
 #include <algorithm>
 #include <cstring>
 
@@ -89,6 +90,11 @@ Result<pid_t> spawn_process(const std::string& path, const std::vector<std::stri
 }
 
 void exit_child(int status) { ::_exit(status); }
+
+void exit_now(int status) {
+    std::fflush(nullptr);
+    ::_exit(status);
+}
 
 std::string ExitStatus::describe() const {
     if (!signaled) return "exit status " + std::to_string(code);

@@ -54,6 +54,11 @@ inline int exec_failure_status(int err) { return err == ENOENT || err == ENOTDIR
 // flushing its stdio buffers twice.
 [[noreturn]] void exit_child(int status);
 
+// Ends this process at once with `status`: its C stdio flushed, but no destructors or
+// atexit handlers run. For a process whose last duty is done and whose teardown would
+// only delay the one waiting for its status.
+[[noreturn]] void exit_now(int status);
+
 // ---- waiting ---------------------------------------------------------------------------
 
 struct ExitStatus {

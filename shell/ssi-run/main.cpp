@@ -118,7 +118,11 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
     ssi::wire::Message reply = TRY(agent.call(request, 10000, [] { ssi::remote::prepare_sealing(); }));
     auto* started = std::get_if<ssi::wire::RunReply>(&reply);
     if (!started) return ssi::make_error("the local ssi-agent sent an unexpected reply");
-    return deputy->serve(started->node);
+    int status = TRY(deputy->serve(started->node));
+    // The program's status is all the shell waits for now. Nothing we hold needs an
+    // orderly close: the supervisor hears our connection drop as it would our last word,
+    // and ZeroMQ's teardown (its linger, its threads) would delay the status by 1-2 ms.
+    ssi::exit_now(status);
 }
 
 // The program's statuses are all its own: ssi-run's failures exit 255, never 1.
