@@ -75,7 +75,10 @@ std::function<void(int)> stop_reporter(int report_to) {
     // Interposition while still root (no no_new_privs needed, set-uid programs keep
     // working) and before a park: a process restored into the parked one keeps it.
     if (!spec.syscall_rules.empty()) {
-        auto listener = install_syscall_filter(spec.syscall_rules);
+        auto filter = receive_syscall_filter(ch.filter);
+        if (!filter) fail_child(ch, filter.error(), kLaunchFailed);
+        ::close(ch.filter);
+        auto listener = filter->install();
         if (!listener) fail_child(ch, listener.error(), kLaunchFailed);
         Report report;
         report.kind = ReportKind::listener;
@@ -103,6 +106,7 @@ std::function<void(int)> stop_reporter(int report_to) {
     auto program = clone_process({.set_tid = spec.pid, .want_pidfd = true});
     if (!program) fail_child(ch, program.error(), kLaunchFailed);
     if (program->pid == 0) run_program(spec, ch);
+    if (ch.filter >= 0) ::close(ch.filter);  // the program's alone
 
     Report started;
     started.kind = ReportKind::started;
@@ -129,8 +133,9 @@ std::function<void(int)> stop_reporter(int report_to) {
 // long as it does. When it exits the kernel kills everything left in the namespace.
 [[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch) {
     // Only the program's stdio and the channels stay open in here.
-    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid}));
-    for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid}) {
+    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid, ch.filter}));
+    for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid, &ch.filter}) {
+        if (*fd < 0) continue;
         auto moved = move_above_stdio(*fd);
         if (!moved) fail_child(ch, moved.error(), kLaunchFailed);
         if (*moved != *fd) ::close(std::exchange(*fd, *moved));
@@ -159,6 +164,7 @@ std::function<void(int)> stop_reporter(int report_to) {
     if (stub->pid == 0) run_stub(spec, ch);
     ::close(ch.exec_report);
     ::close(ch.control);
+    if (ch.filter >= 0) ::close(ch.filter);
     close_stdio_sources(spec);
     exit_child(reap_until(stub->pid, {}, ch.next_pid) ? 0 : kLaunchFailed);
 }
@@ -175,7 +181,9 @@ std::function<void(int)> stop_reporter(int report_to) {
     auto spec = receive_launch_spec(spec_socket);
     if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
     if (!*spec) exit_child(0);
-    ::close(spec_socket);
+    // Its filter follows on the same socket, for the program to take (send_syscall_filter).
+    if ((*spec)->syscall_rules.empty()) ::close(spec_socket);
+    else ch.filter = spec_socket;
     run_reaper(**spec, ch);
 }
 

@@ -50,6 +50,7 @@ struct Channels {
     int control;      // socket: Report{started} with the program's pidfd, then Report{exited};
                       // and from the program Report{listener} with its seccomp listener
     int next_pid;     // socket: the launcher's next-PID requests, served by the reaper
+    int filter = -1;  // socket: the program's compiled system call filter, when it has rules
 };
 
 // Exit status of the reaper or stub when they fail; the Report says why.

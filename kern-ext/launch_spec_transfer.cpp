@@ -107,4 +107,18 @@ Result<std::optional<LaunchSpec>> receive_launch_spec(int socket) {
     return std::optional<LaunchSpec>(std::move(spec));
 }
 
+Result<void> send_syscall_filter(int socket, const SyscallFilter& filter) {
+    std::string message(1, char(filter.notifies));
+    message += filter.program;
+    if (message.size() > kSpecChunk) return make_error("launch", "a system call filter of " + std::to_string(message.size()) + " bytes", E2BIG);
+    return send_message(socket, message);
+}
+
+Result<SyscallFilter> receive_syscall_filter(int socket) {
+    std::string message(kSpecChunk, '\0');
+    auto got = TRY(receive_message(socket, message));
+    if (got.size == 0) return make_error("launch", "the launcher sent no system call filter", EPROTO);
+    return SyscallFilter{message.substr(1, got.size - 1), message[0] != 0};
+}
+
 }  // namespace ssi

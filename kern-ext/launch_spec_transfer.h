@@ -6,6 +6,7 @@
 
 #include "kern-ext/remote_launch.h"
 #include "kern-ext/result.h"
+#include "kern-ext/syscall_filter.h"
 
 #include <optional>
 #include <string>
@@ -23,5 +24,11 @@ Result<void> send_launch_spec(int socket, const LaunchSpec& spec);
 // The spec with its stdio, now descriptors of ours; nullopt when the other end closed
 // the socket without sending one.
 Result<std::optional<LaunchSpec>> receive_launch_spec(int socket);
+
+// A spec with syscall_rules is followed on the same socket by their compiled filter: the
+// launcher compiles it while the reaper builds the program's world, and the program takes
+// it just before it installs it. A launcher that closes the socket instead sends none.
+Result<void> send_syscall_filter(int socket, const SyscallFilter& filter);
+Result<SyscallFilter> receive_syscall_filter(int socket);
 
 }  // namespace ssi

@@ -94,6 +94,9 @@ Result<RemoteProcess> RemoteProcess::start(const LaunchSpec& spec, ReadyReaper r
         ready = TRY(prepare());
         TRY(send_launch_spec(ready.spec_.get(), spec));
     }
+    // Compiled while the reaper builds the program's world, not in the program: about a
+    // millisecond of a start (launch_spec_transfer.h).
+    if (!spec.syscall_rules.empty()) TRY(send_syscall_filter(ready.spec_.get(), TRY(compile_syscall_filter(spec.syscall_rules))));
     ready.spec_.reset();
     UniqueFd exec_read = std::move(ready.exec_read_);
     // From here on, an early return kills and reaps the whole namespace.

@@ -44,27 +44,10 @@ Result<std::string> compiled_program(scmp_filter_ctx ctx) {
     }
 }
 
-// seccomp(2) ourselves rather than seccomp_load(): libseccomp 2.5 cannot ask for
-// WAIT_KILLABLE_RECV (Linux 5.19). With it, a caller whose notification we received is
-// not interrupted by a signal while it waits for the answer — without it, a fork waiting
-// for its home PID returns EINTR to a shell whose SIGCHLD handler lacks SA_RESTART, where
-// a real fork always restarts.
-Result<UniqueFd> load(const std::string& program, bool notifies) {
-    sock_fprog prog{};
-    prog.len = static_cast<unsigned short>(program.size() / sizeof(sock_filter));
-    prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()));
-    unsigned long flags = notifies ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
-    long fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
-    if (fd < 0 && errno == EINVAL && notifies)  // before 5.19
-        fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
-    if (fd < 0) return sys_error("seccomp(SECCOMP_SET_MODE_FILTER)");
-    return notifies ? UniqueFd(int(fd)) : UniqueFd();
-}
-
 }  // namespace
 
-Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules) {
-    if (rules.empty()) return UniqueFd();
+Result<SyscallFilter> compile_syscall_filter(std::span<const SyscallRule> rules) {
+    if (rules.empty()) return SyscallFilter{};
     FilterContext filter;
     if (!filter.ctx) return make_error("seccomp_init", {}, ENOMEM);
     // Root installs it without no_new_privs (seccomp(2) allows that with CAP_SYS_ADMIN):
@@ -88,8 +71,31 @@ Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules) {
         }
         if (rc < 0) return seccomp_error("seccomp_rule_add", rc, "syscall " + std::to_string(rule.nr));
     }
-    std::string program = TRY(compiled_program(filter.ctx));
-    return load(program, notifies);
+    return SyscallFilter{TRY(compiled_program(filter.ctx)), notifies};
+}
+
+// seccomp(2) ourselves rather than seccomp_load(): libseccomp 2.5 cannot ask for
+// WAIT_KILLABLE_RECV (Linux 5.19). With it, a caller whose notification we received is
+// not interrupted by a signal while it waits for the answer — without it, a fork waiting
+// for its home PID returns EINTR to a shell whose SIGCHLD handler lacks SA_RESTART, where
+// a real fork always restarts.
+Result<UniqueFd> SyscallFilter::install() const {
+    if (program.empty()) return UniqueFd();
+    if (program.size() % sizeof(sock_filter) != 0 || program.size() / sizeof(sock_filter) > BPF_MAXINSNS)
+        return make_error("seccomp filter", std::to_string(program.size()) + " bytes are no BPF program", EINVAL);
+    sock_fprog prog{};
+    prog.len = static_cast<unsigned short>(program.size() / sizeof(sock_filter));
+    prog.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(program.data()));
+    unsigned long flags = notifies ? SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV : 0;
+    long fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (fd < 0 && errno == EINVAL && notifies)  // before 5.19
+        fd = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+    if (fd < 0) return sys_error("seccomp(SECCOMP_SET_MODE_FILTER)");
+    return notifies ? UniqueFd(int(fd)) : UniqueFd();
+}
+
+Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules) {
+    return TRY(compile_syscall_filter(rules)).install();
 }
 
 }  // namespace ssi

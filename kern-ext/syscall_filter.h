@@ -3,7 +3,7 @@
 // with an errno. Every rule may depend on one argument: (arg[index] & mask) == value, or
 // arg[index] != value.
 //
-// A process installs the filter on itself (install_syscall_filter) and hands the listener
+// A process installs the filter on itself (SyscallFilter::install) and hands the listener
 // descriptor to whoever answers; the filter is inherited by its children and survives
 // exec. Only one listener exists per filter chain, so every feature that interposes on a
 // system call shares it (ssi-remote/syscall_dispatch.h).
@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 
 namespace ssi {
 
@@ -38,11 +39,25 @@ struct SyscallRule {
     static SyscallRule fail(int nr, int err) { return {nr, Action::fail, err, std::nullopt}; }
 };
 
-// Installs a filter with these rules on the calling thread (everything else is allowed).
-// Needs CAP_SYS_ADMIN (then no_new_privs is left alone, so set-uid programs still work)
-// or no_new_privs already set. Returns the listener when a rule notifies, an invalid fd
-// otherwise. A rule for a system call that appears twice with different conditions is
-// allowed; contradictory rules are libseccomp's error.
+// A filter compiled from rules (compile_syscall_filter), ready to install. Compiling is
+// libseccomp's work, about a millisecond here; a launcher does it while the process that
+// installs the filter gets ready, not in that process.
+struct SyscallFilter {
+    std::string program;  // the BPF instructions, sock_filter[]
+    bool notifies = false;  // some rule notifies: installing makes a listener
+
+    // Installs it on the calling thread (everything it does not name is allowed). Needs
+    // CAP_SYS_ADMIN (then no_new_privs is left alone, so set-uid programs still work) or
+    // no_new_privs already set. Returns the listener when a rule notifies, an invalid fd
+    // otherwise. An empty filter installs nothing.
+    Result<UniqueFd> install() const;
+};
+
+// A rule for a system call that appears twice with different conditions is allowed;
+// contradictory rules are libseccomp's error. No rules: an empty filter.
+Result<SyscallFilter> compile_syscall_filter(std::span<const SyscallRule> rules);
+
+// Both at once: compiles the rules and installs their filter on the calling thread.
 Result<UniqueFd> install_syscall_filter(std::span<const SyscallRule> rules);
 
 }  // namespace ssi

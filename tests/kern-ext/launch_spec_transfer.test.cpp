@@ -1,6 +1,9 @@
 // kern-ext/launch_spec_transfer: a LaunchSpec through bytes, for a reaper forked ahead (its
-// trip through the socket is tested with the launch, tests/kern-ext/remote_launch.test.cpp).
+// trip through the socket is tested with the launch, tests/kern-ext/remote_launch.test.cpp),
+// and the compiled system call filter that follows it.
 #include "kern-ext/launch_spec_transfer.h"
+
+#include "kern-ext/fd_passing.h"
 
 #include <catch2/catch.hpp>
 
@@ -87,4 +90,33 @@ TEST_CASE("launch spec transfer: damaged bytes are an error", "[launch-spec]") {
     LaunchSpec odd = full_spec();
     odd.syscall_rules = {SyscallRule{SYS_openat, SyscallRule::Action(7), 0, std::nullopt}};
     CHECK(decode_launch_spec(encode_launch_spec(odd)).error().err == EPROTO);
+}
+
+TEST_CASE("launch spec transfer: a compiled filter follows the spec", "[launch-spec]") {
+    auto [launcher, reaper] = make_message_pair().value();
+    SyscallFilter sent = compile_syscall_filter(full_spec().syscall_rules).value();
+    REQUIRE(sent.notifies);
+    REQUIRE(!sent.program.empty());
+    REQUIRE(send_syscall_filter(launcher.get(), sent));
+    SyscallFilter got = receive_syscall_filter(reaper.get()).value();
+    CHECK(got.program == sent.program);
+    CHECK(got.notifies);
+
+    // Rules that only fail make no listener, and that survives the trip too.
+    REQUIRE(send_syscall_filter(launcher.get(), compile_syscall_filter(std::vector{SyscallRule::fail(SYS_ptrace, EPERM)}).value()));
+    CHECK_FALSE(receive_syscall_filter(reaper.get()).value().notifies);
+
+    // A launcher that gave up closes the socket: the program is told, it does not wait.
+    launcher.reset();
+    auto none = receive_syscall_filter(reaper.get());
+    REQUIRE_FALSE(none);
+    CHECK(none.error().err == EPROTO);
+}
+
+TEST_CASE("a filter that is no BPF program is refused before seccomp(2)", "[launch-spec]") {
+    SyscallFilter torn{std::string(13, '\0'), true};  // not a whole number of instructions
+    auto installed = torn.install();
+    REQUIRE_FALSE(installed);
+    CHECK(installed.error().err == EINVAL);
+    CHECK(installed.error().call == "seccomp filter");
 }
