@@ -4,7 +4,9 @@
 
 #include <msgpack.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <tuple>
 #include <vector>
 
@@ -20,12 +22,22 @@ using Fields = std::tuple<std::string, Binds, Binds, std::string, std::vector<st
                           std::string, bool, bool, std::vector<Rule>>;
 
 // How a spec reaches a reaper forked ahead: this header, with the spec's stdio attached
-// (those it has, in order), then the encoded spec in messages of at most kSpecChunk.
+// (those it has, in order), and the encoded spec's start in one message of at most
+// kFirstMessage: a usual spec wakes the reaper once. The rest follows in messages of at
+// most kSpecChunk.
 struct SpecHeader {
     uint64_t bytes = 0;
     uint8_t has_stdio[3] = {};
 };
 constexpr size_t kSpecChunk = 64 * 1024;
+constexpr size_t kFirstMessage = 8 * 1024;
+
+// A filter's header, then its program in one message: the program learns the size before
+// it makes room (every page it touches is a copy-on-write fault there).
+struct FilterHeader {
+    uint32_t bytes = 0;
+    uint8_t notifies = 0;
+};
 constexpr uint64_t kMaxSpecBytes = 64u << 20;
 
 }  // namespace
@@ -80,21 +92,29 @@ Result<void> send_launch_spec(int socket, const LaunchSpec& spec) {
         header.has_stdio[i] = sources[i] >= 0;
         if (sources[i] >= 0) stdio.push_back(sources[i]);
     }
-    TRY(send_message(socket, {reinterpret_cast<const char*>(&header), sizeof header}, stdio));
-    for (size_t at = 0; at < bytes.size(); at += kSpecChunk)
+    const size_t first = std::min(bytes.size(), kFirstMessage - sizeof header);
+    std::string message(reinterpret_cast<const char*>(&header), sizeof header);
+    message.append(bytes, 0, first);
+    TRY(send_message(socket, message, stdio));
+    for (size_t at = first; at < bytes.size(); at += kSpecChunk)
         TRY(send_message(socket, std::span<const char>(bytes).subspan(at, std::min(kSpecChunk, bytes.size() - at))));
     return ok();
 }
 
 Result<std::optional<LaunchSpec>> receive_launch_spec(int socket) {
-    SpecHeader header;
-    auto head = TRY(receive_message_fds(socket, {reinterpret_cast<char*>(&header), sizeof header}));
+    char first[kFirstMessage];
+    auto head = TRY(receive_message_fds(socket, first));
     if (head.size == 0) return std::optional<LaunchSpec>{};
+    SpecHeader header;
+    if (head.size < sizeof header) return make_error("launch", "malformed spec header from the launcher", EPROTO);
+    std::memcpy(&header, first, sizeof header);
     size_t wanted = size_t(header.has_stdio[0] != 0) + (header.has_stdio[1] != 0) + (header.has_stdio[2] != 0);
-    if (head.size != sizeof header || head.fds.size() != wanted || header.bytes > kMaxSpecBytes)
+    if (head.fds.size() != wanted || header.bytes > kMaxSpecBytes ||
+        head.size - sizeof header != std::min<uint64_t>(header.bytes, kFirstMessage - sizeof header))
         return make_error("launch", "malformed spec header from the launcher", EPROTO);
-    std::string bytes(header.bytes, '\0');
-    for (size_t got = 0; got < bytes.size();) {
+    std::string bytes(first + sizeof header, head.size - sizeof header);
+    bytes.resize(header.bytes);
+    for (size_t got = head.size - sizeof header; got < bytes.size();) {
         auto part = TRY(receive_message(socket, std::span<char>(bytes).subspan(got, std::min(kSpecChunk, bytes.size() - got))));
         if (part.size == 0) return make_error("launch", "the launcher closed the spec half-way", EPROTO);
         got += part.size;
@@ -108,17 +128,23 @@ Result<std::optional<LaunchSpec>> receive_launch_spec(int socket) {
 }
 
 Result<void> send_syscall_filter(int socket, const SyscallFilter& filter) {
-    std::string message(1, char(filter.notifies));
-    message += filter.program;
-    if (message.size() > kSpecChunk) return make_error("launch", "a system call filter of " + std::to_string(message.size()) + " bytes", E2BIG);
-    return send_message(socket, message);
+    if (filter.program.size() > kSpecChunk)
+        return make_error("launch", "a system call filter of " + std::to_string(filter.program.size()) + " bytes", E2BIG);
+    FilterHeader header{uint32_t(filter.program.size()), uint8_t(filter.notifies)};
+    TRY(send_message(socket, {reinterpret_cast<const char*>(&header), sizeof header}));
+    return send_message(socket, filter.program);
 }
 
 Result<SyscallFilter> receive_syscall_filter(int socket) {
-    std::string message(kSpecChunk, '\0');
-    auto got = TRY(receive_message(socket, message));
-    if (got.size == 0) return make_error("launch", "the launcher sent no system call filter", EPROTO);
-    return SyscallFilter{message.substr(1, got.size - 1), message[0] != 0};
+    FilterHeader header;
+    auto head = TRY(receive_message(socket, {reinterpret_cast<char*>(&header), sizeof header}));
+    if (head.size == 0) return make_error("launch", "the launcher sent no system call filter", EPROTO);
+    if (head.size != sizeof header || header.bytes > kSpecChunk)
+        return make_error("launch", "malformed system call filter header from the launcher", EPROTO);
+    SyscallFilter filter{std::string(header.bytes, '\0'), header.notifies != 0};
+    auto body = TRY(receive_message(socket, filter.program));
+    if (body.size != header.bytes) return make_error("launch", "the launcher's system call filter was cut short", EPROTO);
+    return filter;
 }
 
 }  // namespace ssi

@@ -18,8 +18,9 @@ namespace ssi {
 std::string encode_launch_spec(const LaunchSpec& spec);
 Result<LaunchSpec> decode_launch_spec(std::string_view bytes);
 
-// A header with the stdio descriptors the spec has, then the encoded spec in messages
-// small enough for any socket buffer. Blocks until the other end has taken them all.
+// A header with the stdio descriptors the spec has and the encoded spec's start in one
+// message (a usual spec is one wake-up of the reaper), the rest in messages small enough
+// for any socket buffer. Blocks until the other end has taken them all.
 Result<void> send_launch_spec(int socket, const LaunchSpec& spec);
 // The spec with its stdio, now descriptors of ours; nullopt when the other end closed
 // the socket without sending one.
