@@ -30,8 +30,11 @@ inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 inline constexpr uint32_t kMaxIo = 1u << 20;
 inline constexpr size_t kMaxFsMessageBytes = kMaxIo + 4096;
 // A regular file at most this big opened read-only comes whole with its OpenReply: a
-// small file costs no READ round trip.
-inline constexpr uint32_t kOpenHeadBytes = 64 * 1024;
+// small file costs no READ round trip. Not bigger: a bigger file's next opens find a copy
+// on the target (ssi-remote/file_cache.h), an OPEN of 0.2-0.3 ms, where 35-45 KB sent
+// whole (a program's binary, ld.so.cache) took 0.7-1.5 ms, copied into fresh pages at both
+// ends; its first open pays a READ round trip instead.
+inline constexpr uint32_t kOpenHeadBytes = 16 * 1024;
 
 using Bytes = std::vector<char>;  // packed as MessagePack bin
 
