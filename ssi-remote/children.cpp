@@ -1,5 +1,6 @@
 #include "ssi-remote/children.h"
 
+#include "ssi-remote/standby_threads.h"
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "kern-ext/proc_tree.h"
@@ -67,7 +68,7 @@ void Children::start(RemoteProcess& program, pid_t home_pid, std::string runs_he
     home_pid_ = home_pid;
     runs_header_ = std::move(runs_header);
     wake_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    worker_ = std::thread([this] { work(); });
+    worker_ = start_thread([this] { work(); });
 }
 
 void Children::stop() {

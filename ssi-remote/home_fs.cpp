@@ -1,6 +1,7 @@
 // HomeFs: the mount and its threads; HomeFsOps' set-up and the replies they share.
 #include "ssi-remote/home_fs_ops.h"
 
+#include "ssi-remote/standby_threads.h"
 #include "ssi-remote/start_names.h"
 
 #include "kern-ext/file_ops.h"
@@ -137,10 +138,10 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
     HomeFsOps::use_passthrough_io(*self);
     if (options.start_names && !options.start_names->last().empty()) {
         self->priming_ = true;
-        self->prime_ = std::thread([s = self.get()] { HomeFsOps::prime(*s); });
+        self->prime_ = start_thread([s = self.get()] { HomeFsOps::prime(*s); });
     }
-    self->release_flusher_ = std::thread([s = self.get()] { HomeFsOps::flush_releases(*s); });
-    self->loop_ = std::thread([s = self.get()] {
+    self->release_flusher_ = start_thread([s = self.get()] { HomeFsOps::flush_releases(*s); });
+    self->loop_ = start_thread([s = self.get()] {
         fuse_loop_config* config = fuse_loop_cfg_create();
         fuse_loop_cfg_set_max_threads(config, s->options_.max_threads);
         fuse_loop_cfg_set_clone_fd(config, 0);
@@ -152,7 +153,7 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
     // for the init; ours is answered here (HomeFsOps::statfs), never at home: a thread of
     // ours waiting on our own mount would hold it forever were we killed meanwhile.
     if (options.readahead_kb) {
-        self->widen_readahead_ = std::thread([s = self.get()] {
+        self->widen_readahead_ = start_thread([s = self.get()] {
             auto root = open_at(AT_FDCWD, s->mountpoint_, O_PATH | O_DIRECTORY);
             auto device = root ? cached_device_of(root->get()) : Result<dev_t>(root.error());
             s->init_probe_tid_ = ::gettid();

@@ -7,6 +7,7 @@
 #include "libssi/config.h"
 #include "libssi/remote/sealed_link.h"
 #include "libssi/wire/codec.h"
+#include "ssi-remote/standby_threads.h"
 #include "ssi-remote/supervisor.h"
 
 #include <signal.h>
@@ -16,6 +17,10 @@
 #include <optional>
 
 #include <zmq.hpp>
+
+// A start's threads: the mount's four, the system call dispatch, the children's and the
+// sockets' (standby_threads.h).
+constexpr size_t kStandbyThreads = 8;
 
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
@@ -29,6 +34,7 @@ int main(int argc, char** argv) {
     zmq::context_t context(1);
     zmq::socket_t(context, zmq::socket_type::dealer).close();
     ssi::remote::prepare_sealing();  // likewise libgcrypt, for the file links
+    ssi::remote::start_standby_threads(kStandbyThreads);  // and the run's threads
     std::string bytes;
     char buf[65536];
     for (;;) {

@@ -1,5 +1,6 @@
 #include "ssi-remote/socket_service.h"
 
+#include "ssi-remote/standby_threads.h"
 #include "kern-ext/files.h"
 #include "kern-ext/process.h"
 #include "libssi/remote/session.h"
@@ -21,7 +22,7 @@ Result<std::unique_ptr<SocketService>> SocketService::start(Connect connect) {
     std::tie(s->wake_read_, s->wake_write_) = TRY(make_pipe());
     TRY(set_nonblocking(s->wake_read_.get()));
     TRY(set_nonblocking(s->wake_write_.get()));
-    s->thread_ = std::thread([raw = s.get()] { raw->run(); });
+    s->thread_ = start_thread([raw = s.get()] { raw->run(); });
     return s;
 }
 

@@ -1,5 +1,6 @@
 #include "ssi-remote/syscall_dispatch.h"
 
+#include "ssi-remote/standby_threads.h"
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,7 +23,7 @@ Result<void> SyscallDispatch::start(UniqueFd listener) {
     wake_.reset(wake);
     listener_ = std::make_unique<SyscallListener>(std::move(listener));
     (void)listener_->set_sync_wakeup();  // faster where the kernel has it (6.6)
-    thread_ = std::thread([this] { serve(); });
+    thread_ = start_thread([this] { serve(); });
     return ok();
 }
 
