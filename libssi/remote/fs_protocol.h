@@ -29,12 +29,18 @@ inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
 inline constexpr size_t kMaxFsMessageBytes = kMaxIo + 4096;
-// A regular file at most this big opened read-only comes whole with its OpenReply: a
-// small file costs no READ round trip. Not bigger: a bigger file's next opens find a copy
-// on the target (ssi-remote/file_cache.h), an OPEN of 0.2-0.3 ms, where 35-45 KB sent
-// whole (a program's binary, ld.so.cache) took 0.7-1.5 ms, copied into fresh pages at both
-// ends; its first open pays a READ round trip instead.
-inline constexpr uint32_t kOpenHeadBytes = 16 * 1024;
+// A regular file opened read-only comes whole with its OpenReply (no READ round trip) when
+// it is at most kOpenWholeBytes, and up to kOpenWholeMaxBytes unless it is a settled
+// program or library: one with an execute bit, unchanged for kYoungFileNs. Those are loaded
+// again at every run, and are left to the target's copy (ssi-remote/file_cache.h): its later
+// opens find it, 0.2-0.3 ms, where 35 KB sent whole (a program's binary) took 0.7-1.5 ms,
+// copied into fresh pages at both ends; only the first open pays a READ and the copy's
+// making. A data file is often read once, and making copies of all of them cost a first
+// read of 200 files of 32 KiB 40-130 % more. A young file gets no copy (only versions over
+// a second old are copied), so it comes whole.
+inline constexpr uint32_t kOpenWholeBytes = 16 * 1024;
+inline constexpr uint32_t kOpenWholeMaxBytes = 64 * 1024;
+inline constexpr int64_t kYoungFileNs = 2'000'000'000;
 
 using Bytes = std::vector<char>;  // packed as MessagePack bin
 
@@ -152,7 +158,7 @@ struct ReadlinkReply { std::string target; MSGPACK_DEFINE_ARRAY(target) };
 // Opened: the handle, and the file's attributes as of the open (what the target checks its
 // page cache against).
 // `whole`: the file's bytes, read at the open, when it is a small regular file opened
-// read-only (kOpenHeadBytes); otherwise empty and `has_whole` false. `dev` (the file's
+// read-only and small enough (kOpenWholeBytes); otherwise empty and `has_whole` false. `dev` (the file's
 // real device) and home's clock at the open name the version a node's copy may be kept
 // of (ssi-remote/file_cache.h).
 struct OpenReply {

@@ -41,6 +41,10 @@
 
 namespace ssi::remote {
 
+// Whether a regular file opened read-only comes whole with its OpenReply, `now_ns` being
+// the open's time on the system clock (fs_protocol.h, kOpenWholeBytes).
+bool comes_whole(const struct stat& st, int64_t now_ns);
+
 class HomeFileServer {
 public:
     // `root` is "/" in production (a test's temporary directory in tests).

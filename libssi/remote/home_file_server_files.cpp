@@ -13,6 +13,14 @@
 
 namespace ssi::remote {
 
+bool comes_whole(const struct stat& st, int64_t now_ns) {
+    if (!S_ISREG(st.st_mode) || st.st_size < 0 || st.st_size > kOpenWholeMaxBytes) return false;
+    if (st.st_size <= kOpenWholeBytes) return true;
+    const bool program = (st.st_mode & (S_IXUSR | S_IXGRP | S_IXOTH)) != 0;
+    const int64_t changed_ns = int64_t(st.st_ctim.tv_sec) * 1'000'000'000 + st.st_ctim.tv_nsec;
+    return !program || now_ns - changed_ns < kYoungFileNs;
+}
+
 Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
     TRY(check_names(r.node));
     auto n = TRY(node(r.node));
@@ -25,7 +33,7 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
     reply.opened_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
     // A small file read whole now saves the target its first READ round trip.
-    if ((r.flags & O_ACCMODE) == O_RDONLY && S_ISREG(st.st_mode) && st.st_size <= kOpenHeadBytes) {
+    if ((r.flags & O_ACCMODE) == O_RDONLY && comes_whole(st, reply.opened_at_ns)) {
         const size_t size = static_cast<size_t>(st.st_size);
         reply.whole.resize(size + 1);  // one more: a file that grew meanwhile is not whole
         size_t done = 0;

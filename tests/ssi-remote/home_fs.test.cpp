@@ -362,7 +362,7 @@ TEST_CASE("home_fs: names cached on the target never outlive a change at home", 
 TEST_CASE("home_fs: a small file read costs its open and release only", "[fuse][home_fs]") {
     if (!can_mount()) return;
     Mounted m(trusting_options());
-    std::string small(5000, 's'), big(3 * kOpenHeadBytes + 7, 'b');
+    std::string small(5000, 's'), big(3 * kOpenWholeMaxBytes + 7, 'b');
     put(m.home("small"), small);
     put(m.home("big"), big);
     CHECK(::access(m.via("small").c_str(), R_OK) == 0);  // its name is known now

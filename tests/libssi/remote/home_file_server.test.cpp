@@ -249,10 +249,36 @@ TEST_CASE("home_file_server: POSIX locks per owner, dropped by the owner's flush
     srv.ok<EmptyReply>(ReleaseRequest{{g.handle}});
 }
 
+TEST_CASE("home_file_server: what comes whole: small files, mid-sized data, young programs",
+          "[remote][home_file_server]") {
+    constexpr int64_t kNow = 1'800'000'000'000'000'000;
+    auto file = [](mode_t mode, off_t size, int64_t changed_ns) {
+        struct stat st {};
+        st.st_mode = S_IFREG | mode;
+        st.st_size = size;
+        st.st_ctim.tv_sec = time_t(changed_ns / 1'000'000'000);
+        st.st_ctim.tv_nsec = long(changed_ns % 1'000'000'000);
+        return st;
+    };
+    const int64_t settled = kNow - kYoungFileNs - 1, young = kNow - kYoungFileNs / 2;
+    CHECK(comes_whole(file(0755, 0, settled), kNow));
+    CHECK(comes_whole(file(0755, kOpenWholeBytes, settled), kNow));
+    // Data up to the limit, settled or not; nothing bigger.
+    CHECK(comes_whole(file(0644, kOpenWholeMaxBytes, settled), kNow));
+    CHECK_FALSE(comes_whole(file(0644, kOpenWholeMaxBytes + 1, young), kNow));
+    // A settled program or library is the target's copy to serve; a young one has none yet.
+    CHECK_FALSE(comes_whole(file(0755, kOpenWholeBytes + 1, settled), kNow));
+    CHECK_FALSE(comes_whole(file(0744, kOpenWholeMaxBytes, settled), kNow));
+    CHECK(comes_whole(file(0755, kOpenWholeBytes + 1, young), kNow));
+    struct stat dir = file(0755, 10, settled);
+    dir.st_mode = S_IFDIR | 0755;
+    CHECK_FALSE(comes_whole(dir, kNow));
+}
+
 TEST_CASE("home_file_server: a small file comes whole with a read-only open, its READs in place",
           "[remote][home_file_server]") {
     Server srv;
-    std::string small(5000, '\0'), big(kOpenHeadBytes + 1, 'b');
+    std::string small(5000, '\0'), big(kOpenWholeMaxBytes + 1, 'b');
     for (size_t i = 0; i < small.size(); ++i) small[i] = static_cast<char>(i % 251);
     REQUIRE(write_file_atomic(srv.root + "/small", small, 0644).ok());
     REQUIRE(write_file_atomic(srv.root + "/empty", "", 0644).ok());
