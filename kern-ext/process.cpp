@@ -225,6 +225,8 @@ void keep_freed_heap_memory(size_t keep_bytes) {
     ::mallopt(M_TRIM_THRESHOLD, int(keep_bytes));
 }
 
+void use_one_heap_arena() { ::mallopt(M_ARENA_MAX, 1); }
+
 Result<UniqueFd> open_signalfd(const sigset_t& set) {
     int fd = ::signalfd(-1, &set, SFD_CLOEXEC);
     if (fd < 0) return sys_error("signalfd");

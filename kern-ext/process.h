@@ -123,6 +123,12 @@ Result<sigset_t> set_signal_mask(int how, const sigset_t& set);
 // each one, and every fresh 4 KiB page costs a fault (~10 us here). Keep such blocks on the
 // heap and up to `keep_bytes` of freed memory, so the next buffer reuses warm pages.
 void keep_freed_heap_memory(size_t keep_bytes);
+// One malloc arena for all threads. glibc gives each new thread that allocates an arena of
+// its own: a 64 MiB reservation, its first pages faulted in, unmapped again at exit. For a
+// process that starts a dozen threads and lives for one short run, that was ~3 ms of CPU
+// per run here (docs/benchmarks.md); the threads' small allocations go through their
+// per-thread caches anyway.
+void use_one_heap_arena();
 
 // signalfd(2), close-on-exec, blocking reads. Block `set` with set_signal_mask first.
 Result<UniqueFd> open_signalfd(const sigset_t& set);

@@ -25,6 +25,7 @@ constexpr size_t kStandbyThreads = 8;
 int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
+    ssi::use_one_heap_arena();  // a dozen threads, one short run
     // Before any thread: a fork of this process is cheap now, and costly in the run.
     std::optional<ssi::ReadyReaper> reaper;
     if (auto ready = ssi::remote::Supervisor::prepare_launch()) reaper = std::move(*ready);

@@ -145,5 +145,6 @@ int main(int argc, char** argv) {
     }
     // The deputy serves file data, output and images in MiB blocks: keep warm pages.
     ssi::keep_freed_heap_memory(32u << 20);
+    ssi::use_one_heap_arena();
     return ssi::run_tool("ssi-run", argc, argv, run);
 }
