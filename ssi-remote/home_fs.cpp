@@ -115,14 +115,18 @@ fuse_lowlevel_ops HomeFsOps::table() {
 
 Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Transport transport,
                                               HomeFsOptions options) {
+    auto self = TRY(mount_unserved(mountpoint, options.debug));
+    self->serve(std::move(transport), std::move(options));
+    return self;
+}
+
+Result<std::unique_ptr<HomeFs>> HomeFs::mount_unserved(const std::string& mountpoint, bool debug) {
     std::unique_ptr<HomeFs> self(new HomeFs());
-    self->transport_ = std::move(transport);
-    self->options_ = options;
     self->mountpoint_ = mountpoint;
 
     // No default_permissions: home decides. allow_other: the program is not the mounter.
     std::vector<std::string> argv_text = {"ssi-remote", "-o", "allow_other,fsname=ssi-home,subtype=ssi"};
-    if (options.debug) argv_text.push_back("-d");
+    if (debug) argv_text.push_back("-d");
     std::vector<char*> argv;
     for (auto& a : argv_text) argv.push_back(a.data());
     fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
@@ -136,12 +140,18 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
         return make_error("fuse_session_mount", mountpoint, EIO);
     }
     HomeFsOps::use_passthrough_io(*self);
-    if (options.start_names && !options.start_names->last().empty()) {
-        self->priming_ = true;
-        self->prime_ = start_thread([s = self.get()] { HomeFsOps::prime(*s); });
+    return self;
+}
+
+void HomeFs::serve(Transport transport, HomeFsOptions options) {
+    transport_ = std::move(transport);
+    options_ = std::move(options);
+    if (options_.start_names && !options_.start_names->last().empty()) {
+        priming_ = true;
+        prime_ = start_thread([s = this] { HomeFsOps::prime(*s); });
     }
-    self->release_flusher_ = start_thread([s = self.get()] { HomeFsOps::flush_releases(*s); });
-    self->loop_ = start_thread([s = self.get()] {
+    release_flusher_ = start_thread([s = this] { HomeFsOps::flush_releases(*s); });
+    loop_ = start_thread([s = this] {
         fuse_loop_config* config = fuse_loop_cfg_create();
         fuse_loop_cfg_set_max_threads(config, s->options_.max_threads);
         fuse_loop_cfg_set_clone_fd(config, 0);
@@ -152,8 +162,8 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
     // several kMaxIo reads in flight instead of one 128 KiB read at a time. A statfs waits
     // for the init; ours is answered here (HomeFsOps::statfs), never at home: a thread of
     // ours waiting on our own mount would hold it forever were we killed meanwhile.
-    if (options.readahead_kb) {
-        self->widen_readahead_ = start_thread([s = self.get()] {
+    if (options_.readahead_kb) {
+        widen_readahead_ = start_thread([s = this] {
             auto root = open_at(AT_FDCWD, s->mountpoint_, O_PATH | O_DIRECTORY);
             auto device = root ? cached_device_of(root->get()) : Result<dev_t>(root.error());
             s->init_probe_tid_ = ::gettid();
@@ -162,7 +172,6 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Tra
                 std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
         });
     }
-    return self;
 }
 
 void HomeFs::unmount() {

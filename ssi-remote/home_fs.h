@@ -81,6 +81,12 @@ public:
     // Mounts at `mountpoint` (an existing directory) and serves it on threads of its own.
     static Result<std::unique_ptr<HomeFs>> mount(const std::string& mountpoint, Transport transport,
                                                  HomeFsOptions options = {});
+    // Mounts, but reads no request until serve(): whatever touches the mount meanwhile
+    // waits. A spare supervisor mounts before it knows its run (the mount is a few hundred
+    // microseconds to two milliseconds of a start here) and serves once it does.
+    static Result<std::unique_ptr<HomeFs>> mount_unserved(const std::string& mountpoint, bool debug = false);
+    // Once only, on a mount_unserved one.
+    void serve(Transport transport, HomeFsOptions options);
     ~HomeFs();
     HomeFs(const HomeFs&) = delete;
     HomeFs& operator=(const HomeFs&) = delete;

@@ -27,9 +27,8 @@ int main(int argc, char** argv) {
     ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
     ssi::use_one_heap_arena();  // a dozen threads, one short run
     // Before any thread: a fork of this process is cheap now, and costly in the run.
-    std::optional<ssi::ReadyReaper> reaper;
-    if (auto ready = ssi::remote::Supervisor::prepare_launch()) reaper = std::move(*ready);
-    else std::fprintf(stderr, "ssi-remote: the reaper is forked at the launch (%s)\n", ready.error().message().c_str());
+    const std::string runs_dir = argc > 1 ? argv[1] : "";
+    ssi::remote::SpareStart spare = ssi::remote::Supervisor::prepare_spare(runs_dir);
     // ZeroMQ starts its I/O and reaper threads with a context's first socket: while we wait
     // for a run, not after it came (about a millisecond of a start here).
     zmq::context_t context(1);
@@ -54,8 +53,7 @@ int main(int argc, char** argv) {
     }
     // The agent's own node id travels as the spec's target (it names where we run).
     int32_t node = spec->target;
-    ssi::remote::Supervisor supervisor(context, std::move(*spec), node, argc > 1 ? argv[1] : "",
-                                       std::move(reaper));
+    ssi::remote::Supervisor supervisor(context, std::move(*spec), node, runs_dir, std::move(spare));
     supervisor.run();
     return 0;
 }

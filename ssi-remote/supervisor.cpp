@@ -49,9 +49,10 @@ termios home_terminal_attributes(const wire::TerminalSpec& term) {
 }  // namespace
 
 Supervisor::Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node, std::string runs_dir,
-                       std::optional<ReadyReaper> reaper)
+                       SpareStart spare)
     : spec_(std::move(spec)), self_node_(self_node), runs_dir_(std::move(runs_dir)), context_(context),
-      reaper_(std::move(reaper)) {
+      mountpoint_(std::exchange(spare.mountpoint, {})), reaper_(std::exchange(spare.reaper, std::nullopt)),
+      fs_(std::move(spare.fs)), cache_(std::move(spare.cache)) {
     keys_.endpoint = spec_.deputy_endpoint;
     keys_.server_public = spec_.deputy_public_key;
     keys_.client_secret = spec_.session_secret_key;
@@ -98,18 +99,63 @@ Result<ReadyReaper> Supervisor::prepare_launch() {
     return RemoteProcess::prepare();
 }
 
+namespace {
+
+std::string mountpoint_of_this_run() { return "/run/ssi/remote-" + std::to_string(::getpid()); }
+
+// Where the node's file cache lives: next to the agent's socket, beside runs_dir.
+std::string node_dir_of(const std::string& runs_dir) { return runs_dir.substr(0, runs_dir.rfind('/')); }
+
+Result<std::shared_ptr<FileCache>> open_file_cache(const std::string& runs_dir, uint64_t bytes) {
+    return FileCache::open(node_dir_of(runs_dir) + "/file-cache", bytes);
+}
+
+}  // namespace
+
+SpareStart Supervisor::prepare_spare(const std::string& runs_dir) {
+    SpareStart spare;
+    auto say = [](const char* what, const Error& e) {
+        std::fprintf(stderr, "ssi-remote: %s at the run (%s)\n", what, e.message().c_str());
+    };
+    auto reaper = prepare_launch();
+    if (!reaper) {
+        say("the reaper is forked", reaper.error());
+        return spare;
+    }
+    spare.reaper = std::move(*reaper);
+    // In the namespace the reaper shares until its run: the mount is there when it makes
+    // the program's own.
+    std::string mountpoint = mountpoint_of_this_run();
+    if (auto made = make_dirs(mountpoint, 0755); !made) {
+        say("the mount is made", made.error());
+        return spare;
+    }
+    spare.mountpoint = mountpoint;
+    if (auto fs = HomeFs::mount_unserved(mountpoint)) spare.fs = std::move(*fs);
+    else say("the mount is made", fs.error());
+    if (!runs_dir.empty()) {
+        if (auto cache = open_file_cache(runs_dir, kFileCacheBytes)) spare.cache = std::move(*cache);
+        else say("the file cache is opened", cache.error());
+    }
+    return spare;
+}
+
+SpareStart::~SpareStart() {
+    if (fs) fs->unmount();
+    if (!mountpoint.empty()) ::rmdir(mountpoint.c_str());
+}
+
 // The home file view's options: this node's copies of home files live next to the
 // agent's socket (file_cache.h), shared by the runs here.
-HomeFsOptions Supervisor::file_view_options() const {
+HomeFsOptions Supervisor::file_view_options() {
     HomeFsOptions options;
     options.home = spec_.home;
     options.uid = spec_.uid;  // from the home agent, not the deputy
     if (runs_dir_.empty()) return options;
-    const std::string node_dir = runs_dir_.substr(0, runs_dir_.rfind('/'));
-    if (auto cache = FileCache::open(node_dir + "/file-cache", kFileCacheBytes))
-        options.cache = std::move(*cache);
-    else
-        std::fprintf(stderr, "ssi-remote: no file cache (%s)\n", cache.error().message().c_str());
+    const std::string node_dir = node_dir_of(runs_dir_);
+    if (cache_) options.cache = std::move(cache_);
+    else if (auto cache = open_file_cache(runs_dir_, kFileCacheBytes)) options.cache = std::move(*cache);
+    else std::fprintf(stderr, "ssi-remote: no file cache (%s)\n", cache.error().message().c_str());
     // A program's start (not a process moving here: it has started).
     const std::string program = !spec_.program.empty() ? spec_.program : spec_.argv.empty() ? "" : spec_.argv[0];
     if (spec_.restore_image.empty() && !program.empty()) {
@@ -123,11 +169,18 @@ HomeFsOptions Supervisor::file_view_options() const {
 
 Result<void> Supervisor::start_program() {
     files_ = std::make_shared<FsTransport>(keys_);
-    if (!reaper_) TRY(enter_own_mount_namespace());
-    mountpoint_ = "/run/ssi/remote-" + std::to_string(::getpid());
-    TRY(make_dirs(mountpoint_, 0755));
-    fs_ = TRY(HomeFs::mount(mountpoint_, [files = files_](const std::string& req) { return files->call(req); },
-                            file_view_options()));
+    HomeFs::Transport to_deputy = [files = files_](const std::string& req) { return files->call(req); };
+    if (fs_) {
+        fs_->serve(std::move(to_deputy), file_view_options());
+    } else {
+        // Not made while spare: a reaper forked now is forked in the namespace it makes.
+        if (!reaper_) TRY(enter_own_mount_namespace());
+        if (mountpoint_.empty()) {
+            TRY(make_dirs(mountpoint_of_this_run(), 0755));
+            mountpoint_ = mountpoint_of_this_run();
+        }
+        fs_ = TRY(HomeFs::mount(mountpoint_, std::move(to_deputy), file_view_options()));
+    }
 
     // Pipes for stdio, or the pty for those the deputy has on its terminal.
     const wire::TerminalSpec& term = spec_.terminal;

@@ -27,19 +27,38 @@
 
 namespace ssi::remote {
 
+// What a spare supervisor makes while it waits for its run (main.cpp), so that the run
+// does not wait for it. Each part is optional: what is missing is made by the run.
+struct SpareStart {
+    // The program's reaper, forked in the mount namespace of our own the home files are
+    // mounted in (Supervisor::prepare_launch).
+    std::optional<ReadyReaper> reaper;
+    // Those files' mount, made but not served: the run connects it to its deputy.
+    std::string mountpoint;
+    std::unique_ptr<HomeFs> fs;
+    // This node's copies of home files (file_cache.h).
+    std::shared_ptr<FileCache> cache;
+
+    SpareStart() = default;
+    SpareStart(SpareStart&&) = default;
+    SpareStart& operator=(SpareStart&&) = delete;
+    ~SpareStart();  // an unused spare's mount goes with it
+};
+
 class Supervisor {
 public:
     // runs_dir: where to tell the agent our program's PIDs (see ssi-agent/remote_runs.h).
     // `context` outlives us; a spare supervisor makes it (and its threads) before the spec.
-    // `reaper`: the program's, forked ahead (prepare_launch); without it the launch forks one.
     Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t self_node,
-               std::string runs_dir, std::optional<ReadyReaper> reaper);
+               std::string runs_dir, SpareStart spare);
     ~Supervisor();
 
-    // What a spare supervisor makes while it waits for its run, single-threaded and idle
-    // (main.cpp), so that the run does not wait for it: the mount namespace of our own
-    // the home files will be mounted in, and the program's reaper, forked in it.
+    // The mount namespace of our own and the program's reaper, forked in it. Single-threaded:
+    // before any thread is started.
     static Result<ReadyReaper> prepare_launch();
+    // All of SpareStart: prepare_launch, then the mount and the file cache. Whatever fails
+    // is said on stderr and left to the run.
+    static SpareStart prepare_spare(const std::string& runs_dir);
 
     // Runs the program to its end; the deputy learns the outcome either way.
     void run();
@@ -48,7 +67,7 @@ private:
     // Bytes of home files this node keeps copies of, for all runs here (file_cache.h).
     static constexpr uint64_t kFileCacheBytes = 256ull << 20;
 
-    HomeFsOptions file_view_options() const;
+    HomeFsOptions file_view_options();
     Result<void> start_program();
     void relay();
     void send_control(const wire::Message& message);
@@ -85,7 +104,8 @@ private:
     bool deputy_dropped_ = false;    // it dropped, and nothing came since
     std::string mountpoint_;
     std::optional<ReadyReaper> reaper_;  // until the launch
-    std::unique_ptr<HomeFs> fs_;
+    std::unique_ptr<HomeFs> fs_;         // a spare's is mounted before the run, served at its start
+    std::shared_ptr<FileCache> cache_;   // a spare's, until the mount takes it
     // The program's intercepted calls; its children's home PIDs. Declared before program_,
     // and stopped before it goes (end_program): they use it from their threads.
     SyscallDispatch dispatch_;

@@ -29,6 +29,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 using namespace ssi;
 using namespace ssi::remote;
@@ -170,6 +171,56 @@ TEST_CASE("home_fs: the readahead is widened without a request home; a program's
     CHECK(m.fs->round_trips() == 1);
     CHECK(through.f_blocks == direct.f_blocks);
     CHECK(through.f_files == direct.f_files);
+}
+
+// A spare supervisor mounts before it knows its deputy (supervisor.h, SpareStart): what
+// touches the mount meanwhile waits for serve(), and then sees home.
+TEST_CASE("home_fs: a mount made unserved answers once served", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
+    put(root + "/greeting", "made at home\n");
+    auto server = HomeFileServer::create(root);
+    REQUIRE(server.ok());
+    auto fs = HomeFs::mount_unserved(mnt);
+    REQUIRE(fs.ok());
+    std::atomic<bool> read_done{false};
+    std::string seen;
+    std::thread reader([&] {
+        seen = read_file(mnt + "/greeting").value_or("<error>");
+        read_done = true;
+    });
+    ::usleep(200000);
+    CHECK_FALSE(read_done.load());  // waits: nobody answers yet
+    HomeFileServer* srv = server->get();
+    (*fs)->serve([srv](const std::string& request) -> Result<zmq::message_t> {
+        std::string reply = srv->handle(request);
+        return zmq::message_t(reply.data(), reply.size());
+    }, {});
+    for (int i = 0; i < 1000 && !read_done; ++i) ::usleep(10000);
+    CHECK(read_done.load());
+    if (!read_done) (*fs)->unmount();  // the read then fails instead of waiting forever
+    reader.join();
+    CHECK(seen == "made at home\n");
+    CHECK((*fs)->round_trips() > 0);
+    (*fs)->unmount();
+    CHECK(::rmdir(mnt.c_str()) == 0);  // not busy: the mount is gone
+    (void)remove_tree(root);
+}
+
+// One never served (a spare whose agent stopped) unmounts all the same.
+TEST_CASE("home_fs: a mount never served unmounts", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    std::string mnt = make_temp_dir("mnt");
+    struct stat before {};
+    REQUIRE(::stat(mnt.c_str(), &before) == 0);
+    {
+        auto fs = HomeFs::mount_unserved(mnt);
+        REQUIRE(fs.ok());
+    }
+    struct stat after {};
+    REQUIRE(::stat(mnt.c_str(), &after) == 0);  // would wait on a mount left behind
+    CHECK(after.st_dev == before.st_dev);
+    CHECK(::rmdir(mnt.c_str()) == 0);
 }
 
 TEST_CASE("home_fs: programs read the same bytes through the mount", "[fuse][home_fs]") {
