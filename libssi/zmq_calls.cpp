@@ -2,6 +2,12 @@
 
 namespace ssi {
 
+zmq::context_t started_context() {
+    zmq::context_t context(1);
+    zmq::socket_t(context, zmq::socket_type::dealer).close();
+    return context;
+}
+
 bool has_input(zmq::socket_t& socket) {
     return unless_interrupted([&] { return socket.get(zmq::sockopt::events); }) & ZMQ_POLLIN;
 }

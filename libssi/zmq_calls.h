@@ -24,6 +24,10 @@ decltype(auto) unless_interrupted(Call&& call) {
     }
 }
 
+// A context whose I/O and reaper threads already run. ZeroMQ starts them with a context's
+// first socket, about a millisecond here: better spent while waiting for something else.
+zmq::context_t started_context();
+
 // Whether a message waits to be received (ZMQ_EVENTS; its ZMQ_FD is edge-triggered).
 bool has_input(zmq::socket_t& socket);
 

@@ -7,6 +7,7 @@
 #include "libssi/config.h"
 #include "libssi/remote/sealed_link.h"
 #include "libssi/wire/codec.h"
+#include "libssi/zmq_calls.h"
 #include "ssi-remote/standby_threads.h"
 #include "ssi-remote/supervisor.h"
 
@@ -31,8 +32,7 @@ int main(int argc, char** argv) {
     ssi::remote::SpareStart spare = ssi::remote::Supervisor::prepare_spare(runs_dir);
     // ZeroMQ starts its I/O and reaper threads with a context's first socket: while we wait
     // for a run, not after it came (about a millisecond of a start here).
-    zmq::context_t context(1);
-    zmq::socket_t(context, zmq::socket_type::dealer).close();
+    zmq::context_t context = ssi::started_context();
     ssi::remote::prepare_sealing();  // likewise libgcrypt, for the file links
     ssi::remote::start_standby_threads(kStandbyThreads);  // and the run's threads
     std::string bytes;

@@ -53,8 +53,9 @@ int ms_since(clock::time_point t) {
 
 }  // namespace
 
-Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32_t self_node) {
-    std::unique_ptr<Deputy> d(new Deputy());
+Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32_t self_node,
+                                               zmq::context_t context) {
+    std::unique_ptr<Deputy> d(new Deputy(std::move(context)));
     d->self_node_ = self_node;
     // The program gets the limits we were given. We take all the descriptors we may: the
     // home file server holds one per name the target knows (a listing of thousands).

@@ -40,7 +40,9 @@ class Deputy {
 public:
     // Listens on `address` (this node's cluster address), on a port of the kernel's choice,
     // and for its home agent's orders (migrations) on deputy_order_socket(self_node, pid).
-    static Result<std::unique_ptr<Deputy>> create(const std::string& address, int32_t self_node);
+    // `context`: its threads may be started ahead (started_context), while the caller waits.
+    static Result<std::unique_ptr<Deputy>> create(const std::string& address, int32_t self_node,
+                                                  zmq::context_t context);
 
     // The request for the agent: everything but identity (the agent adds it).
     wire::RunRequest request(const RunOptions& options) const;
@@ -50,7 +52,7 @@ public:
     Result<int> serve(int32_t node);
 
 private:
-    Deputy() = default;
+    explicit Deputy(zmq::context_t context) : context_(std::move(context)) {}
     // Migration (deputy_moves.cpp): the home agent's orders, the moves they start.
     enum class Move { none, checkpointing, restoring, committing };
     void on_order_listener();
@@ -92,7 +94,7 @@ private:
     void on_child_signals();
     void on_file_links(const std::vector<remote::SealedServer::Watch>& watches, const zmq::pollitem_t* items);
 
-    zmq::context_t context_{1};
+    zmq::context_t context_;
     zmq::socket_t zap_;
     zmq::socket_t router_;
     std::string endpoint_;

@@ -9,6 +9,7 @@
 #include "libssi/remote/sealed_link.h"
 #include "libssi/remote/session.h"
 #include "libssi/tool_main.h"
+#include "libssi/zmq_calls.h"
 #include "shell/ssi-run/deputy.h"
 
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 
 namespace {
 
@@ -52,9 +54,11 @@ ssi::Result<ssi::run::RunOptions> parse(int argc, char** argv) {
     return o;
 }
 
-// This node's cluster address and id, for the deputy's sockets.
-ssi::Result<std::pair<std::string, int32_t>> self_node(ssi::AgentClient& agent) {
-    ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}));
+// This node's cluster address and id, for the deputy's sockets; `meanwhile` runs while
+// the agent answers.
+ssi::Result<std::pair<std::string, int32_t>> self_node(ssi::AgentClient& agent,
+                                                       const std::function<void()>& meanwhile = {}) {
+    ssi::wire::Message nodes = TRY(agent.call(ssi::wire::NodesRequest{}, 5000, meanwhile));
     auto* view = std::get_if<ssi::wire::NodesReply>(&nodes);
     if (!view) return ssi::make_error("the local ssi-agent sent an unexpected reply");
     for (const auto& n : view->nodes)
@@ -81,7 +85,7 @@ ssi::Result<int> adopt() {
     auto deputy = [&]() -> ssi::Result<std::unique_ptr<ssi::run::Deputy>> {
         ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
         auto [address, node] = TRY(self_node(agent));
-        return ssi::run::Deputy::create(address, node);
+        return ssi::run::Deputy::create(address, node, zmq::context_t(1));
     }();
     if (!deputy)
         for (;;) ::pause();
@@ -109,8 +113,10 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
         return ssi::make_error("the current directory cannot be named (" + cwd.error().message() +
                                "); change to one that exists");
     ssi::AgentClient agent = TRY(ssi::AgentClient::connect());
-    auto [address, node] = TRY(self_node(agent));
-    auto deputy = TRY(ssi::run::Deputy::create(address, node));
+    // ZeroMQ's threads start while the agent looks up this node (0.7-1.2 ms here).
+    zmq::context_t context;
+    auto [address, node] = TRY(self_node(agent, [&] { context = ssi::started_context(); }));
+    auto deputy = TRY(ssi::run::Deputy::create(address, node, std::move(context)));
     ssi::wire::RunRequest request = deputy->request(*options);
     request.program = *program;
     // The supervisor's first file request needs our sealing ready: get it so while the
