@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ssi::remote {
@@ -40,7 +41,10 @@ struct SpareStart {
     std::shared_ptr<FileCache> cache;
 
     SpareStart() = default;
-    SpareStart(SpareStart&&) = default;
+    // Leaves `other` empty: its destructor must not unmount what moved.
+    SpareStart(SpareStart&& other) noexcept
+        : reaper(std::exchange(other.reaper, std::nullopt)), mountpoint(std::exchange(other.mountpoint, {})),
+          fs(std::move(other.fs)), cache(std::move(other.cache)) {}
     SpareStart& operator=(SpareStart&&) = delete;
     ~SpareStart();  // an unused spare's mount goes with it
 };
