@@ -11,28 +11,104 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <string>
 
-namespace ssi {
+#define SSI_STRINGIFY_(x) #x
+#define SSI_STRINGIFY(x) SSI_STRINGIFY_(x)
 
-Result<Cloned> clone_process(const CloneOptions& options) {
-    int pidfd = -1;
-    pid_t tid = options.set_tid;
+// clone3 whose child starts on a stack of its own, which the system call's C wrapper
+// cannot survive (it would return through the new stack): the child calls fn(arg) there
+// and exits with what it returns. Returns the child's PID, or -errno, in the caller.
+extern "C" long ssi_clone3_on_stack(struct clone_args* args, size_t size, void (*fn)(void*), void* arg);
+#if defined(__x86_64__)
+asm(R"(
+    .text
+    .globl ssi_clone3_on_stack
+    .hidden ssi_clone3_on_stack
+    .type ssi_clone3_on_stack, @function
+ssi_clone3_on_stack:
+    .cfi_startproc
+    movq %rdx, %r8          # fn and arg where the system call leaves them alone
+    movq %rcx, %r9
+    movl $)" SSI_STRINGIFY(__NR_clone3) R"(, %eax
+    syscall
+    testq %rax, %rax
+    jz 1f
+    ret
+1:  .cfi_undefined rip      # the child: nothing to unwind into
+    xorl %ebp, %ebp
+    movq %r9, %rdi
+    callq *%r8
+    movl $)" SSI_STRINGIFY(__NR_exit) R"(, %eax
+    movl $127, %edi
+    syscall
+    hlt
+    .cfi_endproc
+    .size ssi_clone3_on_stack, .-ssi_clone3_on_stack
+)");
+#endif
+
+namespace ssi {
+namespace {
+
+struct CloneCall {
     struct clone_args args {};
-    args.flags = options.flags | (options.want_pidfd ? CLONE_PIDFD : 0);
-    args.pidfd = options.want_pidfd ? uint64_t(uintptr_t(&pidfd)) : 0;
-    args.exit_signal = SIGCHLD;
-    if (tid != 0) {
-        args.set_tid = uint64_t(uintptr_t(&tid));
-        args.set_tid_size = 1;
+    int pidfd = -1;
+    pid_t tid = 0;
+};
+
+void fill_clone_args(CloneCall& call, const CloneOptions& options) {
+    call.tid = options.set_tid;
+    call.args.flags = options.flags | (options.want_pidfd ? CLONE_PIDFD : 0);
+    call.args.pidfd = options.want_pidfd ? uint64_t(uintptr_t(&call.pidfd)) : 0;
+    call.args.exit_signal = SIGCHLD;
+    if (call.tid != 0) {
+        call.args.set_tid = uint64_t(uintptr_t(&call.tid));
+        call.args.set_tid_size = 1;
     }
-    long rc = ::syscall(SYS_clone3, &args, sizeof(args));
-    if (rc < 0) return sys_error("clone3", tid != 0 ? "set_tid " + std::to_string(tid) : std::string{});
+}
+
+Result<Cloned> clone_result(long rc, const CloneCall& call, const CloneOptions& options) {
+    if (rc < 0) return sys_error("clone3", call.tid != 0 ? "set_tid " + std::to_string(call.tid) : std::string{});
     Cloned out;
     out.pid = pid_t(rc);
-    if (rc > 0 && options.want_pidfd) out.pidfd.reset(pidfd);
+    if (rc > 0 && options.want_pidfd) out.pidfd.reset(call.pidfd);
     return out;
+}
+
+}  // namespace
+
+Result<Cloned> clone_process(const CloneOptions& options) {
+    CloneCall call;
+    fill_clone_args(call, options);
+    long rc = ::syscall(SYS_clone3, &call.args, sizeof(call.args));
+    return clone_result(rc, call, options);
+}
+
+Result<Cloned> spawn_in_shared_memory(const CloneOptions& options, void (*child)(void*), void* arg,
+                                      std::span<std::byte> stack) {
+#if defined(__x86_64__)
+    CloneCall call;
+    fill_clone_args(call, options);
+    call.args.flags |= CLONE_VM | CLONE_VFORK;
+    // The ABI's alignment for a call, from the top down.
+    auto top = reinterpret_cast<uintptr_t>(stack.data() + stack.size()) & ~uintptr_t(15);
+    call.args.stack = uint64_t(reinterpret_cast<uintptr_t>(stack.data()));
+    call.args.stack_size = uint64_t(top - reinterpret_cast<uintptr_t>(stack.data()));
+    long rc = ssi_clone3_on_stack(&call.args, sizeof(call.args), child, arg);
+    if (rc < 0) errno = int(-rc);
+    return clone_result(rc, call, options);
+#else
+    (void)stack;
+    Cloned cloned = TRY(clone_process(options));
+    if (cloned.pid == 0) {
+        child(arg);
+        exit_child(127);
+    }
+    return cloned;
+#endif
 }
 
 namespace {

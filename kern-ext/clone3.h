@@ -12,6 +12,9 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
+#include <span>
+
 namespace ssi {
 
 struct CloneOptions {
@@ -28,6 +31,16 @@ struct Cloned {
 // Taking a chosen PID needs CAP_SYS_ADMIN over the owning user namespace of the PID
 // namespace; a PID in use gives EEXIST.
 Result<Cloned> clone_process(const CloneOptions& options);
+
+// A child that runs `child(arg)` on `stack`, in the caller's memory, while the caller waits
+// until it has exec'd or exited (CLONE_VM | CLONE_VFORK, as posix_spawn(3) makes its
+// children): no copy of the caller's page tables is made for it, and none is torn down at
+// its exec. Here, where every page a new address space touches costs a fault of ~10 µs,
+// that is most of a small child's start. `child` must end in an exec or _exit; what it
+// allocates stays allocated in the caller, and it must not touch what the caller's
+// frames hold. Same rules as clone_process otherwise.
+Result<Cloned> spawn_in_shared_memory(const CloneOptions& options, void (*child)(void*), void* arg,
+                                      std::span<std::byte> stack);
 
 // fork(2) (glibc's, so safe in a multi-threaded caller) of a child that is PID 1 of a new
 // PID namespace. The calling thread's namespace for children is switched for the one
