@@ -100,6 +100,18 @@ void FileCache::release(CachedFile& file) {
     if (linked) evict_to_budget();
 }
 
+bool FileCache::has(const FileVersion& version) const {
+    return stat_at(dir_.get(), version.name(), AT_SYMLINK_NOFOLLOW).ok();
+}
+
+void FileCache::keep_whole(const FileVersion& version, int64_t opened_at_ns, std::span<const char> bytes) {
+    if (bytes.size() != uint64_t(version.size)) return;
+    auto copy = open_copy(version, opened_at_ns);
+    if (!copy || copy->whole()) return;
+    copy->add(0, bytes);
+    release(*copy);
+}
+
 // Least recently used first, until the copies fit in the budget.
 void FileCache::evict_to_budget() {
     std::lock_guard lock(evict_mu_);

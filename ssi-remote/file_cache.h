@@ -15,8 +15,8 @@
 // program, so it could name another user's file in its reply; a copy is found only by
 // runs of the uid that made it (as the home agent vouched for it), from the same home.
 //
-// A copy is filled from the READ replies of one open file (nothing is fetched twice or
-// in advance) and published when every page of it arrived, at its release: written into
+// A copy is filled from the READ replies of one open file, or from the bytes a small file
+// came whole with (nothing is fetched twice or in advance), and published when every page of it arrived, at its release: written into
 // an O_TMPFILE and linked under its name, so a reader sees a whole copy or none. Only root
 // (the supervisor) reads the directory; a copy is served only after home let the opener
 // open the file. Least recently used copies go when the directory exceeds its budget
@@ -86,6 +86,11 @@ public:
 
     // The open file was released: a complete fill becomes the copy later opens find.
     void release(CachedFile& file);
+    // Whether this node has a copy of `version` (for an open to ask home for no bytes).
+    bool has(const FileVersion& version) const;
+    // A small file that came whole with its open (fs_protocol.h, kOpenWholeBytes): its
+    // bytes become its copy at once, on the same conditions as a fill.
+    void keep_whole(const FileVersion& version, int64_t opened_at_ns, std::span<const char> bytes);
 
 private:
     FileCache(UniqueFd dir, uint64_t budget) : dir_(std::move(dir)), budget_(budget) {}

@@ -33,7 +33,7 @@ struct stat HomeFsOps::to_stat(const Attr& a) {
 }
 
 HomeFs::Stamp HomeFsOps::stamp_of(const Attr& a) {
-    return HomeFs::Stamp{a.ino, a.size, a.mtime_sec, a.mtime_nsec, a.ctime_sec, a.ctime_nsec};
+    return HomeFs::Stamp{a.ino, a.size, a.mtime_sec, a.mtime_nsec, a.ctime_sec, a.ctime_nsec, a.dev};
 }
 
 void HomeFsOps::reply_entry(fuse_req_t req, const EntryReply& e) {

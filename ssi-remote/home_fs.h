@@ -109,6 +109,7 @@ private:
     struct Stamp {
         uint64_t ino = 0;
         int64_t size = 0, mtime_sec = 0, mtime_nsec = 0, ctime_sec = 0, ctime_nsec = 0;
+        uint64_t dev = 0;
         bool operator==(const Stamp&) const = default;
     };
 

@@ -13,10 +13,10 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     HomeFs& self = fs(req);
     if ((fi->flags & O_ACCMODE) != O_RDONLY) forget_locals_of(self, ino);  // it may write (or O_TRUNC)
     const uint64_t changes_before = changes_of(self, ino);
-    auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags});
+    const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
+    auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags, read_only && has_copy_of_seen(self, ino)});
     if (!r) return reply_error(req, r.error());
     HomeFs::Stamp now = stamp_of(r->attr);
-    const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
     bool unchanged;
     bool store = false;
     int backing = 0;  // read through this node's copy in the kernel (home_fs_passthrough.cpp)
@@ -63,6 +63,7 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         end_writer(self, r->handle);
         (void)call<EmptyReply>(self, ReleaseRequest{{r->handle}});
     }
+    if (whole) keep_whole(self, *r, *whole);
 }
 
 uint64_t HomeFsOps::changes_of(HomeFs& self, uint64_t node) {
@@ -109,10 +110,44 @@ void HomeFsOps::store_pages(HomeFs& self, fuse_ino_t ino, uint64_t changes_befor
 std::shared_ptr<CachedFile> HomeFsOps::copy_for(HomeFs& self, const OpenReply& r, int flags) {
     if (!self.options_.cache || r.opened_at_ns == 0 || (flags & O_ACCMODE) != O_RDONLY || !S_ISREG(r.attr.mode))
         return nullptr;
+    HomeFs::Stamp s = stamp_of(r.attr);
+    s.dev = r.dev;
+    return self.options_.cache->open_copy(version_of(self, s), r.opened_at_ns);
+}
+
+FileVersion HomeFsOps::version_of(const HomeFs& self, const HomeFs::Stamp& s) {
     constexpr int64_t kNs = 1'000'000'000;
-    FileVersion version{self.options_.home, self.options_.uid, r.dev, r.attr.ino, r.attr.size,
-                        r.attr.mtime_sec * kNs + r.attr.mtime_nsec, r.attr.ctime_sec * kNs + r.attr.ctime_nsec};
-    return self.options_.cache->open_copy(version, r.opened_at_ns);
+    return FileVersion{self.options_.home, self.options_.uid, s.dev, s.ino, s.size,
+                       s.mtime_sec * kNs + s.mtime_nsec, s.ctime_sec * kNs + s.ctime_nsec};
+}
+
+// Small files come whole with their open, unless this node has a copy of the version the
+// kernel last saw (looked up, listed or opened): the settled ones that every run reads
+// again — the loader's cache, an interpreter's modules — then cost an open that finds the
+// copy, not their bytes copied into fresh pages at both ends (about 1 ms for the loader's
+// 43 KB here). A version changed at home since then has no copy and is read from home.
+bool HomeFsOps::has_copy_of_seen(HomeFs& self, uint64_t node) {
+    if (!self.options_.cache) return false;
+    HomeFs::Stamp seen;
+    {
+        std::lock_guard lock(self.mu_);
+        auto it = self.stamps_.find(node);
+        if (it == self.stamps_.end()) return false;
+        seen = it->second;
+    }
+    if (seen.size <= int64_t(kOpenWholeBytes) || seen.size > int64_t(kOpenWholeMaxBytes)) return false;
+    return self.options_.cache->has(version_of(self, seen));
+}
+
+// The bytes a small file came whole with become this node's copy of it (settled versions
+// only, as any copy), for the next runs' opens. Smaller files than kOpenWholeBytes always
+// come whole: no copy of theirs is asked for.
+void HomeFsOps::keep_whole(HomeFs& self, const OpenReply& r, const std::vector<char>& bytes) {
+    if (!self.options_.cache || r.opened_at_ns == 0 || !S_ISREG(r.attr.mode)) return;
+    if (r.attr.size <= int64_t(kOpenWholeBytes)) return;
+    HomeFs::Stamp s = stamp_of(r.attr);
+    s.dev = r.dev;
+    self.options_.cache->keep_whole(version_of(self, s), r.opened_at_ns, bytes);
 }
 
 HomeFs::Local HomeFsOps::local_of(HomeFs& self, uint64_t handle) {

@@ -103,6 +103,9 @@ struct HomeFsOps {
     static void end_writer(HomeFs& self, uint64_t handle);
     static void store_pages(HomeFs& self, fuse_ino_t ino, uint64_t changes_before, const std::vector<char>& bytes);
     static std::shared_ptr<CachedFile> copy_for(HomeFs& self, const OpenReply& r, int flags);
+    static FileVersion version_of(const HomeFs& self, const HomeFs::Stamp& s);
+    static bool has_copy_of_seen(HomeFs& self, uint64_t node);
+    static void keep_whole(HomeFs& self, const OpenReply& r, const std::vector<char>& bytes);
     static HomeFs::Local local_of(HomeFs& self, uint64_t handle);
     static HomeFs::Local take_local(HomeFs& self, uint64_t handle);
     static void forget_locals_of(HomeFs& self, uint64_t node);

@@ -24,7 +24,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 7;
+inline constexpr uint32_t kFsProtocolVersion = 8;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -37,7 +37,9 @@ inline constexpr size_t kMaxFsMessageBytes = kMaxIo + 4096;
 // copied into fresh pages at both ends; only the first open pays a READ and the copy's
 // making. A data file is often read once, and making copies of all of them cost a first
 // read of 200 files of 32 KiB 40-130 % more. A young file gets no copy (only versions over
-// a second old are copied), so it comes whole.
+// a second old are copied), so it comes whole. A settled one over kOpenWholeBytes that came
+// whole becomes the target's copy from those bytes, and its next open asks for no bytes
+// (OpenRequest::has_copy).
 inline constexpr uint32_t kOpenWholeBytes = 16 * 1024;
 inline constexpr uint32_t kOpenWholeMaxBytes = 64 * 1024;
 inline constexpr int64_t kYoungFileNs = 2'000'000'000;
@@ -56,8 +58,9 @@ struct Attr {
     int64_t atime_sec = 0, atime_nsec = 0;
     int64_t mtime_sec = 0, mtime_nsec = 0;
     int64_t ctime_sec = 0, ctime_nsec = 0;
+    uint64_t dev = 0;  // the file's real device: with the rest, the version a node's copy names
     MSGPACK_DEFINE_ARRAY(ino, mode, nlink, uid, gid, rdev, size, blksize, blocks, atime_sec,
-                         atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec)
+                         atime_nsec, mtime_sec, mtime_nsec, ctime_sec, ctime_nsec, dev)
 };
 
 // A byte-range lock as fcntl(2) describes it (type F_RDLCK/F_WRLCK/F_UNLCK; len 0 = to EOF).
@@ -102,7 +105,14 @@ struct RenameRequest {
     MSGPACK_DEFINE_ARRAY(parent, name, new_parent, new_name, flags)
 };
 struct LinkRequest { uint64_t node = 0; uint64_t new_parent = 0; std::string new_name; MSGPACK_DEFINE_ARRAY(node, new_parent, new_name) };
-struct OpenRequest { uint64_t node = 0; int32_t flags = 0; MSGPACK_DEFINE_ARRAY(node, flags) };
+// `has_copy`: the target holds a copy of the version its last look at the node saw
+// (ssi-remote/file_cache.h), so a small file need not come whole.
+struct OpenRequest {
+    uint64_t node = 0;
+    int32_t flags = 0;
+    bool has_copy = false;
+    MSGPACK_DEFINE_ARRAY(node, flags, has_copy)
+};
 struct CreateRequest { uint64_t parent = 0; std::string name; uint32_t mode = 0; int32_t flags = 0; MSGPACK_DEFINE_ARRAY(parent, name, mode, flags) };
 struct ReadRequest { uint64_t handle = 0; int64_t offset = 0; uint32_t size = 0; MSGPACK_DEFINE_ARRAY(handle, offset, size) };
 struct WriteRequest { uint64_t handle = 0; int64_t offset = 0; Bytes data; MSGPACK_DEFINE_ARRAY(handle, offset, data) };

@@ -121,6 +121,7 @@ Attr HomeFileServer::attr_of(const struct stat& st) const {
     a.mtime_nsec = st.st_mtim.tv_nsec;
     a.ctime_sec = st.st_ctim.tv_sec;
     a.ctime_nsec = st.st_ctim.tv_nsec;
+    a.dev = st.st_dev;
     return a;
 }
 

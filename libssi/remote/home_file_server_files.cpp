@@ -33,7 +33,7 @@ Result<OpenReply> HomeFileServer::op(const OpenRequest& r) {
     reply.opened_at_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                              std::chrono::system_clock::now().time_since_epoch()).count();
     // A small file read whole now saves the target its first READ round trip.
-    if ((r.flags & O_ACCMODE) == O_RDONLY && comes_whole(st, reply.opened_at_ns)) {
+    if ((r.flags & O_ACCMODE) == O_RDONLY && !r.has_copy && comes_whole(st, reply.opened_at_ns)) {
         const size_t size = static_cast<size_t>(st.st_size);
         reply.whole.resize(size + 1);  // one more: a file that grew meanwhile is not whole
         size_t done = 0;

@@ -115,6 +115,34 @@ TEST_CASE("file_cache: a copy is kept only whole, and found only by its exact ve
     }
 }
 
+TEST_CASE("file_cache: the bytes a small file came whole with become its copy", "[file_cache]") {
+    CacheDir dir;
+    auto cache = FileCache::open(dir.path, 1 << 20);
+    REQUIRE(cache.ok());
+    const std::string bytes = pattern(40000, 'k');
+    const FileVersion v{1, 0, 0x801, 7, int64_t(bytes.size()), 5 * kSecond, 5 * kSecond};
+    const int64_t settled = v.ctime_ns + 2 * kSecond;
+    CHECK_FALSE((*cache)->has(v));
+
+    SECTION("a settled version is kept, and found") {
+        (*cache)->keep_whole(v, settled, bytes);
+        CHECK((*cache)->has(v));
+        auto hit = (*cache)->open_copy(v, settled);
+        REQUIRE(hit);
+        CHECK(hit->whole());
+        CHECK(read_copy(*hit, 1 << 16) == bytes);
+        FileVersion other = v;
+        other.ctime_ns += 1;
+        CHECK_FALSE((*cache)->has(other));
+    }
+    SECTION("a young version, or bytes that are not the whole version, are not") {
+        (*cache)->keep_whole(v, v.ctime_ns + kSecond / 2, bytes);
+        (*cache)->keep_whole(v, settled, std::string_view(bytes).substr(1));
+        CHECK_FALSE((*cache)->has(v));
+        CHECK(dir.names().empty());
+    }
+}
+
 TEST_CASE("file_cache: over its budget, the least recently used copies go", "[file_cache]") {
     CacheDir dir;
     auto cache = FileCache::open(dir.path, 64 << 10);

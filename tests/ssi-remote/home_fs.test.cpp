@@ -688,6 +688,47 @@ TEST_CASE("home_fs: a file read once is read from this node's copy next time, ne
     ::close(held);
 }
 
+TEST_CASE("home_fs: a small settled file comes whole once, then opens from this node's copy, never stale",
+          "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    test::TempDir cache_top("remote-cache");  // outlives the mount below
+    const std::string copies_dir = cache_top.path() + "/copies";
+    auto cache = FileCache::open(copies_dir, 64 << 20);
+    REQUIRE(cache.ok());
+    HomeFsOptions options = trusting_options();
+    options.cache = *cache;
+    options.home = 1;
+    // Bigger than what always comes whole, smaller than what never does: the loader's cache.
+    const std::string first = std::string(40 << 10, 'a') + "1", second = std::string(40 << 10, 'b') + "2";
+    std::atomic<int> opens{0}, opens_with_copy{0};
+    Mounted m(options, [&](const std::string& root) { put(root + "/ld.so.cache", first); },
+              [&](const FsRequest& r) {
+                  if (auto* open = std::get_if<OpenRequest>(&r)) {
+                      ++opens;
+                      if (open->has_copy) ++opens_with_copy;
+                  }
+              });
+    ::sleep(1);  // a version is copied only once it is over a second old
+    ::usleep(100000);
+    auto copies = [&] { return sh("test -n \"$(ls -A '" + copies_dir + "')\"") == 0; };
+
+    CHECK(slurp(m.via("ld.so.cache")) == first);  // whole with its open; the bytes are kept
+    for (int i = 0; i < 200 && !copies(); ++i) ::usleep(10000);
+    REQUIRE(copies());
+    CHECK(opens == 1);
+    CHECK(opens_with_copy == 0);
+
+    CHECK(slurp(m.via("ld.so.cache")) == first);  // home asked for no bytes: the copy has them
+    CHECK(opens == 2);
+    CHECK(opens_with_copy == 1);
+
+    // Changed at home, same size: the open still asks for no bytes (the target saw the old
+    // version last), and home's answer names the new one, which no copy is of.
+    put(m.home("ld.so.cache"), second);
+    CHECK(slurp(m.via("ld.so.cache")) == second);
+    CHECK(slurp(m.via("ld.so.cache")) == second);
+}
+
 TEST_CASE("home_fs: locks taken through the mount hold at home", "[fuse][home_fs]") {
     if (!can_mount()) return;
     Mounted m;

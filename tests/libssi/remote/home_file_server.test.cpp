@@ -295,6 +295,12 @@ TEST_CASE("home_file_server: a small file comes whole with a read-only open, its
     CHECK(e.whole.empty());
     CHECK_FALSE(open("big", O_RDONLY).has_whole);
     CHECK_FALSE(open("small", O_RDWR).has_whole);
+    // Nor when the target has a copy of it: the reply's version tells which.
+    auto node = srv.ok<EntryReply>(LookupRequest{kRootNode, "small"});
+    CHECK(node.attr.dev != 0);
+    auto copied = srv.ok<OpenReply>(OpenRequest{node.node, O_RDONLY, true});
+    CHECK_FALSE(copied.has_whole);
+    CHECK(copied.dev == node.attr.dev);
 
     // READs of the open file, through the reply the server keeps across requests.
     std::string kept;
