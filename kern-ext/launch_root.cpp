@@ -37,8 +37,8 @@ Result<UniqueFd> open_in_root(const std::string& root, const std::string& path) 
     return fd;
 }
 
-Result<void> pivot_root_here() {
-    if (::syscall(SYS_pivot_root, ".", ".") < 0) return sys_error("pivot_root", ".");
+Result<void> pivot_root_onto(const std::string& root) {
+    if (::syscall(SYS_pivot_root, root.c_str(), root.c_str()) < 0) return sys_error("pivot_root", root);
     return ok();
 }
 
@@ -47,18 +47,18 @@ Result<void> change_root_here() {
     return ok();
 }
 
-// pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the
-// new tree reachable. A caller whose own root is not a mount point (itself chroot'ed)
-// cannot pivot: chroot is the fallback.
+// pivot_root(root, root) stacks the old root on the new one and moves a working directory
+// that was the old root to the new one; detaching what is stacked there leaves only the new
+// tree reachable. No chdir into the new root: on a FUSE root that asks its daemon (an
+// ACCESS round trip home) and two of them were on every start. A caller whose own root is
+// not a mount point (itself chroot'ed) cannot pivot: chroot is the fallback.
 Result<void> switch_root(const std::string& root) {
+    TRY(change_dir("/"));
+    auto pivoted = pivot_root_onto(root);
+    if (pivoted) return unmount(".", MNT_DETACH);
+    if (pivoted.error().err != EINVAL) return pivoted.error();
     TRY(change_dir(root));
-    auto pivoted = pivot_root_here();
-    if (pivoted) {
-        TRY(unmount(".", MNT_DETACH));
-    } else {
-        if (pivoted.error().err != EINVAL) return pivoted.error();
-        TRY(change_root_here());
-    }
+    TRY(change_root_here());
     return change_dir("/");
 }
 
