@@ -162,19 +162,6 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
         if (!moved) fail_child(ch, moved.error(), kLaunchFailed);
         if (*moved != *fd) ::close(std::exchange(*fd, *moved));
     }
-    // Default dispositions first: a launcher ignoring SIGCHLD would have the stub and the
-    // program auto-reaped, their statuses lost.
-    must(ch, reset_signals());
-    // Out of the launcher's session, so its terminal's signals do not reach the program;
-    // every signal blocked here and in the stub (pid 1 ignores most anyway, and a
-    // program signalling its "parent" must not kill the stub).
-    auto session = new_session();
-    if (!session) fail_child(ch, session.error(), kLaunchFailed);
-    sigset_t all;
-    sigfillset(&all);
-    auto mask = set_signal_mask(SIG_BLOCK, all);
-    if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
-
     must(ch, unshare_namespaces(CLONE_NEWNS | (spec.hostname.empty() ? 0 : CLONE_NEWUTS)));
     if (!spec.hostname.empty()) must(ch, set_hostname(spec.hostname));
     must(ch, enter_root(spec.root, spec.binds, spec.optional_binds));
@@ -198,6 +185,20 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     must(ch, set_parent_death_signal(SIGKILL));
     // The launcher may have died before the line above: then nobody would kill us.
     if (auto gone = wait_readable(launcher_pidfd, 0); !gone || *gone) exit_child(kLaunchFailed);
+    // What needs no spec is done before it comes (a reaper is often forked well ahead).
+    // Default dispositions first: a launcher ignoring SIGCHLD would have the stub and the
+    // program auto-reaped, their statuses lost.
+    must(ch, reset_signals());
+    // Out of the launcher's session, so its terminal's signals do not reach the program;
+    // every signal blocked here and in the stub (pid 1 ignores most anyway, and a
+    // program signalling its "parent" must not kill the stub). SIGKILL, the launcher's
+    // way to drop us, cannot be blocked.
+    auto session = new_session();
+    if (!session) fail_child(ch, session.error(), kLaunchFailed);
+    sigset_t all;
+    sigfillset(&all);
+    auto mask = set_signal_mask(SIG_BLOCK, all);
+    if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
     // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
     must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
     auto spec = receive_launch_spec(spec_socket);
