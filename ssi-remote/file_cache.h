@@ -16,11 +16,12 @@
 // runs of the uid that made it (as the home agent vouched for it), from the same home.
 //
 // A copy is filled from the READ replies of one open file, or from the bytes a small file
-// came whole with (nothing is fetched twice or in advance), and published when every page of it arrived, at its release: written into
-// an O_TMPFILE and linked under its name, so a reader sees a whole copy or none. Only root
-// (the supervisor) reads the directory; a copy is served only after home let the opener
-// open the file. Least recently used copies go when the directory exceeds its budget
-// (256 MiB, or an eighth of the filesystem if that is less).
+// came whole with (nothing is fetched twice or in advance), and published when every page
+// of it arrived, at its release: written into an O_TMPFILE and linked under its name, so a
+// reader sees a whole copy or none. Only root (the supervisor) reads the directory; a copy
+// is served only after home let the opener open the file. Least recently used copies go
+// when the directory exceeds its budget (256 MiB, or an eighth of the filesystem if that
+// is less).
 #pragma once
 
 #include "kern-ext/result.h"
