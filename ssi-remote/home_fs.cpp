@@ -76,40 +76,57 @@ void HomeFsOps::init(void*, fuse_conn_info* conn) {
     conn->max_readahead = kMaxIo;
 }
 
+void HomeFsOps::wait_served(HomeFs& self) { self.served_.wait(false); }
+
+namespace {
+
+// A request, once its mount is served (HomeFs::start_loop): the loop reads before the run.
+template <auto Op>
+struct Served;
+template <class... Args, void (*Op)(fuse_req_t, Args...)>
+struct Served<Op> {
+    static void call(fuse_req_t req, Args... args) {
+        HomeFsOps::wait_served(HomeFsOps::fs(req));
+        Op(req, args...);
+    }
+};
+
+}  // namespace
+
 fuse_lowlevel_ops HomeFsOps::table() {
     fuse_lowlevel_ops o {};
     o.init = init;
-    o.lookup = lookup;
-    o.forget = forget;
-    o.forget_multi = forget_multi;
-    o.getattr = getattr;
-    o.setattr = setattr;
-    o.readlink = readlink;
-    o.mknod = mknod;
-    o.mkdir = mkdir;
-    o.unlink = unlink;
-    o.rmdir = rmdir;
-    o.symlink = symlink;
-    o.rename = rename;
-    o.link = link;
-    o.open = open;
-    o.read = read;
-    o.write = write;
-    o.flush = flush;
-    o.release = release;
-    o.fsync = fsync;
-    o.opendir = opendir;
-    o.readdir = readdir;
-    o.readdirplus = readdirplus;
-    o.releasedir = releasedir;
-    o.fsyncdir = fsyncdir;
-    o.statfs = statfs;
-    o.access = access;
-    o.create = create;
-    o.getlk = getlk;
-    o.setlk = setlk;
-    o.flock = flock;
-    o.fallocate = fallocate;
+    o.lookup = Served<lookup>::call;
+    o.forget = Served<forget>::call;
+    o.forget_multi = Served<forget_multi>::call;
+    o.getattr = Served<getattr>::call;
+    o.setattr = Served<setattr>::call;
+    o.readlink = Served<readlink>::call;
+    o.mknod = Served<mknod>::call;
+    o.mkdir = Served<mkdir>::call;
+    o.unlink = Served<unlink>::call;
+    o.rmdir = Served<rmdir>::call;
+    o.symlink = Served<symlink>::call;
+    o.rename = Served<rename>::call;
+    o.link = Served<link>::call;
+    o.open = Served<open>::call;
+    o.read = Served<read>::call;
+    o.write = Served<write>::call;
+    o.flush = Served<flush>::call;
+    o.release = Served<release>::call;
+    o.fsync = Served<fsync>::call;
+    o.opendir = Served<opendir>::call;
+    o.readdir = Served<readdir>::call;
+    o.readdirplus = Served<readdirplus>::call;
+    o.releasedir = Served<releasedir>::call;
+    o.fsyncdir = Served<fsyncdir>::call;
+    o.statfs = statfs;  // the readahead probe's is answered before the run; others wait
+    o.access = Served<access>::call;
+    o.create = Served<create>::call;
+    o.getlk = Served<getlk>::call;
+    o.setlk = Served<setlk>::call;
+    o.flock = Served<flock>::call;
+    o.fallocate = Served<fallocate>::call;
     return o;
 }
 
@@ -143,17 +160,11 @@ Result<std::unique_ptr<HomeFs>> HomeFs::mount_unserved(const std::string& mountp
     return self;
 }
 
-void HomeFs::serve(Transport transport, HomeFsOptions options) {
-    transport_ = std::move(transport);
-    options_ = std::move(options);
-    if (options_.start_names && !options_.start_names->last().empty()) {
-        priming_ = true;
-        prime_ = start_thread([s = this] { HomeFsOps::prime(*s); });
-    }
-    release_flusher_ = start_thread([s = this] { HomeFsOps::flush_releases(*s); });
-    loop_ = start_thread([s = this] {
+void HomeFs::start_loop(unsigned max_threads, unsigned readahead_kb) {
+    if (loop_.joinable()) return;
+    loop_ = start_thread([s = this, max_threads] {
         fuse_loop_config* config = fuse_loop_cfg_create();
-        fuse_loop_cfg_set_max_threads(config, s->options_.max_threads);
+        fuse_loop_cfg_set_max_threads(config, max_threads);
         fuse_loop_cfg_set_clone_fd(config, 0);
         fuse_session_loop_mt(s->session_, config);
         fuse_loop_cfg_destroy(config);
@@ -162,21 +173,35 @@ void HomeFs::serve(Transport transport, HomeFsOptions options) {
     // several kMaxIo reads in flight instead of one 128 KiB read at a time. A statfs waits
     // for the init; ours is answered here (HomeFsOps::statfs), never at home: a thread of
     // ours waiting on our own mount would hold it forever were we killed meanwhile.
-    if (options_.readahead_kb) {
-        widen_readahead_ = start_thread([s = this] {
+    if (readahead_kb) {
+        widen_readahead_ = start_thread([s = this, readahead_kb] {
             auto root = open_at(AT_FDCWD, s->mountpoint_, O_PATH | O_DIRECTORY);
             auto device = root ? cached_device_of(root->get()) : Result<dev_t>(root.error());
             s->init_probe_tid_ = ::gettid();
             if (!device || !stat_fs(root->get())) return;  // unmounted meanwhile
-            if (auto widened = set_readahead_kb(*device, s->options_.readahead_kb); !widened)
+            if (auto widened = set_readahead_kb(*device, readahead_kb); !widened)
                 std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
         });
     }
 }
 
+void HomeFs::serve(Transport transport, HomeFsOptions options) {
+    transport_ = std::move(transport);
+    options_ = std::move(options);
+    if (options_.start_names && !options_.start_names->last().empty()) {
+        priming_ = true;
+        prime_ = start_thread([s = this] { HomeFsOps::prime(*s); });
+    }
+    release_flusher_ = start_thread([s = this] { HomeFsOps::flush_releases(*s); });
+    served_ = true;
+    served_.notify_all();
+    start_loop(options_.max_threads, options_.readahead_kb);
+}
+
 void HomeFs::unmount() {
     if (session_ == nullptr) return;
     stopping_ = true;
+    if (!served_.exchange(true)) served_.notify_all();  // what waits for a run fails now
     fuse_session_exit(session_);
     fuse_session_unmount(session_);  // lazy: the loop ends when the last user lets go
     if (loop_.joinable()) loop_.join();

@@ -192,6 +192,7 @@ void HomeFsOps::statfs(fuse_req_t req, fuse_ino_t ino) {
         fuse_reply_statfs(req, &s);
         return;
     }
+    wait_served(fs(req));
     auto r = call<StatfsReply>(fs(req), StatfsRequest{ino});
     if (!r) return reply_error(req, r.error());
     struct statvfs s {};

@@ -34,6 +34,8 @@ namespace ssi::remote {
 struct HomeFsOps {
     // ---- requests and replies ----
     static HomeFs& fs(fuse_req_t req) { return *static_cast<HomeFs*>(fuse_req_userdata(req)); }
+    // Until the run's transport and options are in (HomeFs::start_loop).
+    static void wait_served(HomeFs& self);
     static std::span<const char> bytes_of(const zmq::message_t& m) { return {m.data<char>(), m.size()}; }
     // One round trip. Home's errno comes back as the Error's err; a transport or decoding
     // failure becomes EIO, so no program retries on an errno home never sent.

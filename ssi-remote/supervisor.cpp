@@ -133,6 +133,9 @@ SpareStart Supervisor::prepare_spare(const std::string& runs_dir) {
     spare.mountpoint = mountpoint;
     if (auto fs = HomeFs::mount_unserved(mountpoint)) spare.fs = std::move(*fs);
     else say("the mount is made", fs.error());
+    // Its INIT answered and its threads made now (after the reaper's fork): the run's
+    // first lookup waited for both.
+    if (spare.fs) spare.fs->start_loop();
     if (!runs_dir.empty()) {
         if (auto cache = open_file_cache(runs_dir, kFileCacheBytes)) spare.cache = std::move(*cache);
         else say("the file cache is opened", cache.error());

@@ -207,6 +207,81 @@ TEST_CASE("home_fs: a mount made unserved answers once served", "[fuse][home_fs]
     (void)remove_tree(root);
 }
 
+namespace {
+
+// The kernel's readahead window of the mount at `mnt`, read without asking the mount.
+std::string readahead_kb_of(const std::string& mnt) {
+    auto root = open_at(AT_FDCWD, mnt, O_PATH | O_DIRECTORY);
+    if (!root) return "<no root>";
+    auto device = cached_device_of(root->get());
+    if (!device) return "<no device>";
+    auto text = read_file("/sys/class/bdi/" + std::to_string(major(*device)) + ":" +
+                          std::to_string(minor(*device)) + "/read_ahead_kb");
+    return text ? *text : "<unreadable>";
+}
+
+}  // namespace
+
+// A spare starts its loop before its run (HomeFs::start_loop): the kernel's INIT is
+// answered then — the readahead is widened after it — while requests wait for serve().
+TEST_CASE("home_fs: a loop started unserved answers INIT now, requests once served", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
+    put(root + "/greeting", "made at home\n");
+    auto server = HomeFileServer::create(root);
+    REQUIRE(server.ok());
+    auto fs = HomeFs::mount_unserved(mnt);
+    REQUIRE(fs.ok());
+    (*fs)->start_loop(4, 4096);
+    std::string readahead;
+    for (int i = 0; i < 500 && (readahead = readahead_kb_of(mnt)) != "4096\n"; ++i) ::usleep(10000);
+    CHECK(readahead == "4096\n");  // only after the kernel has our INIT's answer
+    std::atomic<bool> read_done{false};
+    std::string seen;
+    std::thread reader([&] {
+        seen = read_file(mnt + "/greeting").value_or("<error>");
+        read_done = true;
+    });
+    ::usleep(200000);
+    CHECK_FALSE(read_done.load());  // its lookup waits for the run
+    CHECK((*fs)->round_trips() == 0);
+    HomeFileServer* srv = server->get();
+    (*fs)->serve([srv](const std::string& request) -> Result<zmq::message_t> {
+        std::string reply = srv->handle(request);
+        return zmq::message_t(reply.data(), reply.size());
+    }, {});
+    for (int i = 0; i < 1000 && !read_done; ++i) ::usleep(10000);
+    CHECK(read_done.load());
+    if (!read_done) (*fs)->unmount();
+    reader.join();
+    CHECK(seen == "made at home\n");
+    (*fs)->unmount();
+    CHECK(::rmdir(mnt.c_str()) == 0);
+    (void)remove_tree(root);
+}
+
+// A spare whose loop runs and that never gets a run: what waited for one fails, and the
+// unmount does not wait for it.
+TEST_CASE("home_fs: a loop started and never served unmounts, failing what waited", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    std::string mnt = make_temp_dir("mnt");
+    auto fs = HomeFs::mount_unserved(mnt);
+    REQUIRE(fs.ok());
+    (*fs)->start_loop(4, 0);
+    std::atomic<bool> read_done{false};
+    Result<std::string> seen = std::string("<not read>");
+    std::thread reader([&] {
+        seen = read_file(mnt + "/anything");
+        read_done = true;
+    });
+    ::usleep(200000);
+    CHECK_FALSE(read_done.load());
+    (*fs)->unmount();
+    reader.join();
+    CHECK_FALSE(seen.ok());  // EIO, or ECONNABORTED when the unmount beat its answer
+    CHECK(::rmdir(mnt.c_str()) == 0);
+}
+
 // One never served (a spare whose agent stopped) unmounts all the same.
 TEST_CASE("home_fs: a mount never served unmounts", "[fuse][home_fs]") {
     if (!can_mount()) return;
