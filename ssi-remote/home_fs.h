@@ -183,6 +183,7 @@ private:
     bool priming_ = false;
     std::condition_variable primed_cv_;
     std::multimap<uint64_t, std::string> primed_links_;
+    std::set<uint64_t> primed_searchable_;  // directories whose X_OK ACCESS is answered here, once
     std::chrono::steady_clock::time_point primed_until_;
     std::thread prime_;
 

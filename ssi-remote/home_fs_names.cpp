@@ -5,6 +5,7 @@
 #include "ssi-remote/start_names.h"
 
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -35,6 +36,7 @@ void HomeFsOps::prime(HomeFs& self) {
         for (auto& n : r ? r->names : std::vector<PrimedName>{}) {
             self.stamps_.try_emplace(n.entry.node, stamp_of(n.entry.attr));
             if (n.has_link) self.primed_links_.emplace(n.entry.node, std::move(n.link));
+            if (n.searchable) self.primed_searchable_.insert(n.entry.node);
             self.primed_.emplace(std::make_pair(n.parent, std::move(n.name)), n.entry);
         }
         self.primed_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
@@ -68,6 +70,12 @@ std::optional<std::string> HomeFsOps::take_primed_link(HomeFs& self, uint64_t no
     return target;
 }
 
+bool HomeFsOps::take_primed_search(HomeFs& self, uint64_t node) {
+    std::unique_lock lock(self.mu_);
+    wait_for_prime(self, lock);
+    return self.primed_searchable_.erase(node) > 0;
+}
+
 // Once the start is over, what it did not use holds nodes at home for nothing: each
 // prime counted a lookup there that the kernel will never forget.
 void HomeFsOps::forget_unused_primes(HomeFs& self) {
@@ -78,6 +86,7 @@ void HomeFsOps::forget_unused_primes(HomeFs& self) {
         for (const auto& [name, entry] : self.primed_) counts[entry.node]++;
         self.primed_.clear();
         self.primed_links_.clear();
+        self.primed_searchable_.clear();
     }
     (void)call<EmptyReply>(self, ForgetRequest{{counts.begin(), counts.end()}});
 }
@@ -181,6 +190,8 @@ void HomeFsOps::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
 }
 
 void HomeFsOps::access(fuse_req_t req, fuse_ino_t ino, int mask) {
+    // The program's chdir into its cwd, a primed directory: home said at the prime.
+    if (mask == X_OK && take_primed_search(fs(req), ino)) return (void)fuse_reply_err(req, 0);
     reply_empty(req, call<EmptyReply>(fs(req), AccessRequest{ino, mask}));
 }
 

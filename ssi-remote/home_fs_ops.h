@@ -88,6 +88,7 @@ struct HomeFsOps {
     static void wait_for_prime(HomeFs& self, std::unique_lock<std::mutex>& lock);
     static std::optional<EntryReply> take_primed(HomeFs& self, uint64_t parent, const char* name);
     static std::optional<std::string> take_primed_link(HomeFs& self, uint64_t node);
+    static bool take_primed_search(HomeFs& self, uint64_t node);
     static void forget_unused_primes(HomeFs& self);
     static void drop(HomeFs& self, const std::vector<std::pair<uint64_t, uint64_t>>& nodes);
 

@@ -24,7 +24,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 8;
+inline constexpr uint32_t kFsProtocolVersion = 9;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -200,14 +200,16 @@ struct StatfsReply {
 struct LockReply { Lock lock; MSGPACK_DEFINE_ARRAY(lock) };
 
 // Each name that still resolved, entered as a LOOKUP enters it (one lookup counted), with
-// its link's target when asked for and it is a symlink.
+// its link's target when asked for and it is a symlink. `searchable`: a directory the
+// user may search (X_OK) at home — the program's chdir into its cwd asks that (an ACCESS).
 struct PrimedName {
     uint64_t parent = 0;
     std::string name;
     EntryReply entry;
     bool has_link = false;
     std::string link;
-    MSGPACK_DEFINE_ARRAY(parent, name, entry, has_link, link)
+    bool searchable = false;
+    MSGPACK_DEFINE_ARRAY(parent, name, entry, has_link, link, searchable)
 };
 struct PrimeReply { std::vector<PrimedName> names; MSGPACK_DEFINE_ARRAY(names) };
 

@@ -193,7 +193,8 @@ Result<EntryReply> HomeFileServer::op(const LookupRequest& r) {
 // A start's names in one round trip: each looked up as its LOOKUP would be (its name
 // recorded and checked, one lookup counted, which the target forgets as usual), from the
 // node its parent path resolved to. A name gone since is left out: the program's own
-// LOOKUP will find what is there now.
+// LOOKUP will find what is there now. A directory says whether we may search it, as its
+// ACCESS would.
 Result<PrimeReply> HomeFileServer::op(const PrimeRequest& r) {
     PrimeReply out;
     std::map<std::string, uint64_t, std::less<>> resolved{{"", kRootNode}};
@@ -205,9 +206,11 @@ Result<PrimeReply> HomeFileServer::op(const PrimeRequest& r) {
         if (parent == resolved.end()) continue;
         auto entry = op(LookupRequest{parent->second, name});
         if (!entry) continue;
-        PrimedName primed{parent->second, std::move(name), *entry, false, {}};
+        PrimedName primed{parent->second, std::move(name), *entry, false, {}, false};
         if (want_link && S_ISLNK(entry->attr.mode))
             if (auto link = op(ReadlinkRequest{entry->node})) primed.has_link = true, primed.link = std::move(link->target);
+        if (S_ISDIR(entry->attr.mode))
+            if (auto n = node(entry->node)) primed.searchable = access_fd((*n)->fd.get(), X_OK).ok();
         resolved[path] = entry->node;
         out.names.push_back(std::move(primed));
     }

@@ -1043,4 +1043,16 @@ TEST_CASE("home_fs: a start's names are primed from the last run's record", "[fu
         CHECK(prime_answered);
         CHECK(lookups_home == 0);
     }
+    {
+        // A primed directory comes with home's word on searching it: a chdir into it (an
+        // ACCESS) makes no round trip, once; the next asks home again.
+        Mounted m(options(), fill);
+        for (int i = 0; i < 200 && m.fs->primed_names() == 0; ++i) ::usleep(10'000);
+        REQUIRE(m.fs->primed_names() > 0);
+        uint64_t before = m.fs->round_trips();
+        CHECK(sh("cd '" + m.via("d1/d2") + "'") == 0);
+        CHECK(m.fs->round_trips() == before);
+        CHECK(sh("cd '" + m.via("d1/d2") + "'") == 0);
+        CHECK(m.fs->round_trips() == before + 1);
+    }
 }

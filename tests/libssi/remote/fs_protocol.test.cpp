@@ -48,8 +48,8 @@ std::vector<FsReply> sample_replies() {
             {0, StatfsReply{4096, 4096, 1, 2, 3, 4, 5, 6, 7, 8, 255}},
             {0, LockReply{Lock{F_RDLCK, 1, 2, 0}}},
             {0, DirplusReply{{{{1, 4, 10, "."}, 0, {}}, {{2, 8, 20, "file"}, 44, sample_attr()}}, true}},
-            {0, PrimeReply{{{1, "usr", EntryReply{45, sample_attr()}, false, ""},
-                            {1, "lib64", EntryReply{46, sample_attr()}, true, "usr/lib64"}}}},
+            {0, PrimeReply{{{1, "usr", EntryReply{45, sample_attr()}, false, "", true},
+                            {1, "lib64", EntryReply{46, sample_attr()}, true, "usr/lib64", false}}}},
             {ENOENT, EmptyReply{}}};
 }
 

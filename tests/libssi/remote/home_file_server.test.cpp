@@ -13,6 +13,7 @@
 #include <set>
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sched.h>
 #include <sys/file.h>
 #include <sys/wait.h>
@@ -318,4 +319,38 @@ TEST_CASE("home_file_server: a small file comes whole with a read-only open, its
     CHECK(read(s.handle, 6000, 4096).empty());
     srv.s->handle(encode_request(ReadRequest{999, 0, 1}), kept);
     CHECK(decode_data_reply(kept)->err == EBADF);
+}
+
+// The prime tells, per directory, whether the server's user may search it (the start's
+// chdir asks that, an ACCESS). Checked as a user other than root, who may search anything.
+TEST_CASE("home_file_server: a prime says which directories its user may search", "[remote][home_file_server]") {
+    test::TempDir dir{"hfs-search"};
+    const std::string& root = dir.path();
+    REQUIRE(::chmod(root.c_str(), 0755) == 0);
+    REQUIRE(::mkdir((root + "/open").c_str(), 0755) == 0);
+    REQUIRE(::mkdir((root + "/closed").c_str(), 0700) == 0);
+    REQUIRE(write_file_atomic(root + "/open/f", "x", 0644).ok());
+    const PrimeRequest prime{{{"open", false}, {"open/f", false}, {"closed", false}}};
+    // Bit i: the i-th name came back searchable; 0x80: the prime did not come back whole.
+    auto searchable_bits = [&]() -> int {
+        auto server = HomeFileServer::create(root);
+        if (!server) return 0x80;
+        auto reply = decode_reply((*server)->handle(encode_request(prime)));
+        auto* primed = reply && reply->err == 0 ? std::get_if<PrimeReply>(&reply->body) : nullptr;
+        if (!primed || primed->names.size() != 3) return 0x80;
+        int bits = 0;
+        for (size_t i = 0; i < 3; ++i) bits |= primed->names[i].searchable ? 1 << i : 0;
+        return bits;
+    };
+    CHECK(searchable_bits() == 0b101);  // root: both directories, never the file
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(0x40);
+        ::_exit(searchable_bits());
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0b001);  // nobody: "closed" is root's, 0700
 }
