@@ -76,6 +76,16 @@ void HomeFsOps::init(void*, fuse_conn_info* conn) {
     conn->max_readahead = kMaxIo;
 }
 
+void HomeFsOps::note_undecodable(HomeFs& self, const Error& e) {
+    std::lock_guard lock(self.undecodable_mu_);
+    if (self.undecodable_.empty()) self.undecodable_ = e.message();
+}
+
+std::string HomeFs::undecodable_reply() {
+    std::lock_guard lock(undecodable_mu_);
+    return undecodable_;
+}
+
 void HomeFsOps::wait_served(HomeFs& self) { self.served_.wait(false); }
 
 namespace {

@@ -102,6 +102,9 @@ public:
 
     const std::string& mountpoint() const { return mountpoint_; }
     uint64_t round_trips() const { return round_trips_.load(); }
+    // Why the first reply from home that did not decode did not (its protocol version,
+    // when home runs another ssi build); empty when all did. Such requests fail with EIO.
+    std::string undecodable_reply();
     // READs this daemon answered from bytes it holds here (a small file's, a copy's).
     uint64_t local_reads() const { return local_reads_.load(); }
     // Opens of this node's copies are read by the kernel from the copy (FUSE passthrough):
@@ -134,6 +137,8 @@ private:
     std::atomic<pid_t> init_probe_tid_{0};  // its thread, whose statfs is answered here
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> round_trips_{0};
+    std::mutex undecodable_mu_;
+    std::string undecodable_;
     std::atomic<uint64_t> local_reads_{0};
 
     std::mutex mu_;

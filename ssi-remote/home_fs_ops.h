@@ -53,11 +53,15 @@ struct HomeFsOps {
         auto message = round_trip(self, request);
         if (!message) return make_error(name, message.error().message(), EIO);
         auto reply = decode_reply(bytes_of(*message));
-        if (!reply) return make_error(name, reply.error().message(), EIO);
+        if (!reply) {
+            note_undecodable(self, reply.error());
+            return make_error(name, reply.error().message(), EIO);
+        }
         if (reply->err != 0) return make_error(name, {}, reply->err);
         if (auto* r = std::get_if<Reply>(&reply->body)) return std::move(*r);
         return make_error(name, "unexpected reply type", EIO);
     }
+    static void note_undecodable(HomeFs& self, const Error& e);
     static void reply_error(fuse_req_t req, const Error& e) { fuse_reply_err(req, e.err != 0 ? e.err : EIO); }
     static struct stat to_stat(const Attr& a);
     static HomeFs::Stamp stamp_of(const Attr& a);

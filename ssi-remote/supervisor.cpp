@@ -343,6 +343,11 @@ void Supervisor::run() {
         std::string program = spec_.argv.empty() ? "" : spec_.argv[0];
         failed.error = program + ": " + (started.error().err ? std::strerror(started.error().err) : started.error().message());
         if (!exec_failure_shell_status(started.error())) failed.error = "on node " + std::to_string(self_node_) + ": " + started.error().message();
+        // Home's ssi-run and our ssi-remote from different builds (a node updated before
+        // the other): every file request fails alike, and its EIO alone would not say why.
+        if (std::string why = fs_ ? fs_->undecodable_reply() : ""; !why.empty())
+            failed.error = "on node " + std::to_string(self_node_) + ": home's ssi-run answers file requests in a form this node cannot read (" + why +
+                           "); do both nodes run the same ssi version? (" + started.error().message() + ")";
         if (!spec_.restore_image.empty()) failed.exit_code = kDeputyFailureStatus;
         finish(failed);
         return;

@@ -282,6 +282,35 @@ TEST_CASE("home_fs: a loop started and never served unmounts, failing what waite
     CHECK(::rmdir(mnt.c_str()) == 0);
 }
 
+// Home on another ssi build: its replies carry another file protocol version. Every
+// request fails (EIO) and the mount keeps why, for the supervisor to tell the user.
+TEST_CASE("home_fs: replies of another protocol version fail, and the mount says why", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
+    put(root + "/greeting", "made at home\n");
+    auto server = HomeFileServer::create(root);
+    REQUIRE(server.ok());
+    auto fs = HomeFs::mount_unserved(mnt);
+    REQUIRE(fs.ok());
+    HomeFileServer* srv = server->get();
+    (*fs)->serve([srv](const std::string& request) -> Result<zmq::message_t> {
+        std::string reply = srv->handle(request);
+        REQUIRE(reply.size() > 1);
+        reply[1] = char(kFsProtocolVersion - 1);  // [version, ...], the version a positive fixint
+        return zmq::message_t(reply.data(), reply.size());
+    }, {});
+    CHECK((*fs)->undecodable_reply().empty());
+    auto seen = read_file(mnt + "/greeting");
+    REQUIRE_FALSE(seen.ok());
+    CHECK(seen.error().err == EIO);
+    const std::string why = (*fs)->undecodable_reply();
+    INFO(why);
+    CHECK(why.find("file protocol version " + std::to_string(kFsProtocolVersion - 1)) != std::string::npos);
+    (*fs)->unmount();
+    CHECK(::rmdir(mnt.c_str()) == 0);
+    (void)remove_tree(root);
+}
+
 // One never served (a spare whose agent stopped) unmounts all the same.
 TEST_CASE("home_fs: a mount never served unmounts", "[fuse][home_fs]") {
     if (!can_mount()) return;
