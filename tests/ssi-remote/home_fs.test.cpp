@@ -173,41 +173,55 @@ TEST_CASE("home_fs: the readahead is widened without a request home; a program's
     CHECK(through.f_files == direct.f_files);
 }
 
-// A spare supervisor mounts before it knows its deputy (supervisor.h, SpareStart): what
-// touches the mount meanwhile waits for serve(), and then sees home.
-TEST_CASE("home_fs: a mount made unserved answers once served", "[fuse][home_fs]") {
-    if (!can_mount()) return;
-    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
-    put(root + "/greeting", "made at home\n");
-    auto server = HomeFileServer::create(root);
-    REQUIRE(server.ok());
-    auto fs = HomeFs::mount_unserved(mnt);
-    REQUIRE(fs.ok());
-    std::atomic<bool> read_done{false};
-    std::string seen;
-    std::thread reader([&] {
-        seen = read_file(mnt + "/greeting").value_or("<error>");
-        read_done = true;
-    });
-    ::usleep(200000);
-    CHECK_FALSE(read_done.load());  // waits: nobody answers yet
-    HomeFileServer* srv = server->get();
-    (*fs)->serve([srv](const std::string& request) -> Result<zmq::message_t> {
-        std::string reply = srv->handle(request);
-        return zmq::message_t(reply.data(), reply.size());
-    }, {});
-    for (int i = 0; i < 1000 && !read_done; ++i) ::usleep(10000);
-    CHECK(read_done.load());
-    if (!read_done) (*fs)->unmount();  // the read then fails instead of waiting forever
-    reader.join();
-    CHECK(seen == "made at home\n");
-    CHECK((*fs)->round_trips() > 0);
-    (*fs)->unmount();
-    CHECK(::rmdir(mnt.c_str()) == 0);  // not busy: the mount is gone
-    (void)remove_tree(root);
-}
-
 namespace {
+
+// A mount made unserved (a spare's, supervisor.h: SpareStart) over a home tree holding
+// /greeting, and a reader of it, which waits until the mount is served.
+struct UnservedMount {
+    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
+    std::unique_ptr<HomeFileServer> server;
+    std::unique_ptr<HomeFs> fs;
+    std::atomic<bool> read_done{false};
+    Result<std::string> seen = std::string("<not read>");
+    std::thread reader;
+
+    UnservedMount() {
+        put(root + "/greeting", "made at home\n");
+        auto made = HomeFileServer::create(root);
+        REQUIRE(made.ok());
+        server = std::move(*made);
+        auto mounted = HomeFs::mount_unserved(mnt);
+        REQUIRE(mounted.ok());
+        fs = std::move(*mounted);
+    }
+    void start_reader() {
+        reader = std::thread([this] {
+            seen = read_file(mnt + "/greeting");
+            read_done = true;
+        });
+    }
+    // Served by the home file server, each reply through `alter` on its way.
+    void serve(std::function<void(std::string&)> alter = {}) {
+        fs->serve([srv = server.get(), alter](const std::string& request) -> Result<zmq::message_t> {
+            std::string reply = srv->handle(request);
+            if (alter) alter(reply);
+            return zmq::message_t(reply.data(), reply.size());
+        }, {});
+    }
+    bool read_finishes() {
+        for (int i = 0; i < 1000 && !read_done; ++i) ::usleep(10000);
+        return read_done;
+    }
+    ~UnservedMount() {
+        if (reader.joinable()) {
+            if (!read_done) fs->unmount();  // the read then fails instead of waiting forever
+            reader.join();
+        }
+        fs->unmount();
+        CHECK(::rmdir(mnt.c_str()) == 0);  // not busy: the mount is gone
+        (void)remove_tree(root);
+    }
+};
 
 // The kernel's readahead window of the mount at `mnt`, read without asking the mount.
 std::string readahead_kb_of(const std::string& mnt) {
@@ -222,93 +236,68 @@ std::string readahead_kb_of(const std::string& mnt) {
 
 }  // namespace
 
+// What touches a spare's mount before its run waits for serve(), and then sees home.
+TEST_CASE("home_fs: a mount made unserved answers once served", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    UnservedMount m;
+    m.start_reader();
+    ::usleep(200000);
+    CHECK_FALSE(m.read_done.load());  // waits: nobody answers yet
+    m.serve();
+    REQUIRE(m.read_finishes());
+    CHECK(m.seen.value_or("<error>") == "made at home\n");
+    CHECK(m.fs->round_trips() > 0);
+}
+
 // A spare starts its loop before its run (HomeFs::start_loop): the kernel's INIT is
 // answered then — the readahead is widened after it — while requests wait for serve().
 TEST_CASE("home_fs: a loop started unserved answers INIT now, requests once served", "[fuse][home_fs]") {
     if (!can_mount()) return;
-    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
-    put(root + "/greeting", "made at home\n");
-    auto server = HomeFileServer::create(root);
-    REQUIRE(server.ok());
-    auto fs = HomeFs::mount_unserved(mnt);
-    REQUIRE(fs.ok());
-    (*fs)->start_loop(4, 4096);
+    UnservedMount m;
+    m.fs->start_loop(4, 4096);
     std::string readahead;
-    for (int i = 0; i < 500 && (readahead = readahead_kb_of(mnt)) != "4096\n"; ++i) ::usleep(10000);
+    for (int i = 0; i < 500 && (readahead = readahead_kb_of(m.mnt)) != "4096\n"; ++i) ::usleep(10000);
     CHECK(readahead == "4096\n");  // only after the kernel has our INIT's answer
-    std::atomic<bool> read_done{false};
-    std::string seen;
-    std::thread reader([&] {
-        seen = read_file(mnt + "/greeting").value_or("<error>");
-        read_done = true;
-    });
+    m.start_reader();
     ::usleep(200000);
-    CHECK_FALSE(read_done.load());  // its lookup waits for the run
-    CHECK((*fs)->round_trips() == 0);
-    HomeFileServer* srv = server->get();
-    (*fs)->serve([srv](const std::string& request) -> Result<zmq::message_t> {
-        std::string reply = srv->handle(request);
-        return zmq::message_t(reply.data(), reply.size());
-    }, {});
-    for (int i = 0; i < 1000 && !read_done; ++i) ::usleep(10000);
-    CHECK(read_done.load());
-    if (!read_done) (*fs)->unmount();
-    reader.join();
-    CHECK(seen == "made at home\n");
-    (*fs)->unmount();
-    CHECK(::rmdir(mnt.c_str()) == 0);
-    (void)remove_tree(root);
+    CHECK_FALSE(m.read_done.load());  // its lookup waits for the run
+    CHECK(m.fs->round_trips() == 0);
+    m.serve();
+    REQUIRE(m.read_finishes());
+    CHECK(m.seen.value_or("<error>") == "made at home\n");
 }
 
 // A spare whose loop runs and that never gets a run: what waited for one fails, and the
 // unmount does not wait for it.
 TEST_CASE("home_fs: a loop started and never served unmounts, failing what waited", "[fuse][home_fs]") {
     if (!can_mount()) return;
-    std::string mnt = make_temp_dir("mnt");
-    auto fs = HomeFs::mount_unserved(mnt);
-    REQUIRE(fs.ok());
-    (*fs)->start_loop(4, 0);
-    std::atomic<bool> read_done{false};
-    Result<std::string> seen = std::string("<not read>");
-    std::thread reader([&] {
-        seen = read_file(mnt + "/anything");
-        read_done = true;
-    });
+    UnservedMount m;
+    m.fs->start_loop(4, 0);
+    m.start_reader();
     ::usleep(200000);
-    CHECK_FALSE(read_done.load());
-    (*fs)->unmount();
-    reader.join();
-    CHECK_FALSE(seen.ok());  // EIO, or ECONNABORTED when the unmount beat its answer
-    CHECK(::rmdir(mnt.c_str()) == 0);
+    CHECK_FALSE(m.read_done.load());
+    m.fs->unmount();
+    m.reader.join();
+    CHECK_FALSE(m.seen.ok());  // EIO, or ECONNABORTED when the unmount beat its answer
 }
 
 // Home on another ssi build: its replies carry another file protocol version. Every
 // request fails (EIO) and the mount keeps why, for the supervisor to tell the user.
 TEST_CASE("home_fs: replies of another protocol version fail, and the mount says why", "[fuse][home_fs]") {
     if (!can_mount()) return;
-    std::string root = make_temp_dir("root"), mnt = make_temp_dir("mnt");
-    put(root + "/greeting", "made at home\n");
-    auto server = HomeFileServer::create(root);
-    REQUIRE(server.ok());
-    auto fs = HomeFs::mount_unserved(mnt);
-    REQUIRE(fs.ok());
-    HomeFileServer* srv = server->get();
-    (*fs)->serve([srv](const std::string& request) -> Result<zmq::message_t> {
-        std::string reply = srv->handle(request);
+    UnservedMount m;
+    m.serve([](std::string& reply) {
         REQUIRE(reply.size() > 1);
         reply[1] = char(kFsProtocolVersion - 1);  // [version, ...], the version a positive fixint
-        return zmq::message_t(reply.data(), reply.size());
-    }, {});
-    CHECK((*fs)->undecodable_reply().empty());
-    auto seen = read_file(mnt + "/greeting");
-    REQUIRE_FALSE(seen.ok());
-    CHECK(seen.error().err == EIO);
-    const std::string why = (*fs)->undecodable_reply();
+    });
+    CHECK(m.fs->undecodable_reply().empty());
+    m.start_reader();
+    REQUIRE(m.read_finishes());
+    REQUIRE_FALSE(m.seen.ok());
+    CHECK(m.seen.error().err == EIO);
+    const std::string why = m.fs->undecodable_reply();
     INFO(why);
     CHECK(why.find("file protocol version " + std::to_string(kFsProtocolVersion - 1)) != std::string::npos);
-    (*fs)->unmount();
-    CHECK(::rmdir(mnt.c_str()) == 0);
-    (void)remove_tree(root);
 }
 
 // One never served (a spare whose agent stopped) unmounts all the same.
