@@ -153,7 +153,7 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
 
 // PID 1 of the new namespace: builds the program's world, starts the stub and lives as
 // long as it does. When it exits the kernel kills everything left in the namespace.
-[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch) {
+[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch, bool root_entered) {
     // Only the program's stdio and the channels stay open in here.
     must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid, ch.filter}));
     for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid, &ch.filter}) {
@@ -162,9 +162,14 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
         if (!moved) fail_child(ch, moved.error(), kLaunchFailed);
         if (*moved != *fd) ::close(std::exchange(*fd, *moved));
     }
-    must(ch, unshare_namespaces(CLONE_NEWNS | (spec.hostname.empty() ? 0 : CLONE_NEWUTS)));
+    const int uts = spec.hostname.empty() ? 0 : CLONE_NEWUTS;
+    if (root_entered) {
+        if (uts) must(ch, unshare_namespaces(uts));
+    } else {
+        must(ch, unshare_namespaces(CLONE_NEWNS | uts));
+    }
     if (!spec.hostname.empty()) must(ch, set_hostname(spec.hostname));
-    must(ch, enter_root(spec.root, spec.binds, spec.optional_binds));
+    if (!root_entered) must(ch, enter_root(spec.root, spec.binds, spec.optional_binds));
 
     // The home parent is init: the reaper is the parent itself.
     if (spec.ppid == 1) run_stub(spec, ch);
@@ -180,7 +185,7 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
 
 }  // namespace
 
-[[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd) {
+[[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd, const ReaperRoot* root) {
     ::prctl(PR_SET_NAME, "ssi-reaper");  // not taken for its launcher by `ps -C` or `pgrep -x`
     must(ch, set_parent_death_signal(SIGKILL));
     // The launcher may have died before the line above: then nobody would kill us.
@@ -201,13 +206,18 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
     // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
     must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
+    // The root, when known ahead: its lookups in a mount not yet served wait for the run.
+    if (root) {
+        must(ch, unshare_namespaces(CLONE_NEWNS));
+        must(ch, enter_root(root->root, root->binds, root->optional_binds));
+    }
     auto spec = receive_launch_spec(spec_socket);
     if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
     if (!*spec) exit_child(0);
     // Its filter follows on the same socket, for the program to take (send_syscall_filter).
     if ((*spec)->syscall_rules.empty()) ::close(spec_socket);
     else ch.filter = spec_socket;
-    run_reaper(**spec, ch);
+    run_reaper(**spec, ch, root != nullptr);
 }
 
 }  // namespace ssi::launch_inside

@@ -13,6 +13,10 @@
 #include <span>
 #include <string>
 
+namespace ssi {
+struct ReaperRoot;  // remote_launch.h
+}
+
 namespace ssi::launch_inside {
 
 // What the processes inside tell the launcher. Fixed size and under PIPE_BUF, so one
@@ -57,7 +61,8 @@ struct Channels {
 inline constexpr int kLaunchFailed = 125;
 
 // A reaper forked ahead (RemoteProcess::prepare): waits for its spec on spec_socket, then
-// builds the program's world, starts the stub and lives as long as it does.
-[[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd);
+// builds the program's world, starts the stub and lives as long as it does. With `root`,
+// it enters that root first: its spec's root then is that one.
+[[noreturn]] void await_spec(Channels ch, int spec_socket, int launcher_pidfd, const ReaperRoot* root = nullptr);
 
 }  // namespace ssi::launch_inside

@@ -52,7 +52,7 @@ std::optional<int> exec_failure_shell_status(const Error& error) {
     return exec_failure_status(error.err);
 }
 
-Result<ReadyReaper> RemoteProcess::prepare() {
+Result<ReadyReaper> RemoteProcess::prepare(std::optional<ReaperRoot> root) {
     Pidfd launcher = TRY(Pidfd::open(::getpid()));
     auto [exec_read, exec_write] = TRY(make_pipe());
     auto [control_here, control_there] = TRY(make_message_pair());
@@ -62,8 +62,9 @@ Result<ReadyReaper> RemoteProcess::prepare() {
     pid_t reaper = TRY(fork_in_new_pid_namespace());
     if (reaper == 0)
         await_spec(Channels{exec_write.get(), control_there.get(), next_pid_there.get()}, spec_there.get(),
-                   launcher.fd());
+                   launcher.fd(), root ? &*root : nullptr);
     ReadyReaper ready;
+    ready.root_ = std::move(root);
     auto reaper_fd = Pidfd::open(reaper);
     if (!reaper_fd) {
         (void)send_signal(reaper, SIGKILL);
@@ -89,8 +90,10 @@ Result<RemoteProcess> RemoteProcess::launch(const LaunchSpec& spec, ReadyReaper 
 }
 
 Result<RemoteProcess> RemoteProcess::start(const LaunchSpec& spec, ReadyReaper ready) {
-    // One that died waiting (killed from outside: its end of the socket is closed) is replaced.
-    if (!ready.reaper_ || !send_launch_spec(ready.spec_.get(), spec)) {
+    // One that died waiting (killed from outside: its end of the socket is closed), or
+    // that entered another root than this spec's, is replaced.
+    const bool same_root = !ready.root_ || *ready.root_ == ReaperRoot{spec.root, spec.binds, spec.optional_binds};
+    if (!ready.reaper_ || !same_root || !send_launch_spec(ready.spec_.get(), spec)) {
         ready = TRY(prepare());
         TRY(send_launch_spec(ready.spec_.get(), spec));
     }
@@ -140,6 +143,7 @@ ReadyReaper& ReadyReaper::operator=(ReadyReaper&& o) noexcept {
     if (this != &o) {
         kill_and_reap();
         reaper_ = std::exchange(o.reaper_, std::nullopt);
+        root_ = std::exchange(o.root_, std::nullopt);
         spec_ = std::move(o.spec_);
         exec_read_ = std::move(o.exec_read_);
         control_ = std::move(o.control_);

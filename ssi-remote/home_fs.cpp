@@ -208,10 +208,14 @@ void HomeFs::serve(Transport transport, HomeFsOptions options) {
     start_loop(options_.max_threads, options_.readahead_kb);
 }
 
+void HomeFs::fail_unserved() {
+    if (!served_.exchange(true)) served_.notify_all();
+}
+
 void HomeFs::unmount() {
     if (session_ == nullptr) return;
     stopping_ = true;
-    if (!served_.exchange(true)) served_.notify_all();  // what waits for a run fails now
+    fail_unserved();  // what waits for a run fails now
     fuse_session_exit(session_);
     fuse_session_unmount(session_);  // lazy: the loop ends when the last user lets go
     if (loop_.joinable()) loop_.join();

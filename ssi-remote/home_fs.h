@@ -99,6 +99,10 @@ public:
 
     // Detaches the mount and stops serving; waits for programs still using it to let go.
     void unmount();
+    // A mount never to be served: what waits for the run fails now (EIO), and what comes
+    // later at once. A request the loop has read cannot be abandoned by its caller, even
+    // killed: a reaper waiting on one is let go by this, not by SIGKILL.
+    void fail_unserved();
 
     const std::string& mountpoint() const { return mountpoint_; }
     uint64_t round_trips() const { return round_trips_.load(); }

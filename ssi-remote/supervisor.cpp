@@ -62,6 +62,10 @@ Supervisor::Supervisor(zmq::context_t& context, wire::RunRequest spec, int32_t s
 
 Supervisor::~Supervisor() {
     end_program();  // kills whatever is left of it
+    // A reaper never launched holds the mount in its namespace, maybe from inside a lookup
+    // (SpareStart's destructor says why this order).
+    if (fs_) fs_->fail_unserved();
+    reaper_.reset();
     if (fs_) fs_->unmount();
     if (!mountpoint_.empty()) ::rmdir(mountpoint_.c_str());
 }
@@ -94,11 +98,6 @@ Result<void> enter_own_mount_namespace() {
 
 }  // namespace
 
-Result<ReadyReaper> Supervisor::prepare_launch() {
-    TRY(enter_own_mount_namespace());
-    return RemoteProcess::prepare();
-}
-
 namespace {
 
 std::string mountpoint_of_this_run() { return "/run/ssi/remote-" + std::to_string(::getpid()); }
@@ -117,24 +116,24 @@ SpareStart Supervisor::prepare_spare(const std::string& runs_dir) {
     auto say = [](const char* what, const Error& e) {
         std::fprintf(stderr, "ssi-remote: %s at the run (%s)\n", what, e.message().c_str());
     };
-    auto reaper = prepare_launch();
-    if (!reaper) {
-        say("the reaper is forked", reaper.error());
+    if (auto entered = enter_own_mount_namespace(); !entered) {
+        say("the mount namespace is made", entered.error());
         return spare;
     }
-    spare.reaper = std::move(*reaper);
-    // In the namespace the reaper shares until its run: the mount is there when it makes
-    // the program's own.
     std::string mountpoint = mountpoint_of_this_run();
     if (auto made = make_dirs(mountpoint, 0755); !made) {
         say("the mount is made", made.error());
-        return spare;
+    } else {
+        spare.mountpoint = mountpoint;
+        if (auto fs = HomeFs::mount_unserved(mountpoint)) spare.fs = std::move(*fs);
+        else say("the mount is made", fs.error());
     }
-    spare.mountpoint = mountpoint;
-    if (auto fs = HomeFs::mount_unserved(mountpoint)) spare.fs = std::move(*fs);
-    else say("the mount is made", fs.error());
-    // Its INIT answered and its threads made now (after the reaper's fork): the run's
-    // first lookup waited for both.
+    // Forked with the mount there to copy, and before any thread of ours.
+    std::optional<ReaperRoot> root;
+    if (spare.fs) root = root_of(mountpoint, runs_dir);
+    if (auto reaper = RemoteProcess::prepare(std::move(root))) spare.reaper = std::move(*reaper);
+    else say("the reaper is forked", reaper.error());
+    // Its INIT answered and its threads made now: the run's first lookup waited for both.
     if (spare.fs) spare.fs->start_loop();
     if (!runs_dir.empty()) {
         if (auto cache = open_file_cache(runs_dir, kFileCacheBytes)) spare.cache = std::move(*cache);
@@ -144,8 +143,24 @@ SpareStart Supervisor::prepare_spare(const std::string& runs_dir) {
 }
 
 SpareStart::~SpareStart() {
+    // The reaper first: its namespace holds the mount, which the unmount waits to let go.
+    // It waits in a lookup the loop read, which only an answer ends.
+    if (fs) fs->fail_unserved();
+    reaper.reset();
     if (fs) fs->unmount();
     if (!mountpoint.empty()) ::rmdir(mountpoint.c_str());
+}
+
+ReaperRoot Supervisor::root_of(const std::string& mountpoint, const std::string& runs_dir) {
+    ReaperRoot root{mountpoint, {{"/dev", "/dev"}, {"/sys", "/sys"}}, {}};
+    // The ssi tools the program runs talk to the agent of the node it runs on (the table
+    // in /dev/shm comes with /dev): its socket is bound over home's, if home has one.
+    // Looked for by the reaper itself, inside the root.
+    if (!runs_dir.empty()) {
+        std::string socket = node_dir_of(runs_dir) + "/agent.sock";
+        root.optional_binds.push_back({socket, socket});
+    }
+    return root;
 }
 
 // The home file view's options: this node's copies of home files live next to the
@@ -205,16 +220,10 @@ Result<void> Supervisor::start_program() {
         return pipe_end ? pipe_end.get() : null(fd) ? -1 : pty->slave();  // -1: the launch opens /dev/null
     };
     LaunchSpec launch;
-    launch.root = mountpoint_;
-    launch.binds = {{"/dev", "/dev"}, {"/sys", "/sys"}};
-    // The ssi tools the program runs talk to the agent of the node it runs on (the table
-    // in /dev/shm comes with /dev): its socket is bound over home's, if home has one.
-    // Looked for by the launch itself, so the fork goes on while the first link's
-    // handshake does (a look from here would wait for it, a few milliseconds).
-    if (!runs_dir_.empty()) {
-        std::string socket = runs_dir_.substr(0, runs_dir_.rfind('/')) + "/agent.sock";
-        launch.optional_binds.push_back({socket, socket});
-    }
+    ReaperRoot root = root_of(mountpoint_, runs_dir_);
+    launch.root = std::move(root.root);
+    launch.binds = std::move(root.binds);
+    launch.optional_binds = std::move(root.optional_binds);
     launch.cwd = spec_.cwd;
     launch.argv = spec_.argv;
     launch.env = spec_.env;

@@ -31,8 +31,9 @@ namespace ssi::remote {
 // What a spare supervisor makes while it waits for its run (main.cpp), so that the run
 // does not wait for it. Each part is optional: what is missing is made by the run.
 struct SpareStart {
-    // The program's reaper, forked in the mount namespace of our own the home files are
-    // mounted in (Supervisor::prepare_launch).
+    // The program's reaper, forked in the mount namespace of our own once the home files
+    // are mounted there; it enters them as its root at once (RemoteProcess::prepare), its
+    // lookups waiting for the run to serve the mount.
     std::optional<ReadyReaper> reaper;
     // Those files' mount, made but not served: the run connects it to its deputy.
     std::string mountpoint;
@@ -57,12 +58,13 @@ public:
                std::string runs_dir, SpareStart spare);
     ~Supervisor();
 
-    // The mount namespace of our own and the program's reaper, forked in it. Single-threaded:
-    // before any thread is started.
-    static Result<ReadyReaper> prepare_launch();
-    // All of SpareStart: prepare_launch, then the mount and the file cache. Whatever fails
-    // is said on stderr and left to the run.
+    // All of SpareStart: a mount namespace of our own, the mount, the reaper and the file
+    // cache. Single-threaded: before any thread is started (the mount's loop starts last).
+    // Whatever fails is said on stderr and left to the run.
     static SpareStart prepare_spare(const std::string& runs_dir);
+    // The program's root: the home files' mount with this node's /dev and /sys, and the
+    // agent's socket where home has one.
+    static ReaperRoot root_of(const std::string& mountpoint, const std::string& runs_dir);
 
     // Runs the program to its end; the deputy learns the outcome either way.
     void run();

@@ -3,6 +3,7 @@
 // vacuously. Each identity test runs twice: with the host's "/" kept, and pivoted into a
 // small root built from binds of the host's /usr and /etc (what a FUSE home root with the
 // node's /dev, /sys and a fresh /proc looks like to the program).
+#include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
 #include "kern-ext/namespaces.h"
 #include "kern-ext/process.h"
@@ -423,6 +424,30 @@ TEST_CASE("remote launch: a reaper forked ahead", "[launch][root]") {
             reaper = ready->pid();
             REQUIRE(process_exists(reaper));
         }
+        CHECK_FALSE(process_exists(reaper));
+    }
+    SECTION("given its root, enters it before its spec comes") {
+        SmallRoot small;
+        const std::string ours = readlink_at(AT_FDCWD, "/proc/self/ns/mnt").value_or("");
+        auto ready = RemoteProcess::prepare(ReaperRoot{small.dir, small.binds(), {}});
+        REQUIRE(ready.ok());
+        const std::string theirs = "/proc/" + std::to_string(ready->pid()) + "/ns/mnt";
+        std::string seen = ours;
+        for (int i = 0; i < 200 && (seen = readlink_at(AT_FDCWD, theirs).value_or(ours)) == ours; ++i) ::usleep(5'000);
+        CHECK(seen != ours);  // a mount namespace of its own, with no spec yet
+        LaunchSpec spec = shell_spec("test -e /ssi-root-marker && echo small || echo host; echo $$");
+        spec.root = small.dir;
+        spec.binds = small.binds();
+        auto r = run(spec, {}, std::move(*ready));
+        CHECK(r.out == "small\n4711\n");
+    }
+    SECTION("given another root than its spec's, the launch forks another") {
+        SmallRoot small;
+        auto ready = RemoteProcess::prepare(ReaperRoot{small.dir, small.binds(), {}});
+        REQUIRE(ready.ok());
+        pid_t reaper = ready->pid();
+        auto r = run(shell_spec("test -e /ssi-root-marker && echo small || echo host"), {}, std::move(*ready));
+        CHECK(r.out == "host\n");
         CHECK_FALSE(process_exists(reaper));
     }
     SECTION("killed while it waited, the launch forks another") {

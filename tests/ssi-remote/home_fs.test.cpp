@@ -4,6 +4,7 @@
 // The [.bench] case prints the measurements of docs (round trip, throughput, small files).
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "kern-ext/process.h"
 #include "libssi/remote/home_file_server.h"
 #include "ssi-remote/file_cache.h"
 #include "ssi-remote/home_fs.h"
@@ -279,6 +280,28 @@ TEST_CASE("home_fs: a loop started and never served unmounts, failing what waite
     m.fs->unmount();
     m.reader.join();
     CHECK_FALSE(m.seen.ok());  // EIO, or ECONNABORTED when the unmount beat its answer
+}
+
+// A spare's reaper waits in a lookup the loop has read (it enters the mount before the
+// run): the kernel no longer lets it go when killed, only the request's answer does — so a
+// spare dropped unused fails its waiting requests before it kills and reaps the reaper
+// (Supervisor, SpareStart).
+TEST_CASE("home_fs: a killed reader of a mount never served goes once its requests fail", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    UnservedMount m;
+    m.fs->start_loop(4, 0);
+    auto child = fork_process();
+    REQUIRE(child.ok());
+    if (*child == 0) exit_child(read_file(m.mnt + "/greeting").ok() ? 0 : 1);
+    ::usleep(200'000);  // its lookup read by the loop, waiting for the run
+    REQUIRE(::kill(*child, SIGKILL) == 0);
+    ::usleep(300'000);
+    int status = 0;
+    CHECK(::waitpid(*child, &status, WNOHANG) == 0);  // killed, still in its request
+    m.fs->fail_unserved();
+    pid_t reaped = 0;
+    for (int i = 0; i < 500 && (reaped = ::waitpid(*child, &status, WNOHANG)) == 0; ++i) ::usleep(10'000);
+    CHECK(reaped == *child);
 }
 
 // Home on another ssi build: its replies carry another file protocol version. Every
