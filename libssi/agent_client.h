@@ -25,9 +25,6 @@ public:
     Result<wire::Message> call(const wire::Message& request, int timeout_ms = 5000,
                                const std::function<void()>& meanwhile = {});
 
-    // The connection, to poll for the reply among other work (from `meanwhile`).
-    int fd() const { return fd_.get(); }
-
 private:
     AgentClient(UniqueFd fd, std::string who, std::string path)
         : fd_(std::move(fd)), who_(std::move(who)), path_(std::move(path)) {}

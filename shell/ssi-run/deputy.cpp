@@ -301,29 +301,6 @@ void Deputy::deliver_signal(int sig) {
     send_control(wire::ForwardSignal{sig});
 }
 
-void Deputy::serve_while_starting(int agent_fd, std::chrono::milliseconds limit) {
-    const std::string supervisor_key = z85_to_raw(client_public_);
-    const auto until = clock::now() + limit;
-    std::vector<zmq::pollitem_t> items;
-    for (auto now = clock::now(); now < until; now = clock::now()) {
-        items.assign({{nullptr, agent_fd, ZMQ_POLLIN, 0}, {zap_.handle(), 0, ZMQ_POLLIN, 0}});
-        auto file_watches = file_links_->watches();
-        for (const auto& w : file_watches) items.push_back({nullptr, w.fd, short(w.events == POLLOUT ? ZMQ_POLLOUT : ZMQ_POLLIN), 0});
-        try {
-            zmq::poll(items.data(), items.size(), std::chrono::duration_cast<std::chrono::milliseconds>(until - now));
-        } catch (const zmq::error_t& e) {
-            if (e.num() != EINTR) return;  // the agent's answer is waited for as before
-        }
-        if (items[0].revents) return;
-        if (items[1].revents & ZMQ_POLLIN)
-            serve_zap_requests(zap_, [&](const std::string& key) -> std::optional<std::string> {
-                if (key == supervisor_key) return std::string("supervisor");
-                return std::nullopt;
-            });
-        on_file_links(file_watches, items.data() + 2);
-    }
-}
-
 Result<int> Deputy::serve(int32_t node) {
     node_ = node;
     cwd_ = current_dir().value_or("/");

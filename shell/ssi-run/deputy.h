@@ -50,11 +50,6 @@ public:
     // dying of the program's signal if it died of one. `node` 0: no program runs yet, its
     // image waits for the home agent's MoveOrder (ssi-run --adopt, a migration from home).
     Result<int> serve(int32_t node);
-    // While the agents start the run, until `agent_fd` (its answer) is readable or
-    // `limit` has passed: the supervisor's file links and its control connection's ZAP
-    // request. Its first file request (the start's prime, which the reaper's first lookups
-    // wait for) otherwise waited 1.2-1.8 ms for the agents' answer to reach us.
-    void serve_while_starting(int agent_fd, std::chrono::milliseconds limit);
 
 private:
     explicit Deputy(zmq::context_t context) : context_(std::move(context)) {}

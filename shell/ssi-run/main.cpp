@@ -120,12 +120,8 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
     ssi::wire::RunRequest request = deputy->request(*options);
     request.program = *program;
     // The supervisor's first file request needs our sealing ready: get it so while the
-    // agents start the run, then serve the supervisor's first requests until they answer.
-    constexpr int kStartMs = 10000;
-    ssi::wire::Message reply = TRY(agent.call(request, kStartMs, [&] {
-        ssi::remote::prepare_sealing();
-        deputy->serve_while_starting(agent.fd(), std::chrono::milliseconds(kStartMs));
-    }));
+    // agents start the run.
+    ssi::wire::Message reply = TRY(agent.call(request, 10000, [] { ssi::remote::prepare_sealing(); }));
     auto* started = std::get_if<ssi::wire::RunReply>(&reply);
     if (!started) return ssi::make_error("the local ssi-agent sent an unexpected reply");
     int status = TRY(deputy->serve(started->node));
