@@ -18,10 +18,8 @@
 #define SSI_STRINGIFY_(x) #x
 #define SSI_STRINGIFY(x) SSI_STRINGIFY_(x)
 
-// clone3 whose child starts on a stack of its own, which the system call's C wrapper
-// cannot survive (it would return through the new stack): the child calls fn(arg) there
-// and exits with what it returns. Returns the child's PID, or -errno, in the caller.
-extern "C" long ssi_clone3_on_stack(struct clone_args* args, size_t size, void (*fn)(void*), void* arg);
+// ssi_clone3_on_stack (clone3.h): a child starting on a stack of its own is what the
+// system call's C wrapper cannot survive (it would return through the new stack).
 #if defined(__x86_64__)
 asm(R"(
     .text
@@ -63,7 +61,7 @@ void fill_clone_args(CloneCall& call, const CloneOptions& options) {
     call.tid = options.set_tid;
     call.args.flags = options.flags | (options.want_pidfd ? CLONE_PIDFD : 0);
     call.args.pidfd = options.want_pidfd ? uint64_t(uintptr_t(&call.pidfd)) : 0;
-    call.args.exit_signal = SIGCHLD;
+    call.args.exit_signal = uint64_t(options.exit_signal);
     if (call.tid != 0) {
         call.args.set_tid = uint64_t(uintptr_t(&call.tid));
         call.args.set_tid_size = 1;

@@ -10,17 +10,27 @@
 #include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include <cstddef>
 #include <span>
+
+#if defined(__x86_64__)
+struct clone_args;
+// The raw clone3 under spawn_in_shared_memory, for callers that may not allocate or touch
+// errno (a child in shared memory making another): the child runs fn(arg) on the stack
+// `args` names and exits when it returns. The child's PID, or -errno.
+extern "C" long ssi_clone3_on_stack(struct clone_args* args, size_t size, void (*fn)(void*), void* arg);
+#endif
 
 namespace ssi {
 
 struct CloneOptions {
     pid_t set_tid = 0;     // the PID to take in the innermost PID namespace; 0 = any
     bool want_pidfd = false;
-    unsigned long long flags = 0;  // extra CLONE_* namespace flags
+    unsigned long long flags = 0;  // extra CLONE_* flags
+    int exit_signal = SIGCHLD;     // 0: none, and only waitpid(__WALL or __WCLONE) sees its end
 };
 
 struct Cloned {

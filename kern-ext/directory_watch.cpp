@@ -19,17 +19,21 @@ namespace ssi {
 Result<DirectoryWatch> DirectoryWatch::create(int headroom) {
     int fd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (fd < 0) return sys_error("inotify_init1");
-    UniqueFd inotify(fd);
-    {
-        std::vector<UniqueFd> spare;
-        for (int i = 0; i < headroom; ++i) {
-            int probe = ::inotify_init1(IN_CLOEXEC);
-            if (probe < 0)
-                return sys_error("inotify_init1", "spare instance " + std::to_string(i + 1) + " of " +
-                                                      std::to_string(headroom));
-            spare.emplace_back(probe);
+    SlowCloseFd inotify{UniqueFd(fd)};
+    // The spare instances' last closes would wait too, whenever another process's marks
+    // are being reaped (the run before ours).
+    std::vector<UniqueFd> spare;
+    for (int i = 0; i < headroom; ++i) {
+        int probe = ::inotify_init1(IN_CLOEXEC);
+        if (probe < 0) {
+            Error e = sys_error("inotify_init1", "spare instance " + std::to_string(i + 1) + " of " +
+                                                     std::to_string(headroom));
+            close_detached(std::move(spare));
+            return e;
         }
+        spare.emplace_back(probe);
     }
+    close_detached(std::move(spare));
     // Its poll reports POLLPRI once per change of this mount namespace's table.
     int mounts = ::open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
     if (mounts < 0) return sys_error("open", "/proc/self/mounts");

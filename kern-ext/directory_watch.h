@@ -5,6 +5,7 @@
 // so a caller that has taken the news knows of every change completed before it did.
 #pragma once
 
+#include "kern-ext/detached_close.h"
 #include "kern-ext/result.h"
 #include "kern-ext/unique_fd.h"
 
@@ -35,8 +36,9 @@ public:
     Result<DirectoryNews> take_news();
 
 private:
-    DirectoryWatch(UniqueFd inotify, UniqueFd mounts) : inotify_(std::move(inotify)), mounts_(std::move(mounts)) {}
-    UniqueFd inotify_;
+    DirectoryWatch(SlowCloseFd inotify, UniqueFd mounts) : inotify_(std::move(inotify)), mounts_(std::move(mounts)) {}
+    // Its last close waits for a grace period (detached_close.h): never on our way out.
+    SlowCloseFd inotify_;
     UniqueFd mounts_;
 };
 

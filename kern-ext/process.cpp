@@ -1,5 +1,7 @@
 #include "kern-ext/process.h"
 
+#include "kern-ext/detached_close.h"
+
 #include <fcntl.h>
 #include <grp.h>
 #include <malloc.h>
@@ -92,6 +94,7 @@ Result<pid_t> spawn_process(const std::string& path, const std::vector<std::stri
 void exit_child(int status) { ::_exit(status); }
 
 void exit_now(int status) {
+    hold_slow_closes_past_exit();  // our exit must not wait for their last close
     std::fflush(nullptr);
     ::_exit(status);
 }

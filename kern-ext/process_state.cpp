@@ -1,5 +1,7 @@
 #include "kern-ext/process_state.h"
 
+#include "kern-ext/detached_close.h"
+
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -26,6 +28,7 @@ void die_of_signal(int signal) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, signal);
+    hold_slow_closes_past_exit();  // our death must not wait for their last close
     ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
     ::raise(signal);
 }

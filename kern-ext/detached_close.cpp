@@ -1,0 +1,236 @@
+#include "kern-ext/detached_close.h"
+
+#include "kern-ext/clone3.h"
+
+#include <linux/futex.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+
+namespace ssi {
+
+#if defined(__x86_64__)
+namespace {
+
+// The detached process shares our memory and, until it is made, runs beside our threads
+// on our thread pointer: it must not write errno or take a lock, so it makes its calls
+// itself. Returns -errno on failure.
+inline long raw_call(long number, long a = 0, long b = 0, long c = 0, long d = 0) {
+    register long r10 asm("r10") = d;
+    long ret;
+    asm volatile("syscall" : "=a"(ret) : "a"(number), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return ret;
+}
+
+// How the detached process's start went, as the one between it and us reports.
+enum : int { kPending = 0, kHolding = 1, kNotHolding = 2 };
+
+// Both helpers' stacks and what they share, in one mapping that outlives our frames
+// (the detached process may outlive us); the detached process unmaps it last.
+struct Handover {
+    pid_t owner = 0;          // whose descriptors these are
+    bool until_owner_ends = false;
+    std::atomic<int> state{kPending};
+    int* report = nullptr;    // in the owner's frame, alive while it waits for the go-between
+    void* mapping = nullptr;
+    size_t mapping_size = 0;
+    struct clone_args detached_args {};
+    size_t count = 0;
+    int fds[];                // sorted
+};
+
+constexpr size_t kStackBytes = 16 << 10;
+
+void publish(Handover* h, int state) {
+    h->state.store(state, std::memory_order_release);
+    raw_call(SYS_futex, reinterpret_cast<long>(&h->state), FUTEX_WAKE_PRIVATE, 1);
+}
+
+// Leaves open only h->fds in this process's own table (a copy of the owner's).
+void keep_only(const Handover* h) {
+    unsigned next = 0;
+    for (size_t i = 0; i < h->count; ++i) {
+        unsigned fd = unsigned(h->fds[i]);
+        if (fd > next) raw_call(SYS_close_range, next, fd - 1, 0);
+        next = fd + 1;
+    }
+    raw_call(SYS_close_range, next, ~0u, 0);
+}
+
+// Unmaps the mapping our stack is in, then exits, touching no stack between the two.
+[[noreturn]] void unmap_and_exit(void* mapping, size_t size) {
+    asm volatile(
+        "syscall\n\t"
+        "movl %[exit], %%eax\n\t"
+        "xorl %%edi, %%edi\n\t"
+        "syscall\n\t"
+        "hlt"
+        :
+        : "a"(SYS_munmap), "D"(mapping), "S"(size), [exit] "i"(SYS_exit)
+        : "rcx", "r11", "memory");
+    __builtin_unreachable();
+}
+
+// The detached process: out of the owner's session (no terminal's or job's signals reach
+// it; the rest are blocked), holding only the descriptors, until the one it waits for
+// has ended. Its exit makes the last closes.
+void detached_main(void* arg) {
+    auto* h = static_cast<Handover*>(arg);
+    raw_call(SYS_setsid);
+    raw_call(SYS_prctl, PR_SET_NAME, reinterpret_cast<long>("ssi-closer"));
+    keep_only(h);
+    // The owner's end; or, when only the last references are ours to drop, the
+    // go-between's, which reads the mapping until then.
+    pid_t awaited = h->until_owner_ends ? h->owner : pid_t(raw_call(SYS_getppid));
+    long pidfd = raw_call(SYS_pidfd_open, awaited, 0);
+    if (pidfd < 0) {
+        publish(h, kNotHolding);
+        raw_call(SYS_exit, 0);  // the mapping is left: someone may still read it
+    }
+    publish(h, kHolding);
+    pollfd ended{int(pidfd), POLLIN, 0};
+    while (raw_call(SYS_poll, reinterpret_cast<long>(&ended), 1, -1) <= 0) {
+    }
+    unmap_and_exit(h->mapping, h->mapping_size);
+}
+
+// Between the owner (which waits for its end: CLONE_VFORK) and the detached process,
+// sharing the owner's descriptor table: makes the detached process, whose parent it is so
+// that init, not the owner, reaps it; then, once it holds copies, drops ours.
+void go_between_main(void* arg) {
+    auto* h = static_cast<Handover*>(arg);
+    long pid = ssi_clone3_on_stack(&h->detached_args, sizeof h->detached_args, detached_main, h);
+    if (pid < 0) {
+        *h->report = kNotHolding;
+        return;
+    }
+    int state;
+    while ((state = h->state.load(std::memory_order_acquire)) == kPending)
+        raw_call(SYS_futex, reinterpret_cast<long>(&h->state), FUTEX_WAIT_PRIVATE, kPending, 0);
+    if (state == kHolding && !h->until_owner_ends)
+        for (size_t i = 0; i < h->count; ++i) raw_call(SYS_close, h->fds[i]);
+    *h->report = state;
+}
+
+Result<int> hand_over(std::span<const int> fds, bool until_owner_ends) {
+    const size_t page = size_t(::sysconf(_SC_PAGESIZE));
+    const size_t head = (sizeof(Handover) + fds.size() * sizeof(int) + page - 1) / page * page;
+    const size_t size = head + 2 * kStackBytes;
+    void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return sys_error("mmap", "a detached close's stacks");
+    auto* base = static_cast<std::byte*>(mapping);
+    auto* h = new (mapping) Handover;
+    int report = kNotHolding;
+    h->owner = ::getpid();
+    h->until_owner_ends = until_owner_ends;
+    h->report = &report;
+    h->mapping = mapping;
+    h->mapping_size = size;
+    h->count = fds.size();
+    std::copy(fds.begin(), fds.end(), h->fds);
+    std::sort(h->fds, h->fds + h->count);
+    h->detached_args.flags = CLONE_VM;
+    h->detached_args.exit_signal = SIGCHLD;
+    h->detached_args.stack = uint64_t(reinterpret_cast<uintptr_t>(base + head + kStackBytes));
+    h->detached_args.stack_size = kStackBytes;
+
+    // Both start with every signal blocked: no handler of ours may run on their stacks.
+    sigset_t all, old;
+    sigfillset(&all);
+    ::pthread_sigmask(SIG_SETMASK, &all, &old);
+    CloneOptions options;
+    options.flags = CLONE_FILES;
+    options.exit_signal = 0;  // no SIGCHLD for our own child handling to misread
+    auto go_between = spawn_in_shared_memory(options, go_between_main, h,
+                                             std::span<std::byte>(base + head, kStackBytes));
+    ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    if (!go_between) {
+        ::munmap(mapping, size);
+        return go_between.error();
+    }
+    while (::waitpid(go_between->pid, nullptr, __WALL) < 0 && errno == EINTR) {
+    }
+    // Made or not, the detached process no longer needs us; if it was not made, nobody
+    // else will unmap this.
+    if (report == kNotHolding && h->state.load() == kPending) ::munmap(mapping, size);
+    return report;
+}
+
+}  // namespace
+#endif
+
+void close_detached(std::vector<UniqueFd> fds) {
+    if (fds.empty()) return;
+#if defined(__x86_64__)
+    std::vector<int> numbers;
+    for (const UniqueFd& fd : fds) numbers.push_back(fd.get());
+    if (auto state = hand_over(numbers, false); state && *state == kHolding) {
+        for (UniqueFd& fd : fds) fd.release();  // closed by the go-between
+        return;
+    }
+#endif
+    fds.clear();  // here, waiting
+}
+
+Result<void> hold_past_exit(std::span<const int> fds) {
+    if (fds.empty()) return ok();
+#if defined(__x86_64__)
+    int state = TRY(hand_over(fds, true));
+    if (state == kHolding) return ok();
+    errno = EAGAIN;
+    return sys_error("pidfd_open", "the detached holder of " + std::to_string(fds.size()) + " descriptors");
+#else
+    return ok();
+#endif
+}
+
+namespace {
+
+std::mutex slow_mu;
+std::vector<int>& slow_fds() {
+    static std::vector<int> fds;
+    return fds;
+}
+
+}  // namespace
+
+SlowCloseFd::SlowCloseFd(UniqueFd fd) : fd_(std::move(fd)) {
+    if (!fd_) return;
+    std::lock_guard lock(slow_mu);
+    slow_fds().push_back(fd_.get());
+}
+
+SlowCloseFd::~SlowCloseFd() {
+    if (!fd_) return;
+    {
+        std::lock_guard lock(slow_mu);
+        std::erase(slow_fds(), fd_.get());
+    }
+    std::vector<UniqueFd> last;
+    last.push_back(std::move(fd_));
+    close_detached(std::move(last));
+}
+
+void hold_slow_closes_past_exit() {
+    std::vector<int> fds;
+    {
+        std::lock_guard lock(slow_mu);
+        fds = slow_fds();
+    }
+    (void)hold_past_exit(fds);
+}
+
+}  // namespace ssi
