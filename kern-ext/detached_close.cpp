@@ -2,7 +2,6 @@
 
 #include "kern-ext/clone3.h"
 
-#include <linux/futex.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,7 +13,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -35,16 +33,14 @@ inline long raw_call(long number, long a = 0, long b = 0, long c = 0, long d = 0
     return ret;
 }
 
-// How the detached process's start went, as the one between it and us reports.
-enum : int { kPending = 0, kHolding = 1, kNotHolding = 2 };
+// Whether the detached process holds the descriptors, as the go-between reports.
+enum : int { kNotHolding = 0, kHolding = 1 };
 
-// Both helpers' stacks and what they share, in one mapping that outlives our frames
-// (the detached process may outlive us); the detached process unmaps it last.
+// The detached process's stack and what it reads, in a mapping that outlives our frames
+// (it may outlive us); it unmaps the mapping as it exits.
 struct Handover {
-    pid_t owner = 0;          // whose descriptors these are
     bool until_owner_ends = false;
-    std::atomic<int> state{kPending};
-    int* report = nullptr;    // in the owner's frame, alive while it waits for the go-between
+    int owner_end = -1;       // a pidfd of the owner, in the detached process's table
     void* mapping = nullptr;
     size_t mapping_size = 0;
     struct clone_args detached_args {};
@@ -52,12 +48,16 @@ struct Handover {
     int fds[];                // sorted
 };
 
-constexpr size_t kStackBytes = 16 << 10;
+// What the go-between reads, in the owner's memory (alive while the owner waits for it).
+struct GoBetween {
+    Handover* handover;
+    const int* fds;  // the owner's copy of the list
+    size_t count;
+    pid_t owner;
+    int* report;
+};
 
-void publish(Handover* h, int state) {
-    h->state.store(state, std::memory_order_release);
-    raw_call(SYS_futex, reinterpret_cast<long>(&h->state), FUTEX_WAKE_PRIVATE, 1);
-}
+constexpr size_t kStackBytes = 16 << 10;
 
 // Leaves open only h->fds in this process's own table (a copy of the owner's).
 void keep_only(const Handover* h) {
@@ -85,67 +85,67 @@ void keep_only(const Handover* h) {
 }
 
 // The detached process: out of the owner's session (no terminal's or job's signals reach
-// it; the rest are blocked), holding only the descriptors, until the one it waits for
-// has ended. Its exit makes the last closes.
+// it; the rest are blocked), holding only the descriptors, until the owner has ended if
+// asked. Its exit makes the last closes.
 void detached_main(void* arg) {
     auto* h = static_cast<Handover*>(arg);
     raw_call(SYS_setsid);
     raw_call(SYS_prctl, PR_SET_NAME, reinterpret_cast<long>("ssi-closer"));
-    keep_only(h);
-    // The owner's end; or, when only the last references are ours to drop, the
-    // go-between's, which reads the mapping until then.
-    pid_t awaited = h->until_owner_ends ? h->owner : pid_t(raw_call(SYS_getppid));
-    long pidfd = raw_call(SYS_pidfd_open, awaited, 0);
-    if (pidfd < 0) {
-        publish(h, kNotHolding);
-        raw_call(SYS_exit, 0);  // the mapping is left: someone may still read it
-    }
-    publish(h, kHolding);
-    pollfd ended{int(pidfd), POLLIN, 0};
-    while (raw_call(SYS_poll, reinterpret_cast<long>(&ended), 1, -1) <= 0) {
+    if (h->until_owner_ends) {
+        pollfd ended{h->owner_end, POLLIN, 0};
+        while (raw_call(SYS_poll, reinterpret_cast<long>(&ended), 1, -1) <= 0) {
+        }
+    } else {
+        keep_only(h);  // a copy of the owner's table: ours to trim, while the owner goes on
     }
     unmap_and_exit(h->mapping, h->mapping_size);
 }
 
-// Between the owner (which waits for its end: CLONE_VFORK) and the detached process,
-// sharing the owner's descriptor table: makes the detached process, whose parent it is so
-// that init, not the owner, reaps it; then, once it holds copies, drops ours.
+// Between the owner (which waits for its end: CLONE_VFORK, sharing its descriptor table)
+// and the detached process, whose parent it is so that init, not the owner, reaps it.
+// It touches the mapping only until the detached process is made, which may unmap it.
 void go_between_main(void* arg) {
-    auto* h = static_cast<Handover*>(arg);
-    long pid = ssi_clone3_on_stack(&h->detached_args, sizeof h->detached_args, detached_main, h);
-    if (pid < 0) {
-        *h->report = kNotHolding;
-        return;
+    auto* g = static_cast<GoBetween*>(arg);
+    Handover* h = g->handover;
+    if (h->until_owner_ends) {
+        // A table of our own with only the descriptors and the owner's pidfd, which the
+        // detached process shares: the owner may end as soon as we have.
+        if (raw_call(SYS_unshare, CLONE_FILES) < 0) return;
+        keep_only(h);
+        long pidfd = raw_call(SYS_pidfd_open, g->owner, 0);
+        if (pidfd < 0) return;
+        h->owner_end = int(pidfd);
+        h->detached_args.flags = CLONE_VM | CLONE_FILES;
+        if (ssi_clone3_on_stack(&h->detached_args, sizeof h->detached_args, detached_main, h) < 0) return;
+    } else {
+        // Its copy of the owner's table holds references once it is made: ours close
+        // now without being the last.
+        h->detached_args.flags = CLONE_VM;
+        if (ssi_clone3_on_stack(&h->detached_args, sizeof h->detached_args, detached_main, h) < 0) return;
+        for (size_t i = 0; i < g->count; ++i) raw_call(SYS_close, g->fds[i]);
     }
-    int state;
-    while ((state = h->state.load(std::memory_order_acquire)) == kPending)
-        raw_call(SYS_futex, reinterpret_cast<long>(&h->state), FUTEX_WAIT_PRIVATE, kPending, 0);
-    if (state == kHolding && !h->until_owner_ends)
-        for (size_t i = 0; i < h->count; ++i) raw_call(SYS_close, h->fds[i]);
-    *h->report = state;
+    *g->report = kHolding;
 }
 
 Result<int> hand_over(std::span<const int> fds, bool until_owner_ends) {
     const size_t page = size_t(::sysconf(_SC_PAGESIZE));
     const size_t head = (sizeof(Handover) + fds.size() * sizeof(int) + page - 1) / page * page;
-    const size_t size = head + 2 * kStackBytes;
+    const size_t size = head + kStackBytes;
     void* mapping = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (mapping == MAP_FAILED) return sys_error("mmap", "a detached close's stacks");
-    auto* base = static_cast<std::byte*>(mapping);
+    if (mapping == MAP_FAILED) return sys_error("mmap", "a detached close's stack");
     auto* h = new (mapping) Handover;
-    int report = kNotHolding;
-    h->owner = ::getpid();
     h->until_owner_ends = until_owner_ends;
-    h->report = &report;
     h->mapping = mapping;
     h->mapping_size = size;
     h->count = fds.size();
     std::copy(fds.begin(), fds.end(), h->fds);
     std::sort(h->fds, h->fds + h->count);
-    h->detached_args.flags = CLONE_VM;
     h->detached_args.exit_signal = SIGCHLD;
-    h->detached_args.stack = uint64_t(reinterpret_cast<uintptr_t>(base + head + kStackBytes));
+    h->detached_args.stack = uint64_t(reinterpret_cast<uintptr_t>(static_cast<std::byte*>(mapping) + head));
     h->detached_args.stack_size = kStackBytes;
+    int report = kNotHolding;
+    GoBetween go{h, fds.data(), fds.size(), ::getpid(), &report};
+    alignas(16) std::byte go_between_stack[kStackBytes];
 
     // Both start with every signal blocked: no handler of ours may run on their stacks.
     sigset_t all, old;
@@ -154,18 +154,14 @@ Result<int> hand_over(std::span<const int> fds, bool until_owner_ends) {
     CloneOptions options;
     options.flags = CLONE_FILES;
     options.exit_signal = 0;  // no SIGCHLD for our own child handling to misread
-    auto go_between = spawn_in_shared_memory(options, go_between_main, h,
-                                             std::span<std::byte>(base + head, kStackBytes));
+    auto go_between = spawn_in_shared_memory(options, go_between_main, &go, go_between_stack);
     ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
-    if (!go_between) {
-        ::munmap(mapping, size);
-        return go_between.error();
-    }
-    while (::waitpid(go_between->pid, nullptr, __WALL) < 0 && errno == EINTR) {
-    }
-    // Made or not, the detached process no longer needs us; if it was not made, nobody
-    // else will unmap this.
-    if (report == kNotHolding && h->state.load() == kPending) ::munmap(mapping, size);
+    if (go_between)
+        while (::waitpid(go_between->pid, nullptr, __WALL) < 0 && errno == EINTR) {
+        }
+    // Once made, the detached process unmaps it.
+    if (report != kHolding) ::munmap(mapping, size);
+    if (!go_between) return go_between.error();
     return report;
 }
 

@@ -17,12 +17,15 @@
 
 namespace ssi {
 
-// Closes `fds` here now; their last references go in a detached process. When none can
-// be made (no memory, a process limit), they are closed here, waiting.
+// Closes `fds` here now; their last references go in a detached process, which starts
+// with a copy of our whole table and trims it at once (for a moment it also holds our
+// other descriptors). When none can be made (no memory, a process limit), they are
+// closed here, waiting.
 void close_detached(std::vector<UniqueFd> fds);
 
-// A detached process takes copies of `fds` and holds them until this process has ended,
-// so that its exit drops no last reference; ours stay open and usable.
+// A detached process takes copies of `fds`, and nothing else of ours, and holds them
+// until this process has ended, so that its exit drops no last reference; ours stay open
+// and usable.
 Result<void> hold_past_exit(std::span<const int> fds);
 
 // A descriptor whose last close waits (an inotify instance): while it lives, exit_now()
