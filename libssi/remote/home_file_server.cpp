@@ -36,11 +36,13 @@ Result<std::unique_ptr<HomeFileServer>> HomeFileServer::create(const std::string
     node->lookups = 1;
     s->node_by_inode_[{st.st_dev, st.st_ino}] = kRootNode;
     s->nodes_[kRootNode] = std::move(node);
-    // Without one every name is checked at every use. A quarter of the user's inotify
-    // instances is left to their other programs (and other runs).
+    // Without one every name is checked at every use. Some of the user's inotify instances
+    // are left to their other programs: a sixteenth, up to 8. Not more: each run's probes
+    // and instance are counted until their last close, a grace period after the run
+    // (detached_close.h), and a loop of runs has two or three runs' worth of them pending.
     int instances = 128;
     if (auto limit = read_file("/proc/sys/fs/inotify/max_user_instances")) instances = std::atoi(limit->c_str());
-    if (auto watch = DirectoryWatch::create(std::max(instances / 4, 1))) s->watch_.emplace(std::move(watch).value());
+    if (auto watch = DirectoryWatch::create(std::clamp(instances / 16, 1, 8))) s->watch_.emplace(std::move(watch).value());
     return s;
 }
 
