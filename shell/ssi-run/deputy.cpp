@@ -70,11 +70,10 @@ Result<std::unique_ptr<Deputy>> Deputy::create(const std::string& address, int32
     d->server_public_ = server.public_key;
     d->client_public_ = client.public_key;
     d->client_secret_ = client.secret_key;
-    d->files_ = TRY(remote::HomeFileServer::create("/"));
     auto seal_keys = TRY(remote::server_seal_keys(server.public_key, server.secret_key, client.public_key));
     d->file_links_ = TRY(remote::SealedServer::listen(
         address, seal_keys, wire::kMaxMessageBytes,
-        [files = d->files_.get()](std::string_view request, std::string& reply) { files->handle(request, reply); }));
+        [raw = d.get()](std::string_view request, std::string& reply) { raw->files_->handle(request, reply); }));
     d->sockets_ = std::make_unique<remote::SocketServer>([raw = d.get()](const remote::SocketMessage& m) { raw->send_socket(m); });
     // The target's kernel applies the program's umask; ours would apply it twice.
     d->umask_ = exchange_umask(0);
@@ -301,7 +300,13 @@ void Deputy::deliver_signal(int sig) {
     send_control(wire::ForwardSignal{sig});
 }
 
+Result<void> Deputy::prepare_files() {
+    if (!files_) files_ = TRY(remote::HomeFileServer::create("/"));
+    return ok();
+}
+
 Result<int> Deputy::serve(int32_t node) {
+    TRY(prepare_files());
     node_ = node;
     cwd_ = current_dir().value_or("/");
     auto started = clock::now();

@@ -119,9 +119,14 @@ ssi::Result<int> start_and_serve(int argc, char** argv) {
     auto deputy = TRY(ssi::run::Deputy::create(address, node, std::move(context)));
     ssi::wire::RunRequest request = deputy->request(*options);
     request.program = *program;
-    // The supervisor's first file request needs our sealing ready: get it so while the
-    // agents start the run.
-    ssi::wire::Message reply = TRY(agent.call(request, 10000, [] { ssi::remote::prepare_sealing(); }));
+    // The supervisor's first file request needs our sealing and file server ready: made
+    // while the agents start the run.
+    ssi::Result<void> files = ssi::ok();
+    ssi::wire::Message reply = TRY(agent.call(request, 10000, [&] {
+        ssi::remote::prepare_sealing();
+        files = deputy->prepare_files();
+    }));
+    TRY(files);
     auto* started = std::get_if<ssi::wire::RunReply>(&reply);
     if (!started) return ssi::make_error("the local ssi-agent sent an unexpected reply");
     int status = TRY(deputy->serve(started->node));
