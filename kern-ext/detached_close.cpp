@@ -169,6 +169,7 @@ Result<int> hand_over(std::span<const int> fds, bool until_owner_ends) {
 #endif
 
 void close_detached(std::vector<UniqueFd> fds) {
+    std::erase_if(fds, [](const UniqueFd& fd) { return !fd.valid(); });
     if (fds.empty()) return;
 #if defined(__x86_64__)
     std::vector<int> numbers;
