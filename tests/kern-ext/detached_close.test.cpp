@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <functional>
 #include <utility>
 
 using namespace ssi;
@@ -25,6 +26,35 @@ bool writers_gone(int read_end, int ms) {
     if (::poll(&p, 1, ms) <= 0) return false;
     char c;
     return (p.revents & POLLHUP) || ::read(read_end, &c, 1) == 0;
+}
+
+// A forked owner of `write_end`: `hand_over` runs in it (false: it failed), its own copy
+// is closed, and it waits to be killed. Returns once that is done, our copy closed too.
+pid_t start_owner(UniqueFd& read_end, UniqueFd& write_end, const std::function<bool(UniqueFd&)>& hand_over) {
+    auto [ready_read, ready_write] = make_pipe().value();
+    pid_t owner = ::fork();
+    if (owner == 0) {
+        read_end.reset();
+        ready_read.reset();
+        if (!hand_over(write_end)) ::_exit(10);
+        write_end.reset();
+        ready_write.reset();  // says: handed over, and ours closed
+        ::pause();
+        ::_exit(12);
+    }
+    write_end.reset();
+    ready_write.reset();
+    if (owner > 0) CHECK(writers_gone(ready_read.get(), 5000));
+    return owner;
+}
+
+// Kills the owner; the detached copy goes once it has ended.
+void end_owner(pid_t owner, int read_end) {
+    ::kill(owner, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(owner, &status, 0) == owner);
+    CHECK(WIFSIGNALED(status));  // not one of start_owner's failures
+    CHECK(writers_gone(read_end, 5000));
 }
 
 }  // namespace
@@ -42,58 +72,32 @@ TEST_CASE("detached_close: ours close now, the last reference goes elsewhere", "
 TEST_CASE("detached_close: held past our end, and only until then; nothing else held", "[detached_close]") {
     auto [other_read, other_write] = make_pipe().value();  // a number below the held one
     auto [read_end, write_end] = make_pipe().value();
-    auto [ready_read, ready_write] = make_pipe().value();
-    pid_t owner = ::fork();
-    REQUIRE(owner >= 0);
-    if (owner == 0) {
-        read_end.reset();
-        ready_read.reset();
-        int fd = write_end.get();
-        if (!hold_past_exit(std::span<const int>(&fd, 1))) ::_exit(10);
-        if (::fcntl(fd, F_GETFD) < 0) ::_exit(11);  // ours stays usable
-        write_end.reset();
+    pid_t owner = start_owner(read_end, write_end, [&](UniqueFd& fd) {
+        int n = fd.get();
+        bool held = hold_past_exit(std::span<const int>(&n, 1)).ok();
+        bool ours_usable = ::fcntl(n, F_GETFD) >= 0;
         other_write.reset();
-        ready_write.reset();  // says: held, and ours closed
-        ::pause();
-        ::_exit(12);
-    }
-    write_end.reset();
+        return held && ours_usable;
+    });
+    REQUIRE(owner > 0);
     other_write.reset();
-    ready_write.reset();
-    CHECK(writers_gone(ready_read.get(), 5000));
     // The detached process holds no copy of the owner's other descriptors.
     CHECK(writers_gone(other_read.get(), 0));
     // Ours and the owner's are closed: only the detached copy is left, held while the owner lives.
     CHECK_FALSE(writers_gone(read_end.get(), 200));
-    ::kill(owner, SIGKILL);
-    int status = 0;
-    REQUIRE(::waitpid(owner, &status, 0) == owner);
-    CHECK(WIFSIGNALED(status));
-    CHECK(writers_gone(read_end.get(), 5000));
+    end_owner(owner, read_end.get());
 }
 
 TEST_CASE("detached_close: a slow-close descriptor is held past exit_now's exit", "[detached_close]") {
     auto [read_end, write_end] = make_pipe().value();
-    auto [ready_read, ready_write] = make_pipe().value();
-    pid_t owner = ::fork();
-    REQUIRE(owner >= 0);
-    if (owner == 0) {
-        read_end.reset();
-        ready_read.reset();
-        int fd = ::dup(write_end.get());
-        write_end.reset();
-        SlowCloseFd slow{UniqueFd(fd)};
+    pid_t owner = start_owner(read_end, write_end, [](UniqueFd& fd) {
+        // Never destroyed: this process is killed, never unwound, as exit_now() ends one.
+        auto* slow = new SlowCloseFd(UniqueFd(::dup(fd.get())));
         hold_slow_closes_past_exit();  // what exit_now() does first
-        ::close(slow.get());  // as our exit would (this process is killed, never unwound)
-        ready_write.reset();
-        ::pause();
-        ::_exit(12);
-    }
-    write_end.reset();
-    ready_write.reset();
-    CHECK(writers_gone(ready_read.get(), 5000));
+        ::close(slow->get());  // as our exit would
+        return true;
+    });
+    REQUIRE(owner > 0);
     CHECK_FALSE(writers_gone(read_end.get(), 200));  // the detached copy
-    ::kill(owner, SIGKILL);
-    REQUIRE(::waitpid(owner, nullptr, 0) == owner);
-    CHECK(writers_gone(read_end.get(), 5000));
+    end_owner(owner, read_end.get());
 }
