@@ -15,7 +15,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
-#include <cstring>
 #include <mutex>
 
 namespace ssi {
@@ -187,8 +186,10 @@ Result<void> hold_past_exit(std::span<const int> fds) {
 #if defined(__x86_64__)
     int state = TRY(hand_over(fds, true));
     if (state == kHolding) return ok();
-    errno = EAGAIN;
-    return sys_error("pidfd_open", "the detached holder of " + std::to_string(fds.size()) + " descriptors");
+    // Its go-between's unshare, pidfd_open or clone3 failed: said by nothing but its end.
+    return make_error("no detached process could be made to hold " + std::to_string(fds.size()) +
+                          " descriptors past our exit",
+                      {}, EAGAIN);
 #else
     return ok();
 #endif
