@@ -39,6 +39,7 @@ void HomeFsOps::prime(HomeFs& self) {
             if (n.searchable) self.primed_searchable_.insert(n.entry.node);
             self.primed_.emplace(std::make_pair(n.parent, std::move(n.name)), n.entry);
         }
+        if (r && r->root_searchable) self.primed_searchable_.insert(kRootNode);
         self.primed_until_ = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     }
     self.primed_cv_.notify_all();
@@ -190,7 +191,7 @@ void HomeFsOps::setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int t
 }
 
 void HomeFsOps::access(fuse_req_t req, fuse_ino_t ino, int mask) {
-    // The program's chdir into its cwd, a primed directory: home said at the prime.
+    // The program's chdir into its cwd, a primed directory or the root: home said at the prime.
     if (mask == X_OK && take_primed_search(fs(req), ino)) return (void)fuse_reply_err(req, 0);
     reply_empty(req, call<EmptyReply>(fs(req), AccessRequest{ino, mask}));
 }

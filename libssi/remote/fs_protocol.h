@@ -24,7 +24,7 @@
 
 namespace ssi::remote {
 
-inline constexpr uint32_t kFsProtocolVersion = 9;
+inline constexpr uint32_t kFsProtocolVersion = 10;
 inline constexpr uint64_t kRootNode = 1;  // == FUSE_ROOT_ID
 // Biggest read or write one request carries; bigger messages are refused before decoding.
 inline constexpr uint32_t kMaxIo = 1u << 20;
@@ -211,7 +211,12 @@ struct PrimedName {
     bool searchable = false;
     MSGPACK_DEFINE_ARRAY(parent, name, entry, has_link, link, searchable)
 };
-struct PrimeReply { std::vector<PrimedName> names; MSGPACK_DEFINE_ARRAY(names) };
+// `root_searchable`: the root itself, for a program whose cwd is "/" (no name of its own).
+struct PrimeReply {
+    std::vector<PrimedName> names;
+    bool root_searchable = false;
+    MSGPACK_DEFINE_ARRAY(names, root_searchable)
+};
 
 using FsReplyBody = std::variant<EmptyReply, EntryReply, AttrReply, ReadlinkReply, OpenReply,
                                  CreateReply, DataReply, WriteReply, DirReply, StatfsReply,

@@ -216,6 +216,7 @@ Result<PrimeReply> HomeFileServer::op(const PrimeRequest& r) {
         resolved[path] = entry->node;
         out.names.push_back(std::move(primed));
     }
+    if (auto root = node(kRootNode)) out.root_searchable = access_fd((*root)->fd.get(), X_OK).ok();
     return out;
 }
 

@@ -49,7 +49,8 @@ std::vector<FsReply> sample_replies() {
             {0, LockReply{Lock{F_RDLCK, 1, 2, 0}}},
             {0, DirplusReply{{{{1, 4, 10, "."}, 0, {}}, {{2, 8, 20, "file"}, 44, sample_attr()}}, true}},
             {0, PrimeReply{{{1, "usr", EntryReply{45, sample_attr()}, false, "", true},
-                            {1, "lib64", EntryReply{46, sample_attr()}, true, "usr/lib64", false}}}},
+                            {1, "lib64", EntryReply{46, sample_attr()}, true, "usr/lib64", false}},
+                           true}},
             {ENOENT, EmptyReply{}}};
 }
 

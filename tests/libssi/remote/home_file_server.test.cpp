@@ -331,26 +331,33 @@ TEST_CASE("home_file_server: a prime says which directories its user may search"
     REQUIRE(::mkdir((root + "/closed").c_str(), 0700) == 0);
     REQUIRE(write_file_atomic(root + "/open/f", "x", 0644).ok());
     const PrimeRequest prime{{{"open", false}, {"open/f", false}, {"closed", false}}};
-    // Bit i: the i-th name came back searchable; 0x80: the prime did not come back whole.
-    auto searchable_bits = [&]() -> int {
+    // Bit i: the i-th name came back searchable, bit 3: the root; 0x80: the prime did not
+    // come back whole.
+    auto searchable_bits = [&](size_t names) -> int {
         auto server = HomeFileServer::create(root);
         if (!server) return 0x80;
         auto reply = decode_reply((*server)->handle(encode_request(prime)));
         auto* primed = reply && reply->err == 0 ? std::get_if<PrimeReply>(&reply->body) : nullptr;
-        if (!primed || primed->names.size() != 3) return 0x80;
-        int bits = 0;
-        for (size_t i = 0; i < 3; ++i) bits |= primed->names[i].searchable ? 1 << i : 0;
+        if (!primed || primed->names.size() != names) return 0x80;
+        int bits = primed->root_searchable ? 1 << 3 : 0;
+        for (size_t i = 0; i < names; ++i) bits |= primed->names[i].searchable ? 1 << i : 0;
         return bits;
     };
-    CHECK(searchable_bits() == 0b101);  // root: both directories, never the file
-    pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(0x40);
-        ::_exit(searchable_bits());
-    }
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE(WIFEXITED(status));
-    CHECK(WEXITSTATUS(status) == 0b001);  // nobody: "closed" is root's, 0700
+    auto as_nobody = [&](size_t names) -> int {
+        pid_t child = ::fork();
+        if (child < 0) return -1;
+        if (child == 0) {
+            if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(0x40);
+            ::_exit(searchable_bits(names));
+        }
+        int status = 0;
+        if (::waitpid(child, &status, 0) != child || !WIFEXITED(status)) return -1;
+        return WEXITSTATUS(status);
+    };
+    CHECK(searchable_bits(3) == 0b1101);  // root: the root and both directories, never the file
+    CHECK(as_nobody(3) == 0b1001);        // nobody: "closed" is root's, 0700
+    // A root nobody may not search: no name under it resolves, and the root is not primed.
+    REQUIRE(::chmod(root.c_str(), 0700) == 0);
+    CHECK(as_nobody(0) == 0);
+    REQUIRE(::chmod(root.c_str(), 0755) == 0);
 }
