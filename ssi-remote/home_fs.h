@@ -203,6 +203,16 @@ private:
     // each node are counted both ways; an open goes through the page cache whenever
     // passthrough cannot be had.
     std::atomic<bool> passthrough_{true};  // until the kernel refuses a backing file
+    // Attributes of files opened through a backing file, which the kernel asks again after
+    // each read of it (home_fs_read_attrs.cpp): node -> what its open said, and until when.
+    using Clock = std::chrono::steady_clock;
+    struct ReadAttrs {
+        Attr attr;
+        Clock::time_point until;
+    };
+    std::mutex read_attrs_mu_;
+    uint64_t read_attrs_generation_ = 0;  // counts what may have changed a file here
+    std::unordered_map<uint64_t, ReadAttrs> read_attrs_;
     std::atomic<bool> init_replied_{false};
     std::mutex open_mu_;
     struct Backing {

@@ -13,6 +13,7 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     HomeFs& self = fs(req);
     if ((fi->flags & O_ACCMODE) != O_RDONLY) forget_locals_of(self, ino);  // it may write (or O_TRUNC)
     const uint64_t changes_before = changes_of(self, ino);
+    const uint64_t attrs_generation = read_attrs_generation(self);
     const bool read_only = (fi->flags & O_ACCMODE) == O_RDONLY;
     auto r = call<OpenReply>(self, OpenRequest{ino, fi->flags, read_only && has_copy_of_seen(self, ino)});
     if (!r) return reply_error(req, r.error());
@@ -49,6 +50,7 @@ void HomeFsOps::open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
         // then cost no READ through this daemon.
         store = whole && quiet && fi->keep_cache && !whole->empty();
     }
+    if (backing != 0) keep_read_attrs(self, ino, r->attr, attrs_generation);
     fi->direct_io = 0;
     fi->fh = r->handle;
     if (store) store_pages(self, ino, changes_before, *whole);
@@ -235,7 +237,9 @@ void HomeFsOps::read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_fi
 void HomeFsOps::write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off, fuse_file_info* fi) {
     forget_locals_of(fs(req), ino);
     size = std::min<size_t>(size, kMaxIo);
+    forget_read_attrs(fs(req));
     auto r = call<WriteReply>(fs(req), encode_write_request(fi->fh, off, std::span(buf, size)), "WriteRequest");
+    forget_read_attrs(fs(req));
     if (!r) return reply_error(req, r.error());
     fuse_reply_write(req, r->size);
 }

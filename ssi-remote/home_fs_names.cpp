@@ -96,6 +96,7 @@ void HomeFsOps::drop(HomeFs& self, const std::vector<std::pair<uint64_t, uint64_
     {
         std::lock_guard lock(self.mu_);
         for (const auto& n : nodes) {  // the kernel forgets an inode only when done with it
+            forget_read_attrs_of(self, n.first);
             self.stamps_.erase(n.first);
             self.locked_nodes_.erase(n.first);
         }
@@ -167,6 +168,11 @@ void HomeFsOps::reply_attr(fuse_req_t req, const Result<AttrReply>& r) {
 }
 
 void HomeFsOps::getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    if (auto kept = kept_read_attrs(fs(req), ino)) {  // a read of its copy dropped only the atime
+        struct stat st = to_stat(kept->first);
+        fuse_reply_attr(req, &st, kept->second);
+        return;
+    }
     reply_attr(req, call<AttrReply>(fs(req), GetattrRequest{ino, fi ? fi->fh : 0}));
 }
 

@@ -41,7 +41,11 @@ struct HomeFsOps {
     // failure becomes EIO, so no program retries on an errno home never sent.
     template <class Reply>
     static Result<Reply> call(HomeFs& self, const FsRequest& request) {
-        return call<Reply>(self, encode_request(request), request_name(request));
+        const bool changes = may_change_attributes(request);
+        if (changes) forget_read_attrs(self);
+        auto r = call<Reply>(self, encode_request(request), request_name(request));
+        if (changes) forget_read_attrs(self);
+        return r;
     }
     // The request to the deputy and its reply, counted.
     static Result<zmq::message_t> round_trip(HomeFs& self, const std::string& request) {
@@ -102,6 +106,15 @@ struct HomeFsOps {
     static void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
     static void access(fuse_req_t req, fuse_ino_t ino, int mask);
     static void statfs(fuse_req_t req, fuse_ino_t ino);
+
+    // ---- attributes of files read through this node's copy (home_fs_read_attrs.cpp) ----
+    static bool may_change_attributes(const FsRequest& request);
+    static uint64_t read_attrs_generation(HomeFs& self);
+    static void forget_read_attrs(HomeFs& self);
+    static void forget_read_attrs_of(HomeFs& self, uint64_t node);
+    static void keep_read_attrs(HomeFs& self, uint64_t node, const Attr& attr, uint64_t generation);
+    // The attributes and the seconds left to trust them.
+    static std::optional<std::pair<Attr, double>> kept_read_attrs(HomeFs& self, uint64_t node);
 
     // ---- files ----
     static void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);

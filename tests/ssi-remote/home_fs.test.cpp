@@ -4,6 +4,7 @@
 // The [.bench] case prints the measurements of docs (round trip, throughput, small files).
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "kern-ext/unique_fd.h"
 #include "kern-ext/process.h"
 #include "libssi/remote/home_file_server.h"
 #include "ssi-remote/file_cache.h"
@@ -802,6 +803,66 @@ TEST_CASE("home_fs: a file read once is read from this node's copy next time, ne
         ::close(next);
     }
     ::close(held);
+}
+
+// Each read of a backing file makes the kernel forget the atime, so the loader's fstat of
+// a library it just read asked home again for what the open had said.
+TEST_CASE("home_fs: a stat after a read of this node's copy is answered here, until a change through the mount",
+          "[fuse][home_fs]") {
+    if (!can_mount() || !kernel_at_least(6, 9)) return;
+    test::TempDir cache_top("remote-cache");  // outlives the mount below
+    auto cache = FileCache::open(cache_top.path() + "/copies", 64 << 20);
+    REQUIRE(cache.ok());
+    HomeFsOptions options;
+    options.entry_timeout = 60;
+    options.attr_timeout = 60;
+    options.cache = *cache;
+    options.home = 1;
+    options.passthrough_settled_s = 1;
+    Mounted m(options);
+    const std::string bytes = std::string(300 << 10, 'a');
+    put(m.home("lib.so"), bytes);
+    ::sleep(1);  // a version is copied only once it is over a second old
+    ::usleep(100000);
+    auto read_all = [&](int fd) {
+        std::string got(bytes.size() + 16, '\0');
+        size_t n = 0;
+        for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, off_t(n))) > 0;) n += size_t(r);
+        got.resize(n);
+        return got;
+    };
+    // The first read makes the copy; the next open reads it in the kernel.
+    for (int i = 0; i < 50 && sh("test -n \"$(ls -A '" + cache_top.path() + "/copies')\"") != 0; ++i) {
+        int fd = ::open(m.via("lib.so").c_str(), O_RDONLY);
+        REQUIRE(fd >= 0);
+        ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        CHECK(read_all(fd) == bytes);
+        ::close(fd);
+        ::usleep(20000);
+    }
+    const uint64_t local_before = m.fs->local_reads();
+    uint64_t before = m.fs->round_trips();
+    UniqueFd fd(::open(m.via("lib.so").c_str(), O_RDONLY));  // closed before the unmount, even on failure
+    REQUIRE(fd);
+    CHECK(read_all(fd.get()) == bytes);
+    struct stat st {};
+    REQUIRE(::fstat(fd.get(), &st) == 0);
+    CHECK(m.fs->round_trips() - before == 1);  // the OPEN only: no READ, no GETATTR
+    CHECK(m.fs->local_reads() == local_before);  // read in the kernel, from the copy
+    struct stat at_home {};
+    REQUIRE(::stat(m.home("lib.so").c_str(), &at_home) == 0);
+    CHECK(st.st_size == at_home.st_size);
+    CHECK(st.st_mtim.tv_sec == at_home.st_mtim.tv_sec);
+    CHECK(st.st_mtim.tv_nsec == at_home.st_mtim.tv_nsec);
+    CHECK(st.st_atim.tv_sec == at_home.st_atim.tv_sec);
+
+    fd.reset();
+
+    // Written through the mount (a file open through its copy cannot be opened for
+    // writing too): the next stat asks home.
+    REQUIRE(sh("printf more >> '" + m.via("lib.so") + "'") == 0);
+    REQUIRE(::stat(m.via("lib.so").c_str(), &st) == 0);
+    CHECK(st.st_size == off_t(bytes.size() + 4));
 }
 
 TEST_CASE("home_fs: a small settled file comes whole once, then opens from this node's copy, never stale",
