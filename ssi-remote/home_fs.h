@@ -116,6 +116,8 @@ public:
     bool passes_through() const { return passthrough_.load(); }
     // Primed names (start_names.h) no request has taken yet.
     size_t primed_names();
+    // The kernel has looked up every primed name (HomeFsOps::walk_primed), for tests.
+    bool primes_walked() const { return primes_walked_.load(); }
 
 private:
     friend struct HomeFsOps;
@@ -195,6 +197,7 @@ private:
     std::set<uint64_t> primed_searchable_;  // directories whose X_OK ACCESS is answered here, once
     std::chrono::steady_clock::time_point primed_until_;
     std::thread prime_;
+    std::atomic<bool> primes_walked_{false};
 
     // FUSE passthrough (home_fs_passthrough.cpp): a read-only open of a file whose whole
     // copy this node has reads that copy in the kernel — no READ through here, and the

@@ -93,6 +93,7 @@ struct HomeFsOps {
 
     // ---- primed names (start_names.h) ----
     static void prime(HomeFs& self);
+    static void walk_primed(HomeFs& self, const std::vector<std::string>& paths);
     static void wait_for_prime(HomeFs& self, std::unique_lock<std::mutex>& lock);
     static std::optional<EntryReply> take_primed(HomeFs& self, uint64_t parent, const char* name);
     static std::optional<std::string> take_primed_link(HomeFs& self, uint64_t node);
