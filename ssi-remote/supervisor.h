@@ -74,6 +74,7 @@ private:
     static constexpr uint64_t kFileCacheBytes = 256ull << 20;
 
     HomeFsOptions file_view_options();
+    Result<void> serve_files();
     Result<void> start_program();
     void relay();
     void send_control(const wire::Message& message);
