@@ -6,6 +6,7 @@
 
 #include "kern-ext/file_ops.h"
 #include "kern-ext/files.h"
+#include "kern-ext/run_holding_only.h"
 
 #include <fcntl.h>
 
@@ -181,14 +182,14 @@ void HomeFs::start_loop(unsigned max_threads, unsigned readahead_kb) {
     });
     // Once the kernel has our init, widen its readahead: a sequential reader then keeps
     // several kMaxIo reads in flight instead of one 128 KiB read at a time. A statfs waits
-    // for the init; ours is answered here (HomeFsOps::statfs), never at home: a thread of
-    // ours waiting on our own mount would hold it forever were we killed meanwhile.
+    // for the init; ours is answered here (HomeFsOps::statfs), never at home, and asked
+    // by a child holding no /dev/fuse (run_holding_only.h): a thread of ours whose request
+    // a worker had read would hold the mount forever were we killed before the reply.
     if (readahead_kb) {
         widen_readahead_ = start_thread([s = this, readahead_kb] {
             auto root = open_at(AT_FDCWD, s->mountpoint_, O_PATH | O_DIRECTORY);
             auto device = root ? cached_device_of(root->get()) : Result<dev_t>(root.error());
-            s->init_probe_tid_ = ::gettid();
-            if (!device || !stat_fs(root->get())) return;  // unmounted meanwhile
+            if (!device || !stat_fs_apart(root->get(), s->init_probe_tid_)) return;  // unmounted meanwhile
             if (auto widened = set_readahead_kb(*device, readahead_kb); !widened)
                 std::fprintf(stderr, "ssi-remote: %s (sequential reads stay slower)\n", widened.error().message().c_str());
         });

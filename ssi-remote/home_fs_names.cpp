@@ -3,6 +3,7 @@
 #include "ssi-remote/home_fs_ops.h"
 
 #include "kern-ext/file_ops.h"
+#include "kern-ext/run_holding_only.h"
 #include "ssi-remote/start_names.h"
 
 #include <fcntl.h>
@@ -60,19 +61,17 @@ void HomeFsOps::prime(HomeFs& self) {
     walk_primed(self, paths);
 }
 
-// The kernel's lookups of the primed names, made now by this thread while the program is
-// launched: each is answered here from its prime, and the kernel keeps the name
-// (entry_timeout) for the program's own walks. Otherwise its exec and its loader walked
-// them one request at a time, ~45 µs each across this machine's two CPUs, after the
-// launch. The walk follows no link: each READLINK stays the program's, answered from its
-// prime. Whatever the program has already reached, the kernel does not ask again.
+// The kernel's lookups of the primed names, made now while the program is launched: each
+// is answered here from its prime, and the kernel keeps the name (entry_timeout) for the
+// program's own walks. Otherwise its exec and its loader walked them one request at a
+// time, ~45 µs each across this machine's two CPUs, after the launch. The walk follows no
+// link: each READLINK stays the program's, answered from its prime. Whatever the program
+// has already reached, the kernel does not ask again. Made by a child holding no
+// /dev/fuse (run_holding_only.h): a thread of ours whose lookup a worker had read would
+// hold the mount forever were we killed before the reply.
 void HomeFsOps::walk_primed(HomeFs& self, const std::vector<std::string>& paths) {
     auto root = open_at(AT_FDCWD, self.mountpoint_, O_PATH | O_DIRECTORY);
-    if (!root) return;
-    for (const std::string& path : paths) {
-        if (self.stopping_) return;
-        (void)stat_at(root->get(), path, AT_SYMLINK_NOFOLLOW);
-    }
+    if (!root || !look_up_apart(root->get(), paths, self.stopping_)) return;
     self.primes_walked_ = true;
 }
 

@@ -5,6 +5,7 @@
 #include "kern-ext/pidfd.h"
 #include "kern-ext/proc_files.h"
 #include "kern-ext/proc_tree.h"
+#include "kern-ext/run_holding_only.h"
 #include "kern-ext/socket_ops.h"
 #include "kern-ext/thread_signals.h"
 
@@ -191,16 +192,15 @@ std::optional<std::string> home_unix_address(const SyscallListener& l, const Sys
     if (name.size() >= sizeof(sockaddr_un::sun_path)) return std::nullopt;
     // Home's is what the program's root is on: its root is the home mount, and this node's
     // own files (/dev, /run/ssi/agent.sock) are bound over it.
+    // Looked up by a child holding no /dev/fuse: these are requests to our own mount
+    // (kern-ext/run_holding_only.h says why).
     auto root = root_directory_of(n.pid);
     if (!root) return std::nullopt;
-    auto home = stat_at(root->get(), "", AT_EMPTY_PATH);
     std::string resolved = name;
     if (n.nr == SYS_bind) resolved = name.substr(0, std::max<size_t>(name.rfind('/'), 1));
-    auto at = open_in_root(root->get(), resolved, O_PATH);
-    if (!home || !at) return std::nullopt;
-    auto st = stat_at(at->get(), "", AT_EMPTY_PATH);
-    if (!st || st->st_dev != home->st_dev) return std::nullopt;
-    if (n.nr == SYS_connect ? !S_ISSOCK(st->st_mode) : !S_ISDIR(st->st_mode)) return std::nullopt;
+    auto st = stat_in_root_apart(root->get(), resolved);
+    if (!st || st->at.st_dev != st->root.st_dev) return std::nullopt;
+    if (n.nr == SYS_connect ? !S_ISSOCK(st->at.st_mode) : !S_ISDIR(st->at.st_mode)) return std::nullopt;
     sockaddr_un out{};
     out.sun_family = AF_UNIX;
     std::memcpy(out.sun_path, name.data(), name.size());

@@ -6,6 +6,7 @@
 #include "kern-ext/files.h"
 #include "kern-ext/unique_fd.h"
 #include "kern-ext/process.h"
+#include "kern-ext/run_holding_only.h"
 #include "libssi/remote/home_file_server.h"
 #include "ssi-remote/file_cache.h"
 #include "ssi-remote/home_fs.h"
@@ -15,6 +16,7 @@
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/mman.h>
@@ -303,6 +305,45 @@ TEST_CASE("home_fs: a killed reader of a mount never served goes once its reques
     pid_t reaped = 0;
     for (int i = 0; i < 500 && (reaped = ::waitpid(*child, &status, WNOHANG)) == 0; ++i) ::usleep(10'000);
     CHECK(reaped == *child);
+}
+
+// A daemon's own request to its mount, read by a worker that the daemon's death ends
+// before the reply, is ended by the kernel only when the connection aborts, at the last
+// close of /dev/fuse. Made by a thread of the daemon, it would hold that descriptor (its
+// own table's) forever; made through run_holding_only, it does not.
+TEST_CASE("home_fs: a daemon killed while its own lookup waits is not held by it", "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    const std::string mnt = make_temp_dir("mnt-killed");
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    auto daemon = fork_process();
+    REQUIRE(daemon.ok());
+    if (*daemon == 0) {
+        ::close(ready[0]);
+        auto mounted = HomeFs::mount_unserved(mnt);
+        if (!mounted) exit_child(2);
+        (*mounted)->start_loop(4, 0);
+        auto root = open_at(AT_FDCWD, mnt, O_PATH | O_DIRECTORY);
+        if (!root) exit_child(3);
+        (void)write_all(ready[1], "r");
+        std::atomic<bool> stop{false};
+        const std::string names[] = {"greeting"};
+        (void)look_up_apart(root->get(), names, stop);  // waits for a run that never comes
+        exit_child(4);
+    }
+    ::close(ready[1]);
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    ::close(ready[0]);
+    ::usleep(200'000);  // the lookup read by the loop, waiting for the run
+    int status = 0;
+    CHECK(::waitpid(*daemon, &status, WNOHANG) == 0);
+    REQUIRE(::kill(*daemon, SIGKILL) == 0);
+    pid_t reaped = 0;
+    for (int i = 0; i < 500 && (reaped = ::waitpid(*daemon, &status, WNOHANG)) == 0; ++i) ::usleep(10'000);
+    CHECK(reaped == *daemon);
+    (void)::umount2(mnt.c_str(), MNT_DETACH);
+    (void)::rmdir(mnt.c_str());
 }
 
 // Home on another ssi build: its replies carry another file protocol version. Every
