@@ -121,6 +121,15 @@ std::string slurp(const std::string& path) {
     return *r;
 }
 
+// What `fd` holds from its start, at most `limit` bytes, read by pread (its offset untouched).
+std::string pread_all(int fd, size_t limit) {
+    std::string got(limit, '\0');
+    size_t n = 0;
+    for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, off_t(n))) > 0;) n += size_t(r);
+    got.resize(n);
+    return got;
+}
+
 void put(const std::string& path, const std::string& data) {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
     f << data;
@@ -817,13 +826,7 @@ TEST_CASE("home_fs: a file read once is read from this node's copy next time, ne
     put(m.home("other.so"), first);
     ::sleep(1);
     ::usleep(100000);
-    auto read_whole = [&](int fd) {
-        std::string got(first.size() + 1, '\0');
-        size_t n = 0;
-        for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, off_t(n))) > 0;) n += size_t(r);
-        got.resize(n);
-        return got;
-    };
+    auto read_whole = [&](int fd) { return pread_all(fd, first.size() + 1); };
     int held = ::open(m.via("other.so").c_str(), O_RDONLY);  // no copy yet: the page cache
     REQUIRE(held >= 0);
     CHECK(read_whole(held) == first);
@@ -865,13 +868,7 @@ TEST_CASE("home_fs: a stat after a read of this node's copy is answered here, un
     put(m.home("lib.so"), bytes);
     ::sleep(1);  // a version is copied only once it is over a second old
     ::usleep(100000);
-    auto read_all = [&](int fd) {
-        std::string got(bytes.size() + 16, '\0');
-        size_t n = 0;
-        for (ssize_t r; (r = ::pread(fd, got.data() + n, got.size() - n, off_t(n))) > 0;) n += size_t(r);
-        got.resize(n);
-        return got;
-    };
+    auto read_all = [&](int fd) { return pread_all(fd, bytes.size() + 16); };
     // The first read makes the copy; the next open reads it in the kernel.
     for (int i = 0; i < 50 && sh("test -n \"$(ls -A '" + cache_top.path() + "/copies')\"") != 0; ++i) {
         int fd = ::open(m.via("lib.so").c_str(), O_RDONLY);
