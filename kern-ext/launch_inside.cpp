@@ -206,14 +206,19 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
     // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
     must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
-    // The root, when known ahead: its lookups in a mount not yet served wait for the run.
+    // The root, when known ahead: entered now but for its optional binds, whose targets'
+    // lookups in a mount not yet served would wait for the run.
+    OptionalBinds later;
     if (root) {
         must(ch, unshare_namespaces(CLONE_NEWNS));
-        must(ch, enter_root(root->root, root->binds, root->optional_binds));
+        auto entered = enter_root_ahead(root->root, root->binds, root->optional_binds);
+        if (!entered) fail_child(ch, entered.error(), kLaunchFailed);
+        later = std::move(*entered);
     }
     auto spec = receive_launch_spec(spec_socket);
     if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
     if (!*spec) exit_child(0);
+    must(ch, later.attach());
     // Its filter follows on the same socket, for the program to take (send_syscall_filter).
     if ((*spec)->syscall_rules.empty()) ::close(spec_socket);
     else ch.filter = spec_socket;

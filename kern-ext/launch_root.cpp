@@ -64,7 +64,7 @@ Result<void> switch_root(const std::string& root) {
 
 }  // namespace
 
-Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
+Result<OptionalBinds> enter_root_ahead(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
     TRY(make_mounts_private("/"));
     // pivot_root wants the new root to be a mount point.
     if (!root.empty()) TRY(bind_mount(root, root));
@@ -79,18 +79,42 @@ Result<void> enter_root(const std::string& root, const RootBinds& binds, const R
         UniqueFd at = TRY(open_in_root(root, target));
         if (auto r = bind_mount(host, fd_path(at.get())); !r) return naming(r.error(), host + " -> " + root + target);
     }
-    for (const auto& [host, target] : optional) {
-        auto at = open_in_root(root, target);
-        if (!at && at.error().err == ENOENT) continue;
-        if (!at) return at.error();
-        if (auto r = bind_mount(host, fd_path(at->get())); !r) return naming(r.error(), host + " -> " + root + target);
-    }
     for (const auto& target : proc_targets) {
         UniqueFd at = TRY(open_in_root(root, target));
         if (auto r = mount_proc(fd_path(at.get())); !r) return naming(r.error(), root + target);
     }
+    // The sources are this node's paths, out of reach once pivoted: their directories
+    // are copied now.
+    OptionalBinds later;
+    for (const auto& [host, target] : optional) {
+        auto slash = host.rfind('/');
+        std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : host.substr(0, slash);
+        auto copy = clone_mount(directory);
+        if (!copy && copy.error().err == ENOENT) continue;
+        if (!copy) return copy.error();
+        later.binds_.push_back({std::move(*copy), host.substr(slash == std::string::npos ? 0 : slash + 1), target});
+    }
     if (!root.empty()) TRY(switch_root(root));
+    return later;
+}
+
+Result<void> OptionalBinds::attach() {
+    for (auto& [directory, name, target] : binds_) {
+        auto source = clone_mount(name, directory.get());
+        if (!source && source.error().err == ENOENT) continue;
+        if (!source) return source.error();
+        auto at = open_in_root("/", target);
+        if (!at && at.error().err == ENOENT) continue;
+        if (!at) return at.error();
+        if (auto r = attach_mount(source->get(), at->get()); !r) return naming(r.error(), target);
+    }
+    binds_.clear();
     return ok();
+}
+
+Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
+    OptionalBinds later = TRY(enter_root_ahead(root, binds, optional));
+    return later.attach();
 }
 
 }  // namespace ssi

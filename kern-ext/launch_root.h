@@ -5,6 +5,7 @@
 #pragma once
 
 #include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
 
 #include <string>
 #include <utility>
@@ -27,5 +28,29 @@ using RootBinds = std::vector<std::pair<std::string, std::string>>;
 // target is missing is left out: the caller need not look first (through a FUSE root,
 // one round trip per name).
 Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional = {});
+
+// enter_root() in two steps, for a root whose names are not all served yet. The first
+// needs no name of the root but the targets of `binds` and /proc (through a FUSE root,
+// names its daemon can answer before it serves the rest): it binds them, mounts /proc
+// and pivots, after taking a detached copy of the directory of each `optional` source.
+// The second, once the root's names are served, copies each source from its directory's
+// copy — a view of the same directory, so a source replaced meanwhile (an agent's socket,
+// made anew when the agent restarts) is seen as it is now — and puts it on its target
+// inside the new root. A source or a target missing then is left out.
+class OptionalBinds {
+public:
+    OptionalBinds() = default;
+    Result<void> attach();
+
+private:
+    friend Result<OptionalBinds> enter_root_ahead(const std::string&, const RootBinds&, const RootBinds&);
+    struct Later {
+        UniqueFd directory;  // clone_mount of the source's directory
+        std::string name;    // the source, in it
+        std::string target;
+    };
+    std::vector<Later> binds_;
+};
+Result<OptionalBinds> enter_root_ahead(const std::string& root, const RootBinds& binds, const RootBinds& optional);
 
 }  // namespace ssi

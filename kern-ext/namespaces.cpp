@@ -1,5 +1,6 @@
 #include "kern-ext/namespaces.h"
 
+#include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -45,6 +46,18 @@ Result<void> mount_proc(const std::string& target) {
 
 Result<void> unmount(const std::string& target, int flags) {
     if (::umount2(target.c_str(), flags) < 0) return sys_error("umount2", target);
+    return ok();
+}
+
+Result<UniqueFd> clone_mount(const std::string& path, int dir) {
+    int fd = ::open_tree(dir, path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+    if (fd < 0) return sys_error("open_tree(OPEN_TREE_CLONE)", path);
+    return UniqueFd(fd);
+}
+
+Result<void> attach_mount(int tree, int target) {
+    if (::move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+        return sys_error("move_mount", "onto fd " + std::to_string(target));
     return ok();
 }
 

@@ -5,7 +5,9 @@
 
 #include "kern-ext/pidfd.h"
 #include "kern-ext/result.h"
+#include "kern-ext/unique_fd.h"
 
+#include <fcntl.h>
 #include <sys/types.h>
 
 #include <string>
@@ -33,6 +35,14 @@ Result<void> mount_proc(const std::string& target);
 Result<void> bind_mount(const std::string& source, const std::string& target);
 // umount2(2).
 Result<void> unmount(const std::string& target, int flags = 0);
+// A detached copy of what is mounted at `path` (open_tree OPEN_TREE_CLONE, recursive as
+// bind_mount is: a file or a directory), kept by the descriptor until attached. `path` is
+// relative to `dir`, which may itself be such a copy (one of a directory taken before a
+// pivot_root, whose files are copied from it after: the mounts the caller left behind
+// cannot be copied from any more).
+Result<UniqueFd> clone_mount(const std::string& path, int dir = AT_FDCWD);
+// Attaches a clone_mount() onto `target`, an O_PATH descriptor (move_mount).
+Result<void> attach_mount(int tree, int target);
 
 Result<void> set_hostname(const std::string& name);
 Result<std::string> get_hostname();

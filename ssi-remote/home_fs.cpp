@@ -107,10 +107,11 @@ struct Served<Op> {
 fuse_lowlevel_ops HomeFsOps::table() {
     fuse_lowlevel_ops o {};
     o.init = init;
-    o.lookup = Served<lookup>::call;
-    o.forget = Served<forget>::call;
-    o.forget_multi = Served<forget_multi>::call;
-    o.getattr = Served<getattr>::call;
+    // Names the root mounts over are answered before the run (home_fs_mounted_over.cpp).
+    o.lookup = lookup_entry;
+    o.forget = forget_entry;
+    o.forget_multi = forget_multi_entry;
+    o.getattr = getattr_entry;
     o.setattr = Served<setattr>::call;
     o.readlink = Served<readlink>::call;
     o.mknod = Served<mknod>::call;
@@ -143,14 +144,16 @@ fuse_lowlevel_ops HomeFsOps::table() {
 
 Result<std::unique_ptr<HomeFs>> HomeFs::mount(const std::string& mountpoint, Transport transport,
                                               HomeFsOptions options) {
-    auto self = TRY(mount_unserved(mountpoint, options.debug));
+    auto self = TRY(mount_unserved(mountpoint, options.debug, options.mounted_over));
     self->serve(std::move(transport), std::move(options));
     return self;
 }
 
-Result<std::unique_ptr<HomeFs>> HomeFs::mount_unserved(const std::string& mountpoint, bool debug) {
+Result<std::unique_ptr<HomeFs>> HomeFs::mount_unserved(const std::string& mountpoint, bool debug,
+                                                       std::vector<std::string> mounted_over) {
     std::unique_ptr<HomeFs> self(new HomeFs());
     self->mountpoint_ = mountpoint;
+    self->mounted_over_ = std::move(mounted_over);
 
     // No default_permissions: home decides. allow_other: the program is not the mounter.
     std::vector<std::string> argv_text = {"ssi-remote", "-o", "allow_other,fsname=ssi-home,subtype=ssi"};

@@ -69,6 +69,10 @@ struct HomeFsOptions {
     // The program's start names (start_names.h): primed at the mount, recorded for the
     // next run. None: every name costs its own LOOKUP.
     std::shared_ptr<StartNames> start_names;
+    // Names in the root that the program's root mounts over (/dev, /sys, /proc): answered
+    // here, never at home (home_fs_mounted_over.cpp). Taken by mount(); mount_unserved()
+    // has its own.
+    std::vector<std::string> mounted_over;
 };
 
 class HomeFs {
@@ -84,7 +88,9 @@ public:
     // Mounts, but serves no request until serve(): whatever touches the mount meanwhile
     // waits. A spare supervisor mounts before it knows its run (the mount is a few hundred
     // microseconds to two milliseconds of a start here) and serves once it does.
-    static Result<std::unique_ptr<HomeFs>> mount_unserved(const std::string& mountpoint, bool debug = false);
+    // `mounted_over`: as HomeFsOptions::mounted_over, answered even before serve().
+    static Result<std::unique_ptr<HomeFs>> mount_unserved(const std::string& mountpoint, bool debug = false,
+                                                          std::vector<std::string> mounted_over = {});
     // Starts reading requests before serve(): the kernel's INIT is answered and the loop's
     // threads are made now; every other request waits for serve() (or fails once unmounted
     // unserved). A spare does this while it waits: a run's first request otherwise waited
@@ -137,6 +143,7 @@ private:
     // Set by serve() after transport_ and options_, which requests read only once it is.
     std::atomic<bool> served_{false};
     std::string mountpoint_;
+    std::vector<std::string> mounted_over_;  // set before the loop starts, then only read
     fuse_session* session_ = nullptr;
     std::thread loop_;
     std::thread widen_readahead_;  // waits for the kernel's init, off the start-up path

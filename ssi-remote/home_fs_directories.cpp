@@ -52,7 +52,7 @@ void HomeFsOps::readdir(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse
 
 // Each entry with its node, so the names need no LOOKUP of their own. An entry the
 // buffer cannot take has its lookup at home given back.
-void HomeFsOps::readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
+void HomeFsOps::readdirplus(fuse_req_t req, fuse_ino_t dir, size_t size, off_t off, fuse_file_info* fi) {
     HomeFs& self = fs(req);
     if (listing_ended(self, fi->fh, off)) return (void)fuse_reply_buf(req, nullptr, 0);
     auto r = call<DirplusReply>(self, ReaddirplusRequest{fi->fh, off, static_cast<uint32_t>(size)});
@@ -62,7 +62,12 @@ void HomeFsOps::readdirplus(fuse_req_t req, fuse_ino_t, size_t size, off_t off, 
     std::vector<std::pair<uint64_t, uint64_t>> not_taken;
     bool full = false;  // once one entry does not fit, none after it is taken
     off_t next = off;
-    for (const auto& e : r->entries) {
+    for (auto& e : r->entries) {
+        // A name the root mounts over is ours (home_fs_mounted_over.cpp): listed unlinked.
+        if (e.node && mounted_over_node(self, dir, e.entry.name.c_str())) {
+            not_taken.emplace_back(e.node, 1);
+            e.node = 0;
+        }
         fuse_entry_param p {};
         p.ino = e.node;
         if (e.node) {

@@ -31,6 +31,10 @@
 
 namespace ssi::remote {
 
+// Node ids of the names the root mounts over: ours, far above any home gives (it counts
+// up from kRootNode).
+inline constexpr uint64_t kFirstMountedOverNode = uint64_t(1) << 62;
+
 struct HomeFsOps {
     // ---- requests and replies ----
     static HomeFs& fs(fuse_req_t req) { return *static_cast<HomeFs*>(fuse_req_userdata(req)); }
@@ -90,6 +94,14 @@ struct HomeFsOps {
     static void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_parent,
                        const char* new_name, unsigned int flags);
     static void readlink(fuse_req_t req, fuse_ino_t ino);
+
+    // ---- names the root mounts over (home_fs_mounted_over.cpp) ----
+    static std::optional<uint64_t> mounted_over_node(const HomeFs& self, uint64_t parent, const char* name);
+    static bool is_mounted_over_node(uint64_t node) { return node >= kFirstMountedOverNode; }
+    static void lookup_entry(fuse_req_t req, fuse_ino_t parent, const char* name);
+    static void getattr_entry(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+    static void forget_entry(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+    static void forget_multi_entry(fuse_req_t req, size_t count, fuse_forget_data* forgets);
 
     // ---- primed names (start_names.h) ----
     static void prime(HomeFs& self);

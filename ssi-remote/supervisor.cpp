@@ -125,7 +125,8 @@ SpareStart Supervisor::prepare_spare(const std::string& runs_dir) {
         say("the mount is made", made.error());
     } else {
         spare.mountpoint = mountpoint;
-        if (auto fs = HomeFs::mount_unserved(mountpoint)) spare.fs = std::move(*fs);
+        auto fs = HomeFs::mount_unserved(mountpoint, false, mounted_over(root_of(mountpoint, runs_dir)));
+        if (fs) spare.fs = std::move(*fs);
         else say("the mount is made", fs.error());
     }
     // Forked with the mount there to copy, and before any thread of ours.
@@ -163,10 +164,23 @@ ReaperRoot Supervisor::root_of(const std::string& mountpoint, const std::string&
     return root;
 }
 
+std::vector<std::string> Supervisor::mounted_over(const ReaperRoot& root) {
+    std::vector<std::string> names{"proc"};  // enter_root mounts one there always
+    for (const auto& [host, target] : root.binds) {
+        auto first = target.find_first_not_of('/');
+        if (first == std::string::npos) continue;
+        std::string name = target.substr(first);
+        if (name.find('/') == std::string::npos && std::find(names.begin(), names.end(), name) == names.end())
+            names.push_back(std::move(name));
+    }
+    return names;
+}
+
 // The home file view's options: this node's copies of home files live next to the
 // agent's socket (file_cache.h), shared by the runs here.
 HomeFsOptions Supervisor::file_view_options() {
     HomeFsOptions options;
+    options.mounted_over = mounted_over(root_of(mountpoint_, runs_dir_));
     options.home = spec_.home;
     options.uid = spec_.uid;  // from the home agent, not the deputy
     if (runs_dir_.empty()) return options;

@@ -65,6 +65,9 @@ public:
     // The program's root: the home files' mount with this node's /dev and /sys, and the
     // agent's socket where home has one.
     static ReaperRoot root_of(const std::string& mountpoint, const std::string& runs_dir);
+    // The names in the root that root_of()'s mounts cover, answered by the mount itself
+    // (home_fs_mounted_over.cpp).
+    static std::vector<std::string> mounted_over(const ReaperRoot& root);
 
     // Runs the program to its end; the deputy learns the outcome either way.
     void run();

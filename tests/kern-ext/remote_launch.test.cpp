@@ -441,6 +441,33 @@ TEST_CASE("remote launch: a reaper forked ahead", "[launch][root]") {
         auto r = run(spec, {}, std::move(*ready));
         CHECK(r.out == "small\n4711\n");
     }
+    SECTION("given its root with optional binds, makes them once its spec comes") {
+        SmallRoot small;
+        REQUIRE(make_dirs(small.dir + "/present", 0755).ok());
+        REQUIRE(write_file_atomic(small.dir + "/bound-file", "home's\n", 0644).ok());
+        SmallRoot elsewhere;  // a file of this node's, made anew after the root is entered
+        REQUIRE(write_file_atomic(elsewhere.dir + "/socket", "before\n", 0644).ok());
+        const decltype(LaunchSpec::optional_binds) optional{
+            {small.dir, "/present"}, {small.dir, "/absent"}, {elsewhere.dir + "/socket", "/bound-file"}};
+        auto ready = RemoteProcess::prepare(ReaperRoot{small.dir, small.binds(), optional});
+        REQUIRE(ready.ok());
+        LaunchSpec spec = shell_spec(
+            "test -e /present/ssi-root-marker && echo bound; test -e /absent || echo absent; cat /bound-file");
+        spec.root = small.dir;
+        spec.binds = small.binds();
+        spec.optional_binds = optional;
+        // Before its spec: in the root, /proc mounted, the optional binds not made yet.
+        const std::string root = "/proc/" + std::to_string(ready->pid()) + "/root";
+        for (int i = 0; i < 200 && ::access((root + "/ssi-root-marker").c_str(), F_OK) != 0; ++i) ::usleep(5'000);
+        CHECK(::access((root + "/ssi-root-marker").c_str(), F_OK) == 0);
+        CHECK(::access((root + "/proc/1/stat").c_str(), F_OK) == 0);
+        CHECK(::access((root + "/proc/2").c_str(), F_OK) != 0);  // its own PID namespace's procfs
+        CHECK(::access((root + "/present/ssi-root-marker").c_str(), F_OK) != 0);
+        REQUIRE(write_file_atomic(elsewhere.dir + "/socket", "after\n", 0644).ok());  // a new file
+        auto r = run(spec, {}, std::move(*ready));
+        CHECK(r.out == "bound\nabsent\nafter\n");
+        CHECK(r.exit.shell_status() == 0);
+    }
     SECTION("given another root than its spec's, the launch forks another") {
         SmallRoot small;
         auto ready = RemoteProcess::prepare(ReaperRoot{small.dir, small.binds(), {}});

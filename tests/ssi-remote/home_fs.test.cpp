@@ -198,12 +198,12 @@ struct UnservedMount {
     Result<std::string> seen = std::string("<not read>");
     std::thread reader;
 
-    UnservedMount() {
+    explicit UnservedMount(std::vector<std::string> mounted_over = {}) {
         put(root + "/greeting", "made at home\n");
         auto made = HomeFileServer::create(root);
         REQUIRE(made.ok());
         server = std::move(*made);
-        auto mounted = HomeFs::mount_unserved(mnt);
+        auto mounted = HomeFs::mount_unserved(mnt, false, std::move(mounted_over));
         REQUIRE(mounted.ok());
         fs = std::move(*mounted);
     }
@@ -278,6 +278,37 @@ TEST_CASE("home_fs: a loop started unserved answers INIT now, requests once serv
     m.serve();
     REQUIRE(m.read_finishes());
     CHECK(m.seen.value_or("<error>") == "made at home\n");
+}
+
+// A spare's reaper builds the program's root before its run (kern-ext/launch_root.h):
+// the names it mounts over are answered by the mount at once, never at home; and what is
+// mounted on them stays there through the run — the kernel would detach it were their
+// node to change, as a listing of the root naming home's node would make it.
+TEST_CASE("home_fs: names the root mounts over are answered before the run and keep their mounts",
+          "[fuse][home_fs]") {
+    if (!can_mount()) return;
+    UnservedMount m({"dev", "proc"});
+    REQUIRE(sh("mkdir '" + m.root + "/dev' && echo home > '" + m.root + "/dev/at-home'") == 0);
+    const std::string over = make_temp_dir("over");
+    put(over + "/ours", "this node's\n");
+    m.fs->start_loop(4, 0);
+    struct stat st {};
+    REQUIRE(::stat((m.mnt + "/dev").c_str(), &st) == 0);  // unserved: answered here
+    CHECK(S_ISDIR(st.st_mode));
+    REQUIRE(::stat((m.mnt + "/proc").c_str(), &st) == 0);  // home has none: ours all the same
+    CHECK(m.fs->round_trips() == 0);
+    REQUIRE(::mount(over.c_str(), (m.mnt + "/dev").c_str(), nullptr, MS_BIND, nullptr) == 0);
+    struct Unmount {
+        std::string at;
+        ~Unmount() { (void)::umount2(at.c_str(), MNT_DETACH); }
+    } unmount{m.mnt + "/dev"};
+    m.serve();
+    CHECK(run_in(m.root, "ls -a '" + m.mnt + "'", m.root + "/listing") ==
+          ".\n..\ndev\ngreeting\nlisting\n");  // home's listing, with its dev
+    CHECK(read_file(m.mnt + "/dev/ours").value_or("<gone>") == "this node's\n");
+    CHECK(read_file(m.mnt + "/greeting").value_or("<error>") == "made at home\n");
+    CHECK(::access((m.mnt + "/proc/anything").c_str(), F_OK) != 0);
+    (void)remove_tree(over);
 }
 
 // A spare whose loop runs and that never gets a run: what waited for one fails, and the
