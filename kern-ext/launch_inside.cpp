@@ -86,6 +86,14 @@ std::function<void(int)> stop_reporter(int report_to) {
             fail_child(ch, sent.error(), kLaunchFailed);
         listener->reset();
     }
+    // The reaper finishes the root meanwhile (its optional binds wait for the home files):
+    // nothing of the program's own may run in it before.
+    if (ch.root_ready >= 0) {
+        char byte;
+        while (::read(ch.root_ready, &byte, 1) < 0 && errno == EINTR) {
+        }
+        ::close(ch.root_ready);
+    }
     // Credentials before chdir and exec: the home filesystem checks them, not root's.
     if (spec.park) park(spec, ch);
     must(ch, set_identity(spec.uid, spec.gid, spec.groups));
@@ -129,6 +137,7 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     auto program = start_program(spec, ch);
     if (!program) fail_child(ch, program.error(), kLaunchFailed);
     if (ch.filter >= 0) ::close(ch.filter);  // the program's alone
+    if (ch.root_ready >= 0) ::close(ch.root_ready);
 
     Report started;
     started.kind = ReportKind::started;
@@ -153,9 +162,11 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
 
 // PID 1 of the new namespace: builds the program's world, starts the stub and lives as
 // long as it does. When it exits the kernel kills everything left in the namespace.
-[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch, bool root_entered) {
-    // Only the program's stdio and the channels stay open in here.
-    must(ch, close_fds_except({spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid, ch.filter}));
+[[noreturn]] void run_reaper(const LaunchSpec& spec, Channels ch, bool root_entered, RootAhead later) {
+    // Only the program's stdio, the channels and the root's pending binds stay open in here.
+    std::vector<int> keep{spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, ch.exec_report, ch.control, ch.next_pid, ch.filter};
+    for (int fd : later.fds()) keep.push_back(fd);
+    must(ch, close_fds_except(std::move(keep)));
     for (int* fd : {&ch.exec_report, &ch.control, &ch.next_pid, &ch.filter}) {
         if (*fd < 0) continue;
         auto moved = move_above_stdio(*fd);
@@ -172,10 +183,36 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     if (!root_entered) must(ch, enter_root(spec.root, spec.binds, spec.optional_binds));
 
     // The home parent is init: the reaper is the parent itself.
-    if (spec.ppid == 1) run_stub(spec, ch);
+    if (spec.ppid == 1) {
+        must(ch, later.attach());
+        run_stub(spec, ch);
+    }
+    // The root's optional binds wait for the home files; the stub and the program's own
+    // set-up need neither, and go on meanwhile — the program waits for the root only
+    // before it runs anything of its own in it (run_program).
+    UniqueFd root_done;
+    if (later.has_optional_binds()) {
+        auto [ready, done] = [&] {
+            auto p = make_pipe();
+            if (!p) fail_child(ch, p.error(), kLaunchFailed);
+            return std::move(*p);
+        }();
+        // Above stdio, as the channels: the program's own stdio goes there before it reads.
+        auto above = move_above_stdio(ready.get());
+        if (!above) fail_child(ch, above.error(), kLaunchFailed);
+        ch.root_ready = *above != ready.get() ? *above : ready.release();
+        root_done = std::move(done);
+    }
     auto stub = clone_process({.set_tid = spec.ppid});
     if (!stub) fail_child(ch, stub.error(), kLaunchFailed);
-    if (stub->pid == 0) run_stub(spec, ch);
+    if (stub->pid == 0) {
+        root_done.reset();
+        later.drop();
+        run_stub(spec, ch);
+    }
+    if (ch.root_ready >= 0) ::close(ch.root_ready);
+    must(ch, later.attach());
+    root_done.reset();  // the program goes on
     ::close(ch.exec_report);
     ::close(ch.control);
     if (ch.filter >= 0) ::close(ch.filter);
@@ -206,9 +243,10 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     if (!mask) fail_child(ch, mask.error(), kLaunchFailed);
     // Nothing of the launcher's stays open in here (its sockets, its pidfd ...).
     must(ch, close_fds_except({ch.exec_report, ch.control, ch.next_pid, spec_socket}));
-    // The root, when known ahead: entered now but for its optional binds, whose targets'
-    // lookups in a mount not yet served would wait for the run.
-    OptionalBinds later;
+    // The root, when known ahead: built now, switched into once the spec comes (our root
+    // and working directory in an unserved mount would hang whoever looks at them), and
+    // its optional binds made then, whose targets are names the run serves.
+    RootAhead later;
     if (root) {
         must(ch, unshare_namespaces(CLONE_NEWNS));
         auto entered = enter_root_ahead(root->root, root->binds, root->optional_binds);
@@ -218,11 +256,11 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     auto spec = receive_launch_spec(spec_socket);
     if (!spec) fail_child(ch, spec.error(), kLaunchFailed);
     if (!*spec) exit_child(0);
-    must(ch, later.attach());
+    if (root) must(ch, later.switch_into());
     // Its filter follows on the same socket, for the program to take (send_syscall_filter).
     if ((*spec)->syscall_rules.empty()) ::close(spec_socket);
     else ch.filter = spec_socket;
-    run_reaper(**spec, ch, root != nullptr);
+    run_reaper(**spec, ch, root != nullptr, std::move(later));
 }
 
 }  // namespace ssi::launch_inside

@@ -55,6 +55,7 @@ struct Channels {
                       // and from the program Report{listener} with its seccomp listener
     int next_pid;     // socket: the launcher's next-PID requests, served by the reaper
     int filter = -1;  // socket: the program's compiled system call filter, when it has rules
+    int root_ready = -1;  // pipe: EOF once the reaper has finished the root (its optional binds)
 };
 
 // Exit status of the reaper or stub when they fail; the Report says why.

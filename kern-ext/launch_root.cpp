@@ -64,7 +64,7 @@ Result<void> switch_root(const std::string& root) {
 
 }  // namespace
 
-Result<OptionalBinds> enter_root_ahead(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
+Result<RootAhead> enter_root_ahead(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
     TRY(make_mounts_private("/"));
     // pivot_root wants the new root to be a mount point.
     if (!root.empty()) TRY(bind_mount(root, root));
@@ -85,7 +85,8 @@ Result<OptionalBinds> enter_root_ahead(const std::string& root, const RootBinds&
     }
     // The sources are this node's paths, out of reach once pivoted: their directories
     // are copied now.
-    OptionalBinds later;
+    RootAhead later;
+    later.root_ = root;
     for (const auto& [host, target] : optional) {
         auto slash = host.rfind('/');
         std::string directory = slash == std::string::npos ? "." : slash == 0 ? "/" : host.substr(0, slash);
@@ -94,11 +95,21 @@ Result<OptionalBinds> enter_root_ahead(const std::string& root, const RootBinds&
         if (!copy) return copy.error();
         later.binds_.push_back({std::move(*copy), host.substr(slash == std::string::npos ? 0 : slash + 1), target});
     }
-    if (!root.empty()) TRY(switch_root(root));
     return later;
 }
 
-Result<void> OptionalBinds::attach() {
+Result<void> RootAhead::switch_into() {
+    if (!root_.empty()) TRY(switch_root(root_));
+    return ok();
+}
+
+std::vector<int> RootAhead::fds() const {
+    std::vector<int> out;
+    for (const auto& b : binds_) out.push_back(b.directory.get());
+    return out;
+}
+
+Result<void> RootAhead::attach() {
     for (auto& [directory, name, target] : binds_) {
         auto source = clone_mount(name, directory.get());
         if (!source && source.error().err == ENOENT) continue;
@@ -113,8 +124,9 @@ Result<void> OptionalBinds::attach() {
 }
 
 Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
-    OptionalBinds later = TRY(enter_root_ahead(root, binds, optional));
-    return later.attach();
+    RootAhead ahead = TRY(enter_root_ahead(root, binds, optional));
+    TRY(ahead.switch_into());
+    return ahead.attach();
 }
 
 }  // namespace ssi

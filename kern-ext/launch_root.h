@@ -29,28 +29,37 @@ using RootBinds = std::vector<std::pair<std::string, std::string>>;
 // one round trip per name).
 Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional = {});
 
-// enter_root() in two steps, for a root whose names are not all served yet. The first
-// needs no name of the root but the targets of `binds` and /proc (through a FUSE root,
-// names its daemon can answer before it serves the rest): it binds them, mounts /proc
-// and pivots, after taking a detached copy of the directory of each `optional` source.
-// The second, once the root's names are served, copies each source from its directory's
-// copy — a view of the same directory, so a source replaced meanwhile (an agent's socket,
-// made anew when the agent restarts) is seen as it is now — and puts it on its target
-// inside the new root. A source or a target missing then is left out.
-class OptionalBinds {
+// enter_root() in steps, for a root whose names are not all served yet (a FUSE root
+// whose daemon answers only the names that are mounted over before its run). Ahead:
+// binds `binds`, mounts /proc, and takes a detached copy of the directory of each
+// `optional` source — no name of the root asked but those targets. Then switch_into()
+// pivots (no name asked); until it, the caller's root and working directory stay this
+// node's, so that nobody looking at them (`lsof`, `perf`) waits for the run. Once the
+// root's names are served, attach() copies each optional source from its directory's
+// copy — a view of the same directory, so a source made anew meanwhile (an agent's
+// socket, after a restart) is seen as it is now — and puts it on its target inside the
+// new root. A source or a target missing then is left out.
+class RootAhead {
 public:
-    OptionalBinds() = default;
+    RootAhead() = default;
+    Result<void> switch_into();
     Result<void> attach();
+    bool has_optional_binds() const { return !binds_.empty(); }
+    // The copies' descriptors, to keep open; drop() closes them (in a process that will
+    // not attach).
+    std::vector<int> fds() const;
+    void drop() { binds_.clear(); }
 
 private:
-    friend Result<OptionalBinds> enter_root_ahead(const std::string&, const RootBinds&, const RootBinds&);
+    friend Result<RootAhead> enter_root_ahead(const std::string&, const RootBinds&, const RootBinds&);
     struct Later {
         UniqueFd directory;  // clone_mount of the source's directory
         std::string name;    // the source, in it
         std::string target;
     };
+    std::string root_;
     std::vector<Later> binds_;
 };
-Result<OptionalBinds> enter_root_ahead(const std::string& root, const RootBinds& binds, const RootBinds& optional);
+Result<RootAhead> enter_root_ahead(const std::string& root, const RootBinds& binds, const RootBinds& optional);
 
 }  // namespace ssi

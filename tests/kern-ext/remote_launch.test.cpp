@@ -456,13 +456,15 @@ TEST_CASE("remote launch: a reaper forked ahead", "[launch][root]") {
         spec.root = small.dir;
         spec.binds = small.binds();
         spec.optional_binds = optional;
-        // Before its spec: in the root, /proc mounted, the optional binds not made yet.
-        const std::string root = "/proc/" + std::to_string(ready->pid()) + "/root";
-        for (int i = 0; i < 200 && ::access((root + "/ssi-root-marker").c_str(), F_OK) != 0; ++i) ::usleep(5'000);
-        CHECK(::access((root + "/ssi-root-marker").c_str(), F_OK) == 0);
-        CHECK(::access((root + "/proc/1/stat").c_str(), F_OK) == 0);
-        CHECK(::access((root + "/proc/2").c_str(), F_OK) != 0);  // its own PID namespace's procfs
-        CHECK(::access((root + "/present/ssi-root-marker").c_str(), F_OK) != 0);
+        // Before its spec: the root built — its own PID namespace's procfs there — but not
+        // switched into (its root is still ours), and the optional binds not made yet.
+        const std::string ours = "/proc/" + std::to_string(ready->pid()) + "/root";
+        const std::string built = ours + small.dir;
+        for (int i = 0; i < 200 && ::access((built + "/proc/1/stat").c_str(), F_OK) != 0; ++i) ::usleep(5'000);
+        CHECK(::access((built + "/proc/1/stat").c_str(), F_OK) == 0);
+        CHECK(::access((built + "/proc/2").c_str(), F_OK) != 0);
+        CHECK(::access((ours + "/ssi-root-marker").c_str(), F_OK) != 0);
+        CHECK(::access((built + "/present/ssi-root-marker").c_str(), F_OK) != 0);
         REQUIRE(write_file_atomic(elsewhere.dir + "/socket", "after\n", 0644).ok());  // a new file
         auto r = run(spec, {}, std::move(*ready));
         CHECK(r.out == "bound\nabsent\nafter\n");
