@@ -32,7 +32,7 @@ bench_build() {
   scripts/setup.sh --no-build >/dev/null
   [ -f "$build_dir/build.ninja" ] || cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   # Only what these benchmarks run: a half-written file elsewhere in the tree must not stop them.
-  cmake --build "$build_dir" --target ssi-agent ssi-cluster ssi-run ssi-remote ssi-ps remote_probe >/dev/null
+  cmake --build "$build_dir" --target ssi-agent ssi-cluster ssi-run ssi-remote ssi-ps remote_probe start_floor >/dev/null
 }
 
 _cleanups=()
@@ -57,6 +57,23 @@ bench_setup() {
 }
 
 on1() { ssi-cluster exec 1 -- "$@"; }
+
+# bench/start_floor's daemon on 127.0.1.2, outside the cluster as sshd is; $floor_run is
+# the command that asks it to run a program (the least a remote start can cost).
+floor_start() {
+  local port
+  port=$(free_port)
+  "$build_dir/bench/start_floor" serve 127.0.1.2 "$port" &
+  local pid=$!
+  at_exit "kill $pid; wait $pid"
+  floor_run="$build_dir/bench/start_floor run 127.0.1.2 $port"
+  for _ in $(seq 100); do
+    $floor_run /bin/true 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "start_floor's daemon did not come up" >&2
+  exit 1
+}
 
 # A free TCP port on 127.0.1.2.
 free_port() {
