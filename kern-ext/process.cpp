@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -229,6 +230,30 @@ void keep_freed_heap_memory(size_t keep_bytes) {
 }
 
 void use_one_heap_arena() { ::mallopt(M_ARENA_MAX, 1); }
+
+Result<void> reserve_descriptor_table(unsigned slots) {
+    rlimit limit {};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) return sys_error("getrlimit(RLIMIT_NOFILE)");
+    const rlim_t want = std::min<rlim_t>(slots, limit.rlim_max);
+    if (want == 0) return ok();
+    if (want > limit.rlim_cur) {
+        rlimit raised {want, limit.rlim_max};
+        if (::setrlimit(RLIMIT_NOFILE, &raised) < 0) return sys_error("setrlimit(RLIMIT_NOFILE)");
+    }
+    // The lowest free number from the last slot on: nothing open there is touched, and if
+    // that slot is taken the table is already as large.
+    Error failed {};
+    int source = ::open("/", O_PATH | O_CLOEXEC);
+    if (source < 0) failed = sys_error("open", "/");
+    int probe = source < 0 ? -1 : ::fcntl(source, F_DUPFD_CLOEXEC, int(want - 1));
+    if (source >= 0 && probe < 0 && errno != EMFILE && errno != EINVAL)
+        failed = sys_error("fcntl(F_DUPFD_CLOEXEC)", "slot " + std::to_string(want - 1));
+    if (probe >= 0) ::close(probe);
+    if (source >= 0) ::close(source);
+    if (want > limit.rlim_cur) (void)::setrlimit(RLIMIT_NOFILE, &limit);
+    if (!failed.call.empty()) return failed;
+    return ok();
+}
 
 Result<UniqueFd> open_signalfd(const sigset_t& set) {
     int fd = ::signalfd(-1, &set, SFD_CLOEXEC);

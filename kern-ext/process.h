@@ -130,6 +130,15 @@ void keep_freed_heap_memory(size_t keep_bytes);
 // per-thread caches anyway.
 void use_one_heap_arena();
 
+// Sizes the descriptor table for `slots` descriptors (within the hard RLIMIT_NOFILE), for a
+// process about to start threads and later hold many descriptors. The table starts with
+// 64 slots and doubles as higher numbers are taken; in a process with a second thread each
+// doubling waits for an RCU grace period (expand_fdtable's synchronize_rcu), 7-15 ms here,
+// and a deputy crossing 64, 128, ... 1024 for a listing of 1000 names stalled five times.
+// Taken once before the threads, a high number costs 8 bytes a slot and no wait. A lower
+// soft limit is raised for that moment and restored; the table keeps its size.
+Result<void> reserve_descriptor_table(unsigned slots);
+
 // signalfd(2), close-on-exec, blocking reads. Block `set` with set_signal_mask first.
 Result<UniqueFd> open_signalfd(const sigset_t& set);
 // sigaction(2) with SA_SIGINFO | SA_RESTART.

@@ -1,6 +1,7 @@
 // ssi-agent: the per-node daemon. Start-up errors (bad config, missing keys, address in
 // use) are fatal and said plainly; after start-up nothing a peer or a caller does can
 // make it exit.
+#include "kern-ext/process.h"
 #include "libssi/config.h"
 #include "ssi-agent/agent.h"
 #include "ssi-agent/event_loop.h"
@@ -31,6 +32,9 @@ int main(int argc, char** argv) {
     if (check) return ssi::agent::print_feature_check() ? 0 : 1;
 
     ::signal(SIGPIPE, SIG_IGN);
+    // Before libuv's and ZeroMQ's threads: pidfds, peers and callers add up on a busy node
+    // (kern-ext/process.h says why now).
+    (void)ssi::reserve_descriptor_table(4096);
     // Checkpoints, restarts and migrations each hold a thread of libuv's pool for their
     // whole run (ptrace wants one tracer thread); its default 4 would queue the fifth.
     ::setenv("UV_THREADPOOL_SIZE", "32", 0);

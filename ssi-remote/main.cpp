@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     ssi::keep_freed_heap_memory(64u << 20);  // output, file data and images move in MiB blocks
     ssi::use_one_heap_arena();  // a dozen threads, one short run
+    // Before the threads: the mount holds this node's copies of the files the program has
+    // open, and its handles (kern-ext/process.h says why now).
+    (void)ssi::reserve_descriptor_table(4096);
     // Before any thread: a fork of this process is cheap now, and costly in the run.
     const std::string runs_dir = argc > 1 ? argv[1] : "";
     ssi::remote::SpareStart spare = ssi::remote::Supervisor::prepare_spare(runs_dir);

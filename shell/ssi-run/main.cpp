@@ -154,6 +154,9 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "ssi-run: %s\n", filled.error().message().c_str());
         return ssi::remote::kDeputyFailureStatus;
     }
+    // Before ZeroMQ's threads: the home file server holds a descriptor for each name the
+    // target knows, thousands for a big listing (kern-ext/process.h says why now).
+    (void)ssi::reserve_descriptor_table(8192);
     // The deputy serves file data, output and images in MiB blocks: keep warm pages.
     ssi::keep_freed_heap_memory(32u << 20);
     ssi::use_one_heap_arena();
