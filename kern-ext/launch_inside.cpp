@@ -185,6 +185,7 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     // The home parent is init: the reaper is the parent itself.
     if (spec.ppid == 1) {
         must(ch, later.attach());
+        later.drop();
         run_stub(spec, ch);
     }
     // The root's optional binds wait for the home files; the stub and the program's own
@@ -213,6 +214,7 @@ Result<Cloned> start_program(const LaunchSpec& spec, const Channels& ch) {
     if (ch.root_ready >= 0) ::close(ch.root_ready);
     must(ch, later.attach());
     root_done.reset();  // the program goes on
+    later.drop();
     ::close(ch.exec_report);
     ::close(ch.control);
     if (ch.filter >= 0) ::close(ch.filter);

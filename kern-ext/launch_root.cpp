@@ -119,14 +119,15 @@ Result<void> RootAhead::attach() {
         if (!at) return at.error();
         if (auto r = attach_mount(source->get(), at->get()); !r) return naming(r.error(), target);
     }
-    binds_.clear();
     return ok();
 }
 
 Result<void> enter_root(const std::string& root, const RootBinds& binds, const RootBinds& optional) {
     RootAhead ahead = TRY(enter_root_ahead(root, binds, optional));
     TRY(ahead.switch_into());
-    return ahead.attach();
+    TRY(ahead.attach());
+    ahead.drop();
+    return ok();
 }
 
 }  // namespace ssi

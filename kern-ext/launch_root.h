@@ -45,8 +45,10 @@ public:
     Result<void> switch_into();
     Result<void> attach();
     bool has_optional_binds() const { return !binds_.empty(); }
-    // The copies' descriptors, to keep open; drop() closes them (in a process that will
-    // not attach).
+    // The copies' descriptors, to keep open; drop() closes them, after attach() or in a
+    // process that will not attach. A copy's last close unmounts it, which waits for an
+    // RCU grace period (~0.1 ms here): a caller whose program waits for attach() lets it
+    // go on first.
     std::vector<int> fds() const;
     void drop() { binds_.clear(); }
 
